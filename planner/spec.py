@@ -1,0 +1,93 @@
+"""TrainSpec: the one input every estimate is computed from.
+
+Every CLI flag of `plan`, `estimate` and `launch` lands here first, so that a bad value is refused in one place
+with one clear message, and the rest of the planner can trust its input.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Method(str, Enum):
+    full = "full"
+    lora = "lora"
+    qlora = "qlora"
+    prompt_tuning = "prompt-tuning"
+
+
+class Optimizer(str, Enum):
+    adamw = "adamw"
+    adamw_8bit = "adamw-8bit"
+    paged_adamw_8bit = "paged-adamw-8bit"
+    sgd = "sgd"
+    adafactor = "adafactor"
+
+
+class Precision(str, Enum):
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp32 = "fp32"
+
+
+class Parallelism(str, Enum):
+    single = "single"
+    ddp = "ddp"
+    fsdp = "fsdp"
+
+
+class DatasetSize(BaseModel):
+    """Training tokens per epoch, and how we know (counted file, given tokens, or examples x average)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tokens_per_epoch: int = Field(gt=0)
+    examples: Optional[int] = Field(default=None, gt=0)
+    source: str = "given"
+
+
+class TrainSpec(BaseModel):
+    """What the user wants to fine-tune, and how. Units: tokens, counts; no money or hardware here."""
+
+    model_config = ConfigDict(frozen=True, use_enum_values=False)
+
+    model: Optional[str] = None
+    params_b: Optional[float] = Field(default=None, gt=0)
+    method: Method = Method.qlora
+    rank: int = Field(default=16, gt=0, le=4096)
+    alpha: Optional[int] = Field(default=None, gt=0)
+    targets: str = "all-linear"
+    virtual_tokens: int = Field(default=20, gt=0, le=4096)
+    seq_len: int = Field(default=2048, gt=0, le=1_048_576)
+    micro_batch: int = Field(default=1, gt=0, le=4096)
+    grad_accum: int = Field(default=1, gt=0, le=65536)
+    gradient_checkpointing: bool = True
+    optimizer: Optimizer = Optimizer.adamw
+    precision: Precision = Precision.bf16
+    dataset: DatasetSize = DatasetSize(tokens_per_epoch=10_000_000, source="default: 10M tokens")
+    epochs: float = Field(default=1.0, gt=0, le=1000)
+    packing: bool = True
+
+    @model_validator(mode="after")
+    def _needs_a_model(self) -> "TrainSpec":
+        if not self.model and self.params_b is None:
+            raise ValueError("give a model (--model ID or path to config.json) or a size (--params 7B)")
+        return self
+
+    @property
+    def lora_alpha(self) -> int:
+        """Alpha defaults to 2 x rank, the common practice the job uses too."""
+        return self.alpha if self.alpha is not None else 2 * self.rank
+
+    @property
+    def train_tokens(self) -> int:
+        """Tokens processed over all epochs."""
+        return int(self.dataset.tokens_per_epoch * self.epochs)
+
+    @property
+    def tokens_per_step(self) -> int:
+        """Tokens per optimizer step on one GPU (micro batch x seq x grad accumulation)."""
+        return self.micro_batch * self.seq_len * self.grad_accum
