@@ -1,0 +1,46 @@
+"""RunRecord: one run in the ledger, from launch to bill. The report and calibrate commands read only this."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field
+
+
+class StatusChange(BaseModel):
+    status: str
+    at: datetime
+    note: str = ""
+
+
+class RunRecord(BaseModel):
+    """What a run was planned to cost and what it cost. Money in USD, time in hours, memory in GiB."""
+
+    id: str
+    status: str = Field(description="pending | running | succeeded | failed | stopped")
+    backend: str = Field(description="local | sky-managed | sky-cluster")
+    created_at: datetime
+    started_at: Optional[datetime] = None
+    ended_at: Optional[datetime] = None
+    tag: str = ""
+    provider: str = ""
+    region: str = ""
+    instance_type: str = ""
+    gpu: str = ""
+    gpu_count: int = 0
+    spot: bool = False
+    price_per_hour: float = 0.0
+    method: str = ""
+    model: str = ""
+    estimated_hours: Optional[float] = None
+    estimated_cost: Optional[float] = None
+    estimated_peak_gib: Optional[float] = None
+    actual_hours: Optional[float] = None
+    actual_cost: Optional[float] = None
+    recoveries: int = 0
+    resumes: list[int] = Field(default_factory=list, description="steps each resume started from")
+    plan: dict[str, Any] = Field(default_factory=dict, description="the plan JSON the run came from")
+    task_yaml: str = ""
+    summary: dict[str, Any] = Field(default_factory=dict, description="the job's run_summary.json")
+    history: list[StatusChange] = Field(default_factory=list)
