@@ -44,3 +44,9 @@ class RunRecord(BaseModel):
     task_yaml: str = ""
     summary: dict[str, Any] = Field(default_factory=dict, description="the job's run_summary.json")
     history: list[StatusChange] = Field(default_factory=list)
+    # Added by the launcher (additive): where the run wrote, what SkyPilot called it, and where the rate came from.
+    zone: str = ""
+    output_dir: str = Field(default="", description="checkpoints + run_summary.json (local path or bucket path)")
+    sky_job_id: Optional[int] = Field(default=None, description="SkyPilot managed job id")
+    rate_source: str = Field(default="", description="why price_per_hour is what it is (plan offer, --rate, default 0)")
+    budget_usd: Optional[float] = None

@@ -1,0 +1,170 @@
+"""The run ledger: every run's RunRecord in one SQLite file, $TUNECOST_HOME/ledger.sqlite (~/.tunecost).
+
+WHY SQLite: launch, Ctrl-C handlers, resumes and `tunecost report` may touch the ledger at the same time;
+SQLite gives us transactions, so a run is either absent or present with a status, never half written.
+The whole record is stored as JSON (the RunRecord model is the schema); id, status, created_at and tag are
+also columns so listing and filtering stay cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Optional
+
+from tunecost.launcher.run_record import RunRecord, StatusChange
+from tunecost.planner.errors import UserError
+
+STATUSES = ("pending", "running", "succeeded", "failed", "stopped")
+TERMINAL = ("succeeded", "failed", "stopped")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tag TEXT NOT NULL DEFAULT '',
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_created_at ON runs (created_at);
+"""
+
+
+def tunecost_home(home: Optional[Path] = None) -> Path:
+    """$TUNECOST_HOME, else ~/.tunecost: where the ledger and local run folders live."""
+    if home is not None:
+        return Path(home)
+    env = os.environ.get("TUNECOST_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".tunecost"
+
+
+def now() -> datetime:
+    """Timezone-aware UTC now; every timestamp in the ledger is UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; aware ones are converted, so stored ISO strings compare in order."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Ledger:
+    """Create, update, read and list RunRecords. Each write is one transaction."""
+
+    def __init__(self, home: Optional[Path] = None) -> None:
+        self.home = tunecost_home(home)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"cannot create the tunecost home {self.home}: {err.strerror}; "
+                            "set TUNECOST_HOME to a writable folder") from None
+        self.path = self.home / "ledger.sqlite"
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
+        finally:
+            db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: read-modify-write of a record cannot interleave with another writer."""
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    @staticmethod
+    def _write(db: sqlite3.Connection, record: RunRecord) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO runs (id, created_at, status, tag, record) VALUES (?, ?, ?, ?, ?)",
+            (record.id, _utc(record.created_at).isoformat(), record.status, record.tag,
+             record.model_dump_json()),
+        )
+
+    @staticmethod
+    def _read(db: sqlite3.Connection, run_id: str) -> RunRecord:
+        row = db.execute("SELECT record FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise UserError(f"no run '{run_id}'; see tunecost runs")
+        return RunRecord.model_validate_json(row[0])
+
+    def create(self, record: RunRecord) -> RunRecord:
+        """Insert a new run; its first status goes into the history. Refuses a duplicate id."""
+        if record.status not in ("pending", "running"):
+            raise ValueError(f"a new run starts as pending or running, not {record.status!r}")
+        if not record.history:
+            record = record.model_copy(update={"history": [StatusChange(status=record.status, at=now())]})
+        if record.status == "running" and record.started_at is None:
+            record = record.model_copy(update={"started_at": record.history[-1].at})
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM runs WHERE id = ?", (record.id,)).fetchone():
+                raise UserError(f"run '{record.id}' already exists in the ledger; pick another run id")
+            self._write(db, record)
+        return record
+
+    def set_status(self, run_id: str, status: str, note: str = "") -> None:
+        """Move a run to `status` and append the change (with time and note) to its history."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown run status {status!r}; one of {', '.join(STATUSES)}")
+        with self._tx() as db:
+            record = self._read(db, run_id)
+            at = now()
+            update: dict = {
+                "status": status,
+                "history": [*record.history, StatusChange(status=status, at=at, note=note)],
+            }
+            if status == "running":
+                update["ended_at"] = None
+                if record.started_at is None:
+                    update["started_at"] = at
+            if status in TERMINAL:
+                update["ended_at"] = at
+            self._write(db, record.model_copy(update=update))
+
+    def update(self, run_id: str, **fields) -> RunRecord:
+        """Set any RunRecord fields (validated by the model); returns the stored record.
+
+        A changed status is appended to the history too, so no transition goes unrecorded.
+        """
+        unknown = set(fields) - set(RunRecord.model_fields)
+        if unknown:
+            raise ValueError(f"not RunRecord fields: {', '.join(sorted(unknown))}")
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown run status {fields['status']!r}")
+        with self._tx() as db:
+            record = self._read(db, run_id)
+            if "status" in fields and fields["status"] != record.status and "history" not in fields:
+                change = StatusChange(status=fields["status"], at=now(), note="")
+                fields = {**fields, "history": [*record.history, change]}
+            merged = RunRecord.model_validate({**record.model_dump(), **fields})
+            self._write(db, merged)
+        return merged
+
+    def get(self, run_id: str) -> RunRecord:
+        """The run with this id; UserError if there is none."""
+        with self._tx() as db:
+            return self._read(db, run_id)
+
+    def list(self, since: Optional[datetime] = None, until: Optional[datetime] = None,
+             tag: Optional[str] = None) -> list[RunRecord]:
+        """Runs created in [since, until), optionally with this tag, oldest first."""
+        sql, args = "SELECT record FROM runs WHERE 1 = 1", []
+        if since is not None:
+            sql, args = sql + " AND created_at >= ?", [*args, _utc(since).isoformat()]
+        if until is not None:
+            sql, args = sql + " AND created_at < ?", [*args, _utc(until).isoformat()]
+        if tag is not None:
+            sql, args = sql + " AND tag = ?", [*args, tag]
+        with self._tx() as db:
+            rows = db.execute(sql + " ORDER BY created_at, id", args).fetchall()
+        return [RunRecord.model_validate_json(row[0]) for row in rows]

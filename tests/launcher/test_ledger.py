@@ -1,0 +1,134 @@
+"""The SQLite run ledger: create, status history, update, get, list filters, transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.run_record import RunRecord
+from tunecost.planner.errors import UserError
+
+
+def _record(run_id: str, created: datetime | None = None, **fields) -> RunRecord:
+    created = created or datetime.now(timezone.utc)
+    return RunRecord(id=run_id, status=fields.pop("status", "pending"), backend="local",
+                     created_at=created, **fields)
+
+
+def test_home_defaults_to_tunecost_home_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "th"))
+    ledger = Ledger()
+    assert ledger.path == tmp_path / "th" / "ledger.sqlite"
+    assert ledger.path.exists()
+
+
+def test_create_get_roundtrip_keeps_every_field(tmp_path):
+    ledger = Ledger(tmp_path)
+    rec = _record("r1", gpu="A100-80GB", gpu_count=2, spot=True, price_per_hour=3.5, estimated_hours=1.25,
+                  estimated_cost=4.375, plan={"chosen": {"gpu": "A100-80GB"}}, summary={"steps": 3})
+    stored = ledger.create(rec)
+    got = ledger.get("r1")
+    assert got == stored
+    assert got.gpu_count == 2 and got.plan["chosen"]["gpu"] == "A100-80GB"
+    assert [h.status for h in got.history] == ["pending"]
+
+
+def test_create_refuses_duplicate_id(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("dup"))
+    with pytest.raises(UserError, match="already exists"):
+        ledger.create(_record("dup"))
+
+
+def test_unknown_run_is_a_user_error_pointing_to_runs(tmp_path):
+    with pytest.raises(UserError, match=r"no run 'nope'; see tunecost runs"):
+        Ledger(tmp_path).get("nope")
+
+
+def test_status_transitions_are_appended_with_times_and_notes(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("r"))
+    ledger.set_status("r", "running")
+    ledger.set_status("r", "stopped", "interrupted at step 4")
+    ledger.set_status("r", "running", "resumed from step 4")
+    ledger.set_status("r", "succeeded")
+    rec = ledger.get("r")
+    assert [h.status for h in rec.history] == ["pending", "running", "stopped", "running", "succeeded"]
+    assert rec.history[2].note == "interrupted at step 4"
+    times = [h.at for h in rec.history]
+    assert times == sorted(times)
+    assert rec.started_at == rec.history[1].at      # the first start is kept across a resume
+    assert rec.ended_at == rec.history[-1].at
+    assert rec.status == "succeeded"
+
+
+def test_set_status_rejects_unknown_status(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("r"))
+    with pytest.raises(ValueError, match="unknown run status"):
+        ledger.set_status("r", "done")
+    assert ledger.get("r").status == "pending"
+
+
+def test_update_validates_fields_and_records_status_change(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("r", status="running"))
+    rec = ledger.update("r", actual_hours=0.5, actual_cost=1.75, recoveries=2, status="failed")
+    assert (rec.actual_hours, rec.actual_cost, rec.recoveries) == (0.5, 1.75, 2)
+    assert [h.status for h in ledger.get("r").history] == ["running", "failed"]
+    with pytest.raises(ValueError, match="not RunRecord fields"):
+        ledger.update("r", cost=3)
+    with pytest.raises(Exception):
+        ledger.update("r", gpu_count="many")
+    assert ledger.get("r").gpu_count == 0
+
+
+def test_list_filters_by_time_and_tag_oldest_first(tmp_path):
+    ledger = Ledger(tmp_path)
+    t0 = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+    ledger.create(_record("b", t0 + timedelta(days=1), tag="exp"))
+    ledger.create(_record("a", t0, tag="exp"))
+    ledger.create(_record("c", t0 + timedelta(days=2)))
+    assert [r.id for r in ledger.list()] == ["a", "b", "c"]
+    assert [r.id for r in ledger.list(since=t0 + timedelta(hours=1))] == ["b", "c"]
+    assert [r.id for r in ledger.list(until=t0 + timedelta(days=2))] == ["a", "b"]
+    assert [r.id for r in ledger.list(tag="exp")] == ["a", "b"]
+    # a naive datetime is read as UTC; another zone is converted
+    assert [r.id for r in ledger.list(since=datetime(2026, 11, 2, 12))] == ["b", "c"]
+    cet = timezone(timedelta(hours=1))
+    assert [r.id for r in ledger.list(since=datetime(2026, 11, 2, 13, 30, tzinfo=cet))] == ["c"]
+
+
+def test_failed_write_leaves_the_record_unchanged(tmp_path, monkeypatch):
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("r", status="running"))
+
+    def boom(db, record):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(Ledger, "_write", staticmethod(boom))
+    with pytest.raises(sqlite3.OperationalError):
+        ledger.set_status("r", "succeeded")
+    monkeypatch.undo()
+    rec = ledger.get("r")
+    assert rec.status == "running" and [h.status for h in rec.history] == ["running"]
+
+
+def test_concurrent_status_writes_lose_nothing(tmp_path):
+    Ledger(tmp_path).create(_record("r", status="running"))
+
+    def writer(n: int) -> None:
+        led = Ledger(tmp_path)
+        for i in range(10):
+            led.set_status("r", "running", f"w{n}-{i}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(Ledger(tmp_path).get("r").history) == 1 + 30
