@@ -1,0 +1,105 @@
+"""How many tokens one epoch of the user's dataset holds, without a tokenizer.
+
+`tunecost plan` must start in under a second and never load transformers, so a JSONL file is counted by a stated
+characters-per-token rule (about 4 characters per token for English with Llama/Mistral/Qwen-style BPE
+vocabularies) over exactly the text fields the training job reads, plus a stated number of template tokens per
+example (BOS/EOS, chat role headers). A bad line is refused with file:line, as the job itself would refuse it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from tunecost.planner.errors import UserError
+from tunecost.planner.spec import DatasetSize
+
+CHARS_PER_TOKEN = 4.0  # English prose with a 32k-150k BPE vocabulary; code and other languages use more tokens
+EXAMPLE_OVERHEAD_TOKENS = 2  # BOS + EOS around every example
+MESSAGE_OVERHEAD_TOKENS = 4  # chat template role header + end-of-turn marker per message (Llama 3 / ChatML)
+ALPACA_TEMPLATE_CHARS = 60  # "### Instruction:\n...\n### Input:\n...\n### Response:\n" headers
+
+FORMATS = '{"text"}, {"prompt","completion"}, {"messages":[{"role","content"}]} or {"instruction","input","output"}'
+
+
+def _where(path: Path, line_no: int) -> str:
+    return f"{path}:{line_no}"
+
+
+def _row_text(row: Any, where: str) -> tuple[int, int]:
+    """(characters of text, template tokens) of one example, in the formats the job reads."""
+    if not isinstance(row, dict):
+        raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}; each line must be one of {FORMATS}")
+    if "messages" in row:
+        messages = row["messages"]
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise UserError(f"{where}: 'messages' must be a list of {{\"role\", \"content\"}} objects")
+        chars = sum(len(str(m.get("content") or "")) for m in messages)
+        return chars, EXAMPLE_OVERHEAD_TOKENS + MESSAGE_OVERHEAD_TOKENS * len(messages)
+    if "text" in row:
+        return len(str(row["text"] or "")), EXAMPLE_OVERHEAD_TOKENS
+    if "prompt" in row and "completion" in row:
+        return len(str(row["prompt"] or "")) + len(str(row["completion"] or "")), EXAMPLE_OVERHEAD_TOKENS
+    if "instruction" in row and "output" in row:
+        fields = (row["instruction"], row.get("input"), row["output"])
+        chars = sum(len(str(f or "")) for f in fields) + ALPACA_TEMPLATE_CHARS
+        return chars, EXAMPLE_OVERHEAD_TOKENS
+    keys = ", ".join(sorted(map(str, row))) or "none"
+    raise UserError(f"{where}: no text fields (keys: {keys}); each line must be one of {FORMATS}")
+
+
+def count_jsonl(path: Path | str, *, chars_per_token: float = CHARS_PER_TOKEN,
+                seq_len: Optional[int] = None) -> DatasetSize:
+    """Tokens per epoch of a JSONL file. With `seq_len` (no packing), each example is cut at seq_len tokens."""
+    path = Path(path)
+    if chars_per_token <= 0:
+        raise UserError(f"--chars-per-token must be positive (got {chars_per_token})")
+    if not path.is_file():
+        raise UserError(f"dataset file not found: {path} (give a JSONL file, or --tokens N)")
+    tokens = examples = 0
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserError(f"{_where(path, line_no)}: not valid JSON ({err.msg} at column {err.colno}); "
+                                "fix or remove the line") from None
+            chars, overhead = _row_text(row, _where(path, line_no))
+            example_tokens = round(chars / chars_per_token) + overhead
+            tokens += min(example_tokens, seq_len) if seq_len else example_tokens
+            examples += 1
+    if examples == 0:
+        raise UserError(f"{path.name}: no examples (the file is empty); give a JSONL file with one example per line")
+    cut = f", each cut at {seq_len} tokens (no packing)" if seq_len else ""
+    source = (f"counted {path.name}: {examples} examples at {chars_per_token:g} chars/token "
+              f"+ template tokens{cut}")
+    return DatasetSize(tokens_per_epoch=max(tokens, 1), examples=examples, source=source)
+
+
+def dataset_size(*, dataset: Optional[Path] = None, tokens: Optional[int] = None, examples: Optional[int] = None,
+                 avg_tokens: Optional[int] = None, chars_per_token: float = CHARS_PER_TOKEN,
+                 seq_len: Optional[int] = None) -> Optional[DatasetSize]:
+    """One DatasetSize from whichever of --dataset / --tokens / --examples x --avg-tokens was given (None if none)."""
+    given = [name for name, value in (("--dataset", dataset), ("--tokens", tokens)) if value is not None]
+    if examples is not None or avg_tokens is not None:
+        given.append("--examples/--avg-tokens")
+    if len(given) > 1:
+        raise UserError(f"give one dataset size, not {' and '.join(given)}")
+    if dataset is not None:
+        return count_jsonl(dataset, chars_per_token=chars_per_token, seq_len=seq_len)
+    if tokens is not None:
+        if tokens <= 0:
+            raise UserError(f"--tokens must be a positive number of training tokens per epoch (got {tokens})")
+        return DatasetSize(tokens_per_epoch=tokens, source=f"given: {tokens:,} tokens per epoch")
+    if examples is not None or avg_tokens is not None:
+        if examples is None or avg_tokens is None:
+            raise UserError("--examples and --avg-tokens go together (e.g. --examples 50000 --avg-tokens 350)")
+        if examples <= 0 or avg_tokens <= 0:
+            raise UserError(f"--examples and --avg-tokens must be positive (got {examples} and {avg_tokens})")
+        per_example = min(avg_tokens, seq_len) if seq_len else avg_tokens
+        return DatasetSize(tokens_per_epoch=examples * per_example, examples=examples,
+                           source=f"given: {examples:,} examples x {per_example:,} tokens")
+    return None
