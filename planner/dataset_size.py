@@ -18,7 +18,8 @@ from tunecost.planner.spec import DatasetSize
 CHARS_PER_TOKEN = 4.0  # English prose with a 32k-150k BPE vocabulary; code and other languages use more tokens
 EXAMPLE_OVERHEAD_TOKENS = 2  # BOS + EOS around every example
 MESSAGE_OVERHEAD_TOKENS = 4  # chat template role header + end-of-turn marker per message (Llama 3 / ChatML)
-ALPACA_TEMPLATE_CHARS = 60  # "### Instruction:\n...\n### Input:\n...\n### Response:\n" headers
+ALPACA_TEMPLATE_CHARS = 35  # the job's "### Instruction:\n...\n\n### Response:\n" headers
+ALPACA_INPUT_CHARS = 15  # and "### Input:\n...\n\n" when the row has an input
 
 FORMATS = '{"text"}, {"prompt","completion"}, {"messages":[{"role","content"}]} or {"instruction","input","output"}'
 
@@ -37,14 +38,14 @@ def _row_text(row: Any, where: str) -> tuple[int, int]:
             raise UserError(f"{where}: 'messages' must be a list of {{\"role\", \"content\"}} objects")
         chars = sum(len(str(m.get("content") or "")) for m in messages)
         return chars, EXAMPLE_OVERHEAD_TOKENS + MESSAGE_OVERHEAD_TOKENS * len(messages)
-    if "text" in row:
-        return len(str(row["text"] or "")), EXAMPLE_OVERHEAD_TOKENS
     if "prompt" in row and "completion" in row:
         return len(str(row["prompt"] or "")) + len(str(row["completion"] or "")), EXAMPLE_OVERHEAD_TOKENS
     if "instruction" in row and "output" in row:
         fields = (row["instruction"], row.get("input"), row["output"])
-        chars = sum(len(str(f or "")) for f in fields) + ALPACA_TEMPLATE_CHARS
-        return chars, EXAMPLE_OVERHEAD_TOKENS
+        template = ALPACA_TEMPLATE_CHARS + (ALPACA_INPUT_CHARS if row.get("input") else 0)
+        return sum(len(str(f or "")) for f in fields) + template, EXAMPLE_OVERHEAD_TOKENS
+    if "text" in row:
+        return len(str(row["text"] or "")), EXAMPLE_OVERHEAD_TOKENS
     keys = ", ".join(sorted(map(str, row))) or "none"
     raise UserError(f"{where}: no text fields (keys: {keys}); each line must be one of {FORMATS}")
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tunecost.planner.dataset_size import (
+    ALPACA_INPUT_CHARS,
     ALPACA_TEMPLATE_CHARS,
     EXAMPLE_OVERHEAD_TOKENS,
     MESSAGE_OVERHEAD_TOKENS,
@@ -32,13 +33,15 @@ def test_each_format_counts_its_text_fields(tmp_path):
         {"prompt": "p" * 80, "completion": "c" * 120},
         {"messages": [{"role": "user", "content": "u" * 40}, {"role": "assistant", "content": "a" * 80}]},
         {"instruction": "i" * 20, "input": "", "output": "o" * 20},
+        {"instruction": "i" * 20, "input": "n" * 40, "output": "o" * 20},
     ]
     size = count_jsonl(write_jsonl(tmp_path / "mixed.jsonl", rows))
     expected = (50 + EXAMPLE_OVERHEAD_TOKENS) \
         + (30 + EXAMPLE_OVERHEAD_TOKENS + 2 * MESSAGE_OVERHEAD_TOKENS) \
-        + (round((40 + ALPACA_TEMPLATE_CHARS) / 4) + EXAMPLE_OVERHEAD_TOKENS)
+        + (round((40 + ALPACA_TEMPLATE_CHARS) / 4) + EXAMPLE_OVERHEAD_TOKENS) \
+        + (round((80 + ALPACA_TEMPLATE_CHARS + ALPACA_INPUT_CHARS) / 4) + EXAMPLE_OVERHEAD_TOKENS)
     assert size.tokens_per_epoch == expected
-    assert size.examples == 3
+    assert size.examples == 4
 
 
 def test_chars_per_token_is_a_stated_choice(tmp_path):
