@@ -1,0 +1,180 @@
+"""JobConfig: one JSON file (what `tunecost launch` writes) plus flags of the same name that override it.
+
+Every key is optional except model, dataset and output_dir. Unknown keys are an error, so a misspelled key in a
+launched config fails in one line instead of silently training with a default. Defaults that depend on the
+method (learning rate, alpha, optimizer, gradient checkpointing) are filled in by `resolve()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+METHODS = ("qlora", "lora", "full", "prompt-tuning")
+OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "adafactor")
+PRECISIONS = ("bf16", "fp16", "fp32", "auto")
+DEFAULT_LR = {"qlora": 2e-4, "lora": 2e-4, "full": 1e-5, "prompt-tuning": 3e-3}
+
+
+class JobError(Exception):
+    """Bad input: the entry point prints `error: <message>` and exits 2, no traceback."""
+
+
+@dataclass
+class JobConfig:
+    model: str = ""
+    dataset: str = ""
+    output_dir: str = ""
+    method: str = "qlora"
+    rank: int = 16
+    alpha: Optional[float] = None  # default 2 x rank
+    dropout: float = 0.05
+    target_modules: Union[str, list[str]] = "all-linear"
+    virtual_tokens: int = 20
+    learning_rate: Optional[float] = None  # default per method (DEFAULT_LR)
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    micro_batch: int = 8
+    grad_accum: int = 1
+    seq_len: int = 512
+    gradient_checkpointing: Optional[bool] = None  # default: on for qlora/full, off for lora/prompt-tuning
+    optimizer: Optional[str] = None  # default: paged-adamw-8bit for qlora on CUDA, else adamw
+    precision: str = "auto"  # auto = bf16 where the GPU supports it, else fp32
+    packing: bool = False
+    eval_fraction: float = 0.0
+    eval_file: Optional[str] = None
+    skip_bad_rows: bool = False
+    save_steps: int = 50
+    save_minutes: float = 30.0
+    keep_checkpoints: int = 2
+    price_per_hour: Optional[float] = None
+    budget_usd: Optional[float] = None
+    report_to: str = "none"
+    merge: bool = False
+    seed: int = 42
+    run_id: Optional[str] = None
+    logging_steps: int = 10
+
+    def resolve(self, cuda: bool) -> "JobConfig":
+        """Fill method-dependent defaults and check ranges; returns a new config."""
+        c = dataclasses.replace(self)
+        _check(c)
+        if c.alpha is None:
+            c.alpha = 2.0 * c.rank
+        if c.learning_rate is None:
+            c.learning_rate = DEFAULT_LR[c.method]
+        if c.gradient_checkpointing is None:
+            c.gradient_checkpointing = c.method in ("qlora", "full")
+        if c.optimizer is None:
+            c.optimizer = "paged-adamw-8bit" if (c.method == "qlora" and cuda) else "adamw"
+        return c
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check(c: JobConfig) -> None:
+    for key in ("model", "dataset", "output_dir"):
+        if not getattr(c, key):
+            raise JobError(f"config key '{key}' is missing; set it in the config JSON or pass --{key.replace('_', '-')}")
+    choices = {"method": METHODS, "optimizer": OPTIMIZERS + (None,), "precision": PRECISIONS}
+    for key, allowed in choices.items():
+        if getattr(c, key) not in allowed:
+            shown = " | ".join(a for a in allowed if a)
+            raise JobError(f"config key '{key}' is {getattr(c, key)!r}; use one of {shown}")
+    positive = ("rank", "virtual_tokens", "micro_batch", "grad_accum", "seq_len", "save_steps", "keep_checkpoints",
+                "logging_steps")
+    for key in positive:
+        if getattr(c, key) <= 0:
+            raise JobError(f"config key '{key}' is {getattr(c, key)}; it must be a positive integer")
+    if not 0.0 <= c.eval_fraction < 1.0:
+        raise JobError(f"config key 'eval_fraction' is {c.eval_fraction}; use a fraction in [0, 1)")
+    if c.max_steps <= 0 and c.epochs <= 0:
+        raise JobError("neither max_steps nor epochs is positive; set one of them")
+    if c.budget_usd is not None and not c.price_per_hour:
+        raise JobError("budget_usd is set but price_per_hour is not; set price_per_hour so the job can track spend")
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(JobConfig)}
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _parse_modules(text: str) -> Union[str, list[str]]:
+    return text if text in ("all-linear", "attention") else [m.strip() for m in text.split(",") if m.strip()]
+
+
+_FLAG_TYPES = {"rank": int, "virtual_tokens": int, "max_steps": int, "micro_batch": int, "grad_accum": int,
+               "seq_len": int, "save_steps": int, "keep_checkpoints": int, "seed": int, "logging_steps": int,
+               "alpha": float, "dropout": float, "learning_rate": float, "warmup_ratio": float, "epochs": float,
+               "eval_fraction": float, "save_minutes": float, "price_per_hour": float, "budget_usd": float,
+               "gradient_checkpointing": _parse_bool, "packing": _parse_bool, "skip_bad_rows": _parse_bool,
+               "merge": _parse_bool, "target_modules": _parse_modules}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tunecost.job.train",
+                                     description="Fine-tune a causal LM (qlora | lora | full | prompt-tuning).")
+    parser.add_argument("--config", help="JSON config file; flags override its keys")
+    for name in FIELDS:
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=_FLAG_TYPES.get(name, str),
+                            default=argparse.SUPPRESS, metavar=name.upper())
+    return parser
+
+
+def _coerce(key: str, value: Any, where: str) -> Any:
+    """Accept ints for floats, reject obviously wrong JSON types with a one-line message."""
+    expected = _FLAG_TYPES.get(key, str)
+    if value is None:
+        return None
+    if expected is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if expected is _parse_bool and isinstance(value, bool):
+        return value
+    if expected is _parse_modules and (isinstance(value, str) or
+                                       (isinstance(value, list) and all(isinstance(v, str) for v in value))):
+        return value
+    if expected is str and isinstance(value, str):
+        return value
+    raise JobError(f"{where}: key '{key}' has value {value!r} of the wrong type")
+
+
+def load_config(argv: Optional[list[str]] = None) -> JobConfig:
+    """Read --config JSON (if any), then apply flags over it."""
+    args = vars(build_parser().parse_args(argv))
+    values: dict[str, Any] = {}
+    path = args.pop("config", None)
+    if path:
+        values.update(_read_json(Path(path)))
+    values.update(args)
+    return JobConfig(**values)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise JobError(f"config file {path} not found; pass an existing JSON file to --config") from None
+    except json.JSONDecodeError as exc:
+        raise JobError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise JobError(f"{path}: expected a JSON object of config keys")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise JobError(f"{path}: unknown config key(s) {', '.join(unknown)}; known keys: {', '.join(FIELDS)}")
+    return {k: _coerce(k, v, str(path)) for k, v in data.items()}

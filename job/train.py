@@ -1,0 +1,220 @@
+"""The tunecost training job: setup -> train -> save -> summary, in the spirit of a torchtune recipe.
+
+    python -m tunecost.job.train --config job.json [--max-steps 20 ...]   # installed
+    python -m job.train --config job.json                                  # copied folder on the VM
+    torchrun --nproc-per-node 2 -m tunecost.job.train --config job.json    # DDP (gloo on CPU)
+
+Always resumes from the newest COMPLETE checkpoint in output_dir (SkyPilot does not tell a job it is a resume).
+
+Exit codes: 0 when training finished (stop_reason completed | max_steps) or the budget guard stopped it (budget: a
+restart would only stop again). 2 on bad input (`error: ...`, no traceback). On SIGTERM / SIGINT the job saves a
+complete checkpoint, writes the summary with stop_reason "sigterm", and exits 128 + signal (143 / 130): on a spot
+VM the shutdown SIGTERM precedes the preemption, and exit 0 would let SkyPilot mark an unfinished job SUCCEEDED
+and never recover it; a user's `sky jobs cancel` is decided by the controller and is not restarted whatever the
+exit code. A launcher that sent the signal itself reads stop_reason from the summary, not the exit code.
+
+Budget guard: cost = price_per_hour x cumulative wall hours of this run's processes (each process from its start,
+model loading included; earlier processes as recorded in the checkpoint resumed from; work lost after the last
+checkpoint of a killed process is not counted). cost >= budget_usd -> save, stop, stop_reason "budget".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Optional
+
+from .config import JobConfig, JobError, load_config
+
+PROCESS_START = time.time()  # before torch/transformers import: the budget counts the whole process
+
+OPTIM = {"adamw": "adamw_torch", "adamw-8bit": "adamw_bnb_8bit", "paged-adamw-8bit": "paged_adamw_8bit",
+         "sgd": "sgd", "adafactor": "adafactor"}
+
+
+class ListDataset:
+    """A list of tokenized examples is all the Trainer needs (no `datasets` dependency)."""
+
+    def __init__(self, items: list[dict[str, list[int]]]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        return self.items[i]
+
+
+def is_rank0() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def resume_point(output_dir: Path) -> tuple[Optional[Path], dict[str, Any]]:
+    """Newest complete checkpoint and our state in it; partial ones are deleted (by rank 0) and ignored."""
+    from . import checkpoints
+
+    if is_rank0():
+        for name in checkpoints.remove_partial(output_dir):
+            print(f"removed partial checkpoint {name}", flush=True)
+    folder = checkpoints.newest_complete(output_dir)
+    return folder, (checkpoints.read_state(folder) if folder else {})
+
+
+def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, dtype):
+    import torch
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(output_dir), per_device_train_batch_size=cfg.micro_batch,
+        per_device_eval_batch_size=cfg.micro_batch, gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
+        num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, logging_steps=cfg.logging_steps,
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=None, seed=cfg.seed,
+        report_to=cfg.report_to, bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
+        gradient_checkpointing=bool(cfg.gradient_checkpointing) and cfg.method != "qlora",
+        gradient_checkpointing_kwargs={"use_reentrant": False}, optim=OPTIM[cfg.optimizer], use_cpu=not cuda,
+        ddp_backend="gloo" if (not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1) else None, ddp_find_unused_parameters=False,
+        include_num_input_tokens_seen="non_padding", disable_tqdm=not sys.stdout.isatty(),
+        remove_unused_columns=False, dataloader_pin_memory=cuda, eval_strategy="no")
+
+
+def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[str, Optional[str]]:
+    """adapter/ (PEFT) or model/ (full), written under a temp name then renamed; merged/ on request."""
+    from .model import compute_dtype, merge_adapter, model_folder
+
+    name = "model" if cfg.method == "full" else "adapter"
+    final, tmp = output_dir / name, output_dir / f".{name}.tmp"
+    trainer.save_model(str(tmp))  # all ranks call it; only the main process writes
+    out: dict[str, Optional[str]] = {"adapter_dir": None, "model_dir": None, "merged_dir": None}
+    if not is_rank0():
+        return out
+    tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    out["model_dir" if cfg.method == "full" else "adapter_dir"] = str(final)
+    if cfg.merge and cfg.method in ("lora", "qlora"):
+        merged, tmp_m = output_dir / "merged", output_dir / ".merged.tmp"
+        merge_adapter(model_folder(cfg.model), final, tmp_m, compute_dtype(cfg.precision))
+        tokenizer.save_pretrained(str(tmp_m))
+        shutil.rmtree(merged, ignore_errors=True)
+        os.replace(tmp_m, merged)
+        out["merged_dir"] = str(merged)
+    return out
+
+
+def run(cfg: JobConfig) -> int:
+    """The recipe. Returns the process exit code."""
+    from .callbacks import CommitCheckpoint, Progress, RunClock, StopAndSave, StopFlags, install_signal_handlers
+
+    clock, flags = RunClock(started=PROCESS_START), StopFlags()
+    install_signal_handlers(flags)
+
+    import torch
+
+    cuda = torch.cuda.is_available()
+    cfg = cfg.resolve(cuda)
+    output_dir = Path(cfg.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    resume, prior = resume_point(output_dir)
+    clock.prior_total, clock.prior_train = prior.get("total_seconds", 0.0), prior.get("train_seconds", 0.0)
+    run_id = cfg.run_id or prior.get("run_id") or os.environ.get("SKYPILOT_TASK_ID") or uuid.uuid4().hex[:12]
+    resumed_from = prior.get("resumed_from", []) + ([prior.get("step", 0)] if resume else [])
+    if resume:
+        print(f"resuming from {resume.name} (run {run_id})", flush=True)
+
+    from transformers import PrinterCallback, ProgressCallback, Trainer
+
+    from .data import Collator, load_data
+    from .model import apply_method, compute_dtype, count_params, load_base, load_tokenizer, model_folder
+
+    folder = model_folder(cfg.model)
+    tokenizer = load_tokenizer(folder)
+    data = load_data(cfg.dataset, tokenizer, cfg.seq_len, cfg.packing, cfg.eval_fraction, cfg.eval_file,
+                     cfg.skip_bad_rows, cfg.seed)
+    model = apply_method(load_base(folder, cfg), cfg)
+    trainable, total = count_params(model)
+    print(f"{cfg.method} on {cfg.model}: {trainable:,} trainable of {total:,} parameters; "
+          f"{len(data.train)} train / {len(data.eval)} eval examples, {data.bad_rows} bad rows skipped", flush=True)
+
+    run_state = {"run_id": run_id, "resumed_from": resumed_from, "bad_rows": data.bad_rows}
+    stopper = StopAndSave(flags, clock, cfg.save_minutes, cfg.price_per_hour, cfg.budget_usd)
+    commit = CommitCheckpoint(output_dir, cfg.keep_checkpoints, run_state, clock)
+    progress = Progress(clock)
+    trainer = Trainer(model=model, args=training_args(cfg, output_dir, cuda, compute_dtype(cfg.precision)),
+                      train_dataset=ListDataset(data.train),
+                      eval_dataset=ListDataset(data.eval) if data.eval else None,
+                      data_collator=Collator(tokenizer.pad_token_id), callbacks=[stopper, commit, progress])
+    trainer.remove_callback(PrinterCallback)  # prints raw dicts; Progress prints readable lines
+    if not sys.stdout.isatty():
+        trainer.remove_callback(ProgressCallback)
+
+    summary: dict[str, Any] = {"run_id": run_id, "method": cfg.method, "model": cfg.model, "resumed_from": resumed_from,
+                               "bad_rows": data.bad_rows, "rows": data.rows, "trainable_params": trainable,
+                               "total_params": total}
+    already_spent = cfg.budget_usd is not None and stopper.spent_usd() >= cfg.budget_usd
+    try:
+        if already_spent:
+            flags.reason = "budget"
+        else:
+            trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    except Exception as exc:  # record the failure for the ledger, then let it surface with its traceback
+        if is_rank0():
+            finish(summary, trainer, progress, commit, clock, cfg, "error", None, {}, output_dir, error=repr(exc))
+        raise
+
+    stop_reason = flags.reason or ("max_steps" if cfg.max_steps > 0 else "completed")
+    eval_loss = None
+    if data.eval and stop_reason != "sigterm":
+        eval_loss = trainer.evaluate().get("eval_loss")
+    outputs = save_outputs(trainer, tokenizer, cfg, output_dir) if trainer.state.global_step > 0 else {}
+    if is_rank0():
+        finish(summary, trainer, progress, commit, clock, cfg, stop_reason, eval_loss, outputs, output_dir)
+    if stop_reason == "sigterm":
+        return 128 + signal.Signals[flags.signal_name or "SIGTERM"].value
+    return 0
+
+
+def finish(summary: dict[str, Any], trainer, progress, commit, clock, cfg: JobConfig, stop_reason: str,
+           eval_loss: Optional[float], outputs: dict, output_dir: Path, error: Optional[str] = None) -> None:
+    """Assemble and write run_summary.json (rank 0 only)."""
+    import torch.distributed as dist
+
+    from .summary import device_name, loss_curve, peak_memory_gib, peak_memory_source, write_summary
+
+    state = trainer.state
+    curve = loss_curve(state.log_history)
+    steps = progress.step_times[1:] or progress.step_times  # the first step pays for warm-up
+    summary.update({
+        "steps": state.global_step, "epochs": round(float(state.epoch or 0.0), 4),
+        "train_tokens": int(state.num_input_tokens_seen), "tokens_per_sec": round(progress.tokens_per_sec(state), 2),
+        "peak_memory_gib": round(peak_memory_gib(), 4), "peak_memory_source": peak_memory_source(),
+        "train_seconds": round(clock.train(), 3), "total_seconds": round(clock.total(), 3),
+        "session_seconds": round(clock.total() - clock.prior_total, 3),
+        "step_seconds": round(statistics.median(steps), 4) if steps else None,
+        "checkpoint_save_seconds": round(statistics.mean(commit.save_seconds), 4) if commit.save_seconds else None,
+        "final_loss": curve[-1][1] if curve else None, "eval_loss": eval_loss, "loss_curve": curve,
+        "stop_reason": stop_reason, "device": device_name(),
+        "world_size": dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1,
+        "price_per_hour": cfg.price_per_hour, "budget_usd": cfg.budget_usd,
+        "cost_usd": round(cfg.price_per_hour * clock.total() / 3600.0, 6) if cfg.price_per_hour else None,
+        **outputs, "error": error, "config": cfg.to_dict(),
+    })
+    write_summary(output_dir, summary)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    try:
+        return run(load_config(argv))
+    except JobError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
