@@ -1,0 +1,181 @@
+"""Peak GPU memory per GPU for a fine-tune: weights, adapters, gradients, optimizer states, activations, logits.
+
+The peak is the larger of two moments of a training step, and the components reported are those of the
+peak moment (they sum to peak_gib):
+  * start of backward: static memory + all saved activations + the loss buffers (+ gradients already alive);
+  * optimizer step: static memory + all gradients + the optimizer's temporaries.
+Every constant is an assumption string in the result, so a user can see why a plan fits or not.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from tunecost.planner import activations as act
+from tunecost.planner.shapes import ModelShape
+from tunecost.planner.spec import Method, Optimizer, Parallelism, Precision, TrainSpec
+from tunecost.planner.targets import parse_targets
+
+GIB = 2**30
+NF4_BYTES = 0.5                                   # 4-bit NormalFloat payload per weight
+NF4_CONST_BYTES = 1 / 64 + 4 / (64 * 256)        # double quant: 8-bit absmax per 64-block + fp32 per 256 blocks
+CUDA_CONTEXT_GIB = 0.8                           # CUDA context + kernels (not seen by torch's allocator)
+ALLOCATOR_SLACK = 0.05                           # caching-allocator fragmentation over allocated peak
+OPTIMIZER_STATE_BYTES = {                        # per trainable parameter, beyond the parameter itself
+    Optimizer.adamw: None,                       # 2 states in the parameter's dtype (set below)
+    Optimizer.adamw_8bit: 2.0,
+    Optimizer.paged_adamw_8bit: 2.0,
+    Optimizer.sgd: 0.0,
+    Optimizer.adafactor: None,                   # factored second moment (set below)
+}
+FSDP_PREFETCH_LAYERS = 2                         # unsharded layers alive at once under FSDP (current + prefetch)
+
+
+class MemoryEstimate(BaseModel):
+    """Peak memory per GPU in GiB, by component, with the assumptions behind it."""
+
+    peak_gib: float
+    components_gib: dict[str, float]
+    trainable_params: int
+    assumptions: list[str]
+
+
+def _compute_bytes(precision: Precision) -> int:
+    return 4 if precision is Precision.fp32 else 2
+
+
+def _adapter_params(spec: TrainSpec, shape: ModelShape) -> tuple[int, frozenset[str]]:
+    """LoRA A (in x r) + B (r x out) for every adapted projection of every layer (+ lm_head if asked)."""
+    kinds = parse_targets(spec.targets)
+    total = 0
+    for kind, (i, o, n) in shape.linear_shapes().items():
+        if kind in kinds:
+            total += spec.rank * (i + o) * n * shape.num_layers
+    if "lm_head" in kinds:
+        total += spec.rank * (shape.hidden_size + shape.vocab_size)
+    return total, kinds
+
+
+def _adafactor_bytes(spec: TrainSpec, shape: ModelShape, trainable: int) -> float:
+    """Adafactor keeps one fp32 row + column vector per matrix (no momentum): about 4 x (rows + cols)."""
+    if spec.method is Method.full:
+        per_layer = sum((i + o) * n for i, o, n in shape.linear_shapes().values())
+        emb = (shape.vocab_size + shape.hidden_size) * (1 if shape.tie_word_embeddings else 2)
+        return 4.0 * (per_layer * shape.num_layers + emb)
+    if spec.method is Method.prompt_tuning:
+        return 4.0 * (spec.virtual_tokens + shape.hidden_size)
+    return 4.0 * trainable / spec.rank  # LoRA A (in x r), B (r x out): about (in + out) per adapter
+
+
+def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
+                    parallelism: Parallelism = Parallelism.single) -> MemoryEstimate:
+    """Peak memory per GPU. FSDP shards weights, gradients and states over gpu_count; DDP replicates them."""
+    a = _compute_bytes(spec.precision)
+    total = shape.total_params()
+    notes: list[str] = []
+    method = spec.method
+    shards = gpu_count if parallelism is Parallelism.fsdp and gpu_count > 1 else 1
+
+    # ---- weights and trainable parameters
+    adapted: frozenset[str] = frozenset()
+    quant_consts = 0.0
+    master = 0.0
+    if method is Method.full:
+        trainable = total
+        if spec.precision is Precision.fp16:
+            weights, param_bytes, master = 2.0 * total, 4, 4.0 * total
+            notes.append("full fp16: fp32 master weights/grads/states + fp16 autocast copies of the weights")
+        else:
+            weights, param_bytes = float(a * total), a
+            notes.append(f"full {spec.precision.value}: weights, grads and optimizer states all in "
+                         f"{spec.precision.value} (pure {spec.precision.value}, no fp32 master copy)")
+        trainable_bytes = 0.0  # the trainable parameters ARE the weights
+    else:
+        param_bytes = 4
+        if method is Method.prompt_tuning:
+            trainable = spec.virtual_tokens * shape.hidden_size
+            notes.append(f"prompt tuning: {spec.virtual_tokens} virtual tokens x hidden {shape.hidden_size} trainable")
+        else:
+            trainable, adapted = _adapter_params(spec, shape)
+            notes.append(f"LoRA r={spec.rank} on {','.join(sorted(adapted))}: {trainable:,} trainable params")
+        notes.append("adapters/prompt in fp32 (PEFT autocasts 16-bit adapter weights to fp32)")
+        trainable_bytes = 4.0 * trainable
+        if method is Method.qlora:
+            linear = shape.num_layers * shape.layer_linear_params()
+            weights = NF4_BYTES * linear + a * (total - linear)
+            quant_consts = NF4_CONST_BYTES * linear
+            notes.append("QLoRA: decoder linears NF4 (0.5 B/param) with double-quant constants "
+                         f"({NF4_CONST_BYTES:.4f} B/param); embeddings, lm_head, norms in 16 bit")
+        else:
+            weights = float(a * total)
+            notes.append(f"frozen base weights in {spec.precision.value} ({a} B/param)")
+
+    grads = float(param_bytes * trainable) if method is not Method.full or spec.precision is not Precision.fp16 \
+        else 4.0 * trainable
+    # ---- optimizer states
+    state_b = OPTIMIZER_STATE_BYTES[spec.optimizer]
+    if spec.optimizer is Optimizer.adamw:
+        state_b = 2.0 * param_bytes
+        optim = state_b * trainable
+        notes.append(f"AdamW: 2 states x {param_bytes} B per trainable param")
+    elif spec.optimizer is Optimizer.adafactor:
+        optim = _adafactor_bytes(spec, shape, trainable)
+        notes.append("Adafactor: factored second moment (fp32 row + column per matrix), no momentum")
+    else:
+        optim = state_b * trainable
+        notes.append(f"{spec.optimizer.value}: {state_b:g} B of state per trainable param")
+    if spec.optimizer is Optimizer.paged_adamw_8bit:
+        notes.append("paged optimizer states counted on the GPU (they page to CPU only under memory pressure)")
+    step_temp = (param_bytes * trainable) if spec.optimizer is Optimizer.adamw else 0.0
+    notes.append("optimizer step temporaries: one state-sized buffer for foreach AdamW")
+
+    # ---- sharding
+    gathered = 0.0
+    ddp_buckets = 0.0
+    if shards > 1:
+        weights, quant_consts, trainable_bytes, grads, optim, master, step_temp = (
+            x / shards for x in (weights, quant_consts, trainable_bytes, grads, optim, master, step_temp))
+        layer_w = shape.layer_linear_params() * (a if method is not Method.qlora else NF4_BYTES + NF4_CONST_BYTES)
+        gathered = FSDP_PREFETCH_LAYERS * layer_w
+        notes.append(f"FSDP over {shards} GPUs: weights, grads, states sharded; {FSDP_PREFETCH_LAYERS} layers "
+                     "gathered unsharded at a time")
+    elif parallelism is Parallelism.ddp and gpu_count > 1:
+        ddp_buckets = grads
+        notes.append("DDP: full replica per GPU + gradient buckets (one more gradient-sized buffer)")
+
+    # ---- activations and logits (per GPU micro batch)
+    tokens = spec.micro_batch * (spec.seq_len + (spec.virtual_tokens if method is Method.prompt_tuning else 0))
+    full_layer = act.layer_bytes_per_token(shape, a, method is Method.full, adapted)
+    if spec.gradient_checkpointing:
+        per_token = shape.num_layers * act.checkpointed_layer_bytes_per_token(shape, a) + full_layer
+        notes.append("gradient checkpointing: each layer keeps its input; one layer is recomputed at a time")
+    else:
+        per_token = shape.num_layers * full_layer
+    per_token += act.head_bytes_per_token(shape, a, method is Method.full, "lm_head" in adapted)
+    activations = float(per_token * tokens)
+    logits = float(act.logits_bytes_per_token(shape, a) * tokens)
+    notes.append(f"activations: {tokens:,} tokens per micro batch, SDPA/flash attention (no seq^2 buffer), "
+                 "LoRA dropout > 0")
+    notes.append("loss: fp32 logits upcast, 12 B x vocab per token at the backward peak")
+
+    # ---- the two candidate peaks
+    static = {"weights": weights + gathered, "quant_constants": quant_consts, "trainable": trainable_bytes,
+              "master_weights": master, "optimizer": optim}
+    # Gradients alive at the start of backward: all of them when accumulating (or for small adapter sets),
+    # else only those produced first (lm_head / embeddings for a full fine-tune).
+    if method is Method.full and spec.grad_accum == 1:
+        head = shape.vocab_size * shape.hidden_size * (param_bytes if spec.precision is not Precision.fp16 else 4)
+        grads_at_bwd = min(grads, head / shards)
+    else:
+        grads_at_bwd = grads
+    backward = {**static, "gradients": grads_at_bwd + ddp_buckets, "activations": activations, "logits": logits}
+    step = {**static, "gradients": grads + ddp_buckets, "optimizer": optim + step_temp}
+    chosen = backward if sum(backward.values()) >= sum(step.values()) else step
+    if chosen is step:
+        notes.append("peak at the optimizer step (gradients + optimizer temporaries exceed activations)")
+    allocated = sum(chosen.values())
+    chosen["overhead"] = CUDA_CONTEXT_GIB * GIB + ALLOCATOR_SLACK * allocated
+    notes.append(f"overhead: CUDA context {CUDA_CONTEXT_GIB} GiB + {ALLOCATOR_SLACK:.0%} allocator slack")
+    comps = {k: round(v / GIB, 4) for k, v in chosen.items() if v > 0 or k in ("weights", "activations")}
+    return MemoryEstimate(peak_gib=round(sum(chosen.values()) / GIB, 3), components_gib=comps,
+                          trainable_params=int(trainable), assumptions=notes)
