@@ -1,0 +1,70 @@
+"""Which offers the optimizer prices: filtered by the user's flags, one row per provider x GPU x count x spot.
+
+Works on the whole price table at once with pandas (thousands of rows, no per-row Python), and keeps the region
+and zone of the cheapest row of each group, since that is where the launcher will ask for capacity first.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import pandas as pd
+
+from tunecost.planner.errors import UserError
+from tunecost.planner.gpus import get_gpu, load_gpus
+
+SPOT_CHOICES = ("any", "spot", "on-demand")
+KEY = ["provider", "gpu", "gpu_count", "spot"]
+
+
+def _names(values: Optional[Iterable[str]]) -> list[str]:
+    """Accept repeated flags and comma-separated lists alike: ['aws,gcp', 'lambda'] -> ['aws', 'gcp', 'lambda']."""
+    return [part.strip() for value in values or () for part in str(value).split(",") if part.strip()]
+
+
+def _filter(offers: pd.DataFrame, column: str, wanted: list[str], flag: str) -> pd.DataFrame:
+    if not wanted:
+        return offers
+    lowered = offers[column].astype(str).str.lower()
+    unknown = sorted({w for w in wanted if w.lower() not in set(lowered)})
+    if unknown:
+        known = ", ".join(sorted(offers[column].astype(str).unique())[:40])
+        raise UserError(f"{flag}: no offers for {', '.join(unknown)}; known: {known}")
+    return offers[lowered.isin([w.lower() for w in wanted])]
+
+
+def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str = "any", max_gpus: int = 8,
+                  regions=None) -> tuple[pd.DataFrame, list[str]]:
+    """Cheapest row per provider x GPU x count x spot, with a `price` and a `spot` column; plus warnings."""
+    if spot not in SPOT_CHOICES:
+        raise UserError(f"spot must be one of {', '.join(SPOT_CHOICES)} (got {spot!r})")
+    if max_gpus < 1:
+        raise UserError(f"--max-gpus must be at least 1 (got {max_gpus})")
+    warnings: list[str] = []
+    usable = offers[offers["flag"].fillna("").astype(str) == ""]
+    usable = _filter(usable, "provider", _names(providers), "--providers")
+    usable = _filter(usable, "region", _names(regions), "--region")
+    wanted_gpus = [get_gpu(name).name for name in _names(gpus)]
+    usable = _filter(usable, "gpu", wanted_gpus, "--gpu")
+    usable = usable[usable["gpu_count"] <= max_gpus]
+
+    known = load_gpus()
+    unknown = sorted(set(usable["gpu"]) - set(known))
+    if unknown:
+        warnings.append(f"skipped offers of GPUs with no spec in gpus.csv: {', '.join(unknown)}")
+        usable = usable[usable["gpu"].isin(list(known))]
+
+    frames = []
+    if spot in ("any", "on-demand"):
+        frames.append(usable.assign(price=usable["price_per_hour"], spot=False))
+    if spot in ("any", "spot"):
+        frames.append(usable.assign(price=usable["spot_price_per_hour"], spot=True))
+    rows = pd.concat(frames, ignore_index=True) if frames else usable.iloc[0:0]
+    rows = rows[rows["price"].notna() & (rows["price"] > 0)]
+    rows = rows.sort_values(["price", "provider", "region", "zone"], kind="stable")
+    rows = rows.drop_duplicates(KEY, keep="first").reset_index(drop=True)
+    memory = rows["gpu"].map(lambda g: known[g].memory_gib)
+    rows["gpu_memory_gib"] = rows["gpu_memory_gib"].fillna(memory)
+    for column in ("zone", "as_of", "source"):
+        rows[column] = rows[column].fillna("").astype(str)
+    return rows, warnings

@@ -1,0 +1,76 @@
+"""estimate(): memory, speed and hours of the fine-tune on one stated GPU topology, priced nowhere.
+
+`tunecost estimate` answers "will it fit on my 2 x RTX 4090 box, and how long will it take?" with the same
+models and the same hour terms the optimizer uses for a quote, so the two commands never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel
+
+from tunecost.planner.errors import UserError
+from tunecost.planner.fit import Fitter
+from tunecost.planner.gpus import get_gpu
+from tunecost.planner.quote import Overheads, checkpoint_gb, hours_breakdown
+from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.speed import estimate_speed
+from tunecost.planner.spec import Parallelism, TrainSpec
+
+
+class Estimate(BaseModel):
+    """The estimate for one topology. Memory in GiB per GPU, speed in tokens/s, time in hours."""
+
+    model: str
+    gpu: str
+    gpu_count: int
+    parallelism: str
+    gpu_memory_gib: float
+    fits: bool
+    fit_reason: str = ""
+    hint: str = ""
+    memory: dict[str, Any]
+    speed: dict[str, Any]
+    tokens_per_sec: float
+    train_tokens: int
+    hours: float
+    hours_breakdown: dict[str, float]
+    assumptions: list[str]
+
+
+def estimate(spec: TrainSpec, gpu_name: str, *, gpu_count: int = 1, parallelism: Optional[Parallelism] = None,
+             headroom: float = 0.9, overheads: Optional[Overheads] = None) -> Estimate:
+    """Parallelism None chooses as the optimizer does (single; DDP when the replica fits, else FSDP)."""
+    if gpu_count < 1:
+        raise UserError(f"--gpus must be at least 1 (got {gpu_count})")
+    if parallelism is Parallelism.single and gpu_count > 1:
+        raise UserError(f"--parallelism single needs --gpus 1 (got {gpu_count}); use ddp or fsdp")
+    if parallelism not in (None, Parallelism.single) and gpu_count == 1:
+        parallelism = Parallelism.single  # DDP/FSDP over one GPU is a single GPU
+    overheads = overheads or Overheads()
+    gpu = get_gpu(gpu_name)
+    shape = resolve_shape(spec)
+    fitter = Fitter(spec, shape, headroom, max_gpus=max(gpu_count, 8))
+    if parallelism is None:
+        parallelism, memory, fits = fitter.best(gpu_count, gpu.memory_gib)
+    else:
+        memory = fitter.memory(gpu_count, parallelism)
+        fits = fitter.fits(memory, gpu.memory_gib)
+    speed = estimate_speed(spec, shape, gpu, gpu_count=gpu_count, parallelism=parallelism)
+    tokens_per_sec = speed.tokens_per_sec_per_gpu * gpu_count  # speed's per-GPU figure includes DDP/FSDP scaling
+    parts = hours_breakdown(train_tokens=spec.train_tokens, tokens_per_sec=tokens_per_sec,
+                            model_gb=shape.total_params() * 2 / 1e9,
+                            checkpoint_size_gb=checkpoint_gb(spec, memory.trainable_params), spot=False,
+                            overheads=overheads)
+    assumptions = list(dict.fromkeys([
+        f"model shape: {shape.source}", f"dataset: {spec.dataset.source}",
+        *memory.assumptions, *speed.assumptions, *overheads.assumptions()]))
+    return Estimate(
+        model=shape.name, gpu=gpu.name, gpu_count=gpu_count, parallelism=parallelism.value,
+        gpu_memory_gib=gpu.memory_gib, fits=fits,
+        fit_reason="" if fits else fitter.reason(gpu.name, gpu_count, gpu.memory_gib, memory, parallelism),
+        hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib),
+        memory=memory.model_dump(mode="json"), speed=speed.model_dump(mode="json"), tokens_per_sec=tokens_per_sec,
+        train_tokens=spec.train_tokens, hours=sum(parts.values()),
+        hours_breakdown={k: round(v, 6) for k, v in parts.items()}, assumptions=assumptions)

@@ -1,0 +1,146 @@
+"""optimize(): every offer that fits, priced in hours and dollars; the cheapest within budget and deadline chosen.
+
+The flow is one way: spec -> model shape -> memory per (GPU count, parallelism) -> speed per GPU type -> hours
+and cost per offer -> ranked quotes with the Pareto set of (cost, hours) marked, and the reasons the other GPUs
+do not fit. Nothing here does I/O beyond the price tables it is given.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field
+
+from tunecost.planner.candidates import select_offers
+from tunecost.planner.errors import UserError
+from tunecost.planner.fit import Fitter
+from tunecost.planner.gpus import load_gpus
+from tunecost.planner.offers import PriceTables
+from tunecost.planner.pareto import pareto_mask
+from tunecost.planner.quote import Infeasible, Overheads, Quote, checkpoint_gb, hours_breakdown
+from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.speed import SpeedEstimate, estimate_speed
+from tunecost.planner.spec import Parallelism, TrainSpec
+
+__all__ = ["Infeasible", "Overheads", "Plan", "Quote", "optimize"]
+
+DEFAULT_TOP_K = 50
+
+
+class Plan(BaseModel):
+    """What `tunecost plan` decided and why; saved as plan.json and read back by `tunecost launch`."""
+
+    spec: TrainSpec
+    chosen: Optional[Quote] = None
+    quotes: list[Quote] = Field(description="ranked by cost")
+    infeasible: list[Infeasible] = Field(default_factory=list)
+    prices_as_of: str = ""
+    memory: dict[str, Any] = Field(default_factory=dict, description="MemoryEstimate of the chosen topology")
+    speed: dict[str, Any] = Field(default_factory=dict, description="SpeedEstimate of the chosen GPU")
+    assumptions: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    created_at: str = ""
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def _choose(quotes: list[Quote], budget: Optional[float], deadline_hours: Optional[float]) -> Quote:
+    """Cheapest quote meeting the deadline and the budget, or a UserError that names the nearest miss."""
+    if budget is not None and budget <= 0:
+        raise UserError(f"--budget must be a positive number of USD (got {budget:g})")
+    if deadline_hours is not None and deadline_hours <= 0:
+        raise UserError(f"--deadline must be a positive number of hours (got {deadline_hours:g})")
+    in_time = quotes
+    if deadline_hours is not None:
+        in_time = [q for q in quotes if q.hours <= deadline_hours]
+        if not in_time:
+            fastest = min(quotes, key=lambda q: q.hours)
+            raise UserError(f"no feasible offer finishes within {deadline_hours:g} h; the fastest is "
+                            f"{fastest.provider} {fastest.gpu} x{fastest.gpu_count} at {fastest.hours:.2f} h "
+                            f"(${fastest.cost:,.2f}); raise --deadline or allow more GPUs (--max-gpus)")
+    cheapest = in_time[0]
+    if budget is not None and cheapest.cost > budget:
+        within = f" within {deadline_hours:g} h" if deadline_hours is not None else ""
+        raise UserError(f"cheapest feasible offer{within} costs ${cheapest.cost:,.2f} ({cheapest.provider} "
+                        f"{cheapest.gpu} x{cheapest.gpu_count}{' spot' if cheapest.spot else ''}), over the budget "
+                        f"of ${budget:,.2f}; raise --budget or reduce --tokens/--epochs")
+    return cheapest
+
+
+def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None, spot: str = "any",
+             max_gpus: int = 8, regions=None, budget: Optional[float] = None,
+             deadline_hours: Optional[float] = None, headroom: float = 0.9,
+             preemption_rate_per_hour: float = 0.05, checkpoint_interval_hours: float = 0.5,
+             top_k: int = DEFAULT_TOP_K) -> Plan:
+    """Price every offer that fits; rank by cost; mark the (cost, hours) Pareto set; choose within limits."""
+    if not 0 < headroom <= 1:
+        raise UserError(f"headroom must be in (0, 1] (got {headroom:g})")
+    overheads = Overheads(preemption_rate_per_hour=preemption_rate_per_hour,
+                          checkpoint_interval_hours=checkpoint_interval_hours)
+    shape = resolve_shape(spec)
+    rows, warnings = select_offers(prices.offers, providers=providers, gpus=gpus, spot=spot, max_gpus=max_gpus,
+                                   regions=regions)
+    if rows.empty:
+        raise UserError("no offers match the filters (--providers / --gpu / --region / --spot / --max-gpus); "
+                        "loosen them or run `tunecost prices` to see what is offered")
+
+    fitter = Fitter(spec, shape, headroom, max_gpus)
+    gpu_specs = load_gpus()
+    speeds: dict[tuple[str, int, Parallelism], SpeedEstimate] = {}
+    model_gb = shape.total_params() * 2 / 1e9
+    quotes: list[Quote] = []
+    infeasible: dict[tuple[str, int], Infeasible] = {}
+    for row in rows.itertuples(index=False):
+        count, has = int(row.gpu_count), float(row.gpu_memory_gib)
+        parallelism, memory, fits = fitter.best(count, has)
+        if not fits:
+            if (row.gpu, count) not in infeasible:
+                infeasible[(row.gpu, count)] = Infeasible(
+                    gpu=row.gpu, gpu_count=count, needs_gib=round(memory.peak_gib, 2), has_gib=round(has, 2),
+                    reason=fitter.reason(row.gpu, count, has, memory, parallelism), hint=fitter.hint(count, has))
+            continue
+        key = (row.gpu, count, parallelism)
+        if key not in speeds:
+            speeds[key] = estimate_speed(spec, shape, gpu_specs[row.gpu], gpu_count=count, parallelism=parallelism)
+        tokens_per_sec = speeds[key].tokens_per_sec_per_gpu * count  # per-GPU speed includes DDP/FSDP scaling
+        parts = hours_breakdown(train_tokens=spec.train_tokens, tokens_per_sec=tokens_per_sec, model_gb=model_gb,
+                                checkpoint_size_gb=checkpoint_gb(spec, memory.trainable_params),
+                                spot=bool(row.spot), overheads=overheads)
+        hours = sum(parts.values())
+        quotes.append(Quote(
+            provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
+            gpu=row.gpu, gpu_count=count, spot=bool(row.spot), price_per_hour=float(row.price), hours=hours,
+            cost=hours * float(row.price), peak_gib_per_gpu=round(memory.peak_gib, 2), gpu_memory_gib=has,
+            as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
+            hours_breakdown={k: round(v, 6) for k, v in parts.items()}))
+
+    misfits = sorted(infeasible.values(), key=lambda i: (-i.has_gib, i.gpu, i.gpu_count))
+    if not quotes:
+        largest = max(misfits, key=lambda i: (i.has_gib * i.gpu_count, i.has_gib))
+        raise UserError(f"nothing fits: {largest.reason} (the largest GPU considered); {largest.hint}")
+
+    quotes.sort(key=lambda q: (q.cost, q.hours))
+    for quote, on_front in zip(quotes, pareto_mask([(q.cost, q.hours) for q in quotes])):
+        quote.pareto = on_front
+    chosen = _choose(quotes, budget, deadline_hours)
+    kept = [q for i, q in enumerate(quotes) if i < top_k or q.pareto or q is chosen]
+
+    parallelism = Parallelism(chosen.parallelism)
+    memory = fitter.memory(chosen.gpu_count, parallelism)
+    speed = speeds[(chosen.gpu, chosen.gpu_count, parallelism)]
+    multi = (f"{chosen.gpu_count} GPUs use {parallelism.value.upper()}: DDP where the replicated model fits, "
+             "else FSDP" if chosen.gpu_count > 1 else "")
+    assumptions = _unique([
+        f"model shape: {shape.source}",
+        f"dataset: {spec.dataset.source}; {spec.epochs:g} epoch(s) = {spec.train_tokens:,} training tokens",
+        f"fits when peak memory per GPU <= {headroom:.0%} of the GPU's memory",
+        multi, *memory.assumptions, *speed.assumptions, *overheads.assumptions(),
+        "cost = billed hours x the instance's $/h (whole instance; storage and egress not included)",
+    ])
+    return Plan(spec=spec, chosen=chosen, quotes=kept, infeasible=misfits, prices_as_of=prices.as_of,
+                memory=memory.model_dump(mode="json"), speed=speed.model_dump(mode="json"),
+                assumptions=assumptions, warnings=_unique([*prices.warnings, *warnings]),
+                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -1,0 +1,114 @@
+"""Quote: one priced way to run the fine-tune (an offer x spot/on-demand), and the hours it will bill.
+
+Hours are what the provider bills, not only the training loop: the VM boots, installs the job, downloads the
+model, writes checkpoints, and on spot capacity loses work to preemptions. Every one of those terms is a stated,
+changeable assumption (`Overheads`), so a user who knows their setup can correct it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tunecost.planner.spec import Method, Optimizer, TrainSpec
+
+GB = 1e9  # network and disk bandwidths are quoted in decimal GB/s
+
+# Bytes of optimizer state per trainable parameter, as saved in a checkpoint (m and v for AdamW).
+OPTIMIZER_STATE_BYTES = {
+    Optimizer.adamw: 8.0,
+    Optimizer.adamw_8bit: 2.0,
+    Optimizer.paged_adamw_8bit: 2.0,
+    Optimizer.sgd: 4.0,
+    Optimizer.adafactor: 0.5,
+}
+
+
+class Overheads(BaseModel):
+    """Fixed and spot-related time costs around the training loop; each is shown to the user as an assumption."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provisioning_hours: float = Field(0.1, ge=0, description="VM request to SSH-ready, incl. image boot")
+    setup_hours: float = Field(0.1, ge=0, description="pip install of the job's pinned requirements (torch etc.)")
+    download_gb_per_s: float = Field(0.1, gt=0, description="model download from the hub, decimal GB/s")
+    checkpoint_gb_per_s: float = Field(0.2, gt=0, description="checkpoint write to the bucket mount's cache")
+    preemption_rate_per_hour: float = Field(0.05, ge=0, description="expected spot preemptions per hour")
+    checkpoint_interval_hours: float = Field(0.5, gt=0, description="time between checkpoints")
+
+    def assumptions(self) -> list[str]:
+        return [
+            f"provisioning {self.provisioning_hours * 60:.0f} min and setup (pip install) "
+            f"{self.setup_hours * 60:.0f} min per start, billed",
+            f"model download at {self.download_gb_per_s:g} GB/s (bf16 weights from the hub) per start",
+            f"checkpoint every {self.checkpoint_interval_hours * 60:.0f} min (--checkpoint-minutes), written at "
+            f"{self.checkpoint_gb_per_s:g} GB/s; size = trainable params x (4 B weights + optimizer state)",
+            f"spot: {self.preemption_rate_per_hour:g} preemptions per hour (--preemption-rate); each loses half a "
+            "checkpoint interval plus a restart (provisioning + setup + download); on-demand is never preempted",
+        ]
+
+
+class Quote(BaseModel):
+    """One offer priced for this fine-tune. Money in USD, time in hours, memory in GiB."""
+
+    provider: str
+    region: str
+    zone: str = ""
+    instance_type: str
+    gpu: str
+    gpu_count: int
+    spot: bool
+    price_per_hour: float
+    hours: float
+    cost: float
+    peak_gib_per_gpu: float
+    gpu_memory_gib: float
+    as_of: str
+    source: str
+    pareto: bool = False
+    parallelism: str
+    num_nodes: int = 1
+    tokens_per_sec: float = Field(description="total across GPUs")
+    hours_breakdown: dict[str, float]
+
+
+class Infeasible(BaseModel):
+    """A GPU type x count that cannot hold the job, with how much it lacks and what would make it fit."""
+
+    gpu: str
+    gpu_count: int
+    needs_gib: float
+    has_gib: float
+    reason: str
+    hint: str
+
+
+def checkpoint_gb(spec: TrainSpec, trainable_params: int) -> float:
+    """Size of one resumable checkpoint: trainable weights (fp32 adapters; bf16 for full) + optimizer state."""
+    weight_bytes = 2.0 if spec.method is Method.full else 4.0
+    return trainable_params * (weight_bytes + OPTIMIZER_STATE_BYTES[spec.optimizer]) / GB
+
+
+def hours_breakdown(*, train_tokens: int, tokens_per_sec: float, model_gb: float, checkpoint_size_gb: float,
+                    spot: bool, overheads: Overheads) -> dict[str, float]:
+    """Billed hours by cause. Spot re-work is first order: preemptions = rate x (hours without re-work)."""
+    o = overheads
+    compute = train_tokens / tokens_per_sec / 3600
+    download = model_gb / o.download_gb_per_s / 3600
+    writes = math.floor(compute / o.checkpoint_interval_hours)
+    checkpoints = writes * checkpoint_size_gb / o.checkpoint_gb_per_s / 3600
+    parts = {
+        "compute": compute,
+        "provisioning": o.provisioning_hours,
+        "setup": o.setup_hours,
+        "model_download": download,
+        "checkpoints": checkpoints,
+        "spot_rework": 0.0,
+    }
+    if spot:
+        restart = o.provisioning_hours + o.setup_hours + download
+        preemptions = o.preemption_rate_per_hour * sum(parts.values())
+        lost = min(o.checkpoint_interval_hours, compute) / 2  # work since the last checkpoint, on average
+        parts["spot_rework"] = preemptions * (lost + restart)
+    return parts
