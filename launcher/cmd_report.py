@@ -1,0 +1,157 @@
+"""`tunecost report` and `tunecost calibrate`: the bill of a run, expense reports, planner error.
+
+WHY these defaults: right after a run, `tunecost report` with nothing else answers "what did that cost?"
+(the latest run's summary). With --format, no run ids means every run in the date range, since that is what
+an expense report is. Heavy imports (pandas, jinja2) happen inside the commands so `tunecost plan` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from tunecost.launcher.cli import app
+from tunecost.planner.errors import UserError
+
+SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".csv": "csv", ".json": "json"}
+
+
+def _day(value: Optional[str], flag: str) -> Optional[date]:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. {flag} 2026-11-01") from None
+
+
+def _range(since: Optional[str], until: Optional[str]) -> tuple[Optional[date], Optional[date], dict]:
+    """Dates as given, and the ledger's [since, until) datetimes: --until is inclusive of its whole day."""
+    first, last = _day(since, "--since"), _day(until, "--until")
+    if first and last and last < first:
+        raise UserError(f"--until {last} is before --since {first}; swap them")
+    bounds = {
+        "since": datetime.combine(first, time.min, tzinfo=timezone.utc) if first else None,
+        "until": datetime.combine(last + timedelta(days=1), time.min, tzinfo=timezone.utc) if last else None,
+    }
+    return first, last, bounds
+
+
+def _format(fmt: Optional[str], out: Optional[Path]) -> Optional[str]:
+    """--format as given, else guessed from --out's suffix (report.html -> html)."""
+    from tunecost.launcher.expense_report import FORMATS
+
+    if fmt is not None:
+        fmt = fmt.strip().lower()
+        if fmt not in FORMATS:
+            raise UserError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+        return fmt
+    if out is not None:
+        guessed = SUFFIX_FORMATS.get(out.suffix.lower())
+        if guessed is None:
+            raise UserError(f"--out {out}: cannot tell the format from '{out.suffix}'; add --format md|html|csv|json")
+        return guessed
+    return None
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@app.command("report")
+def report(
+    run_ids: Optional[List[str]] = typer.Argument(None, help="Runs to report; default: the latest run "
+                                                  "(or, with --format, every run in the range)."),
+    since: Optional[str] = typer.Option(None, "--since", help="First day, YYYY-MM-DD (UTC)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day, YYYY-MM-DD (UTC, inclusive)."),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag."),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Expense report format: md, html, csv, json."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report here (atomically)."),
+) -> None:
+    """The cost of a run, or an expense report over runs (line items, totals per provider and tag)."""
+    from tunecost.launcher.cost_summary import print_summary, summarize
+    from tunecost.launcher.expense_report import build_report, render, write_atomic
+    from tunecost.launcher.ledger import Ledger
+
+    first, last, bounds = _range(since, until)
+    fmt = _format(fmt, out)
+    ledger = Ledger()
+    filtered = any(v is not None for v in (since, until, tag))
+    if run_ids and filtered:
+        raise UserError("give run ids or --since/--until/--tag, not both")
+    if run_ids:
+        records = [ledger.get(run_id) for run_id in dict.fromkeys(run_ids)]
+    else:
+        records = ledger.list(since=bounds["since"], until=bounds["until"], tag=tag)
+
+    console = _console()
+    if fmt is None and (len(run_ids or []) == 1 or (not run_ids and not filtered)):
+        if not records:
+            raise UserError(f"no runs in the ledger ({ledger.path}) yet; start one with tunecost launch")
+        print_summary(summarize(records[-1]), console)
+        console.print("expense report over all runs: tunecost report --format html --out report.html",
+                      markup=False, highlight=False, style="dim")
+        return
+
+    if not records:
+        period = f"from {first or 'the first run'} to {last or 'today'}" + (f" with tag '{tag}'" if tag else "")
+        raise UserError(f"no runs {period} in the ledger; widen --since/--until or drop --tag")
+    expense = build_report(records, since=first, until=last, tag=tag)
+    if fmt is None:
+        from rich.markdown import Markdown
+
+        console.print(Markdown(render(expense, "md")))
+        return
+    text = render(expense, fmt)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    write_atomic(out, text)
+    console.print(f"wrote {out} ({fmt}): {len(expense.items)} runs, total {expense.total:,.2f} {expense.currency}",
+                  markup=False, highlight=False)
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    apply: bool = typer.Option(False, "--apply", help="Store the factors for later plans to use."),
+    since: Optional[str] = typer.Option(None, "--since", help="First day, YYYY-MM-DD (UTC)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last day, YYYY-MM-DD (UTC, inclusive)."),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table and stored factors as JSON."),
+) -> None:
+    """How far the planner's hours and memory were from finished runs, per GPU and method."""
+    from tunecost.launcher.calibrate import (apply as store, calibrate, calibration_path, load_factors,
+                                             print_calibration, print_factors)
+    from tunecost.launcher.ledger import Ledger
+
+    _, _, bounds = _range(since, until)
+    ledger = Ledger()
+    result = calibrate(ledger.list(since=bounds["since"], until=bounds["until"], tag=tag))
+    if not result.rows:
+        first = f" (e.g. {result.skipped[0]})" if result.skipped else ""
+        raise UserError(f"nothing to calibrate from: {len(result.skipped)} runs in range, none succeeded with a "
+                        f"plan estimate{first}; launch from a plan and let it finish")
+    refused: list[str] = []
+    if apply:
+        path, factors, refused = store(result)
+    else:
+        path, factors = calibration_path(), load_factors()
+    if as_json:
+        payload = {"calibration": result.model_dump(mode="json"), "applied": apply, "path": str(path),
+                   "factors": [f.model_dump(mode="json") for f in factors], "refused": refused}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    console = _console()
+    print_calibration(result, console)
+    for why in refused:
+        console.print(f"refused {why}", markup=False, highlight=False)
+    print_factors(factors, path, console)
+    if not apply:
+        console.print("store these with tunecost calibrate --apply", markup=False, highlight=False, style="dim")

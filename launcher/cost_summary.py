@@ -1,0 +1,248 @@
+"""CostSummary: one run's bill, put next to its estimate, in the words a budget owner needs.
+
+WHY: users trust a plan only if it holds up against the bill. So the summary shows the billed time (with the
+provider's metering rule and where that rule comes from), the compute cost, what the figure does NOT include,
+and how far the estimate was off, in hours and dollars, absolute and relative.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from pydantic import BaseModel
+
+from tunecost.launcher.billing import SECONDS_PER_HOUR, billed_seconds, rule_for
+from tunecost.launcher.run_record import RunRecord
+
+LOCAL_RATE_ZERO = "rate 0 $/h: local run, no compute billed; pass --rate to price it"
+NOT_INCLUDED_CLOUD = (
+    "disk and checkpoint-bucket storage",
+    "data egress (downloads of the adapter, logs, datasets)",
+    "the SkyPilot jobs controller VM (it idles between jobs and bills by itself)",
+    "taxes, support plans and credits",
+)
+NOT_INCLUDED_LOCAL = (
+    "electricity and the machine itself",
+    "storage of checkpoints on this disk",
+)
+
+
+class CostSummary(BaseModel):
+    """The final bill of one run. Money in USD, time in hours (seconds where metering is per second)."""
+
+    run_id: str
+    status: str
+    backend: str
+    tag: str = ""
+    model: str = ""
+    method: str = ""
+    created_at: datetime
+    started_at: Optional[datetime] = None
+    ended_at: Optional[datetime] = None
+    provider: str = ""
+    region: str = ""
+    instance_type: str = ""
+    gpu: str = ""
+    gpu_count: int = 0
+    spot: bool = False
+    rate_per_hour: float = 0.0
+    rate_source: str = ""
+    actual_seconds: Optional[float] = None
+    time_source: str = ""
+    billed_seconds: int = 0
+    billed_hours: float = 0.0
+    billing_rule: str = ""
+    billing_source: str = ""
+    billing_as_of: str = ""
+    billing_notes: str = ""
+    compute_cost: float = 0.0
+    not_included: list[str]
+    recoveries: int = 0
+    estimated_hours: Optional[float] = None
+    estimated_cost: Optional[float] = None
+    hours_diff: Optional[float] = None
+    hours_diff_pct: Optional[float] = None
+    cost_diff: Optional[float] = None
+    cost_diff_pct: Optional[float] = None
+    estimated_peak_gib: Optional[float] = None
+    peak_memory_gib: Optional[float] = None
+    train_tokens: Optional[int] = None
+    usd_per_million_tokens: Optional[float] = None
+    final_loss: Optional[float] = None
+    eval_loss: Optional[float] = None
+    stop_reason: str = ""
+    notes: list[str]
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend == "local" or self.provider in ("", "local")
+
+    @property
+    def hardware(self) -> str:
+        """'A100-80GB x 2 (a2-ultragpu-2g)', or the device of a local run."""
+        if self.gpu:
+            base = f"{self.gpu} x {self.gpu_count or 1}"
+            return f"{base} ({self.instance_type})" if self.instance_type else base
+        return self.instance_type or ("this machine" if self.is_local else "unknown instance")
+
+
+def _quote(plan: dict[str, Any]) -> dict[str, Any]:
+    """The chosen quote of a plan JSON, whatever the key it was stored under."""
+    for key in ("chosen", "quote", "best"):
+        if isinstance(plan.get(key), dict):
+            return plan[key]
+    return {}
+
+
+def _number(value: Any) -> Optional[float]:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _running_time(record: RunRecord) -> tuple[Optional[float], str]:
+    """Seconds the instance ran, and where the figure came from (ledger clock first: it includes setup)."""
+    if record.started_at and record.ended_at:
+        return max((record.ended_at - record.started_at).total_seconds(), 0.0), "ledger start to end"
+    if record.actual_hours is not None:
+        return record.actual_hours * SECONDS_PER_HOUR, "launcher's measured hours"
+    total = _number(record.summary.get("total_seconds"))
+    if total is not None:
+        return total, "job's run_summary total_seconds"
+    return None, "not finished: no end time yet"
+
+
+def _diff(actual: Optional[float], estimate: Optional[float]) -> tuple[Optional[float], Optional[float]]:
+    """Actual minus estimate, and that as % of the estimate (None where it cannot be said)."""
+    if actual is None or estimate is None:
+        return None, None
+    pct = (actual - estimate) / estimate * 100.0 if estimate else None
+    return actual - estimate, pct
+
+
+def summarize(record: RunRecord) -> CostSummary:
+    """Build the run's CostSummary from its ledger record (works for unfinished runs too, saying so)."""
+    quote = _quote(record.plan)
+    summary = record.summary
+    provider = (record.provider or quote.get("provider") or ("local" if record.backend == "local" else ""))
+    rule = rule_for(provider)
+    seconds, time_source = _running_time(record)
+    billed = billed_seconds(seconds, rule) if seconds is not None else 0
+    rate = record.price_per_hour
+    cost = billed / SECONDS_PER_HOUR * rate
+
+    est_hours = record.estimated_hours if record.estimated_hours is not None else _number(quote.get("hours"))
+    est_cost = record.estimated_cost if record.estimated_cost is not None else _number(quote.get("cost"))
+    est_peak = (record.estimated_peak_gib if record.estimated_peak_gib is not None
+                else _number(quote.get("peak_gib_per_gpu")))
+    actual_hours = seconds / SECONDS_PER_HOUR if seconds is not None else None
+    hours_diff, hours_pct = _diff(actual_hours, est_hours)
+    cost_diff, cost_pct = _diff(cost if seconds is not None else None, est_cost)
+
+    tokens = summary.get("train_tokens")
+    tokens = int(tokens) if isinstance(tokens, (int, float)) and tokens > 0 else None
+    per_million = cost / tokens * 1e6 if tokens and rate > 0 else None
+
+    is_local = record.backend == "local" or provider == "local"
+    notes = []
+    if is_local and rate == 0:
+        notes.append(LOCAL_RATE_ZERO)
+    if not rule.known:
+        notes.append(f"billing rule for '{provider}' unknown: assumed per-second, no minimum")
+    elif rule.notes.startswith("unknown"):
+        notes.append(f"{provider}: {rule.notes}")
+    if seconds is None:
+        notes.append(f"run is {record.status}: no end time yet, so nothing is billed in this summary")
+    if record.recoveries:
+        plural = "recovery" if record.recoveries == 1 else "recoveries"
+        notes.append(f"{record.recoveries} {plural}: each new instance may add up to "
+                     f"{rule.minimum_seconds} s of minimum billing, not counted here")
+
+    return CostSummary(
+        run_id=record.id, status=record.status, backend=record.backend, tag=record.tag,
+        model=record.model or str(summary.get("model", "")), method=record.method or str(summary.get("method", "")),
+        created_at=record.created_at, started_at=record.started_at, ended_at=record.ended_at,
+        provider=provider, region=record.region or str(quote.get("region", "")),
+        instance_type=record.instance_type or str(quote.get("instance_type", "")),
+        gpu=record.gpu or str(quote.get("gpu", "")), gpu_count=record.gpu_count or int(quote.get("gpu_count") or 0),
+        spot=record.spot, rate_per_hour=rate, rate_source=record.rate_source,
+        actual_seconds=seconds, time_source=time_source,
+        billed_seconds=billed, billed_hours=billed / SECONDS_PER_HOUR,
+        billing_rule=rule.describe(), billing_source=rule.source_url, billing_as_of=rule.as_of,
+        billing_notes=rule.notes, compute_cost=cost,
+        not_included=list(NOT_INCLUDED_LOCAL if is_local else NOT_INCLUDED_CLOUD),
+        recoveries=record.recoveries,
+        estimated_hours=est_hours, estimated_cost=est_cost,
+        hours_diff=hours_diff, hours_diff_pct=hours_pct, cost_diff=cost_diff, cost_diff_pct=cost_pct,
+        estimated_peak_gib=est_peak, peak_memory_gib=_number(summary.get("peak_memory_gib")),
+        train_tokens=tokens, usd_per_million_tokens=per_million,
+        final_loss=_number(summary.get("final_loss")), eval_loss=_number(summary.get("eval_loss")),
+        stop_reason=str(summary.get("stop_reason") or ""), notes=notes,
+    )
+
+
+def _money(value: Optional[float]) -> str:
+    if value is None:
+        return "n/a"
+    return f"${value:,.4f}" if 0 < abs(value) < 0.01 else f"${value:,.2f}"
+
+
+def _signed(diff: Optional[float], pct: Optional[float], unit: str) -> str:
+    if diff is None:
+        return "n/a (no estimate)"
+    amount = f"{diff:+,.4f} {unit}" if unit == "h" else f"{'+' if diff >= 0 else '-'}{_money(abs(diff))}"
+    return f"{amount} ({pct:+.1f}%)" if pct is not None else amount
+
+
+def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
+    """The summary as (label, value) rows: one source for the terminal table and tests."""
+    when = s.ended_at or s.started_at or s.created_at
+    started = s.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if s.started_at else "not started"
+    ended = s.ended_at.strftime("%Y-%m-%d %H:%M:%S UTC") if s.ended_at else "not ended"
+    rows = [
+        ("run", f"{s.run_id} ({s.status}, {s.backend})" + (f", tag {s.tag}" if s.tag else "")),
+        ("dates", f"{started} -> {ended}" if s.started_at else when.strftime("%Y-%m-%d")),
+        ("job", f"{s.method or '?'} fine-tune of {s.model or '?'}"),
+        ("where", f"{s.provider or '?'} {s.region}".strip()),
+        ("hardware", s.hardware),
+        ("pricing", f"{'spot' if s.spot else 'on-demand'} at ${s.rate_per_hour:,.4f}/h"
+         + (f" ({s.rate_source})" if s.rate_source else "")),
+        ("ran", f"{s.actual_seconds:,.0f} s ({s.time_source})" if s.actual_seconds is not None else s.time_source),
+        ("billed", f"{s.billed_hours:.4f} h = {s.billed_seconds} s, {s.billing_rule}"),
+        ("billing rule source", f"{s.billing_source or ('none: this machine' if s.is_local else 'none')} "
+                                f"(as of {s.billing_as_of or '?'})"),
+        ("compute cost", _money(s.compute_cost)),
+        ("NOT included", "; ".join(s.not_included)),
+        ("recoveries", str(s.recoveries)),
+        ("estimated", f"{s.estimated_hours:.4f} h, {_money(s.estimated_cost)}" if s.estimated_hours is not None
+         else "no estimate recorded"),
+        ("actual - estimated", f"{_signed(s.hours_diff, s.hours_diff_pct, 'h')}; "
+                               f"{_signed(s.cost_diff, s.cost_diff_pct, '$')}"),
+        ("train tokens", f"{s.train_tokens:,}" if s.train_tokens else "n/a"),
+        ("$ per million tokens", _money(s.usd_per_million_tokens) if s.usd_per_million_tokens is not None
+         else "n/a (no cost or no tokens)"),
+        ("final loss", f"{s.final_loss:.4f}" if s.final_loss is not None else "n/a"),
+    ]
+    if s.peak_memory_gib is not None or s.estimated_peak_gib is not None:
+        est = f"{s.estimated_peak_gib:.2f}" if s.estimated_peak_gib is not None else "?"
+        got = f"{s.peak_memory_gib:.2f}" if s.peak_memory_gib is not None else "?"
+        rows.append(("peak memory", f"{got} GiB measured, {est} GiB estimated per GPU"))
+    return rows
+
+
+def print_summary(summary: CostSummary, console) -> None:
+    """Print the summary as a rich table, then its notes; `console` is a rich Console."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"Cost summary: {summary.run_id}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    for label, value in summary_rows(summary):
+        # Text(), not str: a tag like "[bold]" must print as typed, not as rich markup.
+        table.add_row(Text(label), Text(value), style="yellow" if label == "NOT included" else None)
+    console.print(table)
+    for note in summary.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)

@@ -1,0 +1,158 @@
+"""Expense reports over real local runs (conftest.py): totals add up, CSV/HTML/JSON parse, tags are escaped."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from decimal import Decimal
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from tunecost.launcher.expense_report import CSV_COLUMNS, build_report, render, write_atomic
+from tunecost.launcher.ledger import Ledger, now
+from tunecost.launcher.run_record import RunRecord
+from tunecost.planner.errors import UserError
+
+EVIL = "<script>alert(1)</script>"
+
+
+def _cents(x: float) -> Decimal:
+    return Decimal(str(x))
+
+
+def test_totals_equal_the_sum_of_line_items(real_runs):
+    report = build_report([real_runs.free, real_runs.priced])
+    assert [i.reference for i in report.items] == [real_runs.free.id, real_runs.priced.id]
+    line_sum = sum(_cents(i.amount) for i in report.items)
+    assert _cents(report.total) == line_sum
+    assert sum(_cents(t.amount) for t in report.by_provider) == line_sum
+    assert sum(_cents(t.amount) for t in report.by_tag) == line_sum
+    assert {t.key for t in report.by_tag} == {EVIL, "team-a"}
+    assert report.total_hours == pytest.approx(sum(i.quantity for i in report.items), abs=1e-4)
+
+
+def test_line_item_is_billed_hours_times_rate_rounded_to_the_cent(real_runs):
+    item = build_report([real_runs.priced]).items[0]
+    s = item.summary
+    assert item.quantity == pytest.approx(s.billed_seconds / 3600, abs=1e-4)
+    assert item.unit_price == real_runs.priced.price_per_hour
+    assert item.amount == round(s.compute_cost, 2)
+    assert (item.currency, item.reference, item.vendor) == ("USD", real_runs.priced.id,
+                                                            "local machine (no vendor bill)")
+
+
+def test_unfinished_runs_are_left_out_and_named(real_runs):
+    pending = RunRecord(id="still-going", status="running", backend="local", created_at=now(), provider="local")
+    report = build_report([real_runs.priced, pending])
+    assert [i.reference for i in report.items] == [real_runs.priced.id]
+    assert any("still-going" in note for note in report.notes)
+
+
+def test_no_finished_runs_is_a_user_error():
+    pending = RunRecord(id="p", status="pending", backend="local", created_at=now())
+    with pytest.raises(UserError, match="no finished runs"):
+        build_report([pending])
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text, self.urls = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.urls += [v for k, v in attrs if k in ("src", "href") and v]
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_html_report_via_cli_parses_escapes_the_tag_and_is_self_contained(real_runs, tunecost_cli, tmp_path):
+    out = tmp_path / "report.html"
+    done = tunecost_cli(real_runs.home, "report", "--format", "html", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    html = out.read_text()
+    parser = _Collect()
+    parser.feed(html)
+    parser.close()
+    assert "script" not in parser.tags, "a run tag became a live <script> element"
+    assert EVIL in "".join(parser.text)  # shown as text, escaped in the source
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "svg" in parser.tags and parser.tags.count("rect") >= 2
+    assert parser.urls == [], "the report must not load external assets"
+    assert "@media print" in html and "@page" in html
+    assert list(tmp_path.iterdir()) == [out], "no temp file left behind"
+
+
+def test_csv_via_cli_parses_with_pandas_and_matches_the_json_total(real_runs, tunecost_cli, tmp_path):
+    csv_path = tmp_path / "report.csv"
+    assert tunecost_cli(real_runs.home, "report", "--format", "csv", "--out", str(csv_path)).returncode == 0
+    frame = pd.read_csv(csv_path, dtype={"amount": str})
+    assert list(frame.columns) == CSV_COLUMNS
+    assert set(frame["reference"]) == {real_runs.free.id, real_runs.priced.id}
+    assert (frame["currency"] == "USD").all()
+    done = tunecost_cli(real_runs.home, "report", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert sum(Decimal(a) for a in frame["amount"]) == _cents(data["total"])
+    assert len(data["items"]) == 2
+
+
+def test_markdown_report_escapes_the_tag_and_lists_what_is_not_included(real_runs):
+    text = render(build_report([real_runs.free, real_runs.priced]), "md")
+    assert EVIL not in text and "&lt;script&gt;" in text
+    assert "do not include" in text and "electricity" in text
+    assert "| **Total** |" in text
+
+
+def test_tag_filter_and_date_range_select_runs(real_runs, tunecost_cli):
+    done = tunecost_cli(real_runs.home, "report", "--tag", "team-a", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert [i["reference"] for i in json.loads(done.stdout)["items"]] == [real_runs.priced.id]
+    today = real_runs.priced.created_at.date().isoformat()
+    done = tunecost_cli(real_runs.home, "report", "--since", today, "--until", today, "--format", "json")
+    assert len(json.loads(done.stdout)["items"]) == 2  # --until includes its whole day
+
+
+def test_empty_range_is_one_clear_line_and_writes_nothing(real_runs, tunecost_cli, tmp_path):
+    out = tmp_path / "empty.html"
+    done = tunecost_cli(real_runs.home, "report", "--since", "2099-01-01", "--format", "html", "--out", str(out))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no runs from 2099-01-01")
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_bad_date_and_bad_format_are_refused(real_runs, tunecost_cli):
+    done = tunecost_cli(real_runs.home, "report", "--since", "2026-13-01")
+    assert done.returncode == 2 and "YYYY-MM-DD" in done.stderr
+    done = tunecost_cli(real_runs.home, "report", "--format", "pdf")
+    assert done.returncode == 2 and "md, html, csv, json" in done.stderr
+
+
+def test_running_runs_in_range_are_left_out_of_the_report(real_runs, tunecost_cli, tmp_path):
+    home = real_runs.ledger_copy(tmp_path / "home")
+    Ledger(home).create(RunRecord(id="in-flight", status="running", backend="local",
+                                  created_at=now() + timedelta(seconds=1), provider="local"))
+    done = tunecost_cli(home, "report", "--format", "md")
+    assert done.returncode == 0, done.stderr
+    assert "left out: in-flight (running" in done.stdout
+
+
+def test_write_atomic_refuses_a_missing_folder_and_replaces_whole_files(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        write_atomic(tmp_path / "nope" / "r.md", "x")
+    target = tmp_path / "r.md"
+    target.write_text("old report")
+    write_atomic(target, "new report")
+    assert target.read_text() == "new report"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.md"]
+
+
+def test_csv_text_is_read_back_by_pandas(real_runs):
+    text = render(build_report([real_runs.priced]), "csv")
+    frame = pd.read_csv(io.StringIO(text))
+    assert frame.loc[0, "quantity"] == pytest.approx(build_report([real_runs.priced]).items[0].quantity)
