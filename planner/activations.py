@@ -41,6 +41,14 @@ def layer_bytes_per_token(shape: ModelShape, act_bytes: int, trainable_base: boo
     return norms + attn + mlp + lora
 
 
+def linear_inputs_bytes_per_token(shape: ModelShape, act_bytes: int) -> int:
+    """Distinct inputs of a layer's linears (q/k/v share one, gate/up share one): what a full fine-tune's
+    linears keep, and what old bitsandbytes 4-bit matmuls kept even for frozen weights."""
+    inter = shape.moe_intermediate_size if shape.is_moe else shape.intermediate_size
+    copies = shape.experts_per_token if shape.is_moe else 1
+    return act_bytes * (2 * shape.hidden_size + shape.q_dim + inter * copies)
+
+
 def checkpointed_layer_bytes_per_token(shape: ModelShape, act_bytes: int) -> int:
     """With gradient checkpointing each layer keeps only its input hidden state."""
     return act_bytes * shape.hidden_size

@@ -9,7 +9,7 @@ Every constant is an assumption string in the result, so a user can see why a pl
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from tunecost.planner import activations as act
 from tunecost.planner.shapes import ModelShape
@@ -22,13 +22,42 @@ NF4_CONST_BYTES = 1 / 64 + 4 / (64 * 256)        # double quant: 8-bit absmax pe
 CUDA_CONTEXT_GIB = 0.8                           # CUDA context + kernels (not seen by torch's allocator)
 ALLOCATOR_SLACK = 0.05                           # caching-allocator fragmentation over allocated peak
 OPTIMIZER_STATE_BYTES = {                        # per trainable parameter, beyond the parameter itself
-    Optimizer.adamw: None,                       # 2 states in the parameter's dtype (set below)
+    Optimizer.adamw: None,                       # 2 states in the parameter's dtype (set in estimate_memory)
     Optimizer.adamw_8bit: 2.0,
     Optimizer.paged_adamw_8bit: 2.0,
     Optimizer.sgd: 0.0,
     Optimizer.adafactor: None,                   # factored second moment (set below)
 }
 FSDP_PREFETCH_LAYERS = 2                         # unsharded layers alive at once under FSDP (current + prefetch)
+
+
+class Stack(BaseModel):
+    """How a training framework stores things; the job (HF Trainer + PEFT) is the default, the others let the
+    same physics be checked against published torchtune / litgpt runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    full_master_fp32: bool        # full fine-tune keeps fp32 weights/grads/states + 16-bit autocast copies
+    adapter_bytes: int            # LoRA / prompt parameters (and their grads, states) per element
+    qlora_rest_fp32: bool         # non-quantized params (embeddings, lm_head, norms) upcast to fp32
+    logits_bytes_per_vocab: int   # per token at the loss peak
+    lora_dropout: bool            # adapters keep a dropout mask and their own input copy
+    nf4_keeps_inputs: bool = False  # 4-bit matmul saves its input for backward (bitsandbytes < 0.42 did)
+
+
+STACKS = {
+    # job/: AutoModel fp32 + Trainer autocast for full; PEFT fp32 adapters; prepare_model_for_kbit_training
+    "hf": Stack(name="hf", full_master_fp32=True, adapter_bytes=4, qlora_rest_fp32=True,
+                logits_bytes_per_vocab=12, lora_dropout=True),
+    # torchtune recipes: pure bf16 (no master copy), bf16 adapters, model output upcast to fp32 before the loss
+    "torchtune": Stack(name="torchtune", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
+                       logits_bytes_per_vocab=12, lora_dropout=False),
+    # litgpt bf16-true: pure bf16; lm_head chunked in 16 bit, cross-entropy on 16-bit chunks
+    # (the published litgpt runs are from 2023: bitsandbytes 0.41's MatMul4Bit kept each input for backward)
+    "litgpt": Stack(name="litgpt", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
+                    logits_bytes_per_vocab=6, lora_dropout=True, nf4_keeps_inputs=True),
+}
 
 
 class MemoryEstimate(BaseModel):
@@ -68,75 +97,75 @@ def _adafactor_bytes(spec: TrainSpec, shape: ModelShape, trainable: int) -> floa
 
 
 def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
-                    parallelism: Parallelism = Parallelism.single) -> MemoryEstimate:
-    """Peak memory per GPU. FSDP shards weights, gradients and states over gpu_count; DDP replicates them."""
+                    parallelism: Parallelism = Parallelism.single, stack: str = "hf") -> MemoryEstimate:
+    """Peak memory per GPU. FSDP shards weights, gradients and states over gpu_count; DDP replicates them.
+
+    `stack` is how the framework stores things (default: the tunecost job, HF Trainer + PEFT).
+    """
+    parallelism = Parallelism(parallelism)
+    st = STACKS[stack]
     a = _compute_bytes(spec.precision)
     total = shape.total_params()
-    notes: list[str] = []
+    notes: list[str] = [f"framework storage: {st.name}"]
     method = spec.method
     shards = gpu_count if parallelism is Parallelism.fsdp and gpu_count > 1 else 1
 
-    # ---- weights and trainable parameters
+    # ---- weights and trainable parameters (bytes)
     adapted: frozenset[str] = frozenset()
-    quant_consts = 0.0
-    master = 0.0
+    quant_consts = master = trainable_bytes = 0.0
     if method is Method.full:
         trainable = total
-        if spec.precision is Precision.fp16:
-            weights, param_bytes, master = 2.0 * total, 4, 4.0 * total
-            notes.append("full fp16: fp32 master weights/grads/states + fp16 autocast copies of the weights")
+        if spec.precision is not Precision.fp32 and (st.full_master_fp32 or spec.precision is Precision.fp16):
+            param_bytes, weights, master = 4, 2.0 * total, 4.0 * total
+            notes.append(f"full {spec.precision.value} mixed precision: fp32 master weights, grads and states; "
+                         "16-bit autocast copies of the weights kept for backward")
         else:
-            weights, param_bytes = float(a * total), a
-            notes.append(f"full {spec.precision.value}: weights, grads and optimizer states all in "
-                         f"{spec.precision.value} (pure {spec.precision.value}, no fp32 master copy)")
-        trainable_bytes = 0.0  # the trainable parameters ARE the weights
+            param_bytes, weights = a, float(a * total)
+            notes.append(f"full {spec.precision.value}: weights, grads and optimizer states in {spec.precision.value}")
     else:
-        param_bytes = 4
+        param_bytes = 4 if spec.precision is Precision.fp32 else st.adapter_bytes
         if method is Method.prompt_tuning:
             trainable = spec.virtual_tokens * shape.hidden_size
             notes.append(f"prompt tuning: {spec.virtual_tokens} virtual tokens x hidden {shape.hidden_size} trainable")
         else:
             trainable, adapted = _adapter_params(spec, shape)
             notes.append(f"LoRA r={spec.rank} on {','.join(sorted(adapted))}: {trainable:,} trainable params")
-        notes.append("adapters/prompt in fp32 (PEFT autocasts 16-bit adapter weights to fp32)")
-        trainable_bytes = 4.0 * trainable
+        notes.append(f"adapter parameters, grads and states in {8 * param_bytes}-bit")
+        trainable_bytes = float(param_bytes * trainable)
         if method is Method.qlora:
             linear = shape.num_layers * shape.layer_linear_params()
-            weights = NF4_BYTES * linear + a * (total - linear)
+            rest_b = 4 if st.qlora_rest_fp32 else a
+            weights = NF4_BYTES * linear + rest_b * (total - linear)
             quant_consts = NF4_CONST_BYTES * linear
             notes.append("QLoRA: decoder linears NF4 (0.5 B/param) with double-quant constants "
-                         f"({NF4_CONST_BYTES:.4f} B/param); embeddings, lm_head, norms in 16 bit")
+                         f"({NF4_CONST_BYTES:.4f} B/param); embeddings, lm_head, norms in {8 * rest_b}-bit")
         else:
             weights = float(a * total)
             notes.append(f"frozen base weights in {spec.precision.value} ({a} B/param)")
+    grads = float(param_bytes * trainable)
 
-    grads = float(param_bytes * trainable) if method is not Method.full or spec.precision is not Precision.fp16 \
-        else 4.0 * trainable
-    # ---- optimizer states
-    state_b = OPTIMIZER_STATE_BYTES[spec.optimizer]
+    # ---- optimizer states and step temporaries
     if spec.optimizer is Optimizer.adamw:
-        state_b = 2.0 * param_bytes
-        optim = state_b * trainable
-        notes.append(f"AdamW: 2 states x {param_bytes} B per trainable param")
+        optim = 2.0 * param_bytes * trainable
+        step_temp = float(param_bytes * trainable)
+        notes.append(f"AdamW (torch, foreach): 2 states x {param_bytes} B per trainable param, "
+                     "one state-sized temporary in the step")
     elif spec.optimizer is Optimizer.adafactor:
-        optim = _adafactor_bytes(spec, shape, trainable)
+        optim, step_temp = _adafactor_bytes(spec, shape, trainable), 0.0
         notes.append("Adafactor: factored second moment (fp32 row + column per matrix), no momentum")
     else:
-        optim = state_b * trainable
-        notes.append(f"{spec.optimizer.value}: {state_b:g} B of state per trainable param")
+        optim, step_temp = OPTIMIZER_STATE_BYTES[spec.optimizer] * trainable, 0.0
+        notes.append(f"{spec.optimizer.value}: {OPTIMIZER_STATE_BYTES[spec.optimizer]:g} B of state per trainable param")
     if spec.optimizer is Optimizer.paged_adamw_8bit:
         notes.append("paged optimizer states counted on the GPU (they page to CPU only under memory pressure)")
-    step_temp = (param_bytes * trainable) if spec.optimizer is Optimizer.adamw else 0.0
-    notes.append("optimizer step temporaries: one state-sized buffer for foreach AdamW")
 
-    # ---- sharding
-    gathered = 0.0
-    ddp_buckets = 0.0
+    # ---- sharding / replication
+    gathered = ddp_buckets = 0.0
     if shards > 1:
         weights, quant_consts, trainable_bytes, grads, optim, master, step_temp = (
             x / shards for x in (weights, quant_consts, trainable_bytes, grads, optim, master, step_temp))
-        layer_w = shape.layer_linear_params() * (a if method is not Method.qlora else NF4_BYTES + NF4_CONST_BYTES)
-        gathered = FSDP_PREFETCH_LAYERS * layer_w
+        per_param = NF4_BYTES + NF4_CONST_BYTES if method is Method.qlora else a
+        gathered = FSDP_PREFETCH_LAYERS * shape.layer_linear_params() * per_param
         notes.append(f"FSDP over {shards} GPUs: weights, grads, states sharded; {FSDP_PREFETCH_LAYERS} layers "
                      "gathered unsharded at a time")
     elif parallelism is Parallelism.ddp and gpu_count > 1:
@@ -145,31 +174,34 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
 
     # ---- activations and logits (per GPU micro batch)
     tokens = spec.micro_batch * (spec.seq_len + (spec.virtual_tokens if method is Method.prompt_tuning else 0))
-    full_layer = act.layer_bytes_per_token(shape, a, method is Method.full, adapted)
+    lora_kinds = adapted if st.lora_dropout else frozenset()
+    full_layer = act.layer_bytes_per_token(shape, a, method is Method.full, lora_kinds)
+    if method is Method.qlora and st.nf4_keeps_inputs:
+        full_layer += act.linear_inputs_bytes_per_token(shape, a)
     if spec.gradient_checkpointing:
         per_token = shape.num_layers * act.checkpointed_layer_bytes_per_token(shape, a) + full_layer
         notes.append("gradient checkpointing: each layer keeps its input; one layer is recomputed at a time")
     else:
         per_token = shape.num_layers * full_layer
-    per_token += act.head_bytes_per_token(shape, a, method is Method.full, "lm_head" in adapted)
+    per_token += act.head_bytes_per_token(shape, a, method is Method.full, "lm_head" in lora_kinds)
     activations = float(per_token * tokens)
-    logits = float(act.logits_bytes_per_token(shape, a) * tokens)
-    notes.append(f"activations: {tokens:,} tokens per micro batch, SDPA/flash attention (no seq^2 buffer), "
-                 "LoRA dropout > 0")
-    notes.append("loss: fp32 logits upcast, 12 B x vocab per token at the backward peak")
+    logits = float(st.logits_bytes_per_vocab * shape.vocab_size * tokens)
+    notes.append(f"activations: {tokens:,} tokens per micro batch, SDPA/flash attention (no seq^2 buffer)")
+    notes.append(f"loss: {st.logits_bytes_per_vocab} B x vocab per token at the backward peak")
 
     # ---- the two candidate peaks
     static = {"weights": weights + gathered, "quant_constants": quant_consts, "trainable": trainable_bytes,
               "master_weights": master, "optimizer": optim}
-    # Gradients alive at the start of backward: all of them when accumulating (or for small adapter sets),
-    # else only those produced first (lm_head / embeddings for a full fine-tune).
+    # Gradients alive at the start of backward: all of them when accumulating, else (full fine-tune) only the
+    # lm_head / embedding gradient, produced first.
     if method is Method.full and spec.grad_accum == 1:
-        head = shape.vocab_size * shape.hidden_size * (param_bytes if spec.precision is not Precision.fp16 else 4)
-        grads_at_bwd = min(grads, head / shards)
+        grads_at_bwd = min(grads, param_bytes * shape.vocab_size * shape.hidden_size / shards)
     else:
         grads_at_bwd = grads
     backward = {**static, "gradients": grads_at_bwd + ddp_buckets, "activations": activations, "logits": logits}
-    step = {**static, "gradients": grads + ddp_buckets, "optimizer": optim + step_temp}
+    # In the step the 16-bit autocast copies are gone; gradients and the optimizer temporaries are alive.
+    step = {**static, "weights": static["weights"] - (weights if master else 0.0),
+            "gradients": grads + ddp_buckets, "optimizer": optim + step_temp}
     chosen = backward if sum(backward.values()) >= sum(step.values()) else step
     if chosen is step:
         notes.append("peak at the optimizer step (gradients + optimizer temporaries exceed activations)")

@@ -21,10 +21,11 @@ from tunecost.planner.targets import parse_targets
 # Achieved / dense peak for an eager PyTorch step (HF Trainer + PEFT, SDPA), by method and GPU class.
 # Fitted in benchmarks/estimate_accuracy.py on TTOPT-02, TTL2-02..06, TT31-01..05/07/08, TTOPT-09/10, TTL2-01
 # (rows run with torch.compile are divided by COMPILE_SPEEDUP first).
+# Median of measured/estimated over each cell's rows (1-4 rows per cell: in-sample, see estimate_accuracy.md).
 EFFICIENCY = {
-    ("full", "datacenter"): 0.45, ("full", "workstation"): 0.50,
-    ("lora", "datacenter"): 0.45, ("lora", "workstation"): 0.50,
-    ("qlora", "datacenter"): 0.45, ("qlora", "workstation"): 0.50,
+    ("full", "datacenter"): 0.50, ("full", "workstation"): 0.66,     # TTOPT-02/05; TT31-02, TTL2-05
+    ("lora", "datacenter"): 0.52, ("lora", "workstation"): 0.74,     # TTOPT-09, TT31-07, TTL2-06; TT31-03/04, TTL2-02/03
+    ("qlora", "datacenter"): 0.53, ("qlora", "workstation"): 0.61,   # TTOPT-10, TT31-08; TT31-05, TTL2-01
 }
 COMPILE_SPEEDUP = 8998 / 7075          # TTOPT-03 vs TTOPT-02: same run, torch.compile added
 DEQUANT_BYTES_PER_PARAM = 5.0          # NF4 -> bf16 per pass: read 0.5 B, write 2 B, re-read 2 B (+ kernel waste)
@@ -110,6 +111,7 @@ def _bandwidth_tb_s(gpu: GpuSpec, tflops: float) -> tuple[float, Optional[str]]:
 def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: int = 1,
                    parallelism: Parallelism = Parallelism.single) -> SpeedEstimate:
     """Tokens per second per GPU for an eager PyTorch step (the job does not use torch.compile)."""
+    parallelism = Parallelism(parallelism)
     fpt, notes = flops_per_token(spec, shape)
     peak, note = peak_tflops(gpu, spec.precision)
     if note:

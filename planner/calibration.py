@@ -1,0 +1,207 @@
+"""Published runs (calibration/published_runs.csv) as TrainSpecs, and the estimate-vs-measurement comparison.
+
+The CSV's settings are free text; each usable row is restated here once, explicitly, as a TrainSpec plus how
+it was run (framework, GPUs, torch.compile) and what its memory figure measured. The measured numbers
+themselves are read from the CSV, never copied. Rows we do not model are listed with the reason.
+Used by the tests (tests/planner/test_*_calibration.py) and benchmarks/estimate_accuracy.py.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from tunecost.planner.gpus import GpuSpec, get_gpu
+from tunecost.planner.memory import ALLOCATOR_SLACK, CUDA_CONTEXT_GIB, GIB, estimate_memory
+from tunecost.planner.shapes import ModelShape, resolve_shape
+from tunecost.planner.spec import Parallelism, TrainSpec
+from tunecost.planner.speed import COMPILE_SPEEDUP, estimate_speed
+
+ALPACA_LONGEST_LLAMA2 = 1304  # longest Alpaca sample in Llama-2 tokens (LGRT source); peak memory = longest batch
+
+
+class Case(BaseModel):
+    """One published run restated: what was trained, where, how, and which of its numbers we compare."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row_id: str
+    spec: TrainSpec
+    gpu: str
+    gpu_count: int = 1
+    parallelism: Parallelism = Parallelism.single
+    stack: str = "torchtune"
+    compiled: bool = False
+    memory: bool = True          # compare peak memory
+    speed: bool = True           # compare tokens/s (when the row has it)
+    memory_kind: str = "allocated"  # allocated/active (allocator peak) | reserved (allocator + slack)
+    total_speed: bool = False    # the tokens/s figure is for all GPUs together (per GPU it would exceed the peak)
+    why: str = ""
+
+
+def _s(model: str, method: str, seq: int, mb: int, gc: bool, rank: int = 8, targets: str = "q,v",
+       optimizer: str = "adamw", ga: int = 1) -> TrainSpec:
+    return TrainSpec(model=model, method=method, rank=rank, targets=targets, seq_len=seq, micro_batch=mb,
+                     gradient_checkpointing=gc, optimizer=optimizer, grad_accum=ga, precision="bf16")
+
+
+L31_8, L31_70, L31_405 = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "meta-llama/Llama-3.1-405B"
+L2_7, L2_13, L2_70 = "meta-llama/Llama-2-7b-hf", "meta-llama/Llama-2-13b-hf", "meta-llama/Llama-2-70b-hf"
+L32_1, L32_3 = "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-3B"
+ALL = "q,k,v,o,gate,up,down"
+ALPACA = ALPACA_LONGEST_LLAMA2
+FSDP = Parallelism.fsdp
+NO_MEM_COMPILE = "memory excluded: torch.compile changes activation memory (TTOPT-02 -> 03: 60.0 -> 51.0 GiB)"
+
+CASES: list[Case] = [
+    # torchtune Llama 3.1 table: compile on (footnote), packed 2048, bs 2
+    Case(row_id="TT31-02", spec=_s(L31_8, "full", 2048, 2, True, optimizer="adamw-8bit"), gpu="RTXA6000",
+         compiled=True, memory=False, why=NO_MEM_COMPILE + "; optimizer in backward"),
+    Case(row_id="TT31-03", spec=_s(L31_8, "lora", 2048, 2, True), gpu="RTX4090", compiled=True, memory=False,
+         why=NO_MEM_COMPILE),
+    Case(row_id="TT31-04", spec=_s(L31_8, "lora", 2048, 2, True), gpu="RTXA6000", compiled=True, memory=False,
+         why=NO_MEM_COMPILE),
+    Case(row_id="TT31-05", spec=_s(L31_8, "qlora", 2048, 2, True, targets=ALL), gpu="RTX4090", compiled=True,
+         memory=False, why=NO_MEM_COMPILE),
+    Case(row_id="TT31-07", total_speed=True, spec=_s(L31_70, "lora", 2048, 2, True, rank=16, targets="q,k,v"), gpu="A100-80GB",
+         gpu_count=8, parallelism=FSDP, compiled=True, memory=False, why=NO_MEM_COMPILE),
+    Case(row_id="TT31-08", total_speed=True, spec=_s(L31_405, "qlora", 2048, 2, True, rank=16, targets=ALL), gpu="A100-80GB",
+         gpu_count=8, parallelism=FSDP, compiled=True, memory=False, why=NO_MEM_COMPILE),
+    # torchtune Llama 2 table (May 2024); ** (compile) only on the QLoRA row
+    Case(row_id="TTL2-01", spec=_s(L2_7, "qlora", 2048, 4, True, targets=ALL), gpu="RTX4090", compiled=True,
+         memory=False, why=NO_MEM_COMPILE),
+    Case(row_id="TTL2-02", spec=_s(L2_7, "lora", 2048, 4, True), gpu="RTX4090"),
+    Case(row_id="TTL2-03", spec=_s(L2_7, "lora", 2048, 4, True), gpu="RTX4090", gpu_count=2, parallelism=FSDP,
+         why="checkpointing 'unknown': assumed on, since 8192 tokens without it need ~38 GiB of activations"),
+    Case(row_id="TTL2-05", spec=_s(L2_7, "full", 2048, 4, True), gpu="RTX4090", gpu_count=4, parallelism=FSDP),
+    Case(row_id="TTL2-06", spec=_s(L2_70, "lora", 4096, 4, True, rank=16, targets="q,k,v"), gpu="A100-80GB",
+         gpu_count=8, parallelism=FSDP, total_speed=True, memory=False,
+         why="memory: 16 GiB sharded weights + >= 20 GiB of layer checkpoints (bs 4 x 4096) exceed the stated "
+             "26.4 GB, so the per-GPU batch must differ from the table"),
+    # torchtune Apr 2024 memory table and LoRA tutorial: unpacked Alpaca, peak at the longest batch
+    Case(row_id="TTM-01", spec=_s(L2_7, "qlora", ALPACA, 2, True, targets=ALL, ga=16), gpu="RTX4090"),
+    Case(row_id="TTM-02", spec=_s(L2_7, "lora", ALPACA, 2, False, ga=32), gpu="RTX4090", gpu_count=2,
+         parallelism=FSDP),
+    Case(row_id="TTM-03", spec=_s(L2_7, "lora", ALPACA, 2, True, ga=64), gpu="RTX4090"),
+    Case(row_id="TTM-05", spec=_s(L2_7, "full", ALPACA, 2, True), gpu="RTX4090", gpu_count=4, parallelism=FSDP),
+    Case(row_id="TTLT-01", spec=_s(L2_7, "lora", ALPACA, 2, True, ga=64), gpu="A100-80GB", memory_kind="reserved"),
+    Case(row_id="TTLT-02", spec=_s(L2_7, "lora", ALPACA, 2, True, targets=ALL + ",lm_head", ga=64),
+         gpu="A100-80GB", memory_kind="reserved"),
+    Case(row_id="TTLT-03", spec=_s(L2_7, "lora", ALPACA, 2, True, rank=64, ga=64), gpu="A100-80GB",
+         memory_kind="reserved"),
+    Case(row_id="TTLT-04", spec=_s(L2_7, "lora", ALPACA, 2, True, rank=64, targets=ALL + ",lm_head", ga=64),
+         gpu="A100-80GB", memory_kind="reserved"),
+    # torchtune optimization ablation on Llama 3.2 3B, A100, bs 2 x 4096
+    Case(row_id="TTOPT-02", spec=_s(L32_3, "full", 4096, 2, False), gpu="A100-80GB"),
+    Case(row_id="TTOPT-05", spec=_s(L32_3, "full", 4096, 2, True), gpu="A100-80GB", compiled=True, memory=False,
+         why=NO_MEM_COMPILE + "; chunked cross-entropy"),
+    Case(row_id="TTOPT-09", spec=_s(L32_3, "lora", 4096, 2, True, rank=64, targets="q,v,o,gate,up,down"),
+         gpu="A100-80GB", compiled=True, memory=False, why=NO_MEM_COMPILE + "; activation offloading"),
+    Case(row_id="TTOPT-10", spec=_s(L32_3, "qlora", 4096, 2, True, rank=64, targets="q,v,o,gate,up,down"),
+         gpu="A100-80GB", compiled=True, memory=False, why=NO_MEM_COMPILE + "; activation offloading"),
+    # litgpt resource tables (A100 40GB, bf16-true, LoRA r8 q,v, Alpaca padded to the longest in batch)
+    *[Case(row_id=r, spec=_s(m, meth, ALPACA, mb, False), gpu="A100", stack="litgpt", speed=False)
+      for r, m, meth, mb in [("LGRT-07", L2_7, "lora", 1), ("LGRT-08", L2_7, "qlora", 1), ("LGRT-09", L2_7, "qlora", 1),
+                             ("LGRT-10", L2_7, "lora", 2), ("LGRT-12", L2_13, "lora", 1),
+                             ("LGRT-13", L2_13, "qlora", 1)]],
+    # litgpt config hub (A10G, 512 tokens max, Alpaca2k: the longest batch is truncated at 512)
+    *[Case(row_id=r, spec=_s(m, meth, 512, mb, False, rank=rank, targets=t), gpu="A10G", stack="litgpt", speed=False)
+      for r, m, meth, mb, rank, t in [
+          ("LGCH-02", L32_1, "lora", 1, 32, "q,v"), ("LGCH-03", L32_1, "qlora", 2, 32, "q,v"),
+          ("LGCH-05", L32_3, "lora", 1, 32, "q,v"), ("LGCH-06", L32_3, "qlora", 2, 32, "q,v"),
+          ("LGCH-07", L31_8, "lora", 1, 32, "q,v"), ("LGCH-08", L31_8, "qlora", 2, 32, "q,v"),
+          ("LGCH-09", L2_7, "lora", 2, 32, "q,v"), ("LGCH-10", L2_7, "qlora", 2, 32, "q,v"),
+          ("LGCH-11", "mistralai/Mistral-7B-v0.1", "lora", 2, 32, "q,v"),
+          ("LGCH-12", "mistralai/Mistral-7B-v0.1", "qlora", 2, 32, "q,v"),
+          ("LGCH-17", "google/gemma-2-9b", "qlora", 1, 16, ALL + ",lm_head"),
+          ("LGCH-20", "microsoft/Phi-3-mini-4k-instruct", "lora", 4, 8, ALL + ",lm_head"),
+          ("LGCH-21", "microsoft/Phi-3-mini-4k-instruct", "qlora", 4, 8, ALL + ",lm_head"),
+          ("LGCH-22", "tiiuae/falcon-7b", "lora", 1, 32, "q,v"), ("LGCH-23", "tiiuae/falcon-7b", "qlora", 1, 32, "q,v"),
+      ]],
+]
+
+# Out-of-memory rows: the estimate must exceed the GPU (a bound, not a point).
+OOM_CASES: list[Case] = [
+    Case(row_id="LGRT-11", spec=_s(L2_7, "lora", ALPACA, 4, False), gpu="A100", stack="litgpt"),
+    Case(row_id="LGRT-14", spec=_s(L2_13, "lora", ALPACA, 2, False), gpu="A100", stack="litgpt"),
+]
+
+EXCLUDED = {
+    "TT31-01, TTL2-04, TTL2-07, TTM-04": "paged optimizer states (+ optimizer in backward) page to CPU RAM",
+    "TT31-06, PEFT-03/06/09, PS-01, PS-07": "CPU offload (not modelled)",
+    "TTOPT-01": "unpacked data of unstated length (its tokens/s counts padding waste)",
+    "TTOPT-03, TTOPT-04": "TTOPT-03 defines the compile speed-up; 04 adds chunked CE (speed kept via 05)",
+    "TTOPT-06..08": "optimizer-in-backward / activation offloading / 8-bit ablations (not modelled)",
+    "TTE2E, TTQT, TTL3": "rounded or tutorial statements without full settings",
+    "PEFT-01/02/04/05, PS-05..09": "encoder-decoder T5/T0/mt0 (not modelled)",
+    "PEFT-07/08, LGRT-01..06, LGRT-15, LGCH-13..16, LGCH-18/19, LGCH-24..28": "architecture not in the catalog "
+        "(BLOOM, phi-1.5, phi-2, StableLM, Falcon-40B, Gemma 1, TinyLlama)",
+    "LGRT-16, LGRT-17": "litgpt FSDP peak includes gathering the full state dict for checkpoints "
+        "(22 GB on 2 GPUs vs 21 GB on 1)",
+    "TTL2-06 (memory)": "per-GPU batch inconsistent with the stated peak (see Case.why)",
+    "LGCH-01, LGCH-04": "low trust: full fine-tune below the weights+grads+states lower bound",
+    "LGRT/LGCH wall times": "minutes per 1k tiny unpacked micro batches: per-step overhead, not FLOPs",
+    "PS-02..04, PS-10": "estimated times (progress-bar ETAs) / LoRA-FA",
+    "HT-*": "BERT encoder (not modelled)",
+}
+
+
+class Comparison(BaseModel):
+    row_id: str
+    method: str
+    quantity: str  # "memory" | "speed"
+    estimate: float
+    measured: float
+
+    @property
+    def rel_error(self) -> float:
+        return (self.estimate - self.measured) / self.measured
+
+
+def load_rows(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r["row_id"]: r for r in csv.DictReader(fh)}
+
+
+def measured_gib(row: dict[str, str]) -> Optional[float]:
+    """Per-GPU peak in GiB (the CSV keeps the source's unit: decimal GB or GiB)."""
+    if not row["peak_vram_gb"].strip():
+        return None
+    value = float(row["peak_vram_gb"])
+    return value if row["peak_vram_unit"].strip().startswith("GiB") else value * 1e9 / GIB
+
+
+def comparable_memory_gib(case: Case, shape: Optional[ModelShape] = None) -> float:
+    """The estimate restated as what the row measured: the allocator peak (no context, no slack) or reserved."""
+    est = estimate_memory(case.spec, shape or resolve_shape(case.spec), case.gpu_count, case.parallelism,
+                          stack=case.stack)
+    allocated = (est.peak_gib - CUDA_CONTEXT_GIB) / (1 + ALLOCATOR_SLACK)
+    return allocated * (1 + ALLOCATOR_SLACK) if case.memory_kind == "reserved" else allocated
+
+
+def comparable_tokens_per_sec(case: Case, gpu: Optional[GpuSpec] = None) -> float:
+    """Our eager estimate, sped up by the measured compile factor for rows that ran torch.compile."""
+    est = estimate_speed(case.spec, resolve_shape(case.spec), gpu or get_gpu(case.gpu), case.gpu_count,
+                         case.parallelism)
+    return est.tokens_per_sec_per_gpu * (COMPILE_SPEEDUP if case.compiled else 1.0)
+
+
+def compare(path: Path) -> list[Comparison]:
+    """Every modelled row: memory and/or tokens/s, estimate beside measurement."""
+    rows = load_rows(path)
+    out = []
+    for case in CASES:
+        row = rows[case.row_id]
+        method = case.spec.method.value
+        mem = measured_gib(row)
+        if case.memory and mem is not None:
+            out.append(Comparison(row_id=case.row_id, method=method, quantity="memory",
+                                  estimate=comparable_memory_gib(case), measured=mem))
+        if case.speed and row["tokens_per_sec"].strip():
+            measured = float(row["tokens_per_sec"]) / (case.gpu_count if case.total_speed else 1)
+            out.append(Comparison(row_id=case.row_id, method=method, quantity="speed",
+                                  estimate=comparable_tokens_per_sec(case), measured=measured))
+    return out
