@@ -1,0 +1,217 @@
+"""Calibration: how far the planner's hours and peak memory were from what finished runs measured.
+
+WHY: an estimate earns trust only by being checked against bills. Per GPU and method, the median ratio
+measured / estimated is the correction factor later plans can multiply by; `--apply` stores the factors as
+JSON in $TUNECOST_HOME/calibration.json (a plain file the planner can read without importing the launcher).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from statistics import median
+from typing import Optional
+
+from pydantic import BaseModel, ValidationError
+
+from tunecost.launcher.cost_summary import summarize
+from tunecost.launcher.expense_report import write_atomic
+from tunecost.launcher.ledger import now, tunecost_home
+from tunecost.launcher.run_record import RunRecord
+from tunecost.planner.errors import UserError
+
+CALIBRATION_FILE = "calibration.json"
+SANE_FACTOR = (0.1, 10.0)  # outside this, a factor says "the run or the plan was broken", not "plan is off"
+
+
+class Sample(BaseModel):
+    """One succeeded run: estimated and measured hours and peak GiB."""
+
+    run_id: str
+    gpu: str
+    method: str
+    estimated_hours: Optional[float] = None
+    actual_hours: Optional[float] = None
+    estimated_peak_gib: Optional[float] = None
+    peak_memory_gib: Optional[float] = None
+
+
+class CalibrationRow(BaseModel):
+    """Planner error for one (GPU, method): factor = median(measured / estimated); error % = factor - 1."""
+
+    gpu: str
+    method: str
+    runs: int
+    run_ids: list[str]
+    estimated_hours: Optional[float] = None
+    actual_hours: Optional[float] = None
+    hours_factor: Optional[float] = None
+    estimated_peak_gib: Optional[float] = None
+    peak_memory_gib: Optional[float] = None
+    memory_factor: Optional[float] = None
+
+    @staticmethod
+    def error_pct(factor: Optional[float]) -> Optional[float]:
+        return None if factor is None else (factor - 1.0) * 100.0
+
+
+class Calibration(BaseModel):
+    rows: list[CalibrationRow]
+    skipped: list[str]
+
+
+class Factor(BaseModel):
+    """A stored correction: multiply the planner's hours (memory) for this GPU and method by the factor."""
+
+    gpu: str
+    method: str
+    hours_factor: Optional[float] = None
+    memory_factor: Optional[float] = None
+    runs: int
+    run_ids: list[str]
+
+
+class StoredFactors(BaseModel):
+    version: int = 1
+    updated_at: datetime
+    factors: list[Factor]
+
+
+def _sample(record: RunRecord) -> tuple[Optional[Sample], str]:
+    """The run's sample, or None and why it cannot be one."""
+    if record.status != "succeeded":
+        return None, f"{record.id}: {record.status}, only succeeded runs measure the plan"
+    s = summarize(record)
+    actual = None if s.actual_seconds is None else s.actual_seconds / 3600.0
+    sample = Sample(run_id=record.id, gpu=s.gpu or ("cpu (local)" if s.is_local else "unknown"),
+                    method=s.method or "unknown", estimated_hours=s.estimated_hours, actual_hours=actual,
+                    estimated_peak_gib=s.estimated_peak_gib, peak_memory_gib=s.peak_memory_gib)
+    hours_pair = sample.estimated_hours and sample.actual_hours is not None
+    memory_pair = sample.estimated_peak_gib and sample.peak_memory_gib is not None
+    if not hours_pair and not memory_pair:
+        return None, f"{record.id}: no plan estimate recorded (launched without a plan)"
+    return sample, ""
+
+
+def _ratio(samples: list[Sample], measured: str, estimated: str) -> Optional[float]:
+    ratios = [getattr(s, measured) / getattr(s, estimated) for s in samples
+              if getattr(s, estimated) and getattr(s, measured) is not None]
+    return median(ratios) if ratios else None
+
+
+def _median(samples: list[Sample], field: str) -> Optional[float]:
+    values = [getattr(s, field) for s in samples if getattr(s, field) is not None]
+    return median(values) if values else None
+
+
+def calibrate(records: list[RunRecord]) -> Calibration:
+    """Group succeeded runs by (GPU, method) and compare measured to estimated hours and memory."""
+    groups: dict[tuple[str, str], list[Sample]] = {}
+    skipped = []
+    for record in records:
+        sample, why = _sample(record)
+        if sample is None:
+            skipped.append(why)
+            continue
+        groups.setdefault((sample.gpu, sample.method), []).append(sample)
+    rows = [
+        CalibrationRow(
+            gpu=gpu, method=method, runs=len(samples), run_ids=[s.run_id for s in samples],
+            estimated_hours=_median(samples, "estimated_hours"), actual_hours=_median(samples, "actual_hours"),
+            hours_factor=_ratio(samples, "actual_hours", "estimated_hours"),
+            estimated_peak_gib=_median(samples, "estimated_peak_gib"),
+            peak_memory_gib=_median(samples, "peak_memory_gib"),
+            memory_factor=_ratio(samples, "peak_memory_gib", "estimated_peak_gib"),
+        )
+        for (gpu, method), samples in sorted(groups.items())
+    ]
+    return Calibration(rows=rows, skipped=skipped)
+
+
+def calibration_path(home: Optional[Path] = None) -> Path:
+    return tunecost_home(home) / CALIBRATION_FILE
+
+
+def _sane(factor: Optional[float]) -> bool:
+    return factor is not None and SANE_FACTOR[0] <= factor <= SANE_FACTOR[1]
+
+
+def apply(calibration: Calibration, home: Optional[Path] = None) -> tuple[Path, list[Factor], list[str]]:
+    """Store the sane factors (merged over earlier ones, per GPU and method); returns path, stored, refused."""
+    stored = {(f.gpu, f.method): f for f in load_factors(home)}
+    refused = []
+    for row in calibration.rows:
+        hours = row.hours_factor if _sane(row.hours_factor) else None
+        memory = row.memory_factor if _sane(row.memory_factor) else None
+        for name, value, kept in (("hours", row.hours_factor, hours), ("memory", row.memory_factor, memory)):
+            if value is not None and kept is None:
+                refused.append(f"{row.gpu} {row.method}: {name} factor {value:.3g} outside "
+                               f"{SANE_FACTOR[0]}..{SANE_FACTOR[1]}, not stored; check runs {', '.join(row.run_ids)}")
+        if hours is None and memory is None:
+            continue
+        before = stored.get((row.gpu, row.method))
+        if before is not None:  # a refused or missing factor keeps the one stored earlier
+            hours = hours if hours is not None else before.hours_factor
+            memory = memory if memory is not None else before.memory_factor
+        stored[(row.gpu, row.method)] = Factor(gpu=row.gpu, method=row.method, hours_factor=hours,
+                                               memory_factor=memory, runs=row.runs, run_ids=row.run_ids)
+    path = calibration_path(home)
+    tunecost_home(home).mkdir(parents=True, exist_ok=True)
+    payload = StoredFactors(updated_at=now(), factors=sorted(stored.values(), key=lambda f: (f.gpu, f.method)))
+    write_atomic(path, payload.model_dump_json(indent=2) + "\n")
+    return path, payload.factors, refused
+
+
+def load_factors(home: Optional[Path] = None) -> list[Factor]:
+    """Stored correction factors ([] if none yet); a damaged file is one clear error."""
+    path = calibration_path(home)
+    if not path.exists():
+        return []
+    try:
+        return StoredFactors.model_validate(json.loads(path.read_text(encoding="utf-8"))).factors
+    except (ValueError, ValidationError) as err:
+        raise UserError(f"{path} is not a tunecost calibration file ({str(err).splitlines()[0]}); "
+                        "delete it and run tunecost calibrate --apply again") from None
+
+
+def _fmt(value: Optional[float], spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def print_calibration(calibration: Calibration, console) -> None:
+    """The per-GPU-and-method table, then the runs that could not be used and why."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Planner vs measured (succeeded runs)", title_justify="left")
+    for name in ("GPU", "method", "runs", "est h", "real h", "h x", "h err", "est GiB", "peak GiB", "mem x",
+                 "mem err"):
+        table.add_column(name, justify="left" if name in ("GPU", "method") else "right", no_wrap=True)
+    for r in calibration.rows:
+        h_err, m_err = CalibrationRow.error_pct(r.hours_factor), CalibrationRow.error_pct(r.memory_factor)
+        table.add_row(Text(r.gpu), Text(r.method), str(r.runs), _fmt(r.estimated_hours), _fmt(r.actual_hours),
+                      _fmt(r.hours_factor, ".3f"), "n/a" if h_err is None else f"{h_err:+.1f}%",
+                      _fmt(r.estimated_peak_gib, ".2f"), _fmt(r.peak_memory_gib, ".2f"),
+                      _fmt(r.memory_factor, ".3f"), "n/a" if m_err is None else f"{m_err:+.1f}%")
+    console.print(table)
+    for why in calibration.skipped:
+        console.print(f"skipped {why}", markup=False, highlight=False)
+
+
+def print_factors(factors: list[Factor], path: Path, console) -> None:
+    """The correction factors later plans use, and where they are stored."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if not factors:
+        console.print(f"no correction factors stored ({path}); run tunecost calibrate --apply",
+                      markup=False, highlight=False)
+        return
+    table = Table(title=f"Stored correction factors ({path})", title_justify="left")
+    for name in ("GPU", "method", "hours x", "memory x", "from runs"):
+        table.add_column(name)
+    for f in factors:
+        table.add_row(Text(f.gpu), Text(f.method), _fmt(f.hours_factor, ".3f"), _fmt(f.memory_factor, ".3f"),
+                      Text(", ".join(f.run_ids)))
+    console.print(table)

@@ -1,0 +1,90 @@
+"""Calibration from real local runs (conftest.py): factor = median(measured / estimated) per GPU and method.
+
+The runs are real; the estimates are inputs set on copies of their records (a local launch has no plan), so the
+expected factors are computed from each run's own measured seconds and peak memory, never typed in.
+"""
+
+from __future__ import annotations
+
+import json
+from statistics import median
+
+import pytest
+
+from tunecost.launcher.calibrate import apply, calibrate, calibration_path, load_factors
+from tunecost.launcher.ledger import Ledger
+from tunecost.planner.errors import UserError
+
+
+def _measured_hours(record) -> float:
+    return (record.ended_at - record.started_at).total_seconds() / 3600
+
+
+def _with_estimates(real_runs, hours_scale: float = 0.8, memory_gib: float = 0.5):
+    """The real runs with a plan estimate: hours = measured x scale, peak = a fixed GiB."""
+    return [r.model_copy(update={"estimated_hours": _measured_hours(r) * hours_scale,
+                                 "estimated_peak_gib": memory_gib})
+            for r in (real_runs.free, real_runs.priced)]
+
+
+def test_factor_is_the_median_ratio_of_measured_to_estimated(real_runs):
+    records = _with_estimates(real_runs)
+    result = calibrate(records)
+    assert len(result.rows) == 1
+    row = result.rows[0]
+    assert (row.gpu, row.method, row.runs) == ("cpu (local)", "qlora", 2)
+    assert row.hours_factor == pytest.approx(1 / 0.8)
+    peaks = [r.summary["peak_memory_gib"] for r in records]
+    assert row.memory_factor == pytest.approx(median(p / 0.5 for p in peaks))
+    assert row.peak_memory_gib == pytest.approx(median(peaks))
+    assert result.skipped == []
+
+
+def test_runs_without_estimates_or_not_succeeded_are_skipped_with_a_reason(real_runs):
+    failed = real_runs.priced.model_copy(update={"id": "broke", "status": "failed"})
+    result = calibrate([real_runs.free, failed])
+    assert result.rows == []
+    assert any("no plan estimate" in why for why in result.skipped)
+    assert any(why.startswith("broke: failed") for why in result.skipped)
+
+
+def test_apply_stores_sane_factors_and_refuses_wild_ones(real_runs, tmp_path):
+    home = tmp_path / "home"
+    path, stored, refused = apply(calibrate(_with_estimates(real_runs)), home=home)
+    assert path == calibration_path(home) and path.is_file()
+    assert [(f.gpu, f.method) for f in stored] == [("cpu (local)", "qlora")]
+    assert load_factors(home)[0].hours_factor == pytest.approx(1 / 0.8)
+    assert refused == []
+    wild = calibrate(_with_estimates(real_runs, hours_scale=0.001))
+    _, stored, refused = apply(wild, home=home)
+    assert any("hours factor" in why for why in refused)
+    assert stored[0].hours_factor == pytest.approx(1 / 0.8), "a wild factor must not replace a sane one"
+
+
+def test_damaged_calibration_file_is_one_clear_error(tmp_path):
+    calibration_path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
+    calibration_path(tmp_path).write_text("{not json")
+    with pytest.raises(UserError, match="not a tunecost calibration file"):
+        load_factors(tmp_path)
+
+
+def test_calibrate_command_applies_and_then_shows_the_stored_factors(real_runs, tunecost_cli, tmp_path):
+    home = real_runs.ledger_copy(tmp_path / "home")
+    ledger = Ledger(home)
+    for r in _with_estimates(real_runs):
+        ledger.update(r.id, estimated_hours=r.estimated_hours, estimated_peak_gib=r.estimated_peak_gib)
+    done = tunecost_cli(home, "calibrate", "--apply", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["applied"] and data["factors"][0]["hours_factor"] == pytest.approx(1 / 0.8, rel=1e-6)
+    assert json.loads((home / "calibration.json").read_text())["factors"][0]["runs"] == 2
+    shown = tunecost_cli(home, "calibrate")
+    assert shown.returncode == 0, shown.stderr
+    assert "Stored correction factors" in shown.stdout and "cpu (local)" in shown.stdout
+
+
+def test_calibrate_command_with_nothing_to_learn_from_is_one_clear_line(real_runs, tunecost_cli):
+    done = tunecost_cli(real_runs.home, "calibrate")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: nothing to calibrate from")
