@@ -9,6 +9,7 @@ also columns so listing and filtering stay cheap.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -46,9 +47,20 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def new_run_id() -> str:
+    """Sortable, short, and valid as a SkyPilot job/cluster name: tc-YYMMDD-HHMMSS-xxxx."""
+    return f"tc-{now():%y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
 def _utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted, so stored ISO strings compare in order."""
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _check_fields(fields: dict) -> None:
+    unknown = set(fields) - set(RunRecord.model_fields)
+    if unknown:
+        raise ValueError(f"not RunRecord fields: {', '.join(sorted(unknown))}")
 
 
 class Ledger:
@@ -112,10 +124,14 @@ class Ledger:
             self._write(db, record)
         return record
 
-    def set_status(self, run_id: str, status: str, note: str = "") -> None:
-        """Move a run to `status` and append the change (with time and note) to its history."""
+    def set_status(self, run_id: str, status: str, note: str = "", **fields) -> None:
+        """Move a run to `status` and append the change (with time and note) to its history.
+
+        Extra RunRecord `fields` (e.g. actual cost) are written in the same transaction as the status.
+        """
         if status not in STATUSES:
             raise ValueError(f"unknown run status {status!r}; one of {', '.join(STATUSES)}")
+        _check_fields(fields)
         with self._tx() as db:
             record = self._read(db, run_id)
             at = now()
@@ -129,16 +145,15 @@ class Ledger:
                     update["started_at"] = at
             if status in TERMINAL:
                 update["ended_at"] = at
-            self._write(db, record.model_copy(update=update))
+            merged = {**record.model_dump(), **fields, **update}
+            self._write(db, RunRecord.model_validate(merged))
 
     def update(self, run_id: str, **fields) -> RunRecord:
         """Set any RunRecord fields (validated by the model); returns the stored record.
 
         A changed status is appended to the history too, so no transition goes unrecorded.
         """
-        unknown = set(fields) - set(RunRecord.model_fields)
-        if unknown:
-            raise ValueError(f"not RunRecord fields: {', '.join(sorted(unknown))}")
+        _check_fields(fields)
         if "status" in fields and fields["status"] not in STATUSES:
             raise ValueError(f"unknown run status {fields['status']!r}")
         with self._tx() as db:

@@ -132,3 +132,24 @@ def test_concurrent_status_writes_lose_nothing(tmp_path):
     for t in threads:
         t.join()
     assert len(Ledger(tmp_path).get("r").history) == 1 + 30
+
+
+def test_set_status_writes_fields_in_the_same_transaction(tmp_path):
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("r", status="running"))
+    ledger.set_status("r", "succeeded", "done", actual_hours=0.25, actual_cost=0.5)
+    rec = ledger.get("r")
+    assert (rec.status, rec.actual_hours, rec.actual_cost, rec.history[-1].note) == ("succeeded", 0.25, 0.5, "done")
+    with pytest.raises(ValueError, match="not RunRecord fields"):
+        ledger.set_status("r", "failed", bogus=1)
+    assert ledger.get("r").status == "succeeded"
+
+
+def test_new_run_ids_are_unique_and_skypilot_safe():
+    import re
+
+    from tunecost.launcher.ledger import new_run_id
+
+    ids = {new_run_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(r"tc-\d{6}-\d{6}-[0-9a-f]{4}", i) for i in ids)

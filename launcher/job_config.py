@@ -1,0 +1,73 @@
+"""The job config JSON the launcher writes: the plan's training spec, in the job's own keys.
+
+WHY a separate step: the job (job/train.py) is standalone and knows nothing of plans; this is the one place
+where plan fields become job keys, so `launch` (sky) and `launch --local` train exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+from tunecost.planner.errors import UserError
+
+CONFIG_NAME = "tunecost_job.json"
+
+# TrainSpec field -> job config key, where the names differ.
+_RENAMED = {"targets": "target_modules"}
+# TrainSpec fields the job takes as they are.
+_SAME = ("method", "rank", "alpha", "virtual_tokens", "seq_len", "micro_batch", "grad_accum",
+         "gradient_checkpointing", "optimizer", "precision", "epochs", "packing")
+# Job keys a user may override at launch (--max-steps, --save-steps, ...).
+OVERRIDABLE = ("max_steps", "save_steps", "save_minutes", "learning_rate", "eval_fraction", "seed",
+               "logging_steps", "merge", "report_to", "keep_checkpoints")
+
+
+def _targets(value: Any) -> Any:
+    """'q_proj,v_proj' -> ['q_proj', 'v_proj']; the job also accepts 'all-linear' / 'attention' as they are."""
+    if isinstance(value, str) and "," in value:
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def build_job_config(plan: dict[str, Any], *, run_id: str, dataset: str, output_dir: str,
+                     price_per_hour: float, budget_usd: Optional[float] = None, model: Optional[str] = None,
+                     local: bool = False, overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Job config for this plan. `local` drops GPU-only choices the plan made for its cloud GPU."""
+    spec = plan.get("spec") or {}
+    config: dict[str, Any] = {key: spec[key] for key in _SAME if spec.get(key) is not None}
+    for field, key in _RENAMED.items():
+        if spec.get(field) is not None:
+            config[key] = _targets(spec[field])
+    config["model"] = model or spec.get("model")
+    if not config["model"]:
+        raise UserError("the plan names no model (it was planned from --params); pass --model ID "
+                        "(a Hugging Face id, a local model folder, 'smollm2' or 'tiny')")
+    if local:
+        # The plan picked bf16 and paged 8-bit AdamW for a CUDA GPU; here the job picks what this machine runs.
+        config["precision"] = "auto"
+        if config.get("optimizer") == "paged-adamw-8bit":
+            config.pop("optimizer")
+    config.update(dataset=dataset, output_dir=output_dir, run_id=run_id, price_per_hour=float(price_per_hour))
+    if budget_usd is not None:
+        config["budget_usd"] = float(budget_usd)
+    for key, value in (overrides or {}).items():
+        if key not in OVERRIDABLE:
+            raise ValueError(f"job key {key!r} is not overridable at launch")
+        if value is not None:
+            config[key] = value
+    return config
+
+
+def write_job_config(config: dict[str, Any], path: Path) -> Path:
+    """Write atomically (temp file + rename), so a crash never leaves a half-written config behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".job-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(config, out, indent=2, sort_keys=True)
+        out.write("\n")
+    os.replace(tmp, path)
+    return path

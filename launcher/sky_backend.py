@@ -1,0 +1,209 @@
+"""Run a plan on the cloud through SkyPilot: stage, render and validate the task, launch, follow, record, tear down.
+
+WHY managed jobs: a spot VM can vanish; SkyPilot's jobs controller re-provisions (EAGER_NEXT_REGION) and the job
+resumes from its newest complete checkpoint in the bucket. An unmanaged `--cluster NAME` run is for debugging and
+is always torn down (down=True, and sky.down in a finally). Every SkyPilot call goes through sky_client.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from pydantic import BaseModel
+
+from tunecost.launcher import sky_client
+from tunecost.launcher.job_config import build_job_config
+from tunecost.launcher.job_output import OutputScanner
+from tunecost.launcher.ledger import Ledger, new_run_id, now
+from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.task_yaml import (TaskOptions, candidate_offers, remote_dataset_path, remote_output_dir,
+                                         render_task_yaml, secret_names, stage_workdir)
+from tunecost.planner.errors import UserError
+
+Echo = Callable[[str], None]
+Confirm = Callable[[str], bool]
+
+# SkyPilot managed job status -> ledger status; anything else (PENDING, RUNNING, RECOVERING...) is still running.
+_FINAL = {"SUCCEEDED": "succeeded", "CANCELLED": "stopped", "CANCELLING": "stopped", "FAILED": "failed",
+          "FAILED_SETUP": "failed", "FAILED_PRECHECKS": "failed", "FAILED_NO_RESOURCE": "failed",
+          "FAILED_CONTROLLER": "failed"}
+
+
+class Prepared(BaseModel):
+    """A staged, validated task, ready to launch (or to print for --dry-run)."""
+
+    run_id: str
+    folder: str
+    yaml_text: str
+    secrets: list[str]
+    offers: list[dict[str, Any]]
+    plan: dict[str, Any]
+    job_model: str
+    budget_usd: Optional[float] = None
+
+
+def prepare(plan: dict[str, Any], *, dataset: Path, bucket: str, ledger: Ledger, model: Optional[str] = None,
+            budget_usd: Optional[float] = None, overrides: Optional[dict[str, Any]] = None, top_k: int = 3,
+            max_restarts_on_errors: int = 3, run_id: Optional[str] = None) -> Prepared:
+    """Stage job/ + config under $TUNECOST_HOME/runs/<id>/sky, render the YAML, and have SkyPilot validate it."""
+    run_id = run_id or new_run_id()
+    offers = candidate_offers(plan, top_k)
+    guard_price = max(float(o["price_per_hour"]) for o in offers)
+    dataset_local = str(dataset.expanduser().resolve())
+    config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(dataset_local),
+                              output_dir=remote_output_dir(run_id), price_per_hour=guard_price,
+                              budget_usd=budget_usd, model=model, overrides=overrides)
+    folder = ledger.home / "runs" / run_id
+    try:
+        workdir = stage_workdir(folder / "sky", config)
+        secrets = secret_names()
+        text = render_task_yaml(plan, TaskOptions(run_id=run_id, bucket=bucket, dataset_local=dataset_local,
+                                                  workdir=str(workdir), top_k=top_k, secrets=secrets,
+                                                  max_restarts_on_errors=max_restarts_on_errors),
+                                guard_price=guard_price)
+        sky_client.validate_task(text)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Prepared(run_id=run_id, folder=str(folder), yaml_text=text, secrets=secrets, offers=offers, plan=plan,
+                    job_model=config["model"], budget_usd=budget_usd)
+
+
+def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:
+    chosen = prep.offers[0]
+    spec = prep.plan.get("spec") or {}
+    return RunRecord(
+        id=prep.run_id, status="pending", backend=backend, created_at=now(), tag=tag,
+        provider=chosen["provider"], region=chosen.get("region", ""), zone=chosen.get("zone", ""),
+        instance_type=chosen["instance_type"], gpu=chosen["gpu"], gpu_count=int(chosen["gpu_count"]),
+        spot=bool(chosen["spot"]), price_per_hour=float(chosen["price_per_hour"]), method=spec.get("method", ""),
+        model=prep.job_model, estimated_hours=chosen.get("hours"), estimated_cost=chosen.get("cost"),
+        estimated_peak_gib=chosen.get("peak_gib_per_gpu"), plan=prep.plan, task_yaml=prep.yaml_text,
+        output_dir=f"{remote_output_dir(prep.run_id)} (bucket mount)", budget_usd=prep.budget_usd,
+        rate_source=f"plan: {chosen['provider']} {chosen.get('region', '')} {chosen['instance_type']} "
+                    f"{'spot' if chosen['spot'] else 'on-demand'}, prices as of {chosen.get('as_of', '?')}",
+    )
+
+
+def _task_with_secrets(prep: Prepared) -> Any:
+    """Secret values join the task in memory, at launch, from this environment; they are never written."""
+    return sky_client.validate_task(prep.yaml_text, {n: os.environ[n] for n in prep.secrets if os.environ.get(n)})
+
+
+def _check_clouds(prep: Prepared, started_server: bool) -> Any:
+    """Validate and check credentials before anything is recorded: a refused launch leaves no trace."""
+    try:
+        task = _task_with_secrets(prep)
+        if not sky_client.enabled_clouds():
+            raise UserError(sky_client.NO_CLOUD)
+        return task
+    except BaseException:
+        shutil.rmtree(prep.folder, ignore_errors=True)
+        if started_server:
+            sky_client.api_stop()
+        raise
+
+
+def launch_managed(prep: Prepared, *, ledger: Ledger, echo: Echo, confirm: Confirm, tag: str = "") -> RunRecord:
+    """Launch as a managed job, follow its logs, and record what SkyPilot and the job report when it ends."""
+    started_server = not sky_client.server_running()
+    task = _check_clouds(prep, started_server)
+    ledger.create(_new_record(prep, "sky-managed", tag))
+    done = True
+    try:
+        try:
+            job_id = sky_client.jobs_launch(task, prep.run_id)
+        except BaseException as err:
+            ledger.set_status(prep.run_id, "failed", f"launch failed: {err}"[:300])
+            raise
+        ledger.set_status(prep.run_id, "running", f"managed job {job_id}", sky_job_id=job_id)
+        scanner = OutputScanner(echo=echo)
+        try:
+            for chunk in sky_client.tail_job_logs(job_id):
+                scanner.feed(chunk)
+            scanner.close()
+        except KeyboardInterrupt:
+            if not confirm(f"Cancel managed job {job_id} (run {prep.run_id})? It keeps running otherwise"):
+                done = False
+                ledger.set_status(prep.run_id, "running", f"detached; follow with: sky jobs logs {job_id}")
+                return ledger.get(prep.run_id)
+            sky_client.jobs_cancel(job_id)
+            ledger.set_status(prep.run_id, "running", "cancel requested by the user")
+        return _record_managed(prep, ledger, job_id, scanner)
+    finally:
+        if started_server and done:
+            sky_client.api_stop()
+
+
+def _ts(value: Optional[float]) -> Optional[datetime]:
+    return datetime.fromtimestamp(value, tz=timezone.utc) if value else None
+
+
+def _ran_on(prep: Prepared, job: dict[str, Any]) -> dict[str, Any]:
+    """The offer the job ran on: the first candidate in SkyPilot's cloud and region, else the chosen one."""
+    cloud, region = str(job.get("cloud") or "").lower(), job.get("region")
+    for offer in prep.offers:
+        if offer["provider"].lower() == cloud and (not region or offer.get("region") == region):
+            return offer
+    return prep.offers[0]
+
+
+def _record_managed(prep: Prepared, ledger: Ledger, job_id: int, scanner: OutputScanner) -> RunRecord:
+    job = sky_client.job_record(job_id)
+    status = _FINAL.get(str(job.get("status")), "running")
+    start, end = _ts(job.get("start_at")), _ts(job.get("end_at"))
+    hours = (job["end_at"] - job["start_at"]) / 3600 if start and end else (job.get("job_duration") or 0) / 3600
+    offer = _ran_on(prep, job)
+    price = float(offer["price_per_hour"])
+    note = f"SkyPilot: {job.get('status')}"
+    if job.get("failure_reason"):
+        note += f" ({job['failure_reason']})"[:300]
+    ledger.set_status(
+        prep.run_id, status, note, actual_hours=hours, actual_cost=hours * price, price_per_hour=price,
+        recoveries=int(job.get("recovery_count") or 0), summary=scanner.summary or {},
+        started_at=start, provider=offer["provider"], region=job.get("region") or offer.get("region", ""),
+        zone=job.get("zone") or offer.get("zone", ""), instance_type=offer["instance_type"], gpu=offer["gpu"],
+        gpu_count=int(offer["gpu_count"]), spot=bool(offer["spot"]),
+        resumes=list((scanner.summary or {}).get("resumed_from") or []),
+    )
+    if end is not None and status != "running":
+        ledger.update(prep.run_id, ended_at=end)
+    return ledger.get(prep.run_id)
+
+
+def launch_cluster(prep: Prepared, cluster: str, *, ledger: Ledger, echo: Echo, tag: str = "") -> RunRecord:
+    """Unmanaged run on `cluster` (no recovery); the cluster is torn down whatever happens."""
+    started_server = not sky_client.server_running()
+    task = _check_clouds(prep, started_server)
+    ledger.create(_new_record(prep, "sky-cluster", tag))
+    scanner = OutputScanner(echo=echo)
+    started = time.monotonic()
+    try:
+        job_id = sky_client.cluster_launch(task, cluster)
+        ledger.set_status(prep.run_id, "running", f"cluster {cluster}, job {job_id}", sky_job_id=job_id)
+        for chunk in sky_client.tail_cluster_logs(cluster, job_id):
+            scanner.feed(chunk)
+        scanner.close()
+    except BaseException as err:
+        reason = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
+        ledger.set_status(prep.run_id, "stopped" if isinstance(err, KeyboardInterrupt) else "failed", reason[:300])
+        raise
+    finally:
+        try:
+            sky_client.down(cluster)
+        finally:
+            hours = (time.monotonic() - started) / 3600
+            price = float(prep.offers[0]["price_per_hour"])
+            ledger.update(prep.run_id, actual_hours=hours, actual_cost=hours * price, summary=scanner.summary or {})
+            if started_server:
+                sky_client.api_stop()
+    reason = (scanner.summary or {}).get("stop_reason")
+    ok = reason in ("completed", "max_steps")
+    ledger.set_status(prep.run_id, "succeeded" if ok else ("stopped" if reason else "failed"),
+                      f"stop_reason {reason}" if reason else f"no job summary: {scanner.last_error()}")
+    return ledger.get(prep.run_id)

@@ -1,0 +1,73 @@
+"""Plan JSON fixtures (hand-written test data in the planner's plan JSON contract) and an isolated TUNECOST_HOME."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def quote(provider="runpod", region="US", zone="", instance_type="1x_A100-80GB_SECURE", gpu="A100-80GB",
+          gpu_count=1, spot=True, price=1.19, hours=2.0, num_nodes=1, parallelism="single") -> dict:
+    return {
+        "provider": provider, "region": region, "zone": zone, "instance_type": instance_type, "gpu": gpu,
+        "gpu_count": gpu_count, "spot": spot, "price_per_hour": price, "hours": hours,
+        "cost": round(price * hours, 4), "peak_gib_per_gpu": 30.0, "gpu_memory_gib": 80.0,
+        "as_of": "undated snapshot (after 2025-09-10)", "source": "test fixture", "pareto": True,
+        "parallelism": parallelism, "num_nodes": num_nodes, "tokens_per_sec": 2500.0,
+        "hours_breakdown": {"train": hours - 0.2, "provisioning": 0.1, "setup": 0.1},
+    }
+
+
+def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135, method="qlora") -> dict:
+    return {
+        "spec": {"model": model, "params_b": params_b, "method": method, "rank": 8, "alpha": None,
+                 "targets": "all-linear", "virtual_tokens": 20, "seq_len": 64, "micro_batch": 4, "grad_accum": 1,
+                 "gradient_checkpointing": True, "optimizer": "paged-adamw-8bit", "precision": "bf16",
+                 "dataset": {"tokens_per_epoch": 20000, "examples": 400, "source": "counted"}, "epochs": 1.0,
+                 "packing": False},
+        "chosen": quotes[0], "quotes": quotes, "infeasible": [], "prices_as_of": "undated snapshot",
+        "memory": {}, "speed": {}, "assumptions": [], "warnings": [], "created_at": "2026-11-23T10:00:00Z",
+    }
+
+
+SINGLE = plan([
+    quote(),
+    quote(provider="lambda", region="us-east-1", instance_type="gpu_1x_a100_sxm4", spot=False, price=1.79),
+    quote(provider="aws", region="us-east-1", zone="us-east-1a", instance_type="p4de.24xlarge", gpu_count=8,
+          price=12.0, hours=0.5),
+    quote(provider="gcp", region="us-central1", instance_type="n1-highmem-8", gpu="T4", gpu_count=1, price=0.5,
+          hours=9.0),
+])
+MULTI_GPU = plan([
+    quote(provider="aws", region="us-east-1", instance_type="g5.12xlarge", gpu="A10G", gpu_count=4, price=2.1,
+          hours=3.0, parallelism="ddp"),
+    quote(provider="gcp", region="us-central1", instance_type="n1-highmem-8", gpu="V100", gpu_count=4, price=3.2,
+          hours=2.5, spot=False, parallelism="ddp"),
+], model="meta-llama/Llama-3.1-8B", params_b=8.03, method="lora")
+MULTI_NODE = plan([
+    quote(provider="aws", region="us-west-2", instance_type="p4d.24xlarge", gpu="A100", gpu_count=8, price=9.8,
+          hours=10.0, num_nodes=2, parallelism="fsdp"),
+    quote(provider="aws", region="us-east-1", instance_type="p4d.24xlarge", gpu="A100", gpu_count=8, price=10.5,
+          hours=10.0, num_nodes=2, parallelism="fsdp"),
+    quote(provider="lambda", region="us-east-1", instance_type="gpu_8x_a100", gpu="A100", gpu_count=8, price=14.3,
+          hours=20.0, num_nodes=1, parallelism="fsdp"),
+], model="meta-llama/Llama-3.1-70B", params_b=70.6, method="full")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An isolated TUNECOST_HOME for the ledger and run folders."""
+    path = tmp_path / "tchome"
+    monkeypatch.setenv("TUNECOST_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def write_plan(tmp_path):
+    def _write(data: dict, name: str = "plan.json") -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps(data))
+        return path
+    return _write

@@ -1,0 +1,118 @@
+"""The SkyPilot task YAML: rendered from plans (single GPU, multi-GPU, multi-node), validated by the installed
+SkyPilot's own sky.Task.from_yaml_config (offline), carrying what the plan chose and no secret value."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tunecost.launcher import sky_client
+from tunecost.launcher.job_config import CONFIG_NAME
+from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.sky_backend import prepare
+from tunecost.launcher.task_yaml import TaskOptions, candidate_offers, disk_size_gb, render_task_yaml
+from tunecost.planner.errors import UserError
+
+from .conftest import MULTI_GPU, MULTI_NODE, SINGLE, plan, quote
+
+
+def _render(plan_data: dict, tmp_path, **opts) -> tuple[str, object]:
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hello"}\n')
+    options = TaskOptions(run_id="tc-test", bucket="my-ckpts", dataset_local=str(dataset), workdir=str(tmp_path),
+                          **opts)
+    text = render_task_yaml(plan_data, options)
+    return text, sky_client.validate_task(text)
+
+
+def test_single_gpu_plan_round_trips_with_fallback_order(tmp_path):
+    text, task = _render(SINGLE, tmp_path, top_k=3)
+    got = [(r.cloud.__class__.__name__.lower(), r.region, r.zone, r.instance_type, r.use_spot)
+           for r in task.resources]
+    assert got == [("runpod", "US", None, "1x_A100-80GB_SECURE", True),
+                   ("lambda", "us-east-1", None, "gpu_1x_a100_sxm4", False),
+                   ("aws", "us-east-1", "us-east-1a", "p4de.24xlarge", True)]
+    assert isinstance(task.resources, list)  # `ordered`, not `any_of` (which gives a set)
+    assert task.num_nodes == 1
+    first = task.resources[0]
+    assert first.job_recovery == {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": 3}
+    assert first.disk_size == disk_size_gb(SINGLE["spec"])
+    mount = task.storage_mounts["/checkpoints"]
+    assert mount.name == "my-ckpts" and mount.mode.value == "MOUNT_CACHED"
+    assert task.file_mounts["/data/train.jsonl"] == str(tmp_path / "train.jsonl")
+    assert task.workdir == str(tmp_path)
+    assert f"--config {CONFIG_NAME}" in task.run and "job/requirements.txt" in task.setup
+    assert "# A100-80GB x1, spot $1.1900/h" in text  # the GPU the plan chose, for the reader
+
+
+def test_gcp_n1_host_carries_its_attached_gpus(tmp_path):
+    gcp_first = plan([SINGLE["quotes"][3]])
+    text, task = _render(gcp_first, tmp_path)
+    assert yaml.safe_load(text)["resources"]["ordered"][0]["accelerators"] == {"T4": 1}
+    assert task.resources[0].instance_type == "n1-highmem-8"
+
+
+def test_multi_gpu_plan_uses_torchrun_over_skypilot_env(tmp_path):
+    text, task = _render(MULTI_GPU, tmp_path, max_restarts_on_errors=5)
+    assert [r.instance_type for r in task.resources] == ["g5.12xlarge", "n1-highmem-8"]
+    assert yaml.safe_load(text)["resources"]["ordered"][1]["accelerators"] == {"V100": 4}
+    assert task.resources[0].job_recovery["max_restarts_on_errors"] == 5
+    for var in ("SKYPILOT_NODE_RANK", "SKYPILOT_NODE_IPS", "SKYPILOT_NUM_GPUS_PER_NODE", "SKYPILOT_NUM_NODES"):
+        assert var in task.run
+    assert "torchrun" in task.run and "-m job.train" in task.run
+
+
+def test_multi_node_plan_sets_num_nodes_and_keeps_only_same_node_offers(tmp_path):
+    text, task = _render(MULTI_NODE, tmp_path, top_k=5)
+    assert task.num_nodes == 2
+    assert [(r.region, r.use_spot) for r in task.resources] == [("us-west-2", True), ("us-east-1", True)]
+    assert "lambda" not in text  # the 1-node offer cannot share a 2-node task
+    assert task.resources[0].disk_size >= 2 * 16 * 70.6  # full fine-tune checkpoints are cached locally
+
+
+def test_secret_names_only_never_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "secret-value")
+    text, _ = _render(SINGLE, tmp_path, secrets=["HF_TOKEN"])
+    assert yaml.safe_load(text)["secrets"] == {"HF_TOKEN": None}
+    assert "secret-value" not in text
+    task = sky_client.validate_task(text, {"HF_TOKEN": "secret-value"})  # in memory, at launch
+    assert task.secrets["HF_TOKEN"].get_secret_value() == "secret-value"
+
+
+def test_prepare_stages_job_and_config_and_keeps_secrets_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "secret-value")
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    ledger = Ledger(tmp_path / "home")
+    prep = prepare(SINGLE, dataset=dataset, bucket="b", ledger=ledger, budget_usd=5.0, top_k=2,
+                   overrides={"max_steps": 7}, run_id="tc-x")
+    workdir = tmp_path / "home" / "runs" / "tc-x" / "sky"
+    assert (workdir / "job" / "train.py").is_file()
+    config = json.loads((workdir / CONFIG_NAME).read_text())
+    assert config["output_dir"] == "/checkpoints/tc-x" and config["dataset"] == "/data/train.jsonl"
+    assert config["budget_usd"] == 5.0 and config["max_steps"] == 7
+    assert config["price_per_hour"] == 1.79  # the dearer of the two fallback offers: the guard never undercounts
+    assert config["model"] == "HuggingFaceTB/SmolLM2-135M" and config["method"] == "qlora"
+    assert prep.secrets == ["HF_TOKEN"]
+    for path in workdir.rglob("*"):
+        if path.is_file():
+            assert b"secret-value" not in path.read_bytes(), path
+    assert ledger.list() == []  # preparing (and --dry-run) records nothing
+
+
+def test_plan_without_chosen_offer_is_one_clear_error():
+    with pytest.raises(UserError, match="no chosen offer"):
+        candidate_offers({"spec": {}, "chosen": None, "quotes": []}, 3)
+
+
+def test_skypilot_rejects_a_misspelled_key(tmp_path):
+    text, _ = _render(SINGLE, tmp_path)
+    with pytest.raises(UserError, match="SkyPilot rejected the task YAML"):
+        sky_client.validate_task(text.replace("use_spot:", "use_spott:", 1))
+
+
+def test_duplicate_offers_are_tried_once():
+    q = quote()
+    assert len(candidate_offers(plan([q, q, quote(spot=False)]), 5)) == 2
