@@ -1,26 +1,73 @@
 """The `tunecost` command: one typer app; each command group lives in its own cmd_*.py module.
 
 Command modules import heavy libraries (pandas, sky, torch) inside their functions, so `tunecost plan` starts
-fast. Every UserError becomes one line on stderr and exit code 2.
+fast. Every user-fixable error (UserError, a refused pydantic value, a click usage error such as a bad number)
+becomes one line `error: ...` on stderr and exit code 2, however the app is invoked (console script or tests).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from tunecost.planner.errors import UserError, from_validation
+
+try:  # typer >= 0.22 vendors click as typer._click; older typer uses click itself
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_errors
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one clear line to stderr and exit; used for every user-fixable error."""
+    sys.stderr.write(f"error: {message}\n")
+    raise SystemExit(code)
+
+
+class OneLineErrors(TyperGroup):
+    """Runs click non-standalone so that no error leaves as a traceback or a multi-line usage box."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except UserError as err:
+            fail(str(err))
+        except ValidationError as err:
+            fail(str(from_validation(err)))
+        except click_errors.UsageError as err:
+            if type(err).__name__ == "NoArgsIsHelpError":  # bare `tunecost`: the help is the answer
+                sys.stdout.write(err.format_message())
+                sys.exit(0)
+            fail(err.format_message(), err.exit_code)
+        except click_errors.ClickException as err:
+            fail(err.format_message(), err.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            fail("interrupted", 130)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="tunecost",
     help="What will this fine-tune cost, where, and how long? Then run it there.",
+    cls=OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """What will this fine-tune cost, where, and how long? Then run it there."""
+
 
 COMMAND_MODULES = ("cmd_plan", "cmd_prices", "cmd_launch", "cmd_report")
 
@@ -35,19 +82,6 @@ def _register() -> None:
                 raise
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print one clear line to stderr and exit; used for every user-fixable error."""
-    sys.stderr.write(f"error: {message}\n")
-    raise SystemExit(code)
-
-
 def main() -> None:
     _register()
-    try:
-        app()
-    except UserError as err:
-        fail(str(err))
-    except ValidationError as err:
-        fail(str(from_validation(err)))
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
+    app()

@@ -64,8 +64,8 @@ class Fitter:
                 break
         if found:
             return "fits with " + " or ".join(found)
-        return "does not fit with QLoRA, gradient checkpointing, batch 1 or 16 GPUs with FSDP either; " \
-               "use a GPU with more memory or a smaller model, or a shorter --seq-len"
+        return ("nothing tried fits (QLoRA, gradient checkpointing, batch 1, up to 16 GPUs with FSDP): "
+                "use a GPU with more memory, a smaller model or a shorter --seq-len")
 
     def reason(self, gpu: str, gpu_count: int, gpu_memory_gib: float, memory: MemoryEstimate,
                parallelism: Parallelism) -> str:

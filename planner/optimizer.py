@@ -21,7 +21,7 @@ from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.quote import Infeasible, Overheads, Quote, checkpoint_gb, hours_breakdown
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.speed import SpeedEstimate, estimate_speed
-from tunecost.planner.spec import Parallelism, TrainSpec
+from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 
 __all__ = ["Infeasible", "Overheads", "Plan", "Quote", "optimize"]
 
@@ -140,6 +140,9 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         multi, *memory.assumptions, *speed.assumptions, *overheads.assumptions(),
         "cost = billed hours x the instance's $/h (whole instance; storage and egress not included)",
     ])
+    if spec.precision is Precision.bf16 and not gpu_specs[chosen.gpu].supports_bf16:
+        warnings.append(f"{chosen.gpu} has no bf16: the job must run fp16 mixed precision there (precision 'auto' "
+                        "or 'fp16'); the speed estimate already assumes fp16")
     return Plan(spec=spec, chosen=chosen, quotes=kept, infeasible=misfits, prices_as_of=prices.as_of,
                 memory=memory.model_dump(mode="json"), speed=speed.model_dump(mode="json"),
                 assumptions=assumptions, warnings=_unique([*prices.warnings, *warnings]),

@@ -1,0 +1,136 @@
+"""`tunecost plan` (price every offer that fits, choose the cheapest) and `tunecost estimate` (one topology).
+
+Both take the shared workload flags. The planner (pandas, price tables) is imported inside the commands, so
+`tunecost --help` and the other commands do not pay for it; nothing here imports torch or sky.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from tunecost.launcher.cli import app
+from tunecost.launcher.workload_options import Workload, workload_options
+from tunecost.planner.errors import UserError
+from tunecost.planner.spec import Parallelism
+
+OFFERS = "Offers"
+MODEL = "Cost model"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Temp file in the same folder, then rename: a crash never leaves half a plan.json behind."""
+    path = path.expanduser()
+    if not path.parent.is_dir():
+        raise UserError(f"--save: folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _spot_choice(spot: bool, on_demand: bool, any_: bool) -> str:
+    chosen = [name for name, on in (("spot", spot), ("on-demand", on_demand), ("any", any_)) if on]
+    if len(chosen) > 1:
+        raise UserError(f"give one of --spot, --on-demand, --any (got {', '.join('--' + c for c in chosen)})")
+    return chosen[0] if chosen else "any"
+
+
+def _console():
+    """Rich console; piped output gets a wide fixed width so the offer table is not squeezed to 80 columns."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _warn(warnings: list[str]) -> None:
+    for line in warnings:
+        sys.stderr.write(f"warning: {line}\n")
+
+
+@app.command()
+@workload_options
+def plan(
+    workload: Workload,
+    providers: Optional[List[str]] = typer.Option(None, "--providers", help="Only these providers (aws,gcp,...)",
+                                                  rich_help_panel=OFFERS),
+    gpu: Optional[List[str]] = typer.Option(None, "--gpu", help="Only these GPUs (A100-80GB,H100,...)",
+                                            rich_help_panel=OFFERS),
+    spot: bool = typer.Option(False, "--spot", help="Spot only", rich_help_panel=OFFERS),
+    on_demand: bool = typer.Option(False, "--on-demand", help="On-demand only", rich_help_panel=OFFERS),
+    any_: bool = typer.Option(False, "--any", help="Spot and on-demand [default]", rich_help_panel=OFFERS),
+    max_gpus: int = typer.Option(8, "--max-gpus", help="Most GPUs per instance", rich_help_panel=OFFERS),
+    region: Optional[List[str]] = typer.Option(None, "--region", help="Only these regions",
+                                               rich_help_panel=OFFERS),
+    budget: Optional[float] = typer.Option(None, "--budget", help="Most USD to spend", rich_help_panel=OFFERS),
+    deadline: Optional[float] = typer.Option(None, "--deadline", help="Most hours until done",
+                                             rich_help_panel=OFFERS),
+    prices: Optional[Path] = typer.Option(None, "--prices", help="Your own price CSV (overrides shipped rows)",
+                                          rich_help_panel=OFFERS),
+    preemption_rate: float = typer.Option(0.05, "--preemption-rate", help="Spot preemptions per hour",
+                                          rich_help_panel=MODEL),
+    checkpoint_minutes: float = typer.Option(30.0, "--checkpoint-minutes", help="Minutes between checkpoints",
+                                             rich_help_panel=MODEL),
+    headroom: float = typer.Option(0.9, "--headroom", help="Usable share of GPU memory", rich_help_panel=MODEL),
+    top: int = typer.Option(15, "--top", help="Offers to show"),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON"),
+    save: Optional[Path] = typer.Option(None, "--save", help="Write the plan JSON here (for `tunecost launch`)"),
+) -> None:
+    """What will this fine-tune cost, where, and how long? Prices every offer that fits and picks the cheapest."""
+    from tunecost.planner.offers import load_prices
+    from tunecost.planner.optimizer import optimize
+
+    if preemption_rate < 0 or checkpoint_minutes <= 0:
+        raise UserError("--preemption-rate must be >= 0 and --checkpoint-minutes > 0")
+    spec = workload.to_spec()
+    result = optimize(spec, load_prices(user_csv=prices), providers=providers, gpus=gpu,
+                      spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus, regions=region, budget=budget,
+                      deadline_hours=deadline, headroom=headroom, preemption_rate_per_hour=preemption_rate,
+                      checkpoint_interval_hours=checkpoint_minutes / 60)
+    text = result.model_dump_json(indent=2)
+    if save is not None:
+        write_atomically(save, text + "\n")
+    _warn(result.warnings)
+    if as_json:
+        sys.stdout.write(text + "\n")
+        return
+    from tunecost.launcher.plan_view import render_plan
+
+    console = _console()
+    render_plan(result, console, top=top)
+    if save is not None:
+        console.print(f"saved {save} (run it with `tunecost launch {save} --dataset FILE`)")
+
+
+@app.command()
+@workload_options
+def estimate(
+    workload: Workload,
+    gpu: str = typer.Option(..., "--gpu", help="GPU model, e.g. A100-80GB, H100, L4, RTX4090"),
+    gpus: int = typer.Option(1, "--gpus", help="Number of GPUs"),
+    parallelism: Optional[Parallelism] = typer.Option(None, "--parallelism",
+                                                      help="single, ddp or fsdp [default: ddp if it fits, "
+                                                           "else fsdp]"),
+    headroom: float = typer.Option(0.9, "--headroom", help="Usable share of GPU memory"),
+    as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON"),
+) -> None:
+    """Peak memory per GPU, tokens/s and hours of the fine-tune on one GPU type and count; no prices."""
+    from tunecost.planner.estimate import estimate as run_estimate
+
+    result = run_estimate(workload.to_spec(), gpu, gpu_count=gpus, parallelism=parallelism, headroom=headroom)
+    if as_json:
+        sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")
+        return
+    from tunecost.launcher.plan_view import render_estimate
+
+    render_estimate(result, _console())

@@ -1,0 +1,108 @@
+"""Rich rendering of a Plan and of an Estimate: the chosen offer first, then what else, why not, and on what basis.
+
+Only the text view lives here; `--json` output never imports rich's table machinery.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from tunecost.planner.estimate import Estimate
+from tunecost.planner.optimizer import Plan, Quote
+
+HOURS_ORDER = ("compute", "provisioning", "setup", "model_download", "checkpoints", "spot_rework")
+
+
+def _hours(h: float) -> str:
+    if h < 1 / 60:
+        return "<1 min"
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:,.1f} h"
+
+
+def _money(x: float) -> str:
+    return f"${x:,.2f}"
+
+
+def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold", pad_edge=False)
+    for name, justify in (("", "left"), ("provider", "left"), ("region", "left"), ("instance", "left"),
+                          ("GPU", "left"), ("", "left"), ("$/h", "right"), ("hours", "right"),
+                          ("total", "right"), ("VRAM need/have", "right"), ("as of", "left"), ("P", "center")):
+        table.add_column(name, justify=justify, no_wrap=name in ("instance", "GPU", "total"))
+    for q in quotes:
+        mark = "→" if q == chosen else ""
+        table.add_row(
+            mark, q.provider, q.zone or q.region, q.instance_type,
+            f"{q.gpu} x{q.gpu_count}" + (f" {q.parallelism}" if q.gpu_count > 1 else ""),
+            "spot" if q.spot else "on-demand", _money(q.price_per_hour), _hours(q.hours), _money(q.cost),
+            f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f} GiB", q.as_of or "undated", "*" if q.pareto else "",
+            style="bold green" if q == chosen else None)
+    return table
+
+
+def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
+    """Chosen, alternatives (top N by cost), infeasible reasons, the memory breakdown, every assumption."""
+    chosen = plan.chosen
+    spec = plan.spec
+    what = spec.model or f"{spec.params_b:g}B params"
+    console.print(f"[bold]{what}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
+                  f"(seq {spec.seq_len}, batch {spec.micro_batch} x accum {spec.grad_accum})")
+    if chosen is not None:
+        console.print(
+            f"[bold green]Chosen: {_money(chosen.cost)}[/] on {chosen.provider} {chosen.instance_type} "
+            f"({chosen.gpu} x{chosen.gpu_count}, {'spot' if chosen.spot else 'on-demand'}, "
+            f"{chosen.zone or chosen.region}) in about {_hours(chosen.hours)} "
+            f"at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} GiB per GPU")
+        parts = ", ".join(f"{k.replace('_', ' ')} {_hours(chosen.hours_breakdown.get(k, 0.0))}"
+                          for k in HOURS_ORDER if chosen.hours_breakdown.get(k, 0.0) > 0)
+        console.print(f"hours: {parts}")
+    others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
+    shown = ([chosen] if chosen else []) + others
+    console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
+                                               "P * = Pareto-optimal in cost and hours)"))
+    if plan.infeasible:
+        table = Table(title="Does not fit", title_justify="left", header_style="bold", pad_edge=False)
+        table.add_column("GPU", no_wrap=True)
+        table.add_column("why")
+        table.add_column("what would make it fit")
+        for item in plan.infeasible[:top]:
+            table.add_row(f"{item.gpu} x{item.gpu_count}", item.reason, item.hint)
+        console.print(table)
+        if len(plan.infeasible) > top:
+            console.print(f"... and {len(plan.infeasible) - top} more (see --json)")
+    render_memory(plan.memory, console)
+    render_assumptions(plan.assumptions, console, f"prices as of: {plan.prices_as_of or 'undated'}")
+
+
+def render_memory(memory: dict, console: Console) -> None:
+    components = memory.get("components_gib", {})
+    if not components:
+        return
+    console.print(f"[bold]Memory per GPU: {memory.get('peak_gib', 0):.2f} GiB peak[/]")
+    table = Table(header_style="bold", pad_edge=False)
+    table.add_column("component")
+    table.add_column("GiB", justify="right")
+    for name, gib in components.items():
+        table.add_row(name.replace("_", " "), f"{gib:.2f}")
+    console.print(table)
+
+
+def render_assumptions(assumptions: list[str], console: Console, first: str = "") -> None:
+    console.print("[bold]Assumptions[/]")
+    for line in ([first] if first else []) + assumptions:
+        console.print(f"  - {line}", highlight=False)
+
+
+def render_estimate(est: Estimate, console: Console) -> None:
+    """Fit verdict, speed and hours for the dataset, memory breakdown, assumptions."""
+    verdict = "[bold green]fits[/]" if est.fits else f"[bold red]does not fit[/]: {est.fit_reason}; {est.hint}"
+    console.print(f"[bold]{est.model}[/] on {est.gpu} x{est.gpu_count} ({est.parallelism}): {verdict}")
+    console.print(f"speed: {est.tokens_per_sec:,.0f} tokens/s in total "
+                  f"({est.speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
+                  f"{est.speed.get('efficiency', 0):.0%} of {est.speed.get('peak_tflops', 0):g} TFLOPS peak)")
+    parts = ", ".join(f"{k.replace('_', ' ')} {_hours(est.hours_breakdown.get(k, 0.0))}"
+                      for k in HOURS_ORDER if est.hours_breakdown.get(k, 0.0) > 0)
+    console.print(f"time for {est.train_tokens:,} tokens: about {_hours(est.hours)} ({parts})")
+    render_memory(est.memory, console)
+    render_assumptions(est.assumptions, console)

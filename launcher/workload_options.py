@@ -1,0 +1,141 @@
+"""The workload flags shared by `plan`, `estimate` and `launch`, declared once, and the TrainSpec they build.
+
+A command opts in with `@workload_options` and receives one `Workload` argument instead of twenty flags; so the
+three commands cannot drift apart, and every bad value is refused in one place, named by its flag.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from pydantic import ValidationError
+
+from tunecost.planner.dataset_size import CHARS_PER_TOKEN, dataset_size
+from tunecost.planner.errors import UserError
+from tunecost.planner.spec import Method, Optimizer, Precision, TrainSpec
+
+_D = {name: f.default for name, f in TrainSpec.model_fields.items()}
+PANEL = "Workload"
+
+# Flag names where they differ from the TrainSpec field, for error messages.
+FLAG_OF_FIELD = {"micro_batch": "--batch", "params_b": "--params", "dataset": "--tokens", "alpha": "--alpha"}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The raw workload flags, as typed; `to_spec()` checks them and builds the TrainSpec."""
+
+    model: Optional[str] = None
+    params: Optional[str] = None
+    method: Method = _D["method"]
+    rank: int = _D["rank"]
+    alpha: Optional[int] = None
+    targets: str = _D["targets"]
+    virtual_tokens: int = _D["virtual_tokens"]
+    seq_len: int = _D["seq_len"]
+    batch: int = _D["micro_batch"]
+    grad_accum: int = _D["grad_accum"]
+    gradient_checkpointing: bool = _D["gradient_checkpointing"]
+    optimizer: Optimizer = _D["optimizer"]
+    precision: Precision = _D["precision"]
+    dataset: Optional[Path] = None
+    tokens: Optional[int] = None
+    examples: Optional[int] = None
+    avg_tokens: Optional[int] = None
+    chars_per_token: float = CHARS_PER_TOKEN
+    epochs: float = _D["epochs"]
+    packing: bool = _D["packing"]
+
+    @property
+    def given(self) -> bool:
+        """True when the user named a model or a size (launch may take a plan.json instead)."""
+        return bool(self.model) or self.params is not None
+
+    def to_spec(self) -> TrainSpec:
+        """Check every flag and build the TrainSpec; a bad value becomes one UserError naming its flag."""
+        from tunecost.planner.shapes import parse_params
+
+        size = dataset_size(dataset=self.dataset, tokens=self.tokens, examples=self.examples,
+                            avg_tokens=self.avg_tokens, chars_per_token=self.chars_per_token,
+                            seq_len=None if self.packing else self.seq_len)
+        values: dict[str, Any] = dict(
+            model=self.model, params_b=parse_params(self.params) if self.params is not None else None,
+            method=self.method, rank=self.rank, alpha=self.alpha, targets=self.targets,
+            virtual_tokens=self.virtual_tokens, seq_len=self.seq_len, micro_batch=self.batch,
+            grad_accum=self.grad_accum, gradient_checkpointing=self.gradient_checkpointing,
+            optimizer=self.optimizer, precision=self.precision, epochs=self.epochs, packing=self.packing)
+        if size is not None:
+            values["dataset"] = size
+        try:
+            return TrainSpec(**values)
+        except ValidationError as err:
+            raise _flag_error(err) from None
+
+
+def _flag_error(err: ValidationError) -> UserError:
+    first = err.errors()[0]
+    loc = [str(p) for p in first.get("loc", ())]
+    if not loc:  # a model-level rule, e.g. neither --model nor --params
+        return UserError(first.get("msg", "invalid workload").removeprefix("Value error, "))
+    flag = FLAG_OF_FIELD.get(loc[0], "--" + loc[0].replace("_", "-"))
+    value = first.get("input")
+    shown = f" (got {value!r})" if value is not None and not isinstance(value, dict) else ""
+    return UserError(f"{flag}: {first.get('msg', 'invalid value').lower()}{shown}")
+
+
+def _option(default: Any, *decls: str, help: str, **kw: Any) -> Any:
+    return typer.Option(default, *decls, help=help, rich_help_panel=PANEL, **kw)
+
+
+OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, typer.Option)
+    "model": (Optional[str], _option(None, "--model", help="HF model id from the catalog, or a path to a "
+                                     "config.json (or its folder)")),
+    "params": (Optional[str], _option(None, "--params", help="Model size when not in the catalog: 7B, 1.5B, 135M")),
+    "method": (Method, _option(_D["method"], "--method", help="Fine-tuning method")),
+    "rank": (int, _option(_D["rank"], "--rank", help="LoRA rank")),
+    "alpha": (Optional[int], _option(None, "--alpha", help="LoRA alpha [default: 2 x rank]")),
+    "targets": (str, _option(_D["targets"], "--targets", help="LoRA target modules: all-linear, attention, "
+                             "or q,k,v,o,gate,up,down")),
+    "virtual_tokens": (int, _option(_D["virtual_tokens"], "--virtual-tokens", help="Prompt-tuning tokens")),
+    "seq_len": (int, _option(_D["seq_len"], "--seq-len", help="Sequence length in tokens")),
+    "batch": (int, _option(_D["micro_batch"], "--batch", help="Micro batch per GPU")),
+    "grad_accum": (int, _option(_D["grad_accum"], "--grad-accum", help="Gradient accumulation steps")),
+    "gradient_checkpointing": (bool, _option(_D["gradient_checkpointing"],
+                                             "--gradient-checkpointing/--no-gradient-checkpointing",
+                                             help="Recompute activations in backward (less memory, ~1/3 slower)")),
+    "optimizer": (Optimizer, _option(_D["optimizer"], "--optimizer", help="Optimizer")),
+    "precision": (Precision, _option(_D["precision"], "--precision", help="Compute precision")),
+    "dataset": (Optional[Path], _option(None, "--dataset", help="JSONL training file to count tokens from")),
+    "tokens": (Optional[int], _option(None, "--tokens", help="Training tokens per epoch [default: 10M]")),
+    "examples": (Optional[int], _option(None, "--examples", help="Number of examples (with --avg-tokens)")),
+    "avg_tokens": (Optional[int], _option(None, "--avg-tokens", help="Average tokens per example")),
+    "chars_per_token": (float, _option(CHARS_PER_TOKEN, "--chars-per-token",
+                                       help="Characters per token when counting --dataset (4 for English)")),
+    "epochs": (float, _option(_D["epochs"], "--epochs", help="Passes over the dataset")),
+    "packing": (bool, _option(_D["packing"], "--packing/--no-packing",
+                              help="Pack examples into full sequences (else each is cut at --seq-len)")),
+}
+assert set(OPTIONS) == {f.name for f in fields(Workload)}, "every Workload field needs a flag"
+
+
+def workload_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: add the workload flags to a typer command and pass them in as `workload: Workload`."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "workload"]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+             for name, (annotation, option) in OPTIONS.items()]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        workload = Workload(**{name: kwargs.pop(name) for name in OPTIONS})
+        return command(workload=workload, **kwargs)
+
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + added
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one
+    return wrapper

@@ -1,0 +1,198 @@
+"""`tunecost plan` and `tunecost estimate`: the JSON contract the launcher reads, the table, filters, --save, bad
+input as one `error:` line with exit 2, and a start that never imports torch/transformers/peft/bitsandbytes/sky.
+Most cases run in-process through typer's CliRunner; a few run the real installed console script."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import tunecost.launcher.cmd_plan  # noqa: F401  (registers plan and estimate on the app)
+from tunecost.launcher.cli import app
+from tunecost.planner.memory import estimate_memory
+from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.spec import Parallelism, TrainSpec
+
+TUNECOST = Path(sys.executable).with_name("tunecost")
+MODEL = ["--model", "meta-llama/Llama-3.1-8B", "--tokens", "20000000"]
+QUOTE_KEYS = {"provider", "region", "zone", "instance_type", "gpu", "gpu_count", "spot", "price_per_hour", "hours",
+              "cost", "peak_gib_per_gpu", "gpu_memory_gib", "as_of", "source", "pareto", "parallelism", "num_nodes",
+              "tokens_per_sec", "hours_breakdown"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Refreshed price tables live under $TUNECOST_HOME; never read the user's real ones."""
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+
+
+def run(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+def plan_json(*args, model=tuple(MODEL)) -> dict:
+    result = run("plan", *model, *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_plan_json_has_the_contract_fields():
+    result = run("plan", *MODEL, "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"spec", "chosen", "quotes", "infeasible", "prices_as_of", "memory", "speed", "assumptions",
+            "warnings", "created_at"} <= set(data)
+    assert set(data["chosen"]) == QUOTE_KEYS
+    assert data["chosen"] == data["quotes"][0]
+    assert data["spec"]["model"] == "meta-llama/Llama-3.1-8B" and data["spec"]["method"] == "qlora"
+    assert data["memory"]["peak_gib"] > 0 and data["memory"]["components_gib"]
+    assert data["speed"]["tokens_per_sec_per_gpu"] > 0
+    assert all(line.startswith("warning: ") for line in result.stderr.splitlines())
+
+
+def test_filters_reach_the_optimizer():
+    data = plan_json("--gpu", "L4", "--providers", "aws,gcp", "--on-demand", "--max-gpus", "1")
+    assert data["quotes"]
+    assert {q["gpu"] for q in data["quotes"]} == {"L4"}
+    assert {q["provider"] for q in data["quotes"]} <= {"aws", "gcp"}
+    assert not any(q["spot"] for q in data["quotes"]) and {q["gpu_count"] for q in data["quotes"]} == {1}
+
+
+def test_preemption_rate_and_checkpoint_minutes_change_spot_rework():
+    base = plan_json("--gpu", "L4", "--spot", "--providers", "gcp")["chosen"]["hours_breakdown"]
+    more = plan_json("--gpu", "L4", "--spot", "--providers", "gcp", "--preemption-rate", "0.2",
+                     "--checkpoint-minutes", "10")["chosen"]["hours_breakdown"]
+    assert more["spot_rework"] > base["spot_rework"] > 0
+    assert more["checkpoints"] > base["checkpoints"]
+
+
+def test_save_writes_the_same_json_atomically(tmp_path):
+    target = tmp_path / "plan.json"
+    result = run("plan", *MODEL, "--json", "--save", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(target.read_text()) == json.loads(result.stdout)
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]  # no temp file left behind
+
+
+def test_text_view_shows_chosen_alternatives_memory_and_assumptions():
+    result = run("plan", *MODEL, "--top", "5")
+    assert result.exit_code == 0, result.stderr
+    chosen = plan_json()["chosen"]
+    out = result.stdout
+    assert "Chosen:" in out and chosen["instance_type"] in out
+    assert "Offers ranked by total cost (5 of" in out
+    assert "Memory per GPU" in out and "Assumptions" in out and "preemptions per hour" in out
+
+
+def test_dataset_params_and_workload_flags_build_the_spec(tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text("\n".join(json.dumps({"prompt": "p" * 400, "completion": "c" * 400}) for _ in range(50)))
+    spec = plan_json("--dataset", str(data), "--epochs", "3", "--rank", "32", "--batch", "2", "--grad-accum", "4",
+                     "--method", "lora", "--no-gradient-checkpointing", "--seq-len", "1024",
+                     model=("--model", "meta-llama/Llama-3.1-8B"))["spec"]
+    assert spec["dataset"]["examples"] == 50 and "counted train.jsonl" in spec["dataset"]["source"]
+    assert spec["dataset"]["tokens_per_epoch"] == 50 * (200 + 2)
+    assert (spec["epochs"], spec["rank"], spec["micro_batch"], spec["grad_accum"], spec["method"]) == \
+        (3.0, 32, 2, 4, "lora")
+    assert spec["gradient_checkpointing"] is False and spec["seq_len"] == 1024
+    for text, billions in (("7B", 7.0), ("7b", 7.0), ("1.5B", 1.5), ("135M", 0.135)):
+        result = run("plan", "--params", text, "--tokens", "1000000", "--json")
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["spec"]["params_b"] == pytest.approx(billions)
+
+
+def test_estimate_json_matches_the_memory_model():
+    result = run("estimate", "--model", "meta-llama/Llama-3.1-8B", "--method", "lora", "--gpu", "a100-80gb",
+                 "--gpus", "2", "--parallelism", "fsdp", "--tokens", "1000000", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    spec = TrainSpec(model="meta-llama/Llama-3.1-8B", method="lora")
+    expected = estimate_memory(spec, resolve_shape(spec), gpu_count=2, parallelism=Parallelism.fsdp)
+    assert data["memory"]["peak_gib"] == pytest.approx(expected.peak_gib)
+    assert data["memory"]["components_gib"] == pytest.approx(expected.components_gib)
+    assert data["speed"]["tokens_per_sec_per_gpu"] > 0 and data["assumptions"]
+    assert (data["gpu"], data["gpu_count"], data["parallelism"], data["fits"]) == ("A100-80GB", 2, "fsdp", True)
+    assert data["hours_breakdown"]["compute"] == pytest.approx(1e6 / data["tokens_per_sec"] / 3600, rel=1e-3)
+
+
+def test_estimate_text_says_when_it_does_not_fit():
+    result = run("estimate", "--model", "meta-llama/Llama-3.1-8B", "--method", "full", "--gpu", "L4")
+    assert result.exit_code == 0, result.stderr
+    assert "does not fit" in result.stdout and "fits with" in result.stdout
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["plan", "--model", "meta-llama/Llama-3.1-8Z", "--tokens", "1000"], "did you mean meta-llama/Llama-3.1-8B"),
+    (["plan", *MODEL, "--gpu", "Z100"], "unknown GPU 'Z100'"),
+    (["estimate", *MODEL, "--gpu", "Z100"], "unknown GPU 'Z100'"),
+    (["plan", *MODEL, "--rank", "0"], "--rank: input should be greater than 0 (got 0)"),
+    (["plan", "--model", "meta-llama/Llama-3.1-8B", "--tokens", "-5"], "--tokens must be a positive"),
+    (["plan", "--model", "meta-llama/Llama-3.1-405B", "--method", "full", *MODEL[2:], "--max-gpus", "1"],
+     "nothing fits: needs"),
+    (["plan", *MODEL, "--budget", "0.01"], "over the budget of $0.01"),
+    (["plan", *MODEL, "--deadline", "0.001"], "no feasible offer finishes within 0.001 h"),
+    (["plan", *MODEL, "--spot", "--on-demand"], "give one of --spot, --on-demand, --any"),
+    (["plan", "--params", "seven", "--tokens", "1000"], "--params 'seven' is not a size"),
+    (["plan", "--tokens", "1000"], "give a model (--model ID or path to config.json) or a size"),
+    (["plan", *MODEL, "--rank", "abc"], "Invalid value for '--rank'"),
+])
+def test_bad_input_is_one_error_line_with_exit_2(args, expected):
+    result = run(*args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("warning: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: ") and expected in errors[0], result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_bad_dataset_line_names_file_and_line(tmp_path):
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"text": "fine"}\n{"text": broken}\n')
+    result = run("plan", "--model", "meta-llama/Llama-3.1-8B", "--dataset", str(data))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {data}:2: not valid JSON")
+
+
+def _console_script(*args, tmp_path):
+    env = {**os.environ, "TUNECOST_HOME": str(tmp_path / "home")}
+    return subprocess.run([str(TUNECOST), *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_real_console_script_unknown_model_and_over_budget(tmp_path):
+    unknown = _console_script("plan", "--model", "mistralai/Mistral-7B-v0.9", tmp_path=tmp_path)
+    budget = _console_script("plan", *MODEL, "--budget", "0.05", tmp_path=tmp_path)
+    for result, expected in ((unknown, "unknown model 'mistralai/Mistral-7B-v0.9'; did you mean"),
+                             (budget, "cheapest feasible offer costs $")):
+        errors = [line for line in result.stderr.splitlines() if not line.startswith("warning: ")]
+        assert result.returncode == 2 and len(errors) == 1 and errors[0].startswith("error: ")
+        assert expected in errors[0] and "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_real_console_script_bad_dataset_writes_no_plan(tmp_path):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{oops\n')
+    target = tmp_path / "plan.json"
+    result = _console_script("plan", "--model", "meta-llama/Llama-3.1-8B", "--dataset", str(data),
+                             "--save", str(target), tmp_path=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {data}:2:")
+    assert not target.exists()
+
+
+def test_plan_start_imports_no_torch_transformers_peft_bitsandbytes_or_sky(tmp_path):
+    """The whole `tunecost plan` over all shipped offers, as the console script runs it, in a fresh interpreter."""
+    code = (
+        "import sys\n"
+        "sys.argv = ['tunecost', 'plan', '--model', 'meta-llama/Llama-3.1-8B', '--json']\n"
+        "from tunecost.launcher.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'transformers', 'peft', 'bitsandbytes', 'sky', 'accelerate'))\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n")
+    env = {**os.environ, "TUNECOST_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["chosen"]
+    assert "HEAVY=\n" in result.stderr, result.stderr
