@@ -6,9 +6,7 @@ and the shipped-table build uses the same rules, so a refreshed table is cleaned
 
 from __future__ import annotations
 
-import ast
 import math
-from typing import Optional
 
 import pandas as pd
 
@@ -89,14 +87,68 @@ def flag_suspect(offers: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _gpu_memory_gib(info: object, count: float) -> Optional[float]:
-    """Per-GPU memory from SkyPilot's GpuInfo dict string; None when absent or zero."""
-    if not isinstance(info, str) or not info.strip().startswith("{"):
-        return None
-    try:
-        parsed = ast.literal_eval(info)
-        gpus = parsed.get("Gpus") or []
-        mib = gpus[0].get("MemoryInfo", {}).get("SizeInMiB") if gpus else parsed.get("TotalGpuMemoryInMiB")
-    except (ValueError, SyntaxError, AttributeError, IndexError):
-        return None
-    return round(float(mib) / 1024, 2) if mib else None
+
+
+def _pair_gcp(vms: pd.DataFrame) -> pd.DataFrame:
+    """GCP accelerator rows (no InstanceType) + their host VM row in the same zone -> one priced VM row."""
+    acc = vms[vms["InstanceType"].isna() & vms["AcceleratorName"].notna()
+              & ~vms["AcceleratorName"].astype(str).str.startswith("tpu")].copy()
+    hosts = vms[vms["InstanceType"].notna() & vms["AcceleratorName"].isna()]
+    acc["AcceleratorCount"] = acc["AcceleratorCount"].astype(int)
+    acc["host"] = [GCP_HOSTS.get(name, {}).get(count, [GCP_N1_HOST])
+                   for name, count in zip(acc["AcceleratorName"], acc["AcceleratorCount"])]
+    acc = acc.explode("host")
+    host_cols = hosts[["InstanceType", "Region", "AvailabilityZone", "vCPUs", "MemoryGiB", "Price", "SpotPrice"]]
+    paired = acc.drop(columns=["InstanceType", "vCPUs", "MemoryGiB"]).merge(
+        host_cols, left_on=["host", "Region", "AvailabilityZone"],
+        right_on=["InstanceType", "Region", "AvailabilityZone"], suffixes=("", "_host"))
+    paired["Price"] = paired["Price"] + paired["Price_host"]
+    paired["SpotPrice"] = paired["SpotPrice"] + paired["SpotPrice_host"]
+    n1 = paired["InstanceType"] == GCP_N1_HOST
+    paired.loc[n1, "InstanceType"] = (GCP_N1_HOST + "+" + paired.loc[n1, "AcceleratorName"] + ":"
+                                      + paired.loc[n1, "AcceleratorCount"].astype(str))
+    return paired[vms.columns.intersection(paired.columns)]
+
+
+def catalog_to_offers(vms: pd.DataFrame, provider: str, as_of: str, source: str,
+                      gpu_memory_gib: dict[str, float]) -> pd.DataFrame:
+    """A SkyPilot `<cloud>/vms.csv` frame -> offer rows (OFFER_COLUMNS), suspect prices flagged.
+
+    Only GPUs we have specs for (`gpu_memory_gib`, from gpus.csv) are kept: the planner cannot estimate speed
+    or memory fit on others, and TPUs, Trainium, Inferentia and fractional GPUs drop out the same way.
+    """
+    required = ["InstanceType", "AcceleratorName", "AcceleratorCount", "Price", "Region"]
+    missing = [c for c in required if c not in vms.columns]
+    if missing:
+        raise ValueError(f"not a SkyPilot vms.csv (missing columns {', '.join(missing)})")
+    vms = vms.copy()
+    for col in ("SpotPrice", "vCPUs", "MemoryGiB"):
+        if col not in vms.columns:
+            vms[col] = math.nan
+    if "AvailabilityZone" not in vms.columns:
+        vms["AvailabilityZone"] = ""
+    vms["AvailabilityZone"] = vms["AvailabilityZone"].fillna("")
+    direct = vms[vms["InstanceType"].notna() & vms["AcceleratorName"].notna()]
+    if provider == "gcp":
+        direct = pd.concat([direct, _pair_gcp(vms)], ignore_index=True)
+    df = pd.DataFrame({
+        "provider": provider,
+        "region": direct["Region"].fillna("").astype(str),
+        "zone": direct["AvailabilityZone"].astype(str),
+        "instance_type": direct["InstanceType"].astype(str),
+        "gpu": direct["AcceleratorName"].astype(str).map(normalize_gpu),
+        "gpu_count": pd.to_numeric(direct["AcceleratorCount"], errors="coerce"),
+        "vcpus": pd.to_numeric(direct["vCPUs"], errors="coerce"),
+        "memory_gib": pd.to_numeric(direct["MemoryGiB"], errors="coerce"),
+        "price_per_hour": pd.to_numeric(direct["Price"], errors="coerce").round(6),
+        "spot_price_per_hour": pd.to_numeric(direct["SpotPrice"], errors="coerce").round(6),
+    })
+    df.loc[df["spot_price_per_hour"] <= 0, "spot_price_per_hour"] = math.nan  # Vast writes 0.00 for "none"
+    df.loc[df["price_per_hour"] <= 0, "price_per_hour"] = math.nan
+    keep = (df["gpu"].isin(list(gpu_memory_gib)) & (df["gpu_count"] >= 1) & (df["gpu_count"] % 1 == 0)
+            & (df["price_per_hour"].notna() | df["spot_price_per_hour"].notna()))
+    df = df[keep].copy()
+    df["gpu_count"] = df["gpu_count"].astype(int)
+    df["gpu_memory_gib"] = df["gpu"].map(gpu_memory_gib)
+    df["as_of"], df["source"], df["flag"] = as_of, source, ""
+    return flag_suspect(df).reset_index(drop=True)

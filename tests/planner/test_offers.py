@@ -105,19 +105,19 @@ def test_staleness_over_90_days():
 
 def test_user_csv_overrides_and_adds(tmp_path, shipped):
     base = shipped.offers
-    target = base[(base["provider"] == "runpod") & (base["instance_type"] == "1x_H100-SXM_SECURE")].iloc[0]
+    target = base[(base["provider"] == "runpod") & (base["instance_type"] == "1x_L4_SECURE")].iloc[0]
     csv_path = write(tmp_path / "prices.csv",
                      "provider,region,zone,instance_type,gpu,gpu_count,price_per_hour,spot_price_per_hour,as_of\n"
-                     f"runpod,{target.region},{target.zone},1x_H100-SXM_SECURE,H100,1,1.11,,2026-11-20\n"
+                     f"runpod,{target.region},{target.zone},1x_L4_SECURE,L4,1,1.11,,2026-11-20\n"
                      "acme,eu-1,,acme.h100x1,h100,1,2.50,1.00,\n")
     tables = load_prices(user_csv=csv_path, home=tmp_path / "home", today=TODAY)
     df = tables.offers
     assert len(df) == len(base) + 1
-    mine = df[(df["provider"] == "runpod") & (df["instance_type"] == "1x_H100-SXM_SECURE")
+    mine = df[(df["provider"] == "runpod") & (df["instance_type"] == "1x_L4_SECURE")
               & (df["zone"] == target.zone) & (df["region"] == target.region)]
     assert mine["price_per_hour"].tolist() == [1.11] and math.isnan(mine["spot_price_per_hour"].iloc[0])
     assert mine["as_of"].tolist() == ["2026-11-20"] and mine["source"].tolist() == ["user file prices.csv"]
-    other_zone = df[(df["provider"] == "runpod") & (df["instance_type"] == "1x_H100-SXM_SECURE")
+    other_zone = df[(df["provider"] == "runpod") & (df["instance_type"] == "1x_L4_SECURE")
                     & (df["zone"] != target.zone)]
     assert (other_zone["price_per_hour"] == target.price_per_hour).all()
     acme = df[df["provider"] == "acme"].iloc[0]
@@ -158,3 +158,28 @@ def test_malformed_user_csv_names_file_line_column(tmp_path, monkeypatch, body, 
 def test_missing_user_csv(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         load_prices(user_csv=tmp_path / "nope.csv", home=tmp_path)
+
+
+SOLD = {  # provider -> common fine-tuning GPUs it sells (Azure has no L4/L40S/RTX; GCP no L40S/RTX; ...)
+    "runpod": ["L4", "L40S", "A100-80GB", "H100", "RTX4090", "RTX3090"],
+    "lambda": ["A10", "A100", "A100-80GB", "H100"],
+    "aws": ["A10G", "L4", "L40S", "A100", "A100-80GB", "H100"],
+    "gcp": ["L4", "A100", "A100-80GB", "H100"],
+    "azure": ["A10", "A100", "A100-80GB", "H100"],
+}
+
+
+@pytest.mark.parametrize("provider", sorted(SOLD))
+def test_required_provider_gpu_pairs_have_a_usable_price(shipped, provider):
+    df = shipped.offers
+    usable = df[(df["provider"] == provider) & (df["flag"] == "") & df["price_per_hour"].notna()]
+    missing = [gpu for gpu in SOLD[provider] if not (usable["gpu"] == gpu).any()]
+    assert missing == []
+
+
+def test_list_prices_are_dated_and_sourced(shipped):
+    listed = shipped.offers[shipped.offers["source"].str.startswith(("https://", "Google Cloud"))]
+    assert len(listed) >= 40
+    assert listed["as_of"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    superseded = shipped.offers[shipped.offers["flag"].str.startswith("superseded by the dated list price")]
+    assert {"runpod", "lambda"} <= set(superseded["provider"])

@@ -1,0 +1,121 @@
+"""`tunecost prices` (list the offers the planner will price) and `tunecost prices refresh`.
+
+Listing shows what the optimizer sees, including the age and source of each price and why a row is skipped
+(`flag`), so a user can check a quote against the provider's page before trusting it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from tunecost.launcher.cli import app
+
+prices_app = typer.Typer(help="List GPU offers and their prices; refresh them from SkyPilot's catalog.",
+                         invoke_without_command=True, no_args_is_help=False)
+app.add_typer(prices_app, name="prices")
+
+TABLE_COLUMNS = ["provider", "region", "instance_type", "gpu", "gpu_count", "price_per_hour",
+                 "spot_price_per_hour", "as_of", "source", "flag"]
+
+
+def select(offers, gpu: Optional[str], provider: Optional[str], spot: bool, all_regions: bool):
+    """Filter and sort cheapest first; by default one row per provider x instance type (its cheapest region),
+    preferring unflagged rows so a superseded or suspect price never hides a usable one."""
+    from tunecost.planner.gpus import get_gpu
+
+    df = offers
+    if gpu:
+        df = df[df["gpu"] == get_gpu(gpu).name]
+    if provider:
+        wanted = [p.strip().lower() for p in provider.split(",") if p.strip()]
+        df = df[df["provider"].isin(wanted)]
+    price = "spot_price_per_hour" if spot else "price_per_hour"
+    df = df[df[price].notna()]
+    df = df.assign(_flagged=df["flag"] != "").sort_values(["_flagged", price, "provider", "instance_type"],
+                                                           kind="stable")
+    if not all_regions:
+        df = df.drop_duplicates(["provider", "instance_type"])
+    return df.sort_values([price, "provider", "instance_type"], kind="stable").drop(columns="_flagged")
+
+
+def _money(value: float) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.2f}"
+
+
+def _records(df) -> list[dict]:
+    """Rows as plain dicts with NaN -> None, for --json."""
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in df.to_dict(orient="records")]
+
+
+def short_source(source: str) -> str:
+    """'skypilot-catalog catalogs/v9/aws/vms.csv@2c3d7ea...' -> 'skypilot-catalog v9/aws@2c3d7ea'; URLs lose
+    their parenthetical note (the full text is in --json and the CSV)."""
+    if source.startswith("skypilot-catalog catalogs/"):
+        path, _, commit = source.removeprefix("skypilot-catalog catalogs/").partition("@")
+        return f"skypilot-catalog {path.removesuffix('/vms.csv')}@{commit[:7]}"
+    return source.split(" (")[0]
+
+
+def _print_table(df, as_of: str, spot: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"GPU offers, cheapest {'spot' if spot else 'on-demand'} first (prices as of: {as_of})")
+    for name, justify in [("provider", "left"), ("region", "left"), ("instance", "left"), ("GPU", "left"),
+                          ("on-demand $/h", "right"), ("spot $/h", "right"), ("as of", "left"),
+                          ("source", "left"), ("flag", "left")]:
+        table.add_column(name, justify=justify, overflow="fold",
+                         max_width=40 if name in ("source", "flag") else None)
+    for row in df.itertuples():
+        table.add_row(row.provider, row.region or "-", row.instance_type, f"{row.gpu} x{row.gpu_count}",
+                      _money(row.price_per_hour), _money(row.spot_price_per_hour), row.as_of or "undated",
+                      short_source(row.source), row.flag)
+    Console().print(table)
+
+
+@prices_app.callback()
+def prices(
+    ctx: typer.Context,
+    gpu: Optional[str] = typer.Option(None, "--gpu", help="Only this GPU, e.g. H100, A100-80GB, RTX4090."),
+    provider: Optional[str] = typer.Option(None, "--provider", help="Only these providers, e.g. runpod,lambda."),
+    spot: bool = typer.Option(False, "--spot", help="Sort by spot price; hide offers without one."),
+    all_regions: bool = typer.Option(False, "--all-regions", help="Every region/zone row, not the cheapest."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of offers instead of a table."),
+    prices_file: Optional[Path] = typer.Option(None, "--prices", help="Your own price CSV, applied on top."),
+) -> None:
+    """List offers cheapest first (one row per provider x instance type unless --all-regions)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tunecost.planner.offers import load_prices
+
+    tables = load_prices(user_csv=prices_file)
+    for warning in tables.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    df = select(tables.offers, gpu, provider, spot, all_regions)
+    if as_json:
+        sys.stdout.write(json.dumps(_records(df), indent=1) + "\n")
+    else:
+        _print_table(df, tables.as_of, spot)
+
+
+@prices_app.command("refresh")
+def refresh_cmd(
+    providers: str = typer.Option(",".join(("aws", "gcp", "azure", "lambda", "runpod")), "--providers",
+                                  help="Comma-separated SkyPilot cloud names."),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for each catalog download."),
+) -> None:
+    """Rebuild $TUNECOST_HOME/prices/<provider>.csv from SkyPilot's catalog (download, else its local cache)."""
+    from tunecost.launcher.prices_refresh import refresh
+    from tunecost.planner.offers import prices_dir
+
+    wanted = [p.strip().lower() for p in providers.split(",") if p.strip()]
+    for done in refresh(wanted, prices_dir(), timeout):
+        sys.stdout.write(f"{done.provider}: {done.rows} offers, prices as of {done.as_of} ({done.source}) "
+                         f"-> {done.path}\n")
