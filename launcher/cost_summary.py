@@ -103,13 +103,17 @@ def _number(value: Any) -> Optional[float]:
 
 
 def _running_time(record: RunRecord) -> tuple[Optional[float], str]:
-    """Seconds the instance ran, and where the figure came from (ledger clock first: it includes setup)."""
+    """Seconds the instance ran, and where the figure came from.
+
+    The launcher's measured hours come first: they add up the sessions of a resumed run and leave out the time
+    it sat stopped, which the ledger's first start to last end would bill.
+    """
+    if record.actual_hours is not None:
+        return record.actual_hours * SECONDS_PER_HOUR, "launcher's measured running time"
     if record.started_at and record.ended_at:
         return max((record.ended_at - record.started_at).total_seconds(), 0.0), "ledger start to end"
-    if record.actual_hours is not None:
-        return record.actual_hours * SECONDS_PER_HOUR, "launcher's measured hours"
     total = _number(record.summary.get("total_seconds"))
-    if total is not None:
+    if total is not None and record.status in ("succeeded", "failed", "stopped"):
         return total, "job's run_summary total_seconds"
     return None, "not finished: no end time yet"
 

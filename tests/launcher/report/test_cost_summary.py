@@ -10,17 +10,18 @@ from rich.console import Console
 
 from tunecost.launcher.cost_summary import LOCAL_RATE_ZERO, print_summary, summarize
 
-from_ledger = "ledger start to end"
-
 
 def _seconds(record) -> float:
+    """Running seconds as the ledger has them: the launcher's measured hours, else first start to last end."""
+    if record.actual_hours is not None:
+        return record.actual_hours * 3600
     return (record.ended_at - record.started_at).total_seconds()
 
 
 def test_priced_local_run_bills_every_started_second_at_the_rate(real_runs):
     rec = real_runs.priced
     s = summarize(rec)
-    assert s.time_source == from_ledger
+    assert s.time_source in ("launcher's measured running time", "ledger start to end")
     assert s.actual_seconds == pytest.approx(_seconds(rec))
     assert s.billed_seconds == math.ceil(_seconds(rec) - 1e-9)
     assert s.compute_cost == pytest.approx(s.billed_seconds / 3600 * rec.price_per_hour)
@@ -61,7 +62,7 @@ def test_estimate_is_read_from_the_plan_when_the_record_has_none(real_runs):
 def test_real_run_repriced_as_an_aws_spot_instance_pays_the_60_second_minimum(real_runs):
     rec = real_runs.priced
     short = rec.model_copy(update={"provider": "aws", "backend": "sky-managed", "spot": True,
-                                   "ended_at": rec.started_at + timedelta(seconds=7)})
+                                   "ended_at": rec.started_at + timedelta(seconds=7), "actual_hours": 7 / 3600})
     s = summarize(short)
     assert s.billed_seconds == 60
     assert s.compute_cost == pytest.approx(60 / 3600 * rec.price_per_hour)
@@ -69,8 +70,18 @@ def test_real_run_repriced_as_an_aws_spot_instance_pays_the_60_second_minimum(re
     assert any("controller" in text for text in s.not_included)
 
 
+def test_resumed_run_bills_its_running_sessions_not_the_days_it_sat_stopped(real_runs):
+    rec = real_runs.priced
+    ran = (rec.ended_at - rec.started_at).total_seconds()
+    resumed = rec.model_copy(update={"ended_at": rec.ended_at + timedelta(days=2), "actual_hours": ran / 3600})
+    s = summarize(resumed)
+    assert s.time_source == "launcher's measured running time"
+    assert s.billed_seconds == math.ceil(ran - 1e-9)
+
+
 def test_unfinished_run_bills_nothing_and_says_why(real_runs):
-    running = real_runs.priced.model_copy(update={"status": "running", "ended_at": None, "summary": {}})
+    running = real_runs.priced.model_copy(update={"status": "running", "ended_at": None, "summary": {},
+                                                  "actual_hours": None})
     s = summarize(running)
     assert s.actual_seconds is None and s.billed_seconds == 0
     assert any("no end time yet" in note for note in s.notes)
