@@ -1,0 +1,213 @@
+"""`tunecost launch` (a plan as a SkyPilot managed spot job, or `--local` on this machine) and `tunecost runs`.
+
+Launch takes a saved plan.json, or the workload flags of `plan` (it plans first). SkyPilot is imported only
+inside sky_client; the local backend never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from tunecost.launcher.cli import app
+from tunecost.launcher.workload_options import Workload, workload_options
+from tunecost.planner.errors import UserError
+
+RUN = "Run"
+DEMO_DATASET = "demo"  # the job's built-in demo data (local runs and tests)
+
+
+def load_plan(path: Path) -> dict[str, Any]:
+    """Read a plan.json written by `tunecost plan --save`; one clear line if it is not one."""
+    try:
+        data = json.loads(path.expanduser().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"plan file {path} not found; write one with `tunecost plan ... --save {path}`") from None
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}:{err.lineno}: not valid JSON ({err.msg}); write it with `tunecost plan --save`") \
+            from None
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
+        raise UserError(f"{path}: not a tunecost plan (no 'spec'); write it with `tunecost plan ... --save FILE`")
+    return data
+
+
+def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float]) -> dict[str, Any]:
+    """Plan from the workload flags. A local run needs only the spec; a cloud run needs priced offers."""
+    if not workload.given:
+        raise UserError("give a plan file (tunecost plan ... --save plan.json) or the workload flags "
+                        "(--model ID or --params SIZE, ...)")
+    if local:
+        counted = workload if workload.dataset and str(workload.dataset) != DEMO_DATASET else \
+            replace(workload, dataset=None)
+        return {"spec": counted.to_spec().model_dump(mode="json")}
+    from tunecost.planner.offers import load_prices
+    from tunecost.planner.optimizer import optimize
+
+    return optimize(workload.to_spec(), load_prices(), budget=budget).model_dump(mode="json")
+
+
+def _dataset(workload: Workload, local: bool) -> Path:
+    if workload.dataset is None:
+        raise UserError("--dataset FILE is required: the JSONL file to train on"
+                        + (" (or 'demo' for the job's demo data)" if local else ""))
+    if local and str(workload.dataset) == DEMO_DATASET:
+        return workload.dataset
+    if not workload.dataset.expanduser().is_file():
+        raise UserError(f"--dataset {workload.dataset}: no such file")
+    return workload.dataset.expanduser().resolve()
+
+
+def _check_budget(plan: dict[str, Any], budget: Optional[float]) -> None:
+    chosen = plan.get("chosen") or {}
+    if budget is not None and chosen.get("cost") is not None and float(chosen["cost"]) > budget:
+        raise UserError(f"the plan's estimate ${float(chosen['cost']):.2f} exceeds --budget ${budget:.2f}; raise "
+                        f"--budget or re-plan within it (tunecost plan ... --budget {budget:g})")
+
+
+def _print_cost(record: Any) -> None:
+    """The run's bill, by the report's own summary (one source of truth for what a run cost)."""
+    from rich.console import Console
+
+    from tunecost.launcher.cost_summary import print_summary, summarize
+
+    print_summary(summarize(record), Console())
+
+
+def _echo(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _confirm(question: str) -> bool:
+    return typer.confirm(question, default=False, err=True)
+
+
+@app.command()
+@workload_options
+def launch(
+    workload: Workload,
+    plan_file: Optional[Path] = typer.Argument(None, help="plan.json from `tunecost plan --save` [or give the "
+                                               "workload flags]"),
+    local: bool = typer.Option(False, "--local", help="Run on this machine instead of the cloud",
+                               rich_help_panel=RUN),
+    resume: Optional[str] = typer.Option(None, "--resume", metavar="RUN_ID",
+                                         help="Continue a stopped local run (with --local)", rich_help_panel=RUN),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the SkyPilot task YAML and exit (nothing is "
+                                 "recorded)", rich_help_panel=RUN),
+    bucket: Optional[str] = typer.Option(None, "--bucket", help="Checkpoint bucket (created if missing) "
+                                         "[default: tunecost-checkpoints-<user hash>]", rich_help_panel=RUN),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Unmanaged run on this cluster name, torn down "
+                                          "at the end (no spot recovery)", rich_help_panel=RUN),
+    budget: Optional[float] = typer.Option(None, "--budget", help="Refuse a plan estimated above this many USD; "
+                                           "the job stops itself when it has spent it", rich_help_panel=RUN),
+    rate: Optional[float] = typer.Option(None, "--rate", help="USD per hour to bill a local run at [default: 0]",
+                                         rich_help_panel=RUN),
+    nproc: int = typer.Option(1, "--nproc", min=1, help="Local processes (torchrun when > 1)",
+                              rich_help_panel=RUN),
+    top_k: int = typer.Option(3, "--top-k", min=1, max=20, help="Offers in the fallback order",
+                              rich_help_panel=RUN),
+    max_restarts: int = typer.Option(3, "--max-restarts", min=0, help="Restarts on job errors (managed job)",
+                                     rich_help_panel=RUN),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps",
+                                            rich_help_panel=RUN),
+    save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="Checkpoint every N steps",
+                                             rich_help_panel=RUN),
+    tag: str = typer.Option("", "--tag", help="Label for the ledger and reports", rich_help_panel=RUN),
+) -> None:
+    """Run a plan: a SkyPilot managed spot job with checkpoints in a bucket, or --local on this machine."""
+    from tunecost.launcher.ledger import Ledger
+
+    if rate is not None and rate < 0 or budget is not None and budget <= 0:
+        raise UserError("--rate must be >= 0 and --budget > 0")
+    if resume is not None:
+        if not local:
+            raise UserError("--resume continues local runs; use it with --local (a managed job resumes itself)")
+        from tunecost.launcher.local_backend import resume_local
+
+        record = resume_local(resume, ledger=Ledger(), echo=_echo)
+        _print_cost(record)
+        return
+    if local and (dry_run or cluster):
+        raise UserError("--dry-run and --cluster are for cloud runs; drop them or drop --local")
+    plan = load_plan(plan_file) if plan_file is not None else _plan_from_flags(workload, local, budget)
+    model = workload.model if plan_file is not None else None
+    dataset = _dataset(workload, local)
+    overrides = {"max_steps": max_steps, "save_steps": save_steps}
+    if local:
+        from tunecost.launcher.local_backend import start_local
+
+        record = start_local(plan, dataset=str(dataset), ledger=Ledger(), echo=_echo, model=model, rate=rate,
+                             budget_usd=budget, nproc=nproc, tag=tag, overrides=overrides)
+        _print_cost(record)
+        return
+    _check_budget(plan, budget)
+    from tunecost.launcher import sky_backend
+    from tunecost.launcher.task_yaml import default_bucket
+
+    ledger = Ledger()
+    prep = sky_backend.prepare(plan, dataset=dataset, bucket=bucket or default_bucket(), ledger=ledger,
+                               model=model, budget_usd=budget, overrides=overrides, top_k=top_k,
+                               max_restarts_on_errors=max_restarts)
+    if dry_run:
+        sys.stdout.write(prep.yaml_text)
+        return
+    if cluster:
+        record = sky_backend.launch_cluster(prep, cluster, ledger=ledger, echo=_echo, tag=tag)
+    else:
+        record = sky_backend.launch_managed(prep, ledger=ledger, echo=_echo, confirm=_confirm, tag=tag)
+    _print_cost(record)
+
+
+RUN_FIELDS_EXCLUDED = {"plan", "task_yaml"}
+
+
+def _money(value: Optional[float]) -> str:
+    return "" if value is None else f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def _hours(value: Optional[float]) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+@app.command()
+def runs(
+    as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON"),
+    tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag"),
+    since: Optional[datetime] = typer.Option(None, "--since", help="Only runs created at or after (UTC)"),
+    until: Optional[datetime] = typer.Option(None, "--until", help="Only runs created before (UTC)"),
+) -> None:
+    """The run ledger: every launch with its status, hardware, estimate and actual cost."""
+    from tunecost.launcher.ledger import Ledger
+
+    records = Ledger().list(since=since, until=until, tag=tag)
+    if as_json:
+        rows = [r.model_dump(mode="json", exclude=RUN_FIELDS_EXCLUDED) for r in records]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not records:
+        console.print("no runs yet; start one with `tunecost launch`")
+        return
+    table = Table(title="tunecost runs", title_justify="left")
+    for name, just in (("run", "left"), ("status", "left"), ("backend", "left"), ("hardware", "left"),
+                       ("$/h", "right"), ("est h", "right"), ("est $", "right"), ("actual h", "right"),
+                       ("actual $", "right"), ("recov.", "right"), ("resumes", "left"), ("created (UTC)", "left")):
+        table.add_column(name, justify=just)  # type: ignore[arg-type]
+    style = {"succeeded": "green", "failed": "red", "stopped": "yellow", "running": "cyan"}
+    for r in records:
+        where = "/".join(p for p in (r.provider, r.region) if p)
+        hardware = f"{r.gpu or '?'} x{r.gpu_count}{' spot' if r.spot else ''} {where}".strip()
+        table.add_row(r.id, f"[{style.get(r.status, 'white')}]{r.status}[/]", r.backend, hardware,
+                      f"{r.price_per_hour:g}", _hours(r.estimated_hours), _money(r.estimated_cost),
+                      _hours(r.actual_hours), _money(r.actual_cost), str(r.recoveries),
+                      ",".join(str(s) for s in r.resumes), f"{r.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)

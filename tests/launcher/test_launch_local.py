@@ -1,0 +1,113 @@
+"""`tunecost launch --local`: the real job (tiny model) run by the real CLI, recorded in the ledger; interrupted
+with SIGINT to the launcher, then resumed as the same run; budget refusal and bad input as one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tunecost.launcher.ledger import Ledger
+
+from .conftest import SINGLE
+
+TUNECOST = [sys.executable, "-c", "from tunecost.launcher.cli import main; main()"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "TUNECOST_HOME": str(home), "HF_TOKEN": "secret-value", "PYTHONUNBUFFERED": "1"}
+
+
+def _launch(args: list[str], home: Path, timeout: int = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(TUNECOST + ["launch", *args], env=_env(home), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan):
+    home = tmp_path / "home"
+    result = _launch(["--local", str(write_plan(SINGLE)), "--model", "tiny", "--dataset", "demo",
+                      "--max-steps", "6", "--save-steps", "3", "--rate", "1.5", "--tag", "t1"], home)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [run] = Ledger(home).list()
+    assert run.status == "succeeded" and run.backend == "local" and run.tag == "t1"
+    assert run.summary["steps"] == 6 and run.summary["stop_reason"] == "max_steps"
+    assert run.summary["run_id"] == run.id and run.model == "tiny"
+    assert 0 < run.actual_hours < 0.1
+    assert run.actual_cost == run.actual_hours * 1.5 and run.price_per_hour == 1.5
+    assert "--rate 1.5" in run.rate_source
+    assert [h.status for h in run.history] == ["pending", "running", "succeeded"]
+    assert (home / "runs" / run.id / "output" / "adapter").is_dir()
+    assert "Cost summary" in result.stdout  # the report's summary, printed after the run
+    assert b"secret-value" not in (home / "ledger.sqlite").read_bytes()
+
+
+def _wait_for(proc: subprocess.Popen, text: str, timeout: float) -> str:
+    seen, deadline = "", time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen += line
+        if text in line:
+            return seen
+    raise AssertionError(f"never saw {text!r}; output:\n{seen[-2000:]}")
+
+
+def test_sigint_stops_with_a_checkpoint_and_resume_continues_the_same_run(tmp_path, write_plan):
+    home = tmp_path / "home"
+    proc = subprocess.Popen(TUNECOST + ["launch", "--local", str(write_plan(SINGLE)), "--model", "tiny",
+                                        "--dataset", "demo", "--max-steps", "30", "--save-steps", "100"],
+                            env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(proc, "step 10/30", timeout=180)
+        proc.send_signal(signal.SIGINT)  # to the launcher, as Ctrl-C would
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out[-2000:]
+    [run] = Ledger(home).list()
+    assert run.status == "stopped", run.history
+    assert run.summary["stop_reason"] == "sigterm"
+    stopped_at = run.summary["steps"]
+    assert 10 <= stopped_at < 30
+    assert f"--resume {run.id}" in run.history[-1].note
+    first_hours = run.actual_hours
+
+    result = _launch(["--local", "--resume", run.id], home)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [resumed] = Ledger(home).list()  # still one run
+    assert resumed.id == run.id and resumed.status == "succeeded"
+    assert resumed.resumes == [stopped_at]
+    assert resumed.summary["resumed_from"] == [stopped_at] and resumed.summary["steps"] == 30
+    assert resumed.actual_hours > first_hours
+    assert [h.status for h in resumed.history] == ["pending", "running", "stopped", "running", "succeeded"]
+    assert f"from checkpoint step {stopped_at}" in resumed.history[3].note
+
+
+def test_budget_below_the_estimate_is_refused_and_nothing_is_written(tmp_path, write_plan):
+    home = tmp_path / "home"
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    result = _launch([str(write_plan(SINGLE)), "--dataset", str(dataset), "--budget", "1"], home, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: the plan's estimate $2.38 exceeds --budget $1.00; raise --budget or re-plan within it "
+        "(tunecost plan ... --budget 1)"]
+    assert Ledger(home).list() == [] and not (home / "runs").exists()
+
+
+def test_resume_of_unknown_run_is_one_line(tmp_path):
+    result = _launch(["--local", "--resume", "tc-nope"], tmp_path / "home", timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: no run 'tc-nope'; see tunecost runs"
+
+
+def test_missing_plan_file_is_one_line(tmp_path):
+    result = _launch([str(tmp_path / "nope.json"), "--dataset", "demo", "--local"], tmp_path / "home", timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: plan file ") and len(result.stderr.strip().splitlines()) == 1
