@@ -47,8 +47,9 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(i for i in items if i))
 
 
-def _choose(quotes: list[Quote], budget: Optional[float], deadline_hours: Optional[float]) -> Quote:
-    """Cheapest quote meeting the deadline and the budget, or a UserError that names the nearest miss."""
+def _within_limits(quotes: list[Quote], budget: Optional[float], deadline_hours: Optional[float]) -> list[Quote]:
+    """The quotes meeting the deadline and the budget (cheapest first), or a UserError naming the nearest miss.
+    Quotes outside the limits are dropped, so the launcher never falls back to one of them."""
     if budget is not None and budget <= 0:
         raise UserError(f"--budget must be a positive number of USD (got {budget:g})")
     if deadline_hours is not None and deadline_hours <= 0:
@@ -67,7 +68,7 @@ def _choose(quotes: list[Quote], budget: Optional[float], deadline_hours: Option
         raise UserError(f"cheapest feasible offer{within} costs ${cheapest.cost:,.2f} ({cheapest.provider} "
                         f"{cheapest.gpu} x{cheapest.gpu_count}{' spot' if cheapest.spot else ''}), over the budget "
                         f"of ${budget:,.2f}; raise --budget or reduce --tokens/--epochs")
-    return cheapest
+    return [q for q in in_time if budget is None or q.cost <= budget]
 
 
 def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None, spot: str = "any",
@@ -123,10 +124,13 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         raise UserError(f"nothing fits: {largest.reason} (the largest GPU considered); {largest.hint}")
 
     quotes.sort(key=lambda q: (q.cost, q.hours))
-    for quote, on_front in zip(quotes, pareto_mask([(q.cost, q.hours) for q in quotes])):
+    allowed = _within_limits(quotes, budget, deadline_hours)
+    if len(allowed) < len(quotes):
+        warnings.append(f"{len(quotes) - len(allowed)} feasible offers left out: over --budget or past --deadline")
+    for quote, on_front in zip(allowed, pareto_mask([(q.cost, q.hours) for q in allowed])):
         quote.pareto = on_front
-    chosen = _choose(quotes, budget, deadline_hours)
-    kept = [q for i, q in enumerate(quotes) if i < top_k or q.pareto or q is chosen]
+    chosen = allowed[0]
+    kept = [q for i, q in enumerate(allowed) if i < top_k or q.pareto]
 
     parallelism = Parallelism(chosen.parallelism)
     memory = fitter.memory(chosen.gpu_count, parallelism)

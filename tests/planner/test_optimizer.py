@@ -170,7 +170,9 @@ def test_budget_too_small_is_one_clear_line():
                                          r"budget of \$0\.01") as info:
         optimize(spec(), MIXED, budget=0.01)
     assert f"${cheapest.cost:,.2f}" in str(info.value)
-    assert optimize(spec(), MIXED, budget=cheapest.cost + 0.01).chosen == cheapest
+    within = optimize(spec(), MIXED, budget=cheapest.cost + 0.01)
+    assert within.chosen == cheapest and all(q.cost <= cheapest.cost + 0.01 for q in within.quotes)
+    assert any("over --budget" in w for w in within.warnings)
 
 
 def test_deadline_keeps_only_fast_enough_quotes_or_names_the_fastest():
@@ -178,7 +180,7 @@ def test_deadline_keeps_only_fast_enough_quotes_or_names_the_fastest():
     fastest = min(plan.quotes, key=lambda q: q.hours)
     deadline = (plan.chosen.hours + fastest.hours) / 2
     quick = optimize(spec(), MIXED, deadline_hours=deadline)
-    assert quick.chosen.hours <= deadline
+    assert quick.chosen.hours <= deadline and all(q.hours <= deadline for q in quick.quotes)
     assert quick.chosen.cost == min(q.cost for q in plan.quotes if q.hours <= deadline)
     with pytest.raises(UserError, match=rf"fastest is lambda H100 x8 at {fastest.hours:.2f} h"):
         optimize(spec(), MIXED, deadline_hours=fastest.hours / 2)
