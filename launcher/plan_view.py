@@ -33,7 +33,7 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
     for q in quotes:
         mark = "→" if q == chosen else ""
         table.add_row(
-            mark, q.provider, q.zone or q.region, q.instance_type,
+            mark, q.provider, q.region, q.instance_type,
             f"{q.gpu} x{q.gpu_count}" + (f" {q.parallelism}" if q.gpu_count > 1 else ""),
             "spot" if q.spot else "on-demand", _money(q.price_per_hour), _hours(q.hours), _money(q.cost),
             f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f} GiB", q.as_of or "undated", "*" if q.pareto else "",
@@ -49,10 +49,11 @@ def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
     console.print(f"[bold]{what}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
                   f"(seq {spec.seq_len}, batch {spec.micro_batch} x accum {spec.grad_accum})")
     if chosen is not None:
+        where = (f"{chosen.gpu} x{chosen.gpu_count}", "spot" if chosen.spot else "on-demand", chosen.region,
+                 chosen.zone)
         console.print(
             f"[bold green]Chosen: {_money(chosen.cost)}[/] on {chosen.provider} {chosen.instance_type} "
-            f"({chosen.gpu} x{chosen.gpu_count}, {'spot' if chosen.spot else 'on-demand'}, "
-            f"{chosen.zone or chosen.region}) in about {_hours(chosen.hours)} "
+            f"({', '.join(filter(None, where))}) in about {_hours(chosen.hours)} "
             f"at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} GiB per GPU")
         parts = ", ".join(f"{k.replace('_', ' ')} {_hours(chosen.hours_breakdown.get(k, 0.0))}"
                           for k in HOURS_ORDER if chosen.hours_breakdown.get(k, 0.0) > 0)

@@ -93,13 +93,13 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     speeds: dict[tuple[str, int, Parallelism], SpeedEstimate] = {}
     model_gb = shape.total_params() * 2 / 1e9
     quotes: list[Quote] = []
-    infeasible: dict[tuple[str, int], Infeasible] = {}
+    infeasible: dict[tuple[str, int, float], Infeasible] = {}
     for row in rows.itertuples(index=False):
         count, has = int(row.gpu_count), float(row.gpu_memory_gib)
         parallelism, memory, fits = fitter.best(count, has)
         if not fits:
-            if (row.gpu, count) not in infeasible:
-                infeasible[(row.gpu, count)] = Infeasible(
+            if (row.gpu, count, round(has, 1)) not in infeasible:  # offers may list the same GPU's memory
+                infeasible[(row.gpu, count, round(has, 1))] = Infeasible(  # differently (GB vs GiB): keep both
                     gpu=row.gpu, gpu_count=count, needs_gib=round(memory.peak_gib, 2), has_gib=round(has, 2),
                     reason=fitter.reason(row.gpu, count, has, memory, parallelism), hint=fitter.hint(count, has))
             continue
