@@ -47,15 +47,15 @@ class StopFlags:
     reason: Optional[str] = None  # stop_reason for the summary: "sigterm" | "budget"
 
 
-def install_signal_handlers(flags: StopFlags) -> None:
-    """Only set a flag: the save happens at the next step end, where the model is in a consistent state."""
+def install_signal_handlers(flags: StopFlags) -> dict[int, Any]:
+    """Only set a flag: the save happens at the next step end, where the model is in a consistent state.
+    Returns the previous handlers so an in-process caller (tests) can restore them."""
 
     def handler(signum, _frame):
         flags.signal_name = signal.Signals(signum).name
         print(f"received {flags.signal_name}: saving a checkpoint at the end of this step", flush=True)
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
 
 
 def _all_ranks_max(values: list[float]) -> list[float]:

@@ -39,7 +39,10 @@ def smollm2_folder() -> str:
 
     gguf_model = AutoModelForCausalLM.from_pretrained(str(pkg_dir), gguf_file=GGUF_FILE)
     tokenizer = AutoTokenizer.from_pretrained(str(pkg_dir), gguf_file=GGUF_FILE)
-    plain = LlamaForCausalLM(gguf_model.config)
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):  # the weights are dequantized now; a GGUF tag would block bnb
+        del config.quantization_config
+    plain = LlamaForCausalLM(config)
     plain.load_state_dict(gguf_model.state_dict())
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=target.parent))

@@ -108,13 +108,21 @@ def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[s
     return out
 
 
-def run(cfg: JobConfig) -> int:
-    """The recipe. Returns the process exit code."""
-    from .callbacks import CommitCheckpoint, Progress, RunClock, StopAndSave, StopFlags, install_signal_handlers
+def run(cfg: JobConfig, started: float) -> int:
+    """Signal handlers around the recipe; returns the process exit code."""
+    from .callbacks import RunClock, StopFlags, install_signal_handlers
 
-    clock, flags = RunClock(started=PROCESS_START), StopFlags()
-    install_signal_handlers(flags)
+    clock, flags = RunClock(started=started), StopFlags()
+    previous = install_signal_handlers(flags)
+    try:
+        return recipe(cfg, clock, flags)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
+
+def recipe(cfg: JobConfig, clock, flags) -> int:
+    """setup -> train -> save -> summary."""
     import torch
 
     cuda = torch.cuda.is_available()
@@ -129,6 +137,8 @@ def run(cfg: JobConfig) -> int:
         print(f"resuming from {resume.name} (run {run_id})", flush=True)
 
     from transformers import PrinterCallback, ProgressCallback, Trainer
+
+    from .callbacks import CommitCheckpoint, Progress, StopAndSave
 
     from .data import Collator, load_data
     from .model import apply_method, compute_dtype, count_params, load_base, load_tokenizer, model_folder
@@ -208,13 +218,14 @@ def finish(summary: dict[str, Any], trainer, progress, commit, clock, cfg: JobCo
     write_summary(output_dir, summary)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: Optional[list[str]] = None, started: Optional[float] = None) -> int:
+    """Entry point; `started` is when the process began (the budget counts from there), else now."""
     try:
-        return run(load_config(argv))
+        return run(load_config(argv), started or time.time())
     except JobError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(started=PROCESS_START))

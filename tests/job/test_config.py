@@ -1,0 +1,51 @@
+"""Config file + flag overrides, per-method defaults, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tunecost.job.config import JobConfig, JobError, load_config
+from tunecost.job.train import main
+
+
+def test_flags_override_config_keys(tmp_path):
+    cfg_file = tmp_path / "job.json"
+    cfg_file.write_text(json.dumps({"model": "tiny", "dataset": "demo", "output_dir": "o", "max_steps": 100,
+                                    "target_modules": ["q_proj", "v_proj"], "packing": True}))
+    cfg = load_config(["--config", str(cfg_file), "--max-steps", "20", "--packing", "false", "--rank", "4"])
+    assert (cfg.max_steps, cfg.packing, cfg.rank) == (20, False, 4)
+    assert cfg.target_modules == ["q_proj", "v_proj"] and cfg.model == "tiny"
+
+
+def test_method_defaults_alpha_lr_optimizer():
+    base = dict(model="m", dataset="d", output_dir="o")
+    q = JobConfig(method="qlora", rank=8, **base).resolve(cuda=True)
+    assert (q.alpha, q.learning_rate, q.optimizer, q.gradient_checkpointing) == (16.0, 2e-4, "paged-adamw-8bit", True)
+    assert JobConfig(method="qlora", **base).resolve(cuda=False).optimizer == "adamw"
+    assert JobConfig(method="full", **base).resolve(cuda=False).learning_rate == 1e-5
+    assert JobConfig(method="prompt-tuning", **base).resolve(cuda=False).learning_rate >= 1e-3
+    assert JobConfig(method="lora", learning_rate=0.5, alpha=3, **base).resolve(cuda=False).alpha == 3
+
+
+@pytest.mark.parametrize("content, needle", [
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "rnak": 4}, "unknown config key(s) rnak"),
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "rank": "four"}, "key 'rank'"),
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "method": "qlora2"}, "use one of qlora"),
+    ({"dataset": "demo", "output_dir": "o"}, "'model' is missing"),
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "budget_usd": 3}, "price_per_hour"),
+])
+def test_bad_config_is_one_line_exit_2(tmp_path, capsys, content, needle):
+    cfg_file = tmp_path / "job.json"
+    cfg_file.write_text(json.dumps(content))
+    assert main(["--config", str(cfg_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and needle in err and len(err.splitlines()) == 1
+
+
+def test_invalid_json_names_file_and_line(tmp_path):
+    cfg_file = tmp_path / "job.json"
+    cfg_file.write_text('{\n "model": "tiny",\n "rank": 4,,\n}')
+    with pytest.raises(JobError, match=r"job.json:3: not valid JSON"):
+        load_config(["--config", str(cfg_file)])
