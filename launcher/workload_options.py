@@ -134,7 +134,7 @@ def workload_options(command: Callable[..., Any]) -> Callable[..., Any]:
         workload = Workload(**{name: kwargs.pop(name) for name in OPTIONS})
         return command(workload=workload, **kwargs)
 
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own] + added
+    params = added + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]  # workload panel first in --help
     wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one
