@@ -1,0 +1,66 @@
+"""`tunecost runs`: the ledger as a table and as JSON, filtered by tag and time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.run_record import RunRecord
+
+REQUIRED = {"id", "status", "backend", "gpu", "gpu_count", "spot", "price_per_hour", "estimated_hours",
+            "estimated_cost", "actual_hours", "actual_cost", "recoveries", "summary"}
+
+
+def _runs(home, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from tunecost.launcher.cli import main; main()", "runs", *args],
+                          env={**os.environ, "TUNECOST_HOME": str(home), "COLUMNS": "200"}, capture_output=True,
+                          text=True, timeout=60)
+
+
+def _fill(home) -> None:
+    ledger = Ledger(home)
+    ledger.create(RunRecord(id="tc-a", status="running", backend="sky-managed", tag="exp",
+                            created_at=datetime(2026, 11, 1, tzinfo=timezone.utc), provider="runpod", region="US",
+                            gpu="A100-80GB", gpu_count=1, spot=True, price_per_hour=1.19, estimated_hours=2.0,
+                            estimated_cost=2.38, plan={"big": "plan"}, task_yaml="name: x"))
+    ledger.set_status("tc-a", "succeeded", actual_hours=1.5, actual_cost=1.785, recoveries=1,
+                      summary={"steps": 120})
+    ledger.create(RunRecord(id="tc-b", status="pending", backend="local",
+                            created_at=datetime(2026, 11, 20, tzinfo=timezone.utc), provider="local",
+                            gpu="cpu (2 cores)", gpu_count=1))
+    ledger.set_status("tc-b", "stopped", "interrupted", resumes=[10])
+
+
+def test_runs_json_lists_every_run_with_the_contract_fields(tmp_path):
+    _fill(tmp_path)
+    result = _runs(tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["id"] for r in rows] == ["tc-a", "tc-b"]
+    assert all(REQUIRED <= set(r) for r in rows)
+    a = rows[0]
+    assert (a["status"], a["actual_cost"], a["recoveries"], a["summary"]) == ("succeeded", 1.785, 1, {"steps": 120})
+    assert "plan" not in a and "task_yaml" not in a  # bulky; in the ledger, not in the listing
+
+
+def test_runs_filters_by_tag_and_time(tmp_path):
+    _fill(tmp_path)
+    assert [r["id"] for r in json.loads(_runs(tmp_path, "--json", "--tag", "exp").stdout)] == ["tc-a"]
+    assert [r["id"] for r in json.loads(_runs(tmp_path, "--json", "--since", "2026-11-10").stdout)] == ["tc-b"]
+
+
+def test_runs_table_shows_status_hardware_and_money(tmp_path):
+    _fill(tmp_path)
+    out = _runs(tmp_path).stdout
+    for text in ("tc-a", "succeeded", "A100-80GB x1 spot runpod/US", "$2.38", "$1.78", "tc-b", "stopped"):
+        assert text in out, out
+
+
+def test_no_runs_yet(tmp_path):
+    result = _runs(tmp_path)
+    assert result.returncode == 0 and "no runs yet" in result.stdout
+    assert json.loads(_runs(tmp_path, "--json").stdout) == []
