@@ -114,7 +114,8 @@ def report(
         sys.stdout.write(text)
         return
     write_atomic(out, text)
-    console.print(f"wrote {out} ({fmt}): {len(expense.items)} runs, total {expense.total:,.2f} {expense.currency}",
+    runs = f"{len(expense.items)} run" + ("s" if len(expense.items) != 1 else "")
+    console.print(f"wrote {out} ({fmt}): {runs}, total {expense.total:,.2f} {expense.currency}",
                   markup=False, highlight=False)
 
 

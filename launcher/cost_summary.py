@@ -211,7 +211,7 @@ def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
         ("job", f"{s.method or '?'} fine-tune of {s.model or '?'}"),
         ("where", f"{s.provider or '?'} {s.region}".strip()),
         ("hardware", s.hardware),
-        ("pricing", f"{'spot' if s.spot else 'on-demand'} at ${s.rate_per_hour:,.4f}/h"
+        ("pricing", f"{'local rate' if s.is_local else 'spot' if s.spot else 'on-demand'} ${s.rate_per_hour:,.4f}/h"
          + (f" ({s.rate_source})" if s.rate_source else "")),
         ("ran", f"{s.actual_seconds:,.0f} s ({s.time_source})" if s.actual_seconds is not None else s.time_source),
         ("billed", f"{s.billed_hours:.4f} h = {s.billed_seconds} s, {s.billing_rule}"),

@@ -46,6 +46,7 @@ class LineItem(BaseModel):
     provider: str
     tag: str
     status: str
+    actual_cost: float
     estimated_cost: Optional[float] = None
     estimated_hours: Optional[float] = None
     actual_hours: Optional[float] = None
@@ -79,6 +80,7 @@ class Chart(BaseModel):
     bars: list[Bar]
     labels: list[tuple[float, str]]
     maximum: float
+    has_estimates: bool
 
 
 class ExpenseReport(BaseModel):
@@ -108,7 +110,7 @@ def _cents(value: float) -> Decimal:
 def _description(s: CostSummary) -> str:
     where = " ".join(p for p in (s.provider, s.region) if p and p != "local")
     pricing = "spot" if s.spot else "on-demand"
-    text = f"{s.method or 'fine-tune'} of {s.model or '?'} on {s.hardware}"
+    text = f"{s.method + ' ' if s.method else ''}fine-tune of {s.model or '?'} on {s.hardware}"
     text += f", {where} {pricing}" if where else ", local run"
     return text + (f" [tag: {s.tag}]" if s.tag else "")
 
@@ -120,7 +122,7 @@ def line_item(record: RunRecord) -> LineItem:
     return LineItem(
         date=when, vendor=VENDORS.get(s.provider, s.provider or "unknown"), description=_description(s),
         quantity=round(s.billed_hours, 4), unit_price=round(s.rate_per_hour, 4),
-        amount=float(_cents(s.compute_cost)), reference=s.run_id, provider=s.provider or "unknown",
+        amount=float(_cents(s.compute_cost)), actual_cost=s.compute_cost, reference=s.run_id, provider=s.provider or "unknown",
         tag=s.tag, status=s.status, estimated_cost=s.estimated_cost, estimated_hours=s.estimated_hours,
         actual_hours=None if s.actual_seconds is None else s.actual_seconds / 3600.0, summary=s,
     )
@@ -157,7 +159,7 @@ def _chart(items: list[LineItem], title: str, unit: str, actual: str, estimate: 
                             label=f"{ref} {kind}: {value:,.4f} {unit}"))
         labels.append((x0 + bar, ref))
     return Chart(title=title, unit=unit, width=width, height=height, baseline=height - bottom,
-                 bars=bars, labels=labels, maximum=maximum)
+                 bars=bars, labels=labels, maximum=maximum, has_estimates=any(b.kind == "estimate" for b in bars))
 
 
 def build_report(records: list[RunRecord], since: Optional[date] = None, until: Optional[date] = None,
@@ -175,7 +177,8 @@ def build_report(records: list[RunRecord], since: Optional[date] = None, until: 
     rules = {}
     for i in items:
         s = i.summary
-        rules[s.provider] = {"provider": s.provider, "rule": s.billing_rule, "source": s.billing_source,
+        source = s.billing_source or ("this machine: no provider bill" if s.is_local else "no source found")
+        rules[s.provider] = {"provider": s.provider, "rule": s.billing_rule, "source": source,
                              "as_of": s.billing_as_of}
     not_included = sorted({text for i in items for text in i.summary.not_included})
     runs_by_note: dict[str, list[str]] = {}
@@ -190,7 +193,7 @@ def build_report(records: list[RunRecord], since: Optional[date] = None, until: 
         total=float(total), total_hours=round(sum(i.quantity for i in items), 4),
         estimated_total=round(sum(estimates), 2) if estimates else None, left_out=left_out, notes=notes,
         not_included=not_included, billing_rules=list(rules.values()),
-        charts=[_chart(items, "Compute cost per run: actual vs estimate", "USD", "amount", "estimated_cost"),
+        charts=[_chart(items, "Compute cost per run: actual vs estimate", "USD", "actual_cost", "estimated_cost"),
                 _chart(items, "Hours per run: actual vs estimate", "h", "actual_hours", "estimated_hours")],
     )
 
