@@ -50,7 +50,8 @@ def _console():
     """Rich console; piped output gets a wide fixed width so the offer table is not squeezed to 80 columns."""
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else 160)
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(width=160 if wide else None)
 
 
 def _warn(warnings: list[str]) -> None:

@@ -27,16 +27,16 @@ def _money(x: float) -> str:
 def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Table:
     table = Table(title=title, title_justify="left", header_style="bold", pad_edge=False)
     for name, justify in (("", "left"), ("provider", "left"), ("region", "left"), ("instance", "left"),
-                          ("GPU", "left"), ("", "left"), ("$/h", "right"), ("hours", "right"),
-                          ("total", "right"), ("VRAM need/have", "right"), ("as of", "left"), ("P", "center")):
-        table.add_column(name, justify=justify, no_wrap=name in ("instance", "GPU", "total"))
+                          ("GPU", "left"), ("type", "left"), ("$/h", "right"), ("hours", "right"),
+                          ("total", "right"), ("GiB need/have", "right"), ("as of", "left"), ("P", "center")):
+        table.add_column(name, justify=justify, no_wrap=name != "instance", overflow="fold")
     for q in quotes:
         mark = "→" if q == chosen else ""
         table.add_row(
             mark, q.provider, q.region, q.instance_type,
             f"{q.gpu} x{q.gpu_count}" + (f" {q.parallelism}" if q.gpu_count > 1 else ""),
             "spot" if q.spot else "on-demand", _money(q.price_per_hour), _hours(q.hours), _money(q.cost),
-            f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f} GiB", q.as_of or "undated", "*" if q.pareto else "",
+            f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "",
             style="bold green" if q == chosen else None)
     return table
 
