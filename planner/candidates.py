@@ -54,6 +54,13 @@ def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str 
         warnings.append(f"skipped offers of GPUs with no spec in gpus.csv: {', '.join(unknown)}")
         usable = usable[usable["gpu"].isin(list(known))]
 
+    if not wanted_gpus:  # the job ships CUDA builds of torch and bitsandbytes: other vendors only when named
+        other = sorted({g for g in usable["gpu"].unique() if known[g].vendor.upper() != "NVIDIA"})
+        if other:
+            warnings.append(f"left out non-NVIDIA GPUs ({', '.join(other)}): the job ships CUDA builds of torch and "
+                            "bitsandbytes; name them with --gpu to price them anyway")
+            usable = usable[~usable["gpu"].isin(other)]
+
     frames = []
     if spot in ("any", "on-demand"):
         frames.append(usable.assign(price=usable["price_per_hour"], spot=False))

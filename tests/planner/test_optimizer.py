@@ -105,6 +105,14 @@ def test_flagged_offers_are_skipped_and_filters_apply():
         optimize(spec(), prices, providers=["azure"])
 
 
+def test_non_nvidia_gpus_only_when_named():
+    prices = tables(offer("runpod", "MI300X", 1, 192.0, 0.50), offer("gcp", "L4", 1, 22.35, 0.71))
+    plan = optimize(spec(), prices)
+    assert {q.gpu for q in plan.quotes} == {"L4"}
+    assert any("non-NVIDIA GPUs (MI300X)" in w for w in plan.warnings)
+    assert {q.gpu for q in optimize(spec(), prices, gpus=["MI300X"]).quotes} == {"MI300X"}
+
+
 def test_too_big_to_replicate_uses_fsdp_and_peak_matches_torchtune_TT31_07_70b_lora_8xA100():
     """TT31-07: Llama-3.1-70B LoRA r16 q,k,v, packed 2048, batch 2, 8 x A100 FSDP: 27.6 GiB per GPU.
     (Its 3497 tokens/s per GPU would need ~1.5 PFLOP/s per A100 at 6N FLOPs/token, so speed is not checked here.)"""
