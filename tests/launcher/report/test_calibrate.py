@@ -17,6 +17,9 @@ from tunecost.planner.errors import UserError
 
 
 def _measured_hours(record) -> float:
+    """As the ledger measured it: the launcher's running hours, else first start to last end."""
+    if record.actual_hours is not None:
+        return record.actual_hours
     return (record.ended_at - record.started_at).total_seconds() / 3600
 
 
@@ -32,7 +35,8 @@ def test_factor_is_the_median_ratio_of_measured_to_estimated(real_runs):
     result = calibrate(records)
     assert len(result.rows) == 1
     row = result.rows[0]
-    assert (row.gpu, row.method, row.runs) == ("cpu (local)", "qlora", 2)
+    assert real_runs.free.gpu == real_runs.priced.gpu  # the launcher records the job's device
+    assert (row.gpu, row.method, row.runs) == (real_runs.priced.gpu or "cpu (local)", "qlora", 2)
     assert row.hours_factor == pytest.approx(1 / 0.8)
     peaks = [r.summary["peak_memory_gib"] for r in records]
     assert row.memory_factor == pytest.approx(median(p / 0.5 for p in peaks))
@@ -52,7 +56,7 @@ def test_apply_stores_sane_factors_and_refuses_wild_ones(real_runs, tmp_path):
     home = tmp_path / "home"
     path, stored, refused = apply(calibrate(_with_estimates(real_runs)), home=home)
     assert path == calibration_path(home) and path.is_file()
-    assert [(f.gpu, f.method) for f in stored] == [("cpu (local)", "qlora")]
+    assert [(f.gpu, f.method) for f in stored] == [(real_runs.priced.gpu or "cpu (local)", "qlora")]
     assert load_factors(home)[0].hours_factor == pytest.approx(1 / 0.8)
     assert refused == []
     wild = calibrate(_with_estimates(real_runs, hours_scale=0.001))
@@ -80,7 +84,7 @@ def test_calibrate_command_applies_and_then_shows_the_stored_factors(real_runs, 
     assert json.loads((home / "calibration.json").read_text())["factors"][0]["runs"] == 2
     shown = tunecost_cli(home, "calibrate")
     assert shown.returncode == 0, shown.stderr
-    assert "Stored correction factors" in shown.stdout and "cpu (local)" in shown.stdout
+    assert "Stored correction factors" in shown.stdout and (real_runs.priced.gpu or "cpu (local)") in shown.stdout
 
 
 def test_calibrate_command_with_nothing_to_learn_from_is_one_clear_line(real_runs, tunecost_cli):

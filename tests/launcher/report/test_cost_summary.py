@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from tunecost.launcher.cost_summary import LOCAL_RATE_ZERO, print_summary, summarize
+from tunecost.launcher.ledger import Ledger
 
 
 def _seconds(record) -> float:
@@ -99,7 +100,8 @@ def test_print_summary_shows_tag_verbatim_and_what_is_not_included(real_runs):
 def test_report_command_prints_the_latest_run_summary(real_runs, tunecost_cli):
     done = tunecost_cli(real_runs.home, "report")
     assert done.returncode == 0, done.stderr
-    assert f"Cost summary: {real_runs.priced.id}" in done.stdout
+    latest = Ledger(real_runs.home).list()[-1]
+    assert f"Cost summary: {latest.id}" in done.stdout
     assert "billed" in done.stdout and "compute cost" in done.stdout
 
 
