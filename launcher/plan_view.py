@@ -29,12 +29,14 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
     for name, justify in (("", "left"), ("provider", "left"), ("region", "left"), ("instance", "left"),
                           ("GPU", "left"), ("type", "left"), ("$/h", "right"), ("hours", "right"),
                           ("total", "right"), ("GiB need/have", "right"), ("as of", "left"), ("P", "center")):
-        table.add_column(name, justify=justify, no_wrap=name != "instance", overflow="fold")
+        table.add_column(name, justify=justify, no_wrap=name != "instance", overflow="fold",
+                         min_width=14 if name == "instance" else None)
     for q in quotes:
         mark = "→" if q == chosen else ""
         table.add_row(
             mark, q.provider, q.region, q.instance_type,
-            f"{q.gpu} x{q.gpu_count}" + (f" {q.parallelism}" if q.gpu_count > 1 else ""),
+            f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
+            + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""),
             "spot" if q.spot else "on-demand", _money(q.price_per_hour), _hours(q.hours), _money(q.cost),
             f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "",
             style="bold green" if q == chosen else None)
@@ -49,7 +51,8 @@ def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
     console.print(f"[bold]{what}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
                   f"(seq {spec.seq_len}, batch {spec.micro_batch} x accum {spec.grad_accum})")
     if chosen is not None:
-        where = (f"{chosen.gpu} x{chosen.gpu_count}", "spot" if chosen.spot else "on-demand", chosen.region,
+        nodes = f" x{chosen.num_nodes} nodes" if chosen.num_nodes > 1 else ""
+        where = (f"{chosen.gpu} x{chosen.gpu_count}{nodes}", "spot" if chosen.spot else "on-demand", chosen.region,
                  chosen.zone)
         console.print(
             f"[bold green]Chosen: {_money(chosen.cost)}[/] on {chosen.provider} {chosen.instance_type} "

@@ -13,6 +13,7 @@ from tunecost.planner.shapes import ModelShape
 from tunecost.planner.spec import Method, Parallelism, TrainSpec
 
 HINT_GPU_COUNTS = (2, 4, 8, 16)
+MULTI_NODE_MIN_GPUS = 8  # scale out only full 8-GPU nodes, as multi-node training is done in practice
 
 
 class Fitter:
@@ -43,6 +44,18 @@ class Fitter:
             return Parallelism.ddp, ddp, True
         fsdp = self.memory(gpu_count, Parallelism.fsdp, spec)
         return Parallelism.fsdp, fsdp, self.fits(fsdp, gpu_memory_gib)
+
+    def topology(self, gpu_count: int, gpu_memory_gib: float) -> tuple[int, Parallelism, MemoryEstimate, bool]:
+        """(nodes, parallelism, memory, fits) for an instance of gpu_count GPUs: one instance when it holds the
+        job; else, for instances of 8+ GPUs, the fewest of them that hold the job with FSDP within max_gpus."""
+        parallelism, memory, fits = self.best(gpu_count, gpu_memory_gib)
+        nodes = 2
+        while not fits and gpu_count >= MULTI_NODE_MIN_GPUS and gpu_count * nodes <= self.max_gpus:
+            sharded = self.memory(gpu_count * nodes, Parallelism.fsdp)
+            if self.fits(sharded, gpu_memory_gib):
+                return nodes, Parallelism.fsdp, sharded, True
+            nodes += 1
+        return 1, parallelism, memory, fits
 
     def hint(self, gpu_count: int, gpu_memory_gib: float) -> str:
         """The changes that would make it fit on this GPU, each tried for real against the memory model."""

@@ -96,25 +96,29 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     infeasible: dict[tuple[str, int, float], Infeasible] = {}
     for row in rows.itertuples(index=False):
         count, has = int(row.gpu_count), float(row.gpu_memory_gib)
-        parallelism, memory, fits = fitter.best(count, has)
+        nodes, parallelism, memory, fits = fitter.topology(count, has)
         if not fits:
             if (row.gpu, count, round(has, 1)) not in infeasible:  # offers may list the same GPU's memory
                 infeasible[(row.gpu, count, round(has, 1))] = Infeasible(  # differently (GB vs GiB): keep both
                     gpu=row.gpu, gpu_count=count, needs_gib=round(memory.peak_gib, 2), has_gib=round(has, 2),
                     reason=fitter.reason(row.gpu, count, has, memory, parallelism), hint=fitter.hint(count, has))
             continue
-        key = (row.gpu, count, parallelism)
+        total = count * nodes
+        key = (row.gpu, total, parallelism)
         if key not in speeds:
-            speeds[key] = estimate_speed(spec, shape, gpu_specs[row.gpu], gpu_count=count, parallelism=parallelism)
-        tokens_per_sec = speeds[key].tokens_per_sec_per_gpu * count  # per-GPU speed includes DDP/FSDP scaling
+            speeds[key] = estimate_speed(spec, shape, gpu_specs[row.gpu], gpu_count=total, parallelism=parallelism)
+        # per-GPU speed includes DDP/FSDP scaling; across nodes the network costs a stated share more
+        tokens_per_sec = speeds[key].tokens_per_sec_per_gpu * total * (
+            overheads.inter_node_efficiency if nodes > 1 else 1.0)
+        price = float(row.price) * nodes
         parts = hours_breakdown(train_tokens=spec.train_tokens, tokens_per_sec=tokens_per_sec, model_gb=model_gb,
                                 checkpoint_size_gb=checkpoint_gb(spec, memory.trainable_params),
-                                spot=bool(row.spot), overheads=overheads)
+                                spot=bool(row.spot), overheads=overheads, nodes=nodes)
         hours = sum(parts.values())
         quotes.append(Quote(
             provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
-            gpu=row.gpu, gpu_count=count, spot=bool(row.spot), price_per_hour=float(row.price), hours=hours,
-            cost=hours * float(row.price), peak_gib_per_gpu=round(memory.peak_gib, 2), gpu_memory_gib=has,
+            gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
+            hours=hours, cost=hours * price, peak_gib_per_gpu=round(memory.peak_gib, 2), gpu_memory_gib=has,
             as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
             hours_breakdown={k: round(v, 6) for k, v in parts.items()}))
 
@@ -133,10 +137,12 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     kept = [q for i, q in enumerate(allowed) if i < top_k or q.pareto]
 
     parallelism = Parallelism(chosen.parallelism)
-    memory = fitter.memory(chosen.gpu_count, parallelism)
-    speed = speeds[(chosen.gpu, chosen.gpu_count, parallelism)]
-    multi = (f"{chosen.gpu_count} GPUs use {parallelism.value.upper()}: DDP where the replicated model fits, "
-             "else FSDP" if chosen.gpu_count > 1 else "")
+    total = chosen.gpu_count * chosen.num_nodes
+    memory = fitter.memory(total, parallelism)
+    speed = speeds[(chosen.gpu, total, parallelism)]
+    multi = (f"{total} GPUs use {parallelism.value.upper()}: DDP where the replicated model fits, else FSDP; "
+             "several nodes (same 8+ GPU instance type) only when one cannot hold the job, within --max-gpus"
+             if total > 1 else "")
     assumptions = _unique([
         f"model shape: {shape.source}",
         f"dataset: {spec.dataset.source}; {spec.epochs:g} epoch(s) = {spec.train_tokens:,} training tokens",

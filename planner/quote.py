@@ -36,6 +36,7 @@ class Overheads(BaseModel):
     checkpoint_gb_per_s: float = Field(0.2, gt=0, description="checkpoint write to the bucket mount's cache")
     preemption_rate_per_hour: float = Field(0.05, ge=0, description="expected spot preemptions per hour")
     checkpoint_interval_hours: float = Field(0.5, gt=0, description="time between checkpoints")
+    inter_node_efficiency: float = Field(0.7, gt=0, le=1, description="throughput kept across nodes")
 
     def assumptions(self) -> list[str]:
         return [
@@ -46,6 +47,8 @@ class Overheads(BaseModel):
             f"{self.checkpoint_gb_per_s:g} GB/s; size = trainable params x (4 B weights + optimizer state)",
             f"spot: {self.preemption_rate_per_hour:g} preemptions per hour (--preemption-rate); each loses half a "
             "checkpoint interval plus a restart (provisioning + setup + download); on-demand is never preempted",
+            f"several nodes: x{self.inter_node_efficiency:g} throughput for FSDP traffic over the cloud network "
+            "(no InfiniBand assumed); a preemption of any node stops all",
         ]
 
 
@@ -57,9 +60,9 @@ class Quote(BaseModel):
     zone: str = ""
     instance_type: str
     gpu: str
-    gpu_count: int
+    gpu_count: int = Field(description="GPUs per node (per instance)")
     spot: bool
-    price_per_hour: float
+    price_per_hour: float = Field(description="all nodes together (instance price x num_nodes)")
     hours: float
     cost: float
     peak_gib_per_gpu: float
@@ -91,8 +94,8 @@ def checkpoint_gb(spec: TrainSpec, trainable_params: int) -> float:
 
 
 def hours_breakdown(*, train_tokens: int, tokens_per_sec: float, model_gb: float, checkpoint_size_gb: float,
-                    spot: bool, overheads: Overheads) -> dict[str, float]:
-    """Billed hours by cause. Spot re-work is first order: preemptions = rate x (hours without re-work)."""
+                    spot: bool, overheads: Overheads, nodes: int = 1) -> dict[str, float]:
+    """Billed hours by cause. Spot re-work is first order: preemptions = rate x nodes x (hours without re-work)."""
     o = overheads
     compute = train_tokens / tokens_per_sec / 3600
     download = model_gb / o.download_gb_per_s / 3600
@@ -108,7 +111,7 @@ def hours_breakdown(*, train_tokens: int, tokens_per_sec: float, model_gb: float
     }
     if spot:
         restart = o.provisioning_hours + o.setup_hours + download
-        preemptions = o.preemption_rate_per_hour * sum(parts.values())
+        preemptions = o.preemption_rate_per_hour * nodes * sum(parts.values())
         lost = min(o.checkpoint_interval_hours, compute) / 2  # work since the last checkpoint, on average
         parts["spot_rework"] = preemptions * (lost + restart)
     return parts

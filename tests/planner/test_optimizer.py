@@ -208,3 +208,21 @@ def test_shipped_tables_end_to_end_and_plan_json_round_trips(tmp_path):
     assert set(data["chosen"]["hours_breakdown"]) == {"compute", "provisioning", "setup", "model_download",
                                                      "checkpoints", "spot_rework"}
     assert data["memory"]["peak_gib"] == pytest.approx(plan.chosen.peak_gib_per_gpu, abs=0.01)
+
+
+def test_several_8_gpu_nodes_only_when_one_cannot_hold_the_job_and_max_gpus_allows():
+    s = TrainSpec(model="meta-llama/Llama-3.1-405B", method=Method.lora, dataset=DatasetSize(tokens_per_epoch=10**7))
+    prices = tables(offer("aws", "H100", 8, 80.0, 98.32, spot=40.0), offer("gcp", "A100-80GB", 1, 80.0, 3.7))
+    with pytest.raises(UserError, match="nothing fits"):
+        optimize(s, prices)  # 8 GPUs are not enough for 405B LoRA in bf16
+    plan = optimize(s, prices, max_gpus=32)
+    q = plan.chosen
+    assert q.gpu == "H100" and q.gpu_count == 8 and q.num_nodes > 1 and q.parallelism == "fsdp"
+    total = q.gpu_count * q.num_nodes
+    shape = resolve_shape(s)
+    assert estimate_memory(s, shape, gpu_count=total, parallelism=Parallelism.fsdp).peak_gib <= 0.9 * 80
+    assert estimate_memory(s, shape, gpu_count=total - 8, parallelism=Parallelism.fsdp).peak_gib > 0.9 * 80
+    assert q.price_per_hour == pytest.approx(q.num_nodes * (40.0 if q.spot else 98.32))
+    # 1-GPU instances are not scaled out, though 32 of them would hold it with FSDP
+    assert estimate_memory(s, shape, gpu_count=32, parallelism=Parallelism.fsdp).peak_gib <= 0.9 * 80
+    assert {x.gpu for x in plan.quotes} == {"H100"} and [x.gpu for x in plan.infeasible] == ["A100-80GB"]
