@@ -46,11 +46,12 @@ def build_job_config(plan: dict[str, Any], *, run_id: str, dataset: str, output_
     if not config["model"]:
         raise UserError("the plan names no model (it was planned from --params); pass --model ID "
                         "(a Hugging Face id, a local model folder, 'smollm2' or 'tiny')")
-    if local:
-        # The plan picked bf16 and paged 8-bit AdamW for a CUDA GPU; here the job picks what this machine runs.
+    if config.get("precision") == "bf16" or local:
+        # bf16 -> "auto": bf16 where the GPU has it, else what the job can run (a fallback offer, a V100, this
+        # machine). Locally, paged 8-bit AdamW (CUDA only) gives way to the job's own default too.
         config["precision"] = "auto"
-        if config.get("optimizer") == "paged-adamw-8bit":
-            config.pop("optimizer")
+    if local and config.get("optimizer") == "paged-adamw-8bit":
+        config.pop("optimizer")
     config.update(dataset=dataset, output_dir=output_dir, run_id=run_id, price_per_hour=float(price_per_hour))
     if budget_usd is not None:
         config["budget_usd"] = float(budget_usd)

@@ -95,6 +95,8 @@ def test_prepare_stages_job_and_config_and_keeps_secrets_out(tmp_path, monkeypat
     assert config["budget_usd"] == 5.0 and config["max_steps"] == 7
     assert config["price_per_hour"] == 1.79  # the dearer of the two fallback offers: the guard never undercounts
     assert config["model"] == "HuggingFaceTB/SmolLM2-135M" and config["method"] == "qlora"
+    assert config["precision"] == "auto"  # bf16 where the GPU has it: a fallback offer may not (V100, T4)
+    assert config["optimizer"] == "paged-adamw-8bit"  # the plan's choice stands on a CUDA VM
     assert prep.secrets == ["HF_TOKEN"]
     for path in workdir.rglob("*"):
         if path.is_file():
