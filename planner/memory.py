@@ -208,6 +208,6 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     allocated = sum(chosen.values())
     chosen["overhead"] = CUDA_CONTEXT_GIB * GIB + ALLOCATOR_SLACK * allocated
     notes.append(f"overhead: CUDA context {CUDA_CONTEXT_GIB} GiB + {ALLOCATOR_SLACK:.0%} allocator slack")
-    comps = {k: round(v / GIB, 4) for k, v in chosen.items() if v > 0 or k in ("weights", "activations")}
+    comps = {k: round(v / GIB, 6) for k, v in chosen.items() if v > 0 or k in ("weights", "activations")}
     return MemoryEstimate(peak_gib=round(sum(chosen.values()) / GIB, 3), components_gib=comps,
                           trainable_params=int(trainable), assumptions=notes)
