@@ -19,7 +19,7 @@ from tunecost.planner.gpus import load_gpus
 from tunecost.planner.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.quote import Infeasible, Overheads, Quote, checkpoint_gb, hours_breakdown
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.shapes import ModelShape, resolve_shape
 from tunecost.planner.speed import SpeedEstimate, estimate_speed
 from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 
@@ -71,6 +71,68 @@ def _within_limits(quotes: list[Quote], budget: Optional[float], deadline_hours:
     return [q for q in in_time if budget is None or q.cost <= budget]
 
 
+def _assumptions(spec: TrainSpec, shape_source: str, headroom: float, total_gpus: int, parallelism: Parallelism,
+                 model_notes: list[str]) -> list[str]:
+    """Every basis of the chosen quote's numbers, in the order a reader checks them."""
+    multi = (f"{total_gpus} GPUs use {parallelism.value.upper()}: DDP where the replicated model fits, else FSDP; "
+             "several nodes (same 8+ GPU instance type) only when one cannot hold the job, within --max-gpus"
+             if total_gpus > 1 else "")
+    return _unique([
+        f"model shape: {shape_source}",
+        f"dataset: {spec.dataset.source}; {spec.epochs:g} epoch(s) = {spec.train_tokens:,} training tokens",
+        f"fits when peak memory per GPU <= {headroom:.0%} of the GPU's memory",
+        multi, *model_notes,
+        "cost = billed hours x the instance's $/h (whole instance; storage and egress not included)",
+    ])
+
+
+class Pricer:
+    """Turns offer rows into quotes (or reasons they do not fit), estimating each topology and GPU once."""
+
+    def __init__(self, spec: TrainSpec, shape: ModelShape, fitter: Fitter, overheads: Overheads) -> None:
+        self.spec, self.shape, self.fitter, self.overheads = spec, shape, fitter, overheads
+        self.model_gb = shape.total_params() * 2 / 1e9  # bf16 weights as downloaded from the hub
+        self.speeds: dict[tuple[str, int, Parallelism], SpeedEstimate] = {}
+        self.quotes: list[Quote] = []
+        self.infeasible: dict[tuple[str, int, float], Infeasible] = {}
+
+    def add(self, row: Any) -> None:
+        count, has = int(row.gpu_count), float(row.gpu_memory_gib)
+        nodes, parallelism, memory, fits = self.fitter.topology(count, has)
+        if not fits:
+            key = (row.gpu, count, round(has, 1))  # offers may state one GPU's memory differently (GB vs GiB)
+            if key not in self.infeasible:
+                self.infeasible[key] = Infeasible(
+                    gpu=row.gpu, gpu_count=count, needs_gib=round(memory.peak_gib, 2), has_gib=round(has, 2),
+                    reason=self.fitter.reason(row.gpu, count, has, memory, parallelism),
+                    hint=self.fitter.hint(count, has))
+            return
+        total = count * nodes
+        speed = self._speed(row.gpu, total, parallelism)
+        # per-GPU speed includes DDP/FSDP scaling; across nodes the network costs a stated share more
+        tokens_per_sec = speed.tokens_per_sec_per_gpu * total * (
+            self.overheads.inter_node_efficiency if nodes > 1 else 1.0)
+        price = float(row.price) * nodes
+        parts = hours_breakdown(train_tokens=self.spec.train_tokens, tokens_per_sec=tokens_per_sec,
+                                model_gb=self.model_gb,
+                                checkpoint_size_gb=checkpoint_gb(self.spec, memory.trainable_params),
+                                spot=bool(row.spot), overheads=self.overheads, nodes=nodes)
+        hours = sum(parts.values())
+        self.quotes.append(Quote(
+            provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
+            gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
+            hours=hours, cost=hours * price, peak_gib_per_gpu=round(memory.peak_gib, 2), gpu_memory_gib=has,
+            as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
+            hours_breakdown={k: round(v, 6) for k, v in parts.items()}))
+
+    def _speed(self, gpu: str, total: int, parallelism: Parallelism) -> SpeedEstimate:
+        key = (gpu, total, parallelism)
+        if key not in self.speeds:
+            self.speeds[key] = estimate_speed(self.spec, self.shape, load_gpus()[gpu], gpu_count=total,
+                                              parallelism=parallelism)
+        return self.speeds[key]
+
+
 def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None, spot: str = "any",
              max_gpus: int = 8, regions=None, budget: Optional[float] = None,
              deadline_hours: Optional[float] = None, headroom: float = 0.9,
@@ -88,41 +150,12 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         raise UserError("no offers match the filters (--providers / --gpu / --region / --spot / --max-gpus); "
                         "loosen them or run `tunecost prices` to see what is offered")
 
-    fitter = Fitter(spec, shape, headroom, max_gpus)
-    gpu_specs = load_gpus()
-    speeds: dict[tuple[str, int, Parallelism], SpeedEstimate] = {}
-    model_gb = shape.total_params() * 2 / 1e9
-    quotes: list[Quote] = []
-    infeasible: dict[tuple[str, int, float], Infeasible] = {}
+    pricer = Pricer(spec, shape, Fitter(spec, shape, headroom, max_gpus), overheads)
     for row in rows.itertuples(index=False):
-        count, has = int(row.gpu_count), float(row.gpu_memory_gib)
-        nodes, parallelism, memory, fits = fitter.topology(count, has)
-        if not fits:
-            if (row.gpu, count, round(has, 1)) not in infeasible:  # offers may list the same GPU's memory
-                infeasible[(row.gpu, count, round(has, 1))] = Infeasible(  # differently (GB vs GiB): keep both
-                    gpu=row.gpu, gpu_count=count, needs_gib=round(memory.peak_gib, 2), has_gib=round(has, 2),
-                    reason=fitter.reason(row.gpu, count, has, memory, parallelism), hint=fitter.hint(count, has))
-            continue
-        total = count * nodes
-        key = (row.gpu, total, parallelism)
-        if key not in speeds:
-            speeds[key] = estimate_speed(spec, shape, gpu_specs[row.gpu], gpu_count=total, parallelism=parallelism)
-        # per-GPU speed includes DDP/FSDP scaling; across nodes the network costs a stated share more
-        tokens_per_sec = speeds[key].tokens_per_sec_per_gpu * total * (
-            overheads.inter_node_efficiency if nodes > 1 else 1.0)
-        price = float(row.price) * nodes
-        parts = hours_breakdown(train_tokens=spec.train_tokens, tokens_per_sec=tokens_per_sec, model_gb=model_gb,
-                                checkpoint_size_gb=checkpoint_gb(spec, memory.trainable_params),
-                                spot=bool(row.spot), overheads=overheads, nodes=nodes)
-        hours = sum(parts.values())
-        quotes.append(Quote(
-            provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
-            gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
-            hours=hours, cost=hours * price, peak_gib_per_gpu=round(memory.peak_gib, 2), gpu_memory_gib=has,
-            as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
-            hours_breakdown={k: round(v, 6) for k, v in parts.items()}))
+        pricer.add(row)
+    quotes = pricer.quotes
 
-    misfits = sorted(infeasible.values(), key=lambda i: (-i.has_gib, i.gpu, i.gpu_count))
+    misfits = sorted(pricer.infeasible.values(), key=lambda i: (-i.has_gib, i.gpu, i.gpu_count))
     if not quotes:
         largest = max(misfits, key=lambda i: (i.has_gib * i.gpu_count, i.has_gib))
         raise UserError(f"nothing fits: {largest.reason} (the largest GPU considered); {largest.hint}")
@@ -138,19 +171,11 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
 
     parallelism = Parallelism(chosen.parallelism)
     total = chosen.gpu_count * chosen.num_nodes
-    memory = fitter.memory(total, parallelism)
-    speed = speeds[(chosen.gpu, total, parallelism)]
-    multi = (f"{total} GPUs use {parallelism.value.upper()}: DDP where the replicated model fits, else FSDP; "
-             "several nodes (same 8+ GPU instance type) only when one cannot hold the job, within --max-gpus"
-             if total > 1 else "")
-    assumptions = _unique([
-        f"model shape: {shape.source}",
-        f"dataset: {spec.dataset.source}; {spec.epochs:g} epoch(s) = {spec.train_tokens:,} training tokens",
-        f"fits when peak memory per GPU <= {headroom:.0%} of the GPU's memory",
-        multi, *memory.assumptions, *speed.assumptions, *overheads.assumptions(),
-        "cost = billed hours x the instance's $/h (whole instance; storage and egress not included)",
-    ])
-    if spec.precision is Precision.bf16 and not gpu_specs[chosen.gpu].supports_bf16:
+    memory = pricer.fitter.memory(total, parallelism)
+    speed = pricer.speeds[(chosen.gpu, total, parallelism)]
+    assumptions = _assumptions(spec, shape.source, headroom, total, parallelism,
+                               [*memory.assumptions, *speed.assumptions, *overheads.assumptions()])
+    if spec.precision is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
         warnings.append(f"{chosen.gpu} has no bf16: the job must run fp16 mixed precision there (precision 'auto' "
                         "or 'fp16'); the speed estimate already assumes fp16")
     return Plan(spec=spec, chosen=chosen, quotes=kept, infeasible=misfits, prices_as_of=prices.as_of,
