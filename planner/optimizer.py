@@ -176,8 +176,8 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     assumptions = _assumptions(spec, shape.source, headroom, total, parallelism,
                                [*memory.assumptions, *speed.assumptions, *overheads.assumptions()])
     if spec.precision is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
-        warnings.append(f"{chosen.gpu} has no bf16: the job must run fp16 mixed precision there (precision 'auto' "
-                        "or 'fp16'); the speed estimate already assumes fp16")
+        warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
+                        "precision 'auto'); the speed estimate assumes fp16")
     return Plan(spec=spec, chosen=chosen, quotes=kept, infeasible=misfits, prices_as_of=prices.as_of,
                 memory=memory.model_dump(mode="json"), speed=speed.model_dump(mode="json"),
                 assumptions=assumptions, warnings=_unique([*prices.warnings, *warnings]),
