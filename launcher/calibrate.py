@@ -7,19 +7,17 @@ JSON in $TUNECOST_HOME/calibration.json (a plain file the planner can read witho
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from pathlib import Path
 from statistics import median
 from typing import Optional
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from tunecost.launcher.cost_summary import summarize
 from tunecost.launcher.expense_report import write_atomic
 from tunecost.launcher.ledger import now, tunecost_home
 from tunecost.launcher.run_record import RunRecord
-from tunecost.planner.errors import UserError
+from tunecost.planner.corrections import Correction, Corrections, read_corrections
 
 CALIBRATION_FILE = "calibration.json"
 SANE_FACTOR = (0.1, 10.0)  # outside this, a factor says "the run or the plan was broken", not "plan is off"
@@ -59,23 +57,6 @@ class CalibrationRow(BaseModel):
 class Calibration(BaseModel):
     rows: list[CalibrationRow]
     skipped: list[str]
-
-
-class Factor(BaseModel):
-    """A stored correction: multiply the planner's hours (memory) for this GPU and method by the factor."""
-
-    gpu: str
-    method: str
-    hours_factor: Optional[float] = None
-    memory_factor: Optional[float] = None
-    runs: int
-    run_ids: list[str]
-
-
-class StoredFactors(BaseModel):
-    version: int = 1
-    updated_at: datetime
-    factors: list[Factor]
 
 
 def _sample(record: RunRecord) -> tuple[Optional[Sample], str]:
@@ -137,7 +118,7 @@ def _sane(factor: Optional[float]) -> bool:
     return factor is not None and SANE_FACTOR[0] <= factor <= SANE_FACTOR[1]
 
 
-def apply(calibration: Calibration, home: Optional[Path] = None) -> tuple[Path, list[Factor], list[str]]:
+def apply(calibration: Calibration, home: Optional[Path] = None) -> tuple[Path, list[Correction], list[str]]:
     """Store the sane factors (merged over earlier ones, per GPU and method); returns path, stored, refused."""
     stored = {(f.gpu, f.method): f for f in load_factors(home)}
     refused = []
@@ -154,25 +135,18 @@ def apply(calibration: Calibration, home: Optional[Path] = None) -> tuple[Path, 
         if before is not None:  # a refused or missing factor keeps the one stored earlier
             hours = hours if hours is not None else before.hours_factor
             memory = memory if memory is not None else before.memory_factor
-        stored[(row.gpu, row.method)] = Factor(gpu=row.gpu, method=row.method, hours_factor=hours,
+        stored[(row.gpu, row.method)] = Correction(gpu=row.gpu, method=row.method, hours_factor=hours,
                                                memory_factor=memory, runs=row.runs, run_ids=row.run_ids)
     path = calibration_path(home)
     tunecost_home(home).mkdir(parents=True, exist_ok=True)
-    payload = StoredFactors(updated_at=now(), factors=sorted(stored.values(), key=lambda f: (f.gpu, f.method)))
+    payload = Corrections(updated_at=now(), factors=sorted(stored.values(), key=lambda f: (f.gpu, f.method)))
     write_atomic(path, payload.model_dump_json(indent=2) + "\n")
     return path, payload.factors, refused
 
 
-def load_factors(home: Optional[Path] = None) -> list[Factor]:
+def load_factors(home: Optional[Path] = None) -> list[Correction]:
     """Stored correction factors ([] if none yet); a damaged file is one clear error."""
-    path = calibration_path(home)
-    if not path.exists():
-        return []
-    try:
-        return StoredFactors.model_validate(json.loads(path.read_text(encoding="utf-8"))).factors
-    except (ValueError, ValidationError) as err:
-        raise UserError(f"{path} is not a tunecost calibration file ({str(err).splitlines()[0]}); "
-                        "delete it and run tunecost calibrate --apply again") from None
+    return read_corrections(calibration_path(home)).factors
 
 
 def _fmt(value: Optional[float], spec: str = ".4f") -> str:
@@ -199,7 +173,7 @@ def print_calibration(calibration: Calibration, console) -> None:
         console.print(f"skipped {why}", markup=False, highlight=False)
 
 
-def print_factors(factors: list[Factor], path: Path, console) -> None:
+def print_factors(factors: list[Correction], path: Path, console) -> None:
     """The correction factors later plans use, and where they are stored."""
     from rich.table import Table
     from rich.text import Text

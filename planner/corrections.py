@@ -1,0 +1,74 @@
+"""Correction factors learned from finished runs (`tunecost calibrate --apply`), for later plans to use and show.
+
+WHY in the planner: a plan must be able to apply "our last runs on A100 QLoRA took 1.2x the estimate" without
+importing the launcher. The launcher writes $TUNECOST_HOME/calibration.json in this schema; the planner reads it.
+Pure: text in, models out (plus one small file read), no network.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ValidationError
+
+from tunecost.planner.errors import UserError
+
+
+class Correction(BaseModel):
+    """Multiply the planner's hours (peak memory) for this GPU and method by these factors."""
+
+    gpu: str
+    method: str
+    hours_factor: Optional[float] = None
+    memory_factor: Optional[float] = None
+    runs: int
+    run_ids: list[str]
+
+
+class Corrections(BaseModel):
+    version: int = 1
+    updated_at: Optional[datetime] = None
+    factors: list[Correction] = []
+
+    def find(self, gpu: str, method: str) -> Optional[Correction]:
+        """The factor for this GPU (case-insensitive) and method, if one was learned."""
+        for f in self.factors:
+            if f.gpu.lower() == gpu.lower() and f.method.lower() == method.lower():
+                return f
+        return None
+
+    def adjust_hours(self, hours: float, gpu: str, method: str) -> tuple[float, Optional[str]]:
+        """Hours after correction, and the assumption line a plan shows (None when nothing applies)."""
+        f = self.find(gpu, method)
+        if f is None or f.hours_factor is None:
+            return hours, None
+        return hours * f.hours_factor, (f"hours x{f.hours_factor:.3f} for {f.gpu} {f.method}, learned from "
+                                        f"{f.runs} finished run{'s' if f.runs != 1 else ''} (tunecost calibrate)")
+
+    def adjust_memory(self, gib: float, gpu: str, method: str) -> tuple[float, Optional[str]]:
+        """Peak GiB after correction, and the assumption line (None when nothing applies)."""
+        f = self.find(gpu, method)
+        if f is None or f.memory_factor is None:
+            return gib, None
+        return gib * f.memory_factor, (f"peak memory x{f.memory_factor:.3f} for {f.gpu} {f.method}, learned from "
+                                       f"{f.runs} finished run{'s' if f.runs != 1 else ''} (tunecost calibrate)")
+
+
+def parse_corrections(text: str, where: str = "calibration.json") -> Corrections:
+    """Corrections from JSON text; a damaged file is one clear line saying how to fix it."""
+    try:
+        return Corrections.model_validate(json.loads(text))
+    except (ValueError, ValidationError) as err:
+        first = str(err).splitlines()[0]
+        raise UserError(f"{where} is not a tunecost calibration file ({first}); "
+                        "delete it and run tunecost calibrate --apply again") from None
+
+
+def read_corrections(path: Path) -> Corrections:
+    """Corrections stored at `path`; none (an empty set) when the file does not exist yet."""
+    if not path.exists():
+        return Corrections()
+    return parse_corrections(path.read_text(encoding="utf-8"), where=str(path))
