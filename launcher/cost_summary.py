@@ -161,8 +161,11 @@ def summarize(record: RunRecord) -> CostSummary:
         notes.append(f"run is {record.status}: no end time yet, so nothing is billed in this summary")
     if record.recoveries:
         plural = "recovery" if record.recoveries == 1 else "recoveries"
-        notes.append(f"{record.recoveries} {plural}: each new instance may add up to "
-                     f"{rule.minimum_seconds} s of minimum billing, not counted here")
+        minimum = (f" and not the up to {rule.minimum_seconds} s minimum each new instance may add"
+                   if rule.minimum_seconds else "")
+        notes.append(f"{record.recoveries} {plural}: the time billed here runs from the job's first start to its "
+                     f"end, so it also counts the waits for a new instance (no instance bills then){minimum}; "
+                     "the provider's bill can differ by that much")
 
     return CostSummary(
         run_id=record.id, status=record.status, backend=record.backend, tag=record.tag,
