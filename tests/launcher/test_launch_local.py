@@ -60,10 +60,10 @@ def _wait_for(proc: subprocess.Popen, text: str, timeout: float) -> str:
 def test_sigint_stops_with_a_checkpoint_and_resume_continues_the_same_run(tmp_path, write_plan):
     home = tmp_path / "home"
     proc = subprocess.Popen(TUNECOST + ["launch", "--local", str(write_plan(SINGLE)), "--model", "tiny",
-                                        "--dataset", "demo", "--max-steps", "30", "--save-steps", "100"],
+                                        "--dataset", "demo", "--max-steps", "20", "--save-steps", "100"],
                             env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_for(proc, "step 10/30", timeout=180)
+        _wait_for(proc, "step 10/20", timeout=180)
         proc.send_signal(signal.SIGINT)  # to the launcher, as Ctrl-C would
         out, _ = proc.communicate(timeout=120)
     finally:
@@ -74,7 +74,7 @@ def test_sigint_stops_with_a_checkpoint_and_resume_continues_the_same_run(tmp_pa
     assert run.status == "stopped", run.history
     assert run.summary["stop_reason"] == "sigterm"
     stopped_at = run.summary["steps"]
-    assert 10 <= stopped_at < 30
+    assert 10 <= stopped_at < 20
     assert f"--resume {run.id}" in run.history[-1].note
     first_hours = run.actual_hours
 
@@ -83,7 +83,7 @@ def test_sigint_stops_with_a_checkpoint_and_resume_continues_the_same_run(tmp_pa
     [resumed] = Ledger(home).list()  # still one run
     assert resumed.id == run.id and resumed.status == "succeeded"
     assert resumed.resumes == [stopped_at]
-    assert resumed.summary["resumed_from"] == [stopped_at] and resumed.summary["steps"] == 30
+    assert resumed.summary["resumed_from"] == [stopped_at] and resumed.summary["steps"] == 20
     assert resumed.actual_hours > first_hours
     assert [h.status for h in resumed.history] == ["pending", "running", "stopped", "running", "succeeded"]
     assert f"from checkpoint step {stopped_at}" in resumed.history[3].note
