@@ -5,6 +5,7 @@ Only the text view lives here; `--json` output never imports rich's table machin
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -25,11 +26,13 @@ def _money(x: float) -> str:
 
 
 def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold", pad_edge=False)
+    table = Table(title=title, title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
+                  collapse_padding=True)
     for name, justify in (("", "left"), ("provider", "left"), ("region", "left"), ("instance", "left"),
                           ("GPU", "left"), ("type", "left"), ("$/h", "right"), ("hours", "right"),
-                          ("total", "right"), ("GiB need/have", "right"), ("as of", "left"), ("P", "center")):
-        table.add_column(name, justify=justify, no_wrap=name != "instance", overflow="fold",
+                          ("total", "right"), ("GiB need/has", "right"), ("as of", "left"), ("P", "center")):
+        text = name in ("provider", "region", "instance", "GPU", "as of")  # may fold on narrow terminals
+        table.add_column(name, justify=justify, no_wrap=not text, overflow="fold",
                          min_width=14 if name == "instance" else None)
     for q in quotes:
         mark = "→" if q == chosen else ""
@@ -66,7 +69,8 @@ def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
                                                "P * = Pareto-optimal in cost and hours)"))
     if plan.infeasible:
-        table = Table(title="Does not fit", title_justify="left", header_style="bold", pad_edge=False)
+        table = Table(title="Does not fit", title_justify="left", header_style="bold", pad_edge=False,
+                      box=box.SIMPLE_HEAD, collapse_padding=True)
         table.add_column("GPU", no_wrap=True)
         table.add_column("why")
         table.add_column("what would make it fit")
@@ -84,7 +88,8 @@ def render_memory(memory: dict, console: Console) -> None:
     if not components:
         return
     console.print(f"[bold]Memory per GPU: {memory.get('peak_gib', 0):.2f} GiB peak[/]")
-    table = Table(header_style="bold", pad_edge=False)
+    table = Table(header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
+                  collapse_padding=True)
     table.add_column("component")
     table.add_column("GiB", justify="right")
     for name, gib in components.items():
