@@ -136,13 +136,14 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     if resume:
         print(f"resuming from {resume.name} (run {run_id})", flush=True)
 
-    from transformers import PrinterCallback, ProgressCallback, Trainer
+    from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
 
     from .callbacks import CommitCheckpoint, Progress, StopAndSave
 
     from .data import Collator, load_data
     from .model import apply_method, compute_dtype, count_params, load_base, load_tokenizer, model_folder
 
+    set_seed(cfg.seed)  # before the adapter is created: LoRA A / prompt init must repeat in a fresh process
     folder = model_folder(cfg.model)
     tokenizer = load_tokenizer(folder)
     data = load_data(cfg.dataset, tokenizer, cfg.seq_len, cfg.packing, cfg.eval_fraction, cfg.eval_file,
