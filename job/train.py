@@ -51,6 +51,24 @@ class ListDataset:
         return self.items[i]
 
 
+def job_trainer_class():
+    """HF Trainer with one fix: under DDP it loads optimizer.pt with map_location=args.device, which on CPU is
+    "cpu:<rank>" and torch.load rejects it (transformers 5.17), so a multi-process CPU run could not resume."""
+    import torch
+    from transformers import Trainer
+
+    class JobTrainer(Trainer):
+        def _load_optimizer_and_scheduler(self, checkpoint):
+            if checkpoint is None or self.args.device.type != "cpu" or self.args.world_size == 1 \
+                    or not os.path.isfile(os.path.join(checkpoint, "optimizer.pt")):
+                return super()._load_optimizer_and_scheduler(checkpoint)
+            self.optimizer.load_state_dict(torch.load(os.path.join(checkpoint, "optimizer.pt"), map_location="cpu",
+                                                      weights_only=True))
+            self.lr_scheduler.load_state_dict(torch.load(os.path.join(checkpoint, "scheduler.pt"), weights_only=True))
+
+    return JobTrainer
+
+
 def is_rank0() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
@@ -133,10 +151,10 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     clock.prior_total, clock.prior_train = prior.get("total_seconds", 0.0), prior.get("train_seconds", 0.0)
     run_id = cfg.run_id or prior.get("run_id") or os.environ.get("SKYPILOT_TASK_ID") or uuid.uuid4().hex[:12]
     resumed_from = prior.get("resumed_from", []) + ([prior.get("step", 0)] if resume else [])
-    if resume:
+    if resume and is_rank0():
         print(f"resuming from {resume.name} (run {run_id})", flush=True)
 
-    from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
+    from transformers import PrinterCallback, ProgressCallback, set_seed
 
     from .callbacks import CommitCheckpoint, Progress, StopAndSave
 
@@ -150,17 +168,18 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
                      cfg.skip_bad_rows, cfg.seed)
     model = apply_method(load_base(folder, cfg), cfg)
     trainable, total = count_params(model)
-    print(f"{cfg.method} on {cfg.model}: {trainable:,} trainable of {total:,} parameters; "
-          f"{len(data.train)} train / {len(data.eval)} eval examples, {data.bad_rows} bad rows skipped", flush=True)
+    if is_rank0():
+        print(f"{cfg.method} on {cfg.model}: {trainable:,} trainable of {total:,} parameters; "
+              f"{len(data.train)} train / {len(data.eval)} eval examples, {data.bad_rows} bad rows skipped", flush=True)
 
     run_state = {"run_id": run_id, "resumed_from": resumed_from, "bad_rows": data.bad_rows}
     stopper = StopAndSave(flags, clock, cfg.save_minutes, cfg.price_per_hour, cfg.budget_usd)
     commit = CommitCheckpoint(output_dir, cfg.keep_checkpoints, run_state, clock)
     progress = Progress(clock)
-    trainer = Trainer(model=model, args=training_args(cfg, output_dir, cuda, compute_dtype(cfg.precision)),
-                      train_dataset=ListDataset(data.train),
-                      eval_dataset=ListDataset(data.eval) if data.eval else None,
-                      data_collator=Collator(tokenizer.pad_token_id), callbacks=[stopper, commit, progress])
+    args = training_args(cfg, output_dir, cuda, compute_dtype(cfg.precision))
+    trainer = job_trainer_class()(model=model, args=args, train_dataset=ListDataset(data.train),
+                                  eval_dataset=ListDataset(data.eval) if data.eval else None,
+                                  data_collator=Collator(tokenizer.pad_token_id), callbacks=[stopper, commit, progress])
     trainer.remove_callback(PrinterCallback)  # prints raw dicts; Progress prints readable lines
     if not sys.stdout.isatty():
         trainer.remove_callback(ProgressCallback)
