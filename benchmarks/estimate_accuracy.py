@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from tunecost.planner.calibration import EXCLUDED, compare
+from tunecost.planner.calibration import (CASES, EXCLUDED, compare, fit_overheads, leave_one_out, load_rows,
+                                         measured_gib, physics_gaps)
+from tunecost.planner.memory import estimate_memory
+from tunecost.planner.shapes import resolve_shape
 
 DEFAULT_CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "published_runs.csv"
 
@@ -25,9 +28,36 @@ def table(path: Path) -> pd.DataFrame:
 
 def summary(df: pd.DataFrame) -> pd.DataFrame:
     g = df.groupby(["quantity", "method"])["abs_error"]
+    signed = df.groupby(["quantity", "method"])["rel_error"]
     out = pd.DataFrame({"n": g.size(), "median": g.median(), "p90": g.quantile(0.9),
-                        "bias (median signed)": df.groupby(["quantity", "method"])["rel_error"].median()})
+                        "bias (median signed)": signed.median(), "share under": signed.apply(lambda e: (e < 0).mean())})
     return out.round(3)
+
+
+def memory_checks(path: Path) -> pd.DataFrame:
+    """Per memory row: leave-one-out error (the row's group overhead fitted without it) and the fit-decision
+    error (peak_gib, with CUDA context and allocator slack, against the measured peak)."""
+    rows, gaps = load_rows(path), physics_gaps(path)
+    loo = leave_one_out(gaps)
+    out = []
+    for case in CASES:
+        if case.row_id not in loo:
+            continue
+        peak = estimate_memory(case.spec, resolve_shape(case.spec), case.gpu_count, case.parallelism,
+                               stack=case.stack).peak_gib
+        out.append({"row_id": case.row_id, "method": case.spec.method.value, "loo": loo[case.row_id],
+                    "decision": peak / measured_gib(rows[case.row_id]) - 1})
+    return pd.DataFrame(out)
+
+
+def memory_summary(checks: pd.DataFrame) -> pd.DataFrame:
+    g = checks.groupby("method")
+    return pd.DataFrame({
+        "n": g.size(), "LOO median |err|": g["loo"].apply(lambda e: e.abs().median()),
+        "LOO p90 |err|": g["loo"].apply(lambda e: e.abs().quantile(0.9)), "LOO bias": g["loo"].median(),
+        "LOO share under": g["loo"].apply(lambda e: (e < 0).mean()),
+        "peak_gib bias": g["decision"].median(), "peak_gib share under": g["decision"].apply(lambda e: (e < 0).mean()),
+    }).round(3)
 
 
 def main() -> None:
@@ -36,6 +66,14 @@ def main() -> None:
     pd.set_option("display.width", 200)
     print("## Per method: absolute relative error |estimate - measured| / measured\n")
     print(summary(df).to_markdown())
+    checks = memory_checks(path)
+    print("\n## Memory out of sample and as the fit decision sees it\n")
+    print("LOO: each row's calibrated-overhead group refitted without the row. peak_gib: the planner's per-GPU "
+          "figure (+ CUDA context + allocator slack) against the measured peak.\n")
+    print(memory_summary(checks).to_markdown())
+    print("\nFitted calibrated overheads (median of measured / physics - 1):\n")
+    for group, (fraction, ids) in fit_overheads(physics_gaps(path)).items():
+        print(f"- {group}: {fraction:+.3f} over {len(ids)} rows ({', '.join(ids)})")
     print("\n## Every compared row (memory in GiB as measured, speed in tokens/s per GPU)\n")
     shown = df[["row_id", "quantity", "method", "estimate", "measured", "rel_error"]].round(3)
     print(shown.to_markdown(index=False))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from statistics import median
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
 from tunecost.planner.gpus import GpuSpec, get_gpu
-from tunecost.planner.memory import ALLOCATOR_SLACK, CUDA_CONTEXT_GIB, GIB, estimate_memory
+from tunecost.planner.memory import ALLOCATOR_SLACK, GIB, estimate_memory, overhead_group
 from tunecost.planner.shapes import ModelShape, resolve_shape
 from tunecost.planner.spec import Parallelism, TrainSpec
 from tunecost.planner.speed import COMPILE_SPEEDUP, estimate_speed
@@ -46,6 +47,11 @@ def _s(model: str, method: str, seq: int, mb: int, gc: bool, rank: int = 8, targ
        optimizer: str = "adamw", ga: int = 1) -> TrainSpec:
     return TrainSpec(model=model, method=method, rank=rank, targets=targets, seq_len=seq, micro_batch=mb,
                      gradient_checkpointing=gc, optimizer=optimizer, grad_accum=ga, precision="bf16")
+
+
+def _litgpt(row_id: str, method: str) -> str:
+    """litgpt QLoRA rows ran --quantize bnb.nf4 (no double quant), except LGRT-09 (bnb.nf4-dq)."""
+    return "litgpt-nf4" if method == "qlora" and row_id != "LGRT-09" else "litgpt"
 
 
 L31_8, L31_70, L31_405 = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B", "meta-llama/Llama-3.1-405B"
@@ -82,7 +88,8 @@ CASES: list[Case] = [
          why="memory: 16 GiB sharded weights + >= 20 GiB of layer checkpoints (bs 4 x 4096) exceed the stated "
              "26.4 GB, so the per-GPU batch must differ from the table"),
     # torchtune Apr 2024 memory table and LoRA tutorial: unpacked Alpaca, peak at the longest batch
-    Case(row_id="TTM-01", spec=_s(L2_7, "qlora", ALPACA, 2, True, targets=ALL, ga=16), gpu="RTX4090"),
+    Case(row_id="TTM-01", spec=_s(L2_7, "qlora", ALPACA, 2, True, targets=ALL, ga=16), gpu="RTX4090",
+         memory_kind="reserved", why="the torchtune QLoRA tutorial states the same 9.29 GB as 'peak memory reserved'"),
     Case(row_id="TTM-02", spec=_s(L2_7, "lora", ALPACA, 2, False, ga=32), gpu="RTX4090", gpu_count=2,
          parallelism=FSDP),
     Case(row_id="TTM-03", spec=_s(L2_7, "lora", ALPACA, 2, True, ga=64), gpu="RTX4090"),
@@ -103,12 +110,13 @@ CASES: list[Case] = [
     Case(row_id="TTOPT-10", spec=_s(L32_3, "qlora", 4096, 2, True, rank=64, targets="q,v,o,gate,up,down"),
          gpu="A100-80GB", compiled=True, memory=False, why=NO_MEM_COMPILE + "; activation offloading"),
     # litgpt resource tables (A100 40GB, bf16-true, LoRA r8 q,v, Alpaca padded to the longest in batch)
-    *[Case(row_id=r, spec=_s(m, meth, ALPACA, mb, False), gpu="A100", stack="litgpt", speed=False)
+    *[Case(row_id=r, spec=_s(m, meth, ALPACA, mb, False), gpu="A100", stack=_litgpt(r, meth), speed=False)
       for r, m, meth, mb in [("LGRT-07", L2_7, "lora", 1), ("LGRT-08", L2_7, "qlora", 1), ("LGRT-09", L2_7, "qlora", 1),
                              ("LGRT-10", L2_7, "lora", 2), ("LGRT-12", L2_13, "lora", 1),
                              ("LGRT-13", L2_13, "qlora", 1)]],
     # litgpt config hub (A10G, 512 tokens max, Alpaca2k: the longest batch is truncated at 512)
-    *[Case(row_id=r, spec=_s(m, meth, 512, mb, False, rank=rank, targets=t), gpu="A10G", stack="litgpt", speed=False)
+    *[Case(row_id=r, spec=_s(m, meth, 512, mb, False, rank=rank, targets=t), gpu="A10G", stack=_litgpt(r, meth),
+           speed=False)
       for r, m, meth, mb, rank, t in [
           ("LGCH-02", L32_1, "lora", 1, 32, "q,v"), ("LGCH-03", L32_1, "qlora", 2, 32, "q,v"),
           ("LGCH-05", L32_3, "lora", 1, 32, "q,v"), ("LGCH-06", L32_3, "qlora", 2, 32, "q,v"),
@@ -174,12 +182,59 @@ def measured_gib(row: dict[str, str]) -> Optional[float]:
     return value if row["peak_vram_unit"].strip().startswith("GiB") else value * 1e9 / GIB
 
 
-def comparable_memory_gib(case: Case, shape: Optional[ModelShape] = None) -> float:
-    """The estimate restated as what the row measured: the allocator peak (no context, no slack) or reserved."""
+def comparable_memory_gib(case: Case, shape: Optional[ModelShape] = None, calibrated: bool = True) -> float:
+    """The estimate restated as what the row measured: the allocator peak (no context, no slack) or reserved.
+
+    calibrated=False leaves out the calibrated overhead: the physics alone, which fit_overheads fits against.
+    """
     est = estimate_memory(case.spec, shape or resolve_shape(case.spec), case.gpu_count, case.parallelism,
                           stack=case.stack)
-    allocated = (est.peak_gib - CUDA_CONTEXT_GIB) / (1 + ALLOCATOR_SLACK)
+    left_out = {"overhead"} | (set() if calibrated else {"calibrated_overhead"})
+    allocated = sum(v for k, v in est.components_gib.items() if k not in left_out)
     return allocated * (1 + ALLOCATOR_SLACK) if case.memory_kind == "reserved" else allocated
+
+
+def case_group(case: Case) -> str:
+    """The calibrated-overhead group a case falls in (as estimate_memory decides it)."""
+    shards = case.gpu_count if case.parallelism is Parallelism.fsdp and case.gpu_count > 1 else 1
+    return overhead_group(case.spec, shards)
+
+
+class PhysicsGap(BaseModel):
+    row_id: str
+    group: str
+    ratio: float  # measured / modelled (physics only) - 1
+
+
+def physics_gaps(path: Path) -> list[PhysicsGap]:
+    """Per memory row: how far the measurement sits above the physics-only estimate."""
+    rows = load_rows(path)
+    out = []
+    for case in CASES:
+        mem = measured_gib(rows[case.row_id])
+        if case.memory and mem is not None:
+            out.append(PhysicsGap(row_id=case.row_id, group=case_group(case),
+                                  ratio=mem / comparable_memory_gib(case, calibrated=False) - 1))
+    return out
+
+
+def fit_overheads(gaps: list[PhysicsGap]) -> dict[str, tuple[float, list[str]]]:
+    """Per group: the median gap (>= 0; never a negative overhead) and the rows it was fitted on."""
+    out = {}
+    for group in sorted({g.group for g in gaps}):
+        members = [g for g in gaps if g.group == group]
+        out[group] = (max(0.0, median(g.ratio for g in members)), [g.row_id for g in members])
+    return out
+
+
+def leave_one_out(gaps: list[PhysicsGap]) -> dict[str, float]:
+    """Row id -> relative error of the estimate when the row's own group overhead is fitted without it."""
+    out = {}
+    for gap in gaps:
+        others = [g.ratio for g in gaps if g.group == gap.group and g.row_id != gap.row_id]
+        fraction = max(0.0, median(others)) if others else 0.0
+        out[gap.row_id] = (1 + fraction) / (1 + gap.ratio) - 1
+    return out
 
 
 def comparable_tokens_per_sec(case: Case, gpu: Optional[GpuSpec] = None) -> float:

@@ -1,7 +1,9 @@
 """Peak memory estimates against published runs (tests/data/published_runs.csv, row ids cited).
 
-Tolerances: LoRA rows carry most of the evidence (18 rows, median error ~5%); QLoRA and FSDP full rows sit
-~20-30% below the published peaks for reasons the sources do not state (see benchmarks/estimate_accuracy.md).
+Physics first (4-bit payload, quantization constants with and without double quant, dequantization buffer,
+litgpt's 4-bit lm_head, fp32 activations in the HF QLoRA stack), then one calibrated overhead per group
+(QLoRA / FSDP / LoRA-full on 1 GPU), fitted as the median gap the physics leaves; the fit is checked here to
+equal the constants in memory.py, and out of sample by leave-one-out (see benchmarks/estimate_accuracy.md).
 """
 
 from pathlib import Path
@@ -9,15 +11,17 @@ from statistics import median
 
 import pytest
 
-from tunecost.planner.calibration import CASES, OOM_CASES, compare, comparable_memory_gib
+from tunecost.planner.calibration import (CASES, OOM_CASES, compare, comparable_memory_gib, fit_overheads,
+                                         leave_one_out, load_rows, measured_gib, physics_gaps)
 from tunecost.planner.gpus import get_gpu
-from tunecost.planner.memory import estimate_memory
+from tunecost.planner.memory import CALIBRATED_OVERHEAD, estimate_memory
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.spec import TrainSpec
 
 CSV = Path(__file__).resolve().parents[1] / "data" / "published_runs.csv"
 MEMORY = [c for c in compare(CSV) if c.quantity == "memory"]
-TOLERANCE = {"lora": 0.25, "qlora": 0.42, "full": 0.30}
+TOLERANCE = {"lora": 0.20, "qlora": 0.20, "full": 0.12}
+GAPS = physics_gaps(CSV)
 
 
 @pytest.mark.parametrize("cmp", MEMORY, ids=lambda c: f"{c.row_id}_{c.method}")
@@ -26,16 +30,55 @@ def test_memory_within_tolerance_of_published_row(cmp):
         f"{cmp.row_id}: estimate {cmp.estimate:.2f} GiB vs measured {cmp.measured:.2f} GiB ({cmp.rel_error:+.0%})")
 
 
-def test_memory_within_1pct_of_TTOPT_02_full_3b_packed_4096():
+def test_memory_within_5pct_of_TTOPT_02_full_3b_packed_4096():
     (cmp,) = [c for c in MEMORY if c.row_id == "TTOPT-02"]
-    assert cmp.rel_error == pytest.approx(0, abs=0.03), cmp
+    assert cmp.rel_error == pytest.approx(0, abs=0.05), cmp
 
 
-@pytest.mark.parametrize("method,bound", [("lora", 0.08), ("qlora", 0.30), ("full", 0.25)])
+@pytest.mark.parametrize("method,bound", [("lora", 0.07), ("qlora", 0.13), ("full", 0.08)])
 def test_median_memory_error_per_method(method, bound):
     errors = [abs(c.rel_error) for c in MEMORY if c.method == method]
     assert len(errors) >= 3
     assert median(errors) <= bound, f"{method}: median {median(errors):.1%} over {len(errors)} rows"
+
+
+@pytest.mark.parametrize("method", ["lora", "qlora"])
+def test_median_signed_memory_error_is_near_zero(method):
+    signed = [c.rel_error for c in MEMORY if c.method == method]
+    assert abs(median(signed)) <= 0.03, f"{method}: bias {median(signed):+.1%}"
+
+
+def test_calibrated_overheads_in_memory_py_equal_a_fresh_fit_on_the_rows():
+    fitted = fit_overheads(GAPS)
+    assert set(fitted) == set(CALIBRATED_OVERHEAD)
+    for group, (fraction, ids) in fitted.items():
+        assert CALIBRATED_OVERHEAD[group][0] == pytest.approx(fraction, abs=0.002), (group, ids)
+
+
+@pytest.mark.parametrize("method,bound", [("lora", 0.08), ("qlora", 0.13), ("full", 0.15)])
+def test_leave_one_out_memory_error_per_method(method, bound):
+    loo = leave_one_out(GAPS)
+    errors = [abs(loo[c.row_id]) for c in MEMORY if c.method == method]
+    assert median(errors) <= bound, f"{method}: LOO median {median(errors):.1%} over {len(errors)} rows"
+
+
+@pytest.mark.parametrize("method,share", [("full", 0.0), ("lora", 0.0), ("qlora", 0.25)])
+def test_planned_peak_rarely_under_the_measured_peak(method, share):
+    """The fit decision uses peak_gib (+ CUDA context + allocator slack): it must err on the safe side."""
+    rows = load_rows(CSV)
+    cases = [c for c in CASES if c.memory and c.spec.method.value == method and measured_gib(rows[c.row_id])]
+    under = [c.row_id for c in cases if estimate_memory(c.spec, resolve_shape(c.spec), c.gpu_count, c.parallelism,
+                                                         stack=c.stack).peak_gib < measured_gib(rows[c.row_id])]
+    assert len(under) <= share * len(cases), f"{method}: planned peak below measured on {under}"
+
+
+def test_double_quant_saving_matches_LGRT_08_vs_LGRT_09():
+    """Same run, bnb.nf4 vs bnb.nf4-dq: the measured difference is the fp32-vs-8-bit absmax constants (physics
+    only: the calibrated overhead scales every byte alike)."""
+    rows = load_rows(CSV)
+    est = {c.row_id: comparable_memory_gib(c, calibrated=False) for c in CASES if c.row_id in ("LGRT-08", "LGRT-09")}
+    measured = measured_gib(rows["LGRT-08"]) - measured_gib(rows["LGRT-09"])
+    assert est["LGRT-08"] - est["LGRT-09"] == pytest.approx(measured, abs=0.06)
 
 
 @pytest.mark.parametrize("case", OOM_CASES, ids=lambda c: c.row_id)
