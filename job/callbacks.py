@@ -97,15 +97,15 @@ class StopAndSave(TrainerCallback):
         self.last_save = time.time()
 
 
-class CommitCheckpoint(TrainerCallback):
-    """After HF wrote checkpoint-<step>: wait for all ranks, write our state + COMPLETE, rotate, drop partials."""
+class CommitCheckpoint:
+    """Called by the trainer right after HF wrote checkpoint-<step>: wait for all ranks, write our state and the
+    COMPLETE marker, rotate. Times the whole save (HF's part included) for the summary."""
 
     def __init__(self, output_dir: Path, keep: int, run_state: dict[str, Any], clock: RunClock):
         self.output_dir, self.keep, self.run_state, self.clock = output_dir, keep, run_state, clock
         self.save_seconds: list[float] = []
 
-    def on_save(self, args, state, control, **kwargs):
-        began = time.time()
+    def commit(self, state, began: float) -> None:
         if dist.is_available() and dist.is_initialized():
             dist.barrier()  # every rank has written its rng_state_<rank>.pth
         if state.is_world_process_zero:

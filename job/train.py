@@ -52,12 +52,20 @@ class ListDataset:
 
 
 def job_trainer_class():
-    """HF Trainer with one fix: under DDP it loads optimizer.pt with map_location=args.device, which on CPU is
-    "cpu:<rank>" and torch.load rejects it (transformers 5.17), so a multi-process CPU run could not resume."""
+    """HF Trainer plus (1) the checkpoint commit right after HF's save (COMPLETE marker, rotation; timed), and
+    (2) one fix: under DDP it loads optimizer.pt with map_location=args.device, which on CPU is "cpu:<rank>" and
+    torch.load rejects it (transformers 5.17), so a multi-process CPU run could not resume."""
     import torch
     from transformers import Trainer
 
     class JobTrainer(Trainer):
+        committer = None  # CommitCheckpoint, set by the recipe
+
+        def _save_checkpoint(self, model, trial):
+            began = time.time()
+            super()._save_checkpoint(model, trial)
+            self.committer.commit(self.state, began)
+
         def _load_optimizer_and_scheduler(self, checkpoint):
             if checkpoint is None or self.args.device.type != "cpu" or self.args.world_size == 1 \
                     or not os.path.isfile(os.path.join(checkpoint, "optimizer.pt")):
@@ -179,7 +187,8 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     args = training_args(cfg, output_dir, cuda, compute_dtype(cfg.precision))
     trainer = job_trainer_class()(model=model, args=args, train_dataset=ListDataset(data.train),
                                   eval_dataset=ListDataset(data.eval) if data.eval else None,
-                                  data_collator=Collator(tokenizer.pad_token_id), callbacks=[stopper, commit, progress])
+                                  data_collator=Collator(tokenizer.pad_token_id), callbacks=[stopper, progress])
+    trainer.committer = commit
     trainer.remove_callback(PrinterCallback)  # prints raw dicts; Progress prints readable lines
     if not sys.stdout.isatty():
         trainer.remove_callback(ProgressCallback)
@@ -226,6 +235,7 @@ def finish(summary: dict[str, Any], trainer, progress, commit, clock, cfg: JobCo
         "peak_memory_gib": round(peak_memory_gib(), 4), "peak_memory_source": peak_memory_source(),
         "train_seconds": round(clock.train(), 3), "total_seconds": round(clock.total(), 3),
         "session_seconds": round(clock.total() - clock.prior_total, 3),
+        "startup_seconds": round(clock.train_started - clock.started, 3) if clock.train_started else None,
         "step_seconds": round(statistics.median(steps), 4) if steps else None,
         "checkpoint_save_seconds": round(statistics.mean(commit.save_seconds), 4) if commit.save_seconds else None,
         "final_loss": curve[-1][1] if curve else None, "eval_loss": eval_loss, "loss_curve": curve,
