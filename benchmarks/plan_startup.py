@@ -37,6 +37,35 @@ def wall(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
     return times
 
 
+STAGES = """
+import json, time
+t = [time.perf_counter()]
+import typer, pydantic; t.append(time.perf_counter())
+from tunecost.launcher.cli import _register; _register(); t.append(time.perf_counter())
+import pandas; t.append(time.perf_counter())
+from tunecost.planner.offers import load_prices
+from tunecost.planner.optimizer import optimize
+from tunecost.planner.spec import TrainSpec
+t.append(time.perf_counter())
+prices = load_prices(); t.append(time.perf_counter())
+plan = optimize(TrainSpec(model="meta-llama/Llama-3.1-8B", dataset={"tokens_per_epoch": 20000000}), prices)
+t.append(time.perf_counter())
+print(json.dumps([b - a for a, b in zip(t, t[1:])]))
+"""
+STAGE_NAMES = ("import typer + pydantic", "import command modules (TrainSpec etc.)", "import pandas",
+               "import planner (shapes, memory, speed, offers)", "load_prices() (all shipped tables)",
+               "optimize() (every offer)")
+
+
+def stages(env: dict[str, str], runs: int) -> list[float]:
+    """Median seconds of each stage of a plan, in a fresh interpreter each run (interpreter start excluded)."""
+    import json
+
+    samples = [json.loads(subprocess.run([sys.executable, "-c", STAGES], env=env, capture_output=True, text=True,
+                                         check=True).stdout) for _ in range(runs)]
+    return [statistics.median(column) for column in zip(*samples)]
+
+
 def slowest_imports(env: dict[str, str], top: int = 12) -> tuple[list[tuple[int, str]], list[str]]:
     """Cumulative import time per top-level package of one `plan --json` run, and any heavy module seen."""
     code = f"import sys; sys.argv = {['tunecost', *PLAN, '--json']!r}\nfrom tunecost.launcher.cli import main\nmain()"
@@ -63,7 +92,11 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "TUNECOST_HOME": home}  # shipped tables only, never the user's refreshed ones
+        # Shipped tables only (a fresh TUNECOST_HOME), and bytecode cached as after `pip install` (in a temp prefix,
+        # so the work tree stays clean) even where PYTHONDONTWRITEBYTECODE=1 is set, as on the team machine.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(TUNECOST_HOME=home, PYTHONPYCACHEPREFIX=str(Path(home) / "pycache"))
+        no_bytecode = {**os.environ, "TUNECOST_HOME": home, "PYTHONDONTWRITEBYTECODE": "1"}
         cases = [
             ("python -c pass", [sys.executable, "-c", "pass"]),
             ("python -c 'import pandas'", [sys.executable, "-c", "import pandas"]),
@@ -77,7 +110,14 @@ def main() -> None:
             times = wall(cmd, env, args.runs)
             results.append((label, statistics.median(times), min(times), max(times)))
             print(f"{label:34s} median {statistics.median(times):.3f} s  (min {min(times):.3f}, max {max(times):.3f})")
+        label = "tunecost plan ... --json, tunecost not byte-compiled"
+        times = wall([str(TUNECOST), *PLAN, "--json"], no_bytecode, args.runs)
+        results.append((label, statistics.median(times), min(times), max(times)))
+        print(f"{label:34s} median {statistics.median(times):.3f} s")
         imports, heavy = slowest_imports(env)
+        parts = stages(env, args.runs)
+        for name, seconds in zip(STAGE_NAMES, parts):
+            print(f"{name:48s} {seconds:.3f} s")
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
@@ -86,11 +126,20 @@ def main() -> None:
         f"Measured {date.today().isoformat()} by `python benchmarks/plan_startup.py --runs {args.runs}` on "
         f"{platform.machine()} Linux, {os.cpu_count()} cores, Python {platform.python_version()} "
         f"(1-min load average at the end: {load:.2f}; the machine is shared, so figures move by ~0.2 s).",
-        f"Command: `tunecost {' '.join(PLAN)}` over all shipped offers. Target: < 1 s wall.",
+        f"Command: `tunecost {' '.join(PLAN)}` over all shipped offers. Target: < 1 s wall. Bytecode is cached "
+        "(as after `pip install`) except in the row that says otherwise: this machine sets "
+        "PYTHONDONTWRITEBYTECODE=1, so an editable checkout recompiles its own modules on every start.",
         "",
         "| command | median s | min s | max s |",
         "|---|---:|---:|---:|",
         *(f"| `{label}` | {med:.3f} | {lo:.3f} | {hi:.3f} |" for label, med, lo, hi in results),
+        "",
+        "Where the time goes (median of the same number of fresh interpreters, interpreter start excluded):",
+        "",
+        "| stage | median s |",
+        "|---|---:|",
+        *(f"| {name} | {seconds:.3f} |" for name, seconds in zip(STAGE_NAMES, parts)),
+        f"| total | {sum(parts):.3f} |",
         "",
         "Slowest top-level imports of one `plan --json` run (`python -X importtime`, cumulative ms):",
         "",

@@ -99,8 +99,8 @@ def render_memory(memory: dict, console: Console) -> None:
 
 def render_assumptions(assumptions: list[str], console: Console, first: str = "") -> None:
     console.print("[bold]Assumptions[/]")
-    for line in ([first] if first else []) + assumptions:
-        console.print(f"  - {line}", highlight=False)
+    lines = "\n".join(f"  - {line}" for line in ([first] if first else []) + assumptions)
+    console.print(lines, highlight=False, markup=False)
 
 
 def render_estimate(est: Estimate, console: Console) -> None:
