@@ -26,7 +26,11 @@ OPTIMIZER_STATE_BYTES = {
 
 
 class Overheads(BaseModel):
-    """Fixed and spot-related time costs around the training loop; each is shown to the user as an assumption."""
+    """Fixed and spot-related time costs around the training loop; each is shown to the user as an assumption.
+
+    No provider publishes a per-hour preemption rate: AWS's Spot Instance Advisor gives only monthly interruption
+    bands (<5% to 20% for GPU instance types, higher for H100-class), so 0.05 per hour (one per 20 GPU-hours) is
+    a deliberately pessimistic default; pass --preemption-rate from your own run history (`tunecost report`)."""
 
     model_config = ConfigDict(frozen=True)
 
