@@ -23,7 +23,7 @@ _D = {name: f.default for name, f in TrainSpec.model_fields.items()}
 PANEL = "Workload"
 
 # Flag names where they differ from the TrainSpec field, for error messages.
-FLAG_OF_FIELD = {"micro_batch": "--batch", "params_b": "--params", "dataset": "--tokens", "alpha": "--alpha"}
+FLAG_OF_FIELD = {"micro_batch": "--batch", "params_b": "--params", "dataset": "--tokens"}
 
 
 @dataclass(frozen=True)
