@@ -36,6 +36,7 @@ class Loaded:
     eval: list[dict[str, list[int]]]
     bad_rows: int
     rows: int
+    eval_prompts: list[str]  # raw held-out prompts, for the before/after sample
 
 
 def dataset_path(name: str) -> Path:
@@ -150,7 +151,8 @@ def load_data(dataset: str, tokenizer, seq_len: int, packing: bool, eval_fractio
         raise JobError(f"{dataset}: every example lost its completion to truncation; raise seq_len (now {seq_len})")
     if packing:
         train = pack(train, seq_len)
-    return Loaded(train=train, eval=evals, bad_rows=bad, rows=rows)
+    return Loaded(train=train, eval=evals, bad_rows=bad, rows=rows,
+                  eval_prompts=[e.prompt for e in eval_examples if e.prompt])
 
 
 class Collator:

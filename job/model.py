@@ -131,3 +131,15 @@ def merge_adapter(folder: str, adapter_dir: Path, out_dir: Path, dtype: torch.dt
     base = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(out_dir)
+
+
+def generate_sample(model, tokenizer, prompt: str, max_new_tokens: int = 24) -> str:
+    """Greedy completion of one held-out prompt: the before/after pair shows what training changed."""
+    was_training = model.training
+    model.eval()
+    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    model.train(was_training)
+    return tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()

@@ -20,7 +20,7 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 def cache_dir() -> Path:
     root = os.environ.get("TUNECOST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tunecost")
-    return Path(root) / "smollm2-135m-instruct"
+    return Path(root) / "smollm2-135m-instruct-v2"  # v2: eos fixed to <|im_end|>
 
 
 def smollm2_folder() -> str:
@@ -39,6 +39,11 @@ def smollm2_folder() -> str:
 
     gguf_model = AutoModelForCausalLM.from_pretrained(str(pkg_dir), gguf_file=GGUF_FILE)
     tokenizer = AutoTokenizer.from_pretrained(str(pkg_dir), gguf_file=GGUF_FILE)
+    # the GGUF tokenizer comes back with eos = <|im_start|>; the model ends turns with <|im_end|> (generation eos)
+    eos_id = gguf_model.generation_config.eos_token_id
+    eos_id = eos_id[0] if isinstance(eos_id, list) else eos_id
+    if eos_id is not None:
+        tokenizer.eos_token = tokenizer.pad_token = tokenizer.convert_ids_to_tokens(int(eos_id))
     config = gguf_model.config
     if hasattr(config, "quantization_config"):  # the weights are dequantized now; a GGUF tag would block bnb
         del config.quantization_config

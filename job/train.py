@@ -167,7 +167,8 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     from .callbacks import CommitCheckpoint, Progress, StopAndSave
 
     from .data import Collator, load_data
-    from .model import apply_method, compute_dtype, count_params, load_base, load_tokenizer, model_folder
+    from .model import (apply_method, compute_dtype, count_params, generate_sample, load_base, load_tokenizer,
+                        model_folder)
 
     set_seed(cfg.seed)  # before the adapter is created: LoRA A / prompt init must repeat in a fresh process
     folder = model_folder(cfg.model)
@@ -196,6 +197,9 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     summary: dict[str, Any] = {"run_id": run_id, "method": cfg.method, "model": cfg.model, "resumed_from": resumed_from,
                                "bad_rows": data.bad_rows, "rows": data.rows, "trainable_params": trainable,
                                "total_params": total}
+    sample = {"prompt": data.eval_prompts[0]} if data.eval_prompts and is_rank0() else None
+    if sample:
+        sample["base"] = generate_sample(model, tokenizer, sample["prompt"])
     already_spent = cfg.budget_usd is not None and stopper.spent_usd() >= cfg.budget_usd
     try:
         if already_spent:
@@ -211,6 +215,11 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     eval_loss = None
     if data.eval and stop_reason != "sigterm":
         eval_loss = trainer.evaluate().get("eval_loss")
+    if sample and stop_reason != "sigterm":
+        sample["tuned"] = generate_sample(trainer.model, tokenizer, sample["prompt"])
+        print(f"sample prompt: {sample['prompt']!r}\n  base:  {sample['base']!r}\n  tuned: {sample['tuned']!r}",
+              flush=True)
+    summary["sample"] = sample
     outputs = save_outputs(trainer, tokenizer, cfg, output_dir) if trainer.state.global_step > 0 else {}
     if is_rank0():
         finish(summary, trainer, progress, commit, clock, cfg, stop_reason, eval_loss, outputs, output_dir)

@@ -31,6 +31,9 @@ def test_loss_falls(tmp_path, capsys):
     assert s["eval_loss"] is not None and s["eval_loss"] < losses[0]
     assert s["train_tokens"] > 0 and s["tokens_per_sec"] > 0 and s["peak_memory_gib"] > 0.1
     assert "step 20/20 | loss" in stdout and " tok/s | eta " in stdout
+    sample = s["sample"]  # a held-out prompt answered by the base and by the tuned model
+    assert sample["prompt"] and isinstance(sample["base"], str) and isinstance(sample["tuned"], str)
+    assert "  tuned: " in stdout
     assert stdout.strip().splitlines()[-1] == "TUNECOST_SUMMARY " + json.dumps(s, separators=(",", ":"))
 
 
@@ -103,3 +106,14 @@ def test_partial_newest_checkpoint_is_skipped_and_rotation_keeps_last_k(tmp_path
     assert [p.name for _, p in checkpoints.all_checkpoints(out)] == ["checkpoint-10", "checkpoint-12"]
     assert checkpoints.is_complete(out / "checkpoint-10")
     assert [st for st, _ in s["loss_curve"]] == list(range(1, 13))  # curve spans both processes
+
+
+def test_time_based_saves_and_epochs_complete(tmp_path):
+    """save_minutes fires between save_steps; an epochs-bounded run ends with stop_reason "completed"."""
+    data = write_jsonl(tmp_path / "d.jsonl", [{"prompt": f"{n} km?", "completion": f"{n * 1000} m"}
+                                              for n in range(1, 9)])
+    out = tmp_path / "run"
+    assert main(tiny_args(out, dataset=data, epochs=2, save_steps=1000, save_minutes=1e-5, keep_checkpoints=3)) == 0
+    s = summary(out)
+    assert s["stop_reason"] == "completed" and s["steps"] == 4 and s["epochs"] == 2.0
+    assert [p.name for _, p in checkpoints.all_checkpoints(out)] == ["checkpoint-2", "checkpoint-3", "checkpoint-4"]
