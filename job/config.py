@@ -82,7 +82,8 @@ class JobConfig:
 def _check(c: JobConfig) -> None:
     for key in ("model", "dataset", "output_dir"):
         if not getattr(c, key):
-            raise JobError(f"config key '{key}' is missing; set it in the config JSON or pass --{key.replace('_', '-')}")
+            flag = "--" + key.replace("_", "-")
+            raise JobError(f"config key '{key}' is missing; set it in the config JSON or pass {flag}")
     choices = {"method": METHODS, "optimizer": OPTIMIZERS + (None,), "precision": PRECISIONS}
     for key, allowed in choices.items():
         if getattr(c, key) not in allowed:

@@ -112,7 +112,8 @@ def tokenize(example: Example, tokenizer, seq_len: int) -> dict[str, list[int]]:
     """Prompt and completion are tokenized apart so the label mask falls exactly on the boundary."""
     prompt_ids = tokenizer(example.prompt, add_special_tokens=False).input_ids if example.prompt else []
     completion_ids = tokenizer(example.completion, add_special_tokens=False).input_ids
-    if tokenizer.eos_token_id is not None and completion_ids[-1:] != [tokenizer.eos_token_id]:  # chat templates end turns
+    # chat templates already end the turn with eos; add it only where it is missing
+    if tokenizer.eos_token_id is not None and completion_ids[-1:] != [tokenizer.eos_token_id]:
         completion_ids = completion_ids + [tokenizer.eos_token_id]
     ids = (prompt_ids + completion_ids)[:seq_len]
     labels = ([IGNORE] * len(prompt_ids) + completion_ids)[:seq_len]

@@ -4,10 +4,12 @@
     python -m job.train --config job.json                                  # copied folder on the VM
     torchrun --nproc-per-node 2 -m tunecost.job.train --config job.json    # DDP (gloo on CPU)
 
-Always resumes from the newest COMPLETE checkpoint in output_dir (SkyPilot does not tell a job it is a resume).
+--model tiny | smollm2 | <local HF folder>; --dataset demo | <file.jsonl>. Always resumes from the newest COMPLETE
+checkpoint in output_dir (SkyPilot does not tell a job it is a resume).
 
 Exit codes: 0 when training finished (stop_reason completed | max_steps) or the budget guard stopped it (budget: a
-restart would only stop again). 2 on bad input (`error: ...`, no traceback). On SIGTERM / SIGINT the job saves a
+restart would only stop again). 2 on bad input (`error: ...`, no traceback). A crash in training writes the summary
+with stop_reason "error" and exits 1 with the traceback (a restart may help: the next process resumes). On SIGTERM / SIGINT the job saves a
 complete checkpoint, writes the summary with stop_reason "sigterm", and exits 128 + signal (143 / 130): on a spot
 VM the shutdown SIGTERM precedes the preemption, and exit 0 would let SkyPilot mark an unfinished job SUCCEEDED
 and never recover it; a user's `sky jobs cancel` is decided by the controller and is not restarted whatever the
@@ -105,7 +107,8 @@ def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, dtype):
         report_to=cfg.report_to, bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
         gradient_checkpointing=bool(cfg.gradient_checkpointing) and cfg.method != "qlora",
         gradient_checkpointing_kwargs={"use_reentrant": False}, optim=OPTIM[cfg.optimizer], use_cpu=not cuda,
-        ddp_backend="gloo" if (not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1) else None, ddp_find_unused_parameters=False,
+        ddp_backend="gloo" if (not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1) else None,
+        ddp_find_unused_parameters=False,
         include_num_input_tokens_seen="non_padding", disable_tqdm=not sys.stdout.isatty(),
         remove_unused_columns=False, dataloader_pin_memory=cuda, eval_strategy="no")
 
