@@ -15,11 +15,11 @@ from pydantic import BaseModel
 
 from tunecost.launcher.cost_summary import summarize
 from tunecost.launcher.expense_report import write_atomic
-from tunecost.launcher.ledger import now, tunecost_home
+from tunecost.launcher.ledger import now
 from tunecost.launcher.run_record import RunRecord
-from tunecost.planner.corrections import Correction, Corrections, read_corrections
+from tunecost.planner.corrections import Correction, Corrections, corrections_path, load_corrections
+from tunecost.planner.home import tunecost_home
 
-CALIBRATION_FILE = "calibration.json"
 SANE_FACTOR = (0.1, 10.0)  # outside this, a factor says "the run or the plan was broken", not "plan is off"
 
 
@@ -59,15 +59,30 @@ class Calibration(BaseModel):
     skipped: list[str]
 
 
+def _applied(plan: dict, gpu: str) -> dict[str, float]:
+    """The learned factors the plan had already applied to this GPU's quotes (the same for all of them)."""
+    for quote in [plan.get("chosen") or {}, *(plan.get("quotes") or [])]:
+        if quote.get("gpu") == gpu:
+            return quote.get("corrections") or {}
+    return {}
+
+
+def _unscaled(value: Optional[float], factor: Optional[float]) -> Optional[float]:
+    return value / factor if value is not None and factor else value
+
+
 def _sample(record: RunRecord) -> tuple[Optional[Sample], str]:
-    """The run's sample, or None and why it cannot be one."""
+    """The run's sample, or None and why it cannot be one. Estimates are taken before any learned factor the
+    plan applied, so a new factor replaces the old one instead of compounding on it."""
     if record.status != "succeeded":
         return None, f"{record.id}: {record.status}, only succeeded runs measure the plan"
     s = summarize(record)
     actual = None if s.actual_seconds is None else s.actual_seconds / 3600.0
+    applied = _applied(record.plan, s.gpu)
     sample = Sample(run_id=record.id, gpu=s.gpu or ("cpu (local)" if s.is_local else "unknown"),
-                    method=s.method or "unknown", estimated_hours=s.estimated_hours, actual_hours=actual,
-                    estimated_peak_gib=s.estimated_peak_gib, peak_memory_gib=s.peak_memory_gib)
+                    method=s.method or "unknown", estimated_hours=_unscaled(s.estimated_hours, applied.get("hours")),
+                    actual_hours=actual, estimated_peak_gib=_unscaled(s.estimated_peak_gib, applied.get("memory")),
+                    peak_memory_gib=s.peak_memory_gib)
     hours_pair = sample.estimated_hours and sample.actual_hours is not None
     memory_pair = sample.estimated_peak_gib and sample.peak_memory_gib is not None
     if not hours_pair and not memory_pair:
@@ -111,7 +126,7 @@ def calibrate(records: list[RunRecord]) -> Calibration:
 
 
 def calibration_path(home: Optional[Path] = None) -> Path:
-    return tunecost_home(home) / CALIBRATION_FILE
+    return corrections_path(home)
 
 
 def _sane(factor: Optional[float]) -> bool:
@@ -146,7 +161,7 @@ def apply(calibration: Calibration, home: Optional[Path] = None) -> tuple[Path, 
 
 def load_factors(home: Optional[Path] = None) -> list[Correction]:
     """Stored correction factors ([] if none yet); a damaged file is one clear error."""
-    return read_corrections(calibration_path(home)).factors
+    return load_corrections(home).factors
 
 
 def _fmt(value: Optional[float], spec: str = ".4f") -> str:

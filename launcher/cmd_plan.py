@@ -1,6 +1,7 @@
 """`tunecost plan` (price every offer that fits, choose the cheapest) and `tunecost estimate` (one topology).
 
-Both take the shared workload flags. The planner (pandas, price tables) is imported inside the commands, so
+Both take the shared workload flags, and both apply the correction factors `tunecost calibrate --apply` learned
+($TUNECOST_HOME/calibration.json), saying so in the assumptions. The planner (pandas, price tables) is imported inside the commands, so
 `tunecost --help` and the other commands do not pay for it; nothing here imports torch or sky.
 """
 
@@ -88,6 +89,7 @@ def plan(
     save: Optional[Path] = typer.Option(None, "--save", help="Write the plan JSON here (for `tunecost launch`)"),
 ) -> None:
     """What will this fine-tune cost, where, and how long? Prices every offer that fits and picks the cheapest."""
+    from tunecost.planner.corrections import load_corrections
     from tunecost.planner.offers import load_prices
     from tunecost.planner.optimizer import optimize
 
@@ -97,7 +99,7 @@ def plan(
     result = optimize(spec, load_prices(user_csv=prices), providers=providers, gpus=gpu,
                       spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus, regions=region, budget=budget,
                       deadline_hours=deadline, headroom=headroom, preemption_rate_per_hour=preemption_rate,
-                      checkpoint_interval_hours=checkpoint_minutes / 60)
+                      checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections())
     text = result.model_dump_json(indent=2)
     if save is not None:
         write_atomically(save, text + "\n")
@@ -126,9 +128,11 @@ def estimate(
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON"),
 ) -> None:
     """Peak memory per GPU, tokens/s and hours of the fine-tune on one GPU type and count; no prices."""
+    from tunecost.planner.corrections import load_corrections
     from tunecost.planner.estimate import estimate as run_estimate
 
-    result = run_estimate(workload.to_spec(), gpu, gpu_count=gpus, parallelism=parallelism, headroom=headroom)
+    result = run_estimate(workload.to_spec(), gpu, gpu_count=gpus, parallelism=parallelism, headroom=headroom,
+                          corrections=load_corrections())
     if as_json:
         sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")
         return

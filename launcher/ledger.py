@@ -8,7 +8,6 @@ also columns so listing and filtering stay cheap.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import Iterator, Optional
 
 from tunecost.launcher.run_record import RunRecord, StatusChange
 from tunecost.planner.errors import UserError
+from tunecost.planner.home import tunecost_home
 
 STATUSES = ("pending", "running", "succeeded", "failed", "stopped")
 TERMINAL = ("succeeded", "failed", "stopped")
@@ -32,14 +32,6 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_created_at ON runs (created_at);
 """
-
-
-def tunecost_home(home: Optional[Path] = None) -> Path:
-    """$TUNECOST_HOME, else ~/.tunecost: where the ledger and local run folders live."""
-    if home is not None:
-        return Path(home)
-    env = os.environ.get("TUNECOST_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".tunecost"
 
 
 def now() -> datetime:

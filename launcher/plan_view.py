@@ -10,15 +10,25 @@ from rich.console import Console
 from rich.table import Table
 
 from tunecost.planner.estimate import Estimate
+from tunecost.planner.fit import LEARNED_COMPONENT
 from tunecost.planner.optimizer import Plan, Quote
 
-HOURS_ORDER = ("compute", "provisioning", "setup", "model_download", "checkpoints", "spot_rework")
+HOURS_ORDER = ("compute", "provisioning", "setup", "model_download", "checkpoints", "spot_rework",
+               LEARNED_COMPONENT)
 
 
 def _hours(h: float) -> str:
+    if h < 0:
+        return f"-{_hours(-h)}"  # a learned correction can take time off
     if h < 1 / 60:
         return "<1 min"
     return f"{h * 60:.0f} min" if h < 1 else f"{h:,.1f} h"
+
+
+def _hours_parts(breakdown: dict[str, float]) -> str:
+    """'compute 3.2 h, provisioning 6 min, ...'; the learned correction shown even when it takes time off."""
+    return ", ".join(f"{k.replace('_', ' ')} {_hours(breakdown[k])}" for k in HOURS_ORDER
+                     if breakdown.get(k, 0.0) > 0 or (k == LEARNED_COMPONENT and breakdown.get(k)))
 
 
 def _money(x: float) -> str:
@@ -61,9 +71,7 @@ def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
             f"[bold green]Chosen: {_money(chosen.cost)}[/] on {chosen.provider} {chosen.instance_type} "
             f"({', '.join(filter(None, where))}) in about {_hours(chosen.hours)} "
             f"at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} GiB per GPU")
-        parts = ", ".join(f"{k.replace('_', ' ')} {_hours(chosen.hours_breakdown.get(k, 0.0))}"
-                          for k in HOURS_ORDER if chosen.hours_breakdown.get(k, 0.0) > 0)
-        console.print(f"hours: {parts}")
+        console.print(f"hours: {_hours_parts(chosen.hours_breakdown)}")
     others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
     shown = ([chosen] if chosen else []) + others
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
@@ -110,8 +118,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
     console.print(f"speed: {est.tokens_per_sec:,.0f} tokens/s in total "
                   f"({est.speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
                   f"{est.speed.get('efficiency', 0):.0%} of {est.speed.get('peak_tflops', 0):g} TFLOPS peak)")
-    parts = ", ".join(f"{k.replace('_', ' ')} {_hours(est.hours_breakdown.get(k, 0.0))}"
-                      for k in HOURS_ORDER if est.hours_breakdown.get(k, 0.0) > 0)
-    console.print(f"time for {est.train_tokens:,} tokens: about {_hours(est.hours)} ({parts})")
+    console.print(f"time for {est.train_tokens:,} tokens: about {_hours(est.hours)} "
+                  f"({_hours_parts(est.hours_breakdown)})")
     render_memory(est.memory, console)
     render_assumptions(est.assumptions, console)

@@ -15,6 +15,9 @@ from typing import Optional
 from pydantic import BaseModel, ValidationError
 
 from tunecost.planner.errors import UserError
+from tunecost.planner.home import tunecost_home
+
+CALIBRATION_FILE = "calibration.json"
 
 
 class Correction(BaseModel):
@@ -72,3 +75,13 @@ def read_corrections(path: Path) -> Corrections:
     if not path.exists():
         return Corrections()
     return parse_corrections(path.read_text(encoding="utf-8"), where=str(path))
+
+
+def corrections_path(home: Optional[Path] = None) -> Path:
+    """$TUNECOST_HOME/calibration.json: written by `tunecost calibrate --apply`, read by plan and estimate."""
+    return tunecost_home(home) / CALIBRATION_FILE
+
+
+def load_corrections(home: Optional[Path] = None) -> Corrections:
+    """The stored corrections of this home (none when calibrate --apply has not run yet)."""
+    return read_corrections(corrections_path(home))

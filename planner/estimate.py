@@ -10,8 +10,9 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
+from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
-from tunecost.planner.fit import Fitter
+from tunecost.planner.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.gpus import get_gpu
 from tunecost.planner.quote import Overheads, checkpoint_gb, hours_breakdown
 from tunecost.planner.shapes import resolve_shape
@@ -40,8 +41,10 @@ class Estimate(BaseModel):
 
 
 def estimate(spec: TrainSpec, gpu_name: str, *, gpu_count: int = 1, parallelism: Optional[Parallelism] = None,
-             headroom: float = 0.9, overheads: Optional[Overheads] = None) -> Estimate:
-    """Parallelism None chooses as the optimizer does (single; DDP when the replica fits, else FSDP)."""
+             headroom: float = 0.9, overheads: Optional[Overheads] = None,
+             corrections: Optional[Corrections] = None) -> Estimate:
+    """Parallelism None chooses as the optimizer does (single; DDP when the replica fits, else FSDP).
+    Learned `corrections` for this GPU and method scale peak memory (and so the fit) and hours, as in a plan."""
     if gpu_count < 1:
         raise UserError(f"--gpus must be at least 1 (got {gpu_count})")
     if parallelism is Parallelism.single and gpu_count > 1:
@@ -51,7 +54,9 @@ def estimate(spec: TrainSpec, gpu_name: str, *, gpu_count: int = 1, parallelism:
     overheads = overheads or Overheads()
     gpu = get_gpu(gpu_name)
     shape = resolve_shape(spec)
-    fitter = Fitter(spec, shape, headroom, max_gpus=max(gpu_count, 8))
+    corrections = corrections or Corrections()
+    memory_factor, memory_note = corrections.adjust_memory(1.0, gpu.name, spec.method.value)
+    fitter = Fitter(spec, shape, headroom, max_gpus=max(gpu_count, 8), memory_factor=memory_factor)
     if parallelism is None:
         parallelism, memory, fits = fitter.best(gpu_count, gpu.memory_gib)
     else:
@@ -63,14 +68,18 @@ def estimate(spec: TrainSpec, gpu_name: str, *, gpu_count: int = 1, parallelism:
                             model_gb=shape.total_params() * 2 / 1e9,
                             checkpoint_size_gb=checkpoint_gb(spec, memory.trainable_params), spot=False,
                             overheads=overheads)
-    assumptions = list(dict.fromkeys([
+    modelled = sum(parts.values())
+    hours, hours_note = corrections.adjust_hours(modelled, gpu.name, spec.method.value)
+    if hours_note:
+        parts[LEARNED_COMPONENT] = hours - modelled  # the learned share, so the parts still add up to hours
+    assumptions = list(dict.fromkeys(line for line in [
         f"model shape: {shape.source}", f"dataset: {spec.dataset.source}",
-        *memory.assumptions, *speed.assumptions, *overheads.assumptions()]))
+        *memory.assumptions, *speed.assumptions, *overheads.assumptions(), memory_note, hours_note] if line))
     return Estimate(
         model=shape.name, gpu=gpu.name, gpu_count=gpu_count, parallelism=parallelism.value,
         gpu_memory_gib=gpu.memory_gib, fits=fits,
         fit_reason="" if fits else fitter.reason(gpu.name, gpu_count, gpu.memory_gib, memory, parallelism),
         hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib),
-        memory=memory.model_dump(mode="json"), speed=speed.model_dump(mode="json"), tokens_per_sec=tokens_per_sec,
-        train_tokens=spec.train_tokens, hours=sum(parts.values()),
+        memory=fitter.corrected(memory).model_dump(mode="json"), speed=speed.model_dump(mode="json"), tokens_per_sec=tokens_per_sec,
+        train_tokens=spec.train_tokens, hours=hours,
         hours_breakdown={k: round(v, 6) for k, v in parts.items()}, assumptions=assumptions)

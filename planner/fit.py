@@ -13,15 +13,40 @@ from tunecost.planner.shapes import ModelShape
 from tunecost.planner.spec import Method, Parallelism, TrainSpec
 
 HINT_GPU_COUNTS = (2, 4, 8, 16)
+LEARNED_COMPONENT = "learned_correction"  # peak GiB added (or taken off) by a factor from tunecost calibrate
 MULTI_NODE_MIN_GPUS = 8  # scale out only full 8-GPU nodes, as multi-node training is done in practice
 
 
 class Fitter:
     """Chooses the parallelism per GPU count and explains misfits. `headroom` is the usable share of VRAM."""
 
-    def __init__(self, spec: TrainSpec, shape: ModelShape, headroom: float, max_gpus: int) -> None:
+    def __init__(self, spec: TrainSpec, shape: ModelShape, headroom: float, max_gpus: int,
+                 memory_factor: float = 1.0) -> None:
         self.spec, self.shape, self.headroom, self.max_gpus = spec, shape, headroom, max_gpus
+        self.memory_factor = memory_factor  # learned from finished runs on one GPU type (tunecost calibrate)
         self._memory: dict[tuple[TrainSpec, int, Parallelism], MemoryEstimate] = {}
+
+    def scaled(self, memory_factor: float) -> "Fitter":
+        """The same fitter judging fits by peak x memory_factor; shares the memory estimates already made."""
+        if memory_factor == self.memory_factor:
+            return self
+        other = Fitter(self.spec, self.shape, self.headroom, self.max_gpus, memory_factor)
+        other._memory = self._memory
+        return other
+
+    def peak(self, memory: MemoryEstimate) -> float:
+        """Peak GiB per GPU the fit is judged by: the model's estimate times the learned factor."""
+        return memory.peak_gib * self.memory_factor
+
+    def corrected(self, memory: MemoryEstimate) -> MemoryEstimate:
+        """The estimate as shown: peak x factor, the difference a 'learned_correction' component (so the
+        components still add up to the peak); unchanged when no factor was learned."""
+        if self.memory_factor == 1.0:
+            return memory
+        extra = self.peak(memory) - memory.peak_gib
+        return memory.model_copy(update={
+            "peak_gib": round(self.peak(memory), 3),
+            "components_gib": {**memory.components_gib, LEARNED_COMPONENT: round(extra, 6)}})
 
     def memory(self, gpu_count: int, parallelism: Parallelism, spec: Optional[TrainSpec] = None) -> MemoryEstimate:
         spec = spec or self.spec
@@ -31,7 +56,7 @@ class Fitter:
         return self._memory[key]
 
     def fits(self, memory: MemoryEstimate, gpu_memory_gib: float) -> bool:
-        return memory.peak_gib <= self.headroom * gpu_memory_gib
+        return self.peak(memory) <= self.headroom * gpu_memory_gib
 
     def best(self, gpu_count: int, gpu_memory_gib: float,
              spec: Optional[TrainSpec] = None) -> tuple[Parallelism, MemoryEstimate, bool]:
@@ -83,5 +108,6 @@ class Fitter:
     def reason(self, gpu: str, gpu_count: int, gpu_memory_gib: float, memory: MemoryEstimate,
                parallelism: Parallelism) -> str:
         topology = "" if gpu_count == 1 else f" with {parallelism.value.upper()} over {gpu_count} GPUs"
-        return (f"needs {memory.peak_gib:.1f} GiB per GPU{topology}; {gpu} has {gpu_memory_gib:.1f} GiB "
+        learned = "" if self.memory_factor == 1.0 else f" (x{self.memory_factor:.3f} learned from finished runs)"
+        return (f"needs {self.peak(memory):.1f} GiB per GPU{topology}{learned}; {gpu} has {gpu_memory_gib:.1f} GiB "
                 f"({self.headroom:.0%} usable)")

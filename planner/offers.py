@@ -8,7 +8,6 @@ Every row keeps its as-of date and source, so each quote can say where its price
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date
 from importlib.resources import files
@@ -19,6 +18,7 @@ import pandas as pd
 
 from tunecost.planner.errors import UserError
 from tunecost.planner.gpus import load_gpus
+from tunecost.planner.home import tunecost_home
 
 OFFER_COLUMNS = ["provider", "region", "zone", "instance_type", "gpu", "gpu_count", "gpu_memory_gib",
                  "vcpus", "memory_gib", "price_per_hour", "spot_price_per_hour", "as_of", "source", "flag"]
@@ -43,13 +43,6 @@ class PriceTables:
     as_of: str
     warnings: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-
-
-def tunecost_home(home: Optional[Path] = None) -> Path:
-    """$TUNECOST_HOME, else ~/.tunecost; an explicit argument wins (tests, --home)."""
-    if home is not None:
-        return Path(home)
-    return Path(os.environ.get("TUNECOST_HOME") or Path.home() / ".tunecost")
 
 
 def prices_dir(home: Optional[Path] = None) -> Path:

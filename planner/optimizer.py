@@ -13,8 +13,9 @@ from typing import Any, Optional
 from pydantic import BaseModel, Field
 
 from tunecost.planner.candidates import select_offers
+from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
-from tunecost.planner.fit import Fitter
+from tunecost.planner.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.gpus import load_gpus
 from tunecost.planner.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
@@ -36,7 +37,8 @@ class Plan(BaseModel):
     quotes: list[Quote] = Field(description="ranked by cost")
     infeasible: list[Infeasible] = Field(default_factory=list)
     prices_as_of: str = ""
-    memory: dict[str, Any] = Field(default_factory=dict, description="MemoryEstimate of the chosen topology")
+    memory: dict[str, Any] = Field(default_factory=dict, description="MemoryEstimate of the chosen topology "
+                                   "(with a 'learned_correction' component when a calibrated factor applied)")
     speed: dict[str, Any] = Field(default_factory=dict, description="SpeedEstimate of the chosen GPU")
     assumptions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
@@ -87,25 +89,41 @@ def _assumptions(spec: TrainSpec, shape_source: str, headroom: float, total_gpus
 
 
 class Pricer:
-    """Turns offer rows into quotes (or reasons they do not fit), estimating each topology and GPU once."""
+    """Turns offer rows into quotes (or reasons they do not fit), estimating each topology and GPU once.
 
-    def __init__(self, spec: TrainSpec, shape: ModelShape, fitter: Fitter, overheads: Overheads) -> None:
+    Learned corrections (per GPU and method) scale a quote's peak memory, and so its fit, and its hours; the
+    line saying so is collected in `notes` for the plan's assumptions."""
+
+    def __init__(self, spec: TrainSpec, shape: ModelShape, fitter: Fitter, overheads: Overheads,
+                 corrections: Optional[Corrections] = None) -> None:
         self.spec, self.shape, self.fitter, self.overheads = spec, shape, fitter, overheads
+        self.corrections = corrections or Corrections()
         self.model_gb = shape.total_params() * 2 / 1e9  # bf16 weights as downloaded from the hub
         self.speeds: dict[tuple[str, int, Parallelism], SpeedEstimate] = {}
+        self.fitters: dict[str, Fitter] = {}
         self.quotes: list[Quote] = []
         self.infeasible: dict[tuple[str, int, float], Infeasible] = {}
+        self.notes: list[str] = []
+
+    def fitter_for(self, gpu: str) -> Fitter:
+        """The fitter for this GPU type: peak memory times its learned factor, if one was learned."""
+        if gpu not in self.fitters:
+            factor, note = self.corrections.adjust_memory(1.0, gpu, self.spec.method.value)
+            self.fitters[gpu] = self.fitter.scaled(factor)
+            self.notes.append(note or "")
+        return self.fitters[gpu]
 
     def add(self, row: Any) -> None:
         count, has = int(row.gpu_count), float(row.gpu_memory_gib)
-        nodes, parallelism, memory, fits = self.fitter.topology(count, has)
+        fitter = self.fitter_for(row.gpu)
+        nodes, parallelism, memory, fits = fitter.topology(count, has)
         if not fits:
             key = (row.gpu, count, round(has, 1))  # offers may state one GPU's memory differently (GB vs GiB)
             if key not in self.infeasible:
                 self.infeasible[key] = Infeasible(
-                    gpu=row.gpu, gpu_count=count, needs_gib=round(memory.peak_gib, 2), has_gib=round(has, 2),
-                    reason=self.fitter.reason(row.gpu, count, has, memory, parallelism),
-                    hint=self.fitter.hint(count, has))
+                    gpu=row.gpu, gpu_count=count, needs_gib=round(fitter.peak(memory), 2), has_gib=round(has, 2),
+                    reason=fitter.reason(row.gpu, count, has, memory, parallelism),
+                    hint=fitter.hint(count, has))
             return
         total = count * nodes
         speed = self._speed(row.gpu, total, parallelism)
@@ -117,13 +135,19 @@ class Pricer:
                                 model_gb=self.model_gb,
                                 checkpoint_size_gb=checkpoint_gb(self.spec, memory.trainable_params),
                                 spot=bool(row.spot), overheads=self.overheads, nodes=nodes)
-        hours = sum(parts.values())
+        modelled = sum(parts.values())
+        hours, note = self.corrections.adjust_hours(modelled, row.gpu, self.spec.method.value)
+        applied = {"memory": fitter.memory_factor} if fitter.memory_factor != 1.0 else {}
+        if note:
+            parts[LEARNED_COMPONENT] = hours - modelled  # the learned share, so the parts still add up to hours
+            applied["hours"] = hours / modelled
+            self.notes.append(note)
         self.quotes.append(Quote(
             provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
             gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
-            hours=hours, cost=hours * price, peak_gib_per_gpu=round(memory.peak_gib, 2), gpu_memory_gib=has,
+            hours=hours, cost=hours * price, peak_gib_per_gpu=round(fitter.peak(memory), 2), gpu_memory_gib=has,
             as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
-            hours_breakdown={k: round(v, 6) for k, v in parts.items()}))
+            hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied))
 
     def _speed(self, gpu: str, total: int, parallelism: Parallelism) -> SpeedEstimate:
         key = (gpu, total, parallelism)
@@ -137,8 +161,11 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
              max_gpus: int = 8, regions=None, budget: Optional[float] = None,
              deadline_hours: Optional[float] = None, headroom: float = 0.9,
              preemption_rate_per_hour: float = 0.05, checkpoint_interval_hours: float = 0.5,
-             top_k: int = DEFAULT_TOP_K) -> Plan:
-    """Price every offer that fits; rank by cost; mark the (cost, hours) Pareto set; choose within limits."""
+             top_k: int = DEFAULT_TOP_K, corrections: Optional[Corrections] = None) -> Plan:
+    """Price every offer that fits; rank by cost; mark the (cost, hours) Pareto set; choose within limits.
+
+    `corrections` (learned by `tunecost calibrate --apply`) scale each quote's hours and peak memory for its GPU
+    and method before ranking and fitting; each one applied is stated in the assumptions."""
     if not 0 < headroom <= 1:
         raise UserError(f"headroom must be in (0, 1] (got {headroom:g})")
     overheads = Overheads(preemption_rate_per_hour=preemption_rate_per_hour,
@@ -150,7 +177,7 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         raise UserError("no offers match the filters (--providers / --gpu / --region / --spot / --max-gpus); "
                         "loosen them or run `tunecost prices` to see what is offered")
 
-    pricer = Pricer(spec, shape, Fitter(spec, shape, headroom, max_gpus), overheads)
+    pricer = Pricer(spec, shape, Fitter(spec, shape, headroom, max_gpus), overheads, corrections)
     for row in rows.itertuples(index=False):
         pricer.add(row)
     quotes = pricer.quotes
@@ -171,10 +198,10 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
 
     parallelism = Parallelism(chosen.parallelism)
     total = chosen.gpu_count * chosen.num_nodes
-    memory = pricer.fitter.memory(total, parallelism)
+    memory = pricer.fitter_for(chosen.gpu).corrected(pricer.fitter.memory(total, parallelism))
     speed = pricer.speeds[(chosen.gpu, total, parallelism)]
     assumptions = _assumptions(spec, shape.source, headroom, total, parallelism,
-                               [*memory.assumptions, *speed.assumptions, *overheads.assumptions()])
+                               [*memory.assumptions, *speed.assumptions, *overheads.assumptions(), *pricer.notes])
     if spec.precision is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
         warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")

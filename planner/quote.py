@@ -78,6 +78,8 @@ class Quote(BaseModel):
     num_nodes: int = 1
     tokens_per_sec: float = Field(description="total across GPUs")
     hours_breakdown: dict[str, float]
+    corrections: dict[str, float] = Field(default_factory=dict, description="learned factors applied to 'hours' "
+                                          "and 'memory' (tunecost calibrate --apply); empty when none")
 
 
 class Infeasible(BaseModel):

@@ -21,7 +21,7 @@ TUNECOST = Path(sys.executable).with_name("tunecost")
 MODEL = ["--model", "meta-llama/Llama-3.1-8B", "--tokens", "20000000"]
 QUOTE_KEYS = {"provider", "region", "zone", "instance_type", "gpu", "gpu_count", "spot", "price_per_hour", "hours",
               "cost", "peak_gib_per_gpu", "gpu_memory_gib", "as_of", "source", "pareto", "parallelism", "num_nodes",
-              "tokens_per_sec", "hours_breakdown"}
+              "tokens_per_sec", "hours_breakdown", "corrections"}
 
 
 @pytest.fixture(autouse=True)
@@ -117,6 +117,42 @@ def test_estimate_json_matches_the_memory_model():
     assert data["speed"]["tokens_per_sec_per_gpu"] > 0 and data["assumptions"]
     assert (data["gpu"], data["gpu_count"], data["parallelism"], data["fits"]) == ("A100-80GB", 2, "fsdp", True)
     assert data["hours_breakdown"]["compute"] == pytest.approx(1e6 / data["tokens_per_sec"] / 3600, rel=1e-3)
+
+
+def _store_factors(hours: float, memory: float) -> None:
+    """A calibration.json as `tunecost calibrate --apply` writes it, in this test's $TUNECOST_HOME."""
+    from tunecost.planner.corrections import Correction, Corrections, corrections_path
+
+    path = corrections_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(Corrections(factors=[Correction(gpu="L4", method="qlora", hours_factor=hours,
+                                                    memory_factor=memory, runs=2, run_ids=["r1", "r2"])]
+                                ).model_dump_json())
+
+
+def test_plan_and_estimate_apply_the_factors_calibrate_stored():
+    l4 = ("--gpu", "L4", "--providers", "gcp", "--on-demand", "--max-gpus", "1")
+    before = plan_json(*l4)
+    est_args = ("estimate", *MODEL, "--gpu", "L4", "--json")
+    est_before = json.loads(run(*est_args).stdout)
+    _store_factors(hours=1.3, memory=1.05)
+    after = plan_json(*l4)
+    assert after["chosen"]["instance_type"] == before["chosen"]["instance_type"]
+    assert after["chosen"]["hours"] == pytest.approx(1.3 * before["chosen"]["hours"])
+    assert after["chosen"]["cost"] == pytest.approx(1.3 * before["chosen"]["cost"])
+    assert after["chosen"]["peak_gib_per_gpu"] == pytest.approx(1.05 * before["chosen"]["peak_gib_per_gpu"], abs=0.01)
+    assert after["memory"]["peak_gib"] == pytest.approx(1.05 * before["memory"]["peak_gib"], abs=0.001)
+    assert "hours x1.300 for L4 qlora, learned from 2 finished runs (tunecost calibrate)" in after["assumptions"]
+    assert any(a.startswith("peak memory x1.050 for L4 qlora") for a in after["assumptions"])
+    assert not any("tunecost calibrate" in a for a in before["assumptions"])
+    text = run("plan", *MODEL, *l4).stdout
+    assert "hours x1.300 for L4 qlora" in text and "learned correction" in text
+    est = json.loads(run(*est_args).stdout)
+    assert est["hours"] == pytest.approx(1.3 * est_before["hours"])
+    assert est["memory"]["peak_gib"] == pytest.approx(1.05 * est_before["memory"]["peak_gib"], abs=0.001)
+    assert any(a.startswith("hours x1.300 for L4 qlora") for a in est["assumptions"])
+    other = json.loads(run("estimate", *MODEL, "--gpu", "A100-80GB", "--json").stdout)
+    assert not any("tunecost calibrate" in a for a in other["assumptions"])  # learned for L4 only
 
 
 def test_estimate_text_says_when_it_does_not_fit():

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tunecost.planner.corrections import Correction, Corrections
 from tunecost.planner.errors import UserError
 from tunecost.planner.memory import estimate_memory
 from tunecost.planner.offers import OFFER_COLUMNS, PriceTables, load_prices
@@ -226,3 +227,43 @@ def test_several_8_gpu_nodes_only_when_one_cannot_hold_the_job_and_max_gpus_allo
     # 1-GPU instances are not scaled out, though 32 of them would hold it with FSDP
     assert estimate_memory(s, shape, gpu_count=32, parallelism=Parallelism.fsdp).peak_gib <= 0.9 * 80
     assert {x.gpu for x in plan.quotes} == {"H100"} and [x.gpu for x in plan.infeasible] == ["A100-80GB"]
+
+
+def _learned(**factors) -> Corrections:
+    return Corrections(factors=[Correction(gpu="L4", method="qlora", runs=3, run_ids=["r1", "r2", "r3"],
+                                           **factors)])
+
+
+def test_learned_factors_scale_the_hours_and_peak_of_that_gpu_only_and_are_stated():
+    plain = optimize(spec(), MIXED)
+    learned = optimize(spec(), MIXED, corrections=_learned(hours_factor=1.5, memory_factor=1.1))
+    key = lambda q: (q.provider, q.instance_type, q.spot)  # noqa: E731
+    before = {key(q): q for q in plain.quotes}
+    assert {key(q) for q in learned.quotes} == set(before)
+    for q in learned.quotes:
+        b = before[key(q)]
+        if q.gpu == "L4":
+            assert q.hours == pytest.approx(1.5 * b.hours) and q.cost == pytest.approx(1.5 * b.cost)
+            assert q.peak_gib_per_gpu == pytest.approx(1.1 * b.peak_gib_per_gpu, abs=0.01)
+            assert q.hours == pytest.approx(sum(q.hours_breakdown.values()), rel=1e-5)
+            assert q.hours_breakdown["learned_correction"] == pytest.approx(0.5 * b.hours, rel=1e-5)
+            assert q.corrections == pytest.approx({"hours": 1.5, "memory": 1.1})
+        else:
+            assert (q.hours, q.peak_gib_per_gpu, q.corrections) == (b.hours, b.peak_gib_per_gpu, {})
+    notes = [a for a in learned.assumptions if "tunecost calibrate" in a]
+    assert notes == ["peak memory x1.100 for L4 qlora, learned from 3 finished runs (tunecost calibrate)",
+                     "hours x1.500 for L4 qlora, learned from 3 finished runs (tunecost calibrate)"]
+    assert not any("tunecost calibrate" in a for a in plain.assumptions)
+    assert optimize(spec(), MIXED, corrections=Corrections()).quotes == plain.quotes
+
+
+def test_a_learned_memory_factor_decides_the_fit():
+    s = spec()
+    peak = estimate_memory(s, resolve_shape(s)).peak_gib
+    factor = 0.9 * 22.35 / peak * 1.05  # 5% past the L4's usable memory once corrected
+    plan = optimize(s, MIXED, corrections=_learned(memory_factor=factor))
+    assert "L4" not in {q.gpu for q in plan.quotes}
+    l4 = next(i for i in plan.infeasible if i.gpu == "L4")
+    assert l4.needs_gib == pytest.approx(peak * factor, abs=0.01)
+    assert f"x{factor:.3f} learned" in l4.reason
+    assert plan.memory["peak_gib"] == pytest.approx(plan.chosen.peak_gib_per_gpu, abs=0.01)  # chosen: not an L4

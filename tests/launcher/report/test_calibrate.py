@@ -44,6 +44,18 @@ def test_factor_is_the_median_ratio_of_measured_to_estimated(real_runs):
     assert result.skipped == []
 
 
+def test_a_factor_the_plan_already_applied_is_taken_out_so_factors_do_not_compound(real_runs):
+    """A run planned with a learned x2 on its GPU: the new factor is measured against the planner's own figure."""
+    records = []
+    for r in _with_estimates(real_runs):
+        applied = {"chosen": {"gpu": r.gpu, "corrections": {"hours": 2.0, "memory": 2.0}}}
+        records.append(r.model_copy(update={"plan": applied, "estimated_hours": r.estimated_hours * 2.0,
+                                            "estimated_peak_gib": r.estimated_peak_gib * 2.0}))
+    row = calibrate(records).rows[0]
+    assert row.hours_factor == pytest.approx(1 / 0.8)
+    assert row.memory_factor == pytest.approx(calibrate(_with_estimates(real_runs)).rows[0].memory_factor)
+
+
 def test_runs_without_estimates_or_not_succeeded_are_skipped_with_a_reason(real_runs):
     failed = real_runs.priced.model_copy(update={"id": "broke", "status": "failed"})
     result = calibrate([real_runs.free, failed])
