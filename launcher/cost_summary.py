@@ -126,9 +126,18 @@ def _diff(actual: Optional[float], estimate: Optional[float]) -> tuple[Optional[
     return actual - estimate, pct
 
 
+def _run_quote(record: RunRecord) -> dict[str, Any]:
+    """The plan's quote, when it describes where the run ran: a local run launched from a cloud plan did not run
+    on the quoted GPU, so the quote's region, GPU, hours and cost are not this run's."""
+    quote = _quote(record.plan)
+    if record.backend == "local" and quote.get("provider") not in (None, "local"):
+        return {}
+    return quote
+
+
 def summarize(record: RunRecord) -> CostSummary:
     """Build the run's CostSummary from its ledger record (works for unfinished runs too, saying so)."""
-    quote = _quote(record.plan)
+    quote = _run_quote(record)
     summary = record.summary
     provider = (record.provider or quote.get("provider") or ("local" if record.backend == "local" else ""))
     rule = rule_for(provider)
@@ -212,7 +221,7 @@ def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
         ("run", f"{s.run_id} ({s.status}, {s.backend})" + (f", tag {s.tag}" if s.tag else "")),
         ("dates", f"{started} -> {ended}" if s.started_at else when.strftime("%Y-%m-%d")),
         ("job", f"{s.method or '?'} fine-tune of {s.model or '?'}"),
-        ("where", f"{s.provider or '?'} {s.region}".strip()),
+        ("where", "this machine (local run)" if s.is_local else f"{s.provider or '?'} {s.region}".strip()),
         ("hardware", s.hardware),
         ("pricing", f"{'local rate' if s.is_local else 'spot' if s.spot else 'on-demand'} ${s.rate_per_hour:,.4f}/h"
          + (f" ({s.rate_source})" if s.rate_source else "")),

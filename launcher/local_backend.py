@@ -23,6 +23,8 @@ from tunecost.launcher.run_record import RunRecord
 from tunecost.planner.errors import UserError
 
 Echo = Callable[[str], None]
+# The job's own names for models it builds locally -> the catalog model they are ('tiny' has no catalog shape).
+JOB_MODEL_IDS = {"smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct"}
 
 
 def run_dir(ledger: Ledger, run_id: str) -> Path:
@@ -36,10 +38,36 @@ def rate_note(rate: float, given: bool) -> str:
     return "local run priced at 0 USD/h: --rate not given"
 
 
+def estimated_peak_gib(plan: dict[str, Any], model: Optional[str] = None) -> Optional[float]:
+    """The planner's peak GiB for one process of this run (hardware-independent, so it holds on this machine too).
+
+    Computed from the spec for one process, not read from the plan: the plan's figure is per GPU of the cloud
+    topology it chose (an FSDP shard, or with a factor learned on that GPU). None when the trained model has no
+    known shape (the job's 'tiny'), so the report says "no estimate" rather than compare against a wrong one.
+    """
+    from pydantic import ValidationError
+
+    from tunecost.planner.memory import estimate_memory
+    from tunecost.planner.shapes import resolve_shape
+    from tunecost.planner.spec import TrainSpec
+
+    fields = dict(plan.get("spec") or {})
+    if model:
+        fields.update(model=JOB_MODEL_IDS.get(model, model), params_b=None)
+    try:
+        spec = TrainSpec.model_validate(fields)
+        return round(estimate_memory(spec, resolve_shape(spec)).peak_gib, 3)
+    except (UserError, ValidationError):
+        return None
+
+
 def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Echo, model: Optional[str] = None,
                 rate: Optional[float] = None, budget_usd: Optional[float] = None, nproc: int = 1, tag: str = "",
                 overrides: Optional[dict[str, Any]] = None, run_id: Optional[str] = None) -> RunRecord:
-    """Write the job config for a new run, record it, and run it to the end (or until interrupted)."""
+    """Write the job config for a new run, record it, and run it to the end (or until interrupted).
+
+    The record gets the planner's peak memory but no estimated hours or cost: the planner has no CPU speed
+    model, and the plan's quote is for a cloud GPU, not for this machine."""
     run_id = run_id or new_run_id()
     folder = run_dir(ledger, run_id)
     price = float(rate or 0.0)
@@ -51,7 +79,7 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
         id=run_id, status="pending", backend="local", created_at=now(), tag=tag, provider="local",
         instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
         model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
-        rate_source=rate_note(price, rate is not None),
+        rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
     ))
     return _run(record, ledger, echo, nproc=nproc, note="started")
 

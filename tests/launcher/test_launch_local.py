@@ -10,9 +10,16 @@ import sys
 import time
 from pathlib import Path
 
-from tunecost.launcher.ledger import Ledger
+import pytest
 
-from .conftest import SINGLE
+from tunecost.launcher.cost_summary import summarize, summary_rows
+from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.local_backend import estimated_peak_gib
+from tunecost.planner.memory import estimate_memory
+from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.spec import Parallelism, TrainSpec
+
+from .conftest import MULTI_NODE, SINGLE
 
 TUNECOST = [sys.executable, "-c", "from tunecost.launcher.cli import main; main()"]
 
@@ -26,15 +33,40 @@ def _launch(args: list[str], home: Path, timeout: int = 240) -> subprocess.Compl
                           timeout=timeout)
 
 
+def _tiny_folder(target: Path) -> Path:
+    """The job's tiny Llama saved as a plain HF folder (config.json + weights), built in a child process."""
+    subprocess.run([sys.executable, "-c", "import sys; from tunecost.job.tiny import build_tiny; "
+                    "build_tiny(sys.argv[1])", str(target)], check=True, capture_output=True, timeout=120)
+    return target
+
+
+def _planner_peak(spec: dict, model: str) -> float:
+    shaped = TrainSpec.model_validate({**spec, "model": model, "params_b": None})
+    return estimate_memory(shaped, resolve_shape(shaped)).peak_gib
+
+
 def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan):
-    home = tmp_path / "home"
-    result = _launch(["--local", str(write_plan(SINGLE)), "--model", "tiny", "--dataset", "demo",
+    """From a plan whose chosen quote is a cloud A100: the run records the planner's one-process peak for the
+    model it trains (a folder with config.json), no hours or cost estimate, and its summary says this machine."""
+    home, model = tmp_path / "home", _tiny_folder(tmp_path / "tiny-model")
+    result = _launch(["--local", str(write_plan(SINGLE)), "--model", str(model), "--dataset", "demo",
                       "--max-steps", "6", "--save-steps", "3", "--rate", "1.5", "--tag", "t1"], home)
     assert result.returncode == 0, result.stderr[-2000:]
     [run] = Ledger(home).list()
     assert run.status == "succeeded" and run.backend == "local" and run.tag == "t1"
     assert run.summary["steps"] == 6 and run.summary["stop_reason"] == "max_steps"
-    assert run.summary["run_id"] == run.id and run.model == "tiny"
+    assert run.summary["run_id"] == run.id and run.model == str(model)
+    assert run.estimated_peak_gib == pytest.approx(_planner_peak(SINGLE["spec"], str(model)), abs=1e-3)
+    assert run.estimated_peak_gib != SINGLE["chosen"]["peak_gib_per_gpu"]
+    assert run.estimated_hours is None and run.estimated_cost is None
+    s = summarize(run)
+    assert (s.estimated_hours, s.estimated_cost, s.hours_diff, s.cost_diff) == (None, None, None, None)
+    assert s.region == "" and s.gpu == run.gpu and s.gpu.startswith("cpu")  # not the plan's runpod US A100
+    assert s.estimated_peak_gib == run.estimated_peak_gib and s.peak_memory_gib > 0
+    rows = dict(summary_rows(s))
+    assert rows["where"] == "this machine (local run)" and rows["estimated"] == "no estimate recorded"
+    printed = result.stdout.split("Cost summary")[1]
+    assert "A100" not in printed and "runpod" not in printed and "GiB estimated" in printed
     assert 0 < run.actual_hours < 0.1
     assert run.actual_cost == run.actual_hours * 1.5 and run.price_per_hour == 1.5
     assert "--rate 1.5" in run.rate_source
@@ -42,6 +74,16 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
     assert (home / "runs" / run.id / "output" / "adapter").is_dir()
     assert "Cost summary" in result.stdout  # the report's summary, printed after the run
     assert b"secret-value" not in (home / "ledger.sqlite").read_bytes()
+
+
+def test_local_peak_estimate_is_one_process_of_the_model_the_run_trains():
+    assert estimated_peak_gib(SINGLE, "tiny") is None  # the job's tiny model has no known shape: no estimate
+    smol = _planner_peak(SINGLE["spec"], "HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert estimated_peak_gib(SINGLE, "smollm2") == pytest.approx(smol, abs=1e-3)  # the job's name for it
+    spec = TrainSpec.model_validate(MULTI_NODE["spec"])
+    shard = estimate_memory(spec, resolve_shape(spec), gpu_count=16, parallelism=Parallelism.fsdp).peak_gib
+    one = estimated_peak_gib({**MULTI_NODE, "memory": {"peak_gib": shard}})
+    assert one == pytest.approx(estimate_memory(spec, resolve_shape(spec)).peak_gib, abs=1e-3) and one > 4 * shard
 
 
 def _wait_for(proc: subprocess.Popen, text: str, timeout: float) -> str:
