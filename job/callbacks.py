@@ -67,7 +67,8 @@ def _all_ranks_max(values: list[float]) -> list[float]:
 
 
 class StopAndSave(TrainerCallback):
-    """Save (and maybe stop) on a signal, when the budget is spent, or every save_minutes."""
+    """Save (and maybe stop) on a signal, when the budget is spent, or every save_minutes. The step a run ends on
+    is always logged, so the summary's final_loss is that step's loss whatever logging_steps is."""
 
     def __init__(self, flags: StopFlags, clock: RunClock, save_minutes: float,
                  price_per_hour: Optional[float], budget_usd: Optional[float]):
@@ -91,6 +92,8 @@ class StopAndSave(TrainerCallback):
             control.should_training_stop = True
         elif timed:
             control.should_save = True
+        if control.should_training_stop or state.global_step >= state.max_steps:
+            control.should_log = True  # same on every rank: the loss log gathers across ranks
         return control
 
     def on_save(self, args, state, control, **kwargs):

@@ -59,7 +59,7 @@ class JobConfig:
     merge: bool = False
     seed: int = 42
     run_id: Optional[str] = None
-    logging_steps: int = 10
+    logging_steps: int = 10  # at most max_steps; the step a run ends on is logged too (final_loss)
 
     def resolve(self, cuda: bool) -> "JobConfig":
         """Fill method-dependent defaults and check ranges; returns a new config."""
@@ -73,6 +73,8 @@ class JobConfig:
             c.gradient_checkpointing = c.method in ("qlora", "full")
         if c.optimizer is None:
             c.optimizer = "paged-adamw-8bit" if (c.method == "qlora" and cuda) else "adamw"
+        if c.max_steps > 0:
+            c.logging_steps = min(c.logging_steps, c.max_steps)  # a 3-step run still logs a loss
         return c
 
     def to_dict(self) -> dict[str, Any]:

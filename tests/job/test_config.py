@@ -29,6 +29,13 @@ def test_method_defaults_alpha_lr_optimizer():
     assert JobConfig(method="lora", learning_rate=0.5, alpha=3, **base).resolve(cuda=False).alpha == 3
 
 
+def test_logging_steps_is_at_most_max_steps():
+    base = dict(model="m", dataset="d", output_dir="o")
+    assert JobConfig(max_steps=3, **base).resolve(cuda=False).logging_steps == 3
+    assert JobConfig(max_steps=50, **base).resolve(cuda=False).logging_steps == 10
+    assert JobConfig(**base).resolve(cuda=False).logging_steps == 10  # epochs-bounded: max_steps -1
+
+
 @pytest.mark.parametrize("content, needle", [
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "rnak": 4}, "unknown config key(s) rnak"),
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "rank": "four"}, "key 'rank'"),

@@ -117,3 +117,20 @@ def test_time_based_saves_and_epochs_complete(tmp_path):
     s = summary(out)
     assert s["stop_reason"] == "completed" and s["steps"] == 4 and s["epochs"] == 2.0
     assert [p.name for _, p in checkpoints.all_checkpoints(out)] == ["checkpoint-2", "checkpoint-3", "checkpoint-4"]
+
+
+def test_runs_shorter_than_logging_steps_still_report_their_last_steps_loss(tmp_path):
+    """logging_steps 10 (the default) over 3 steps: the loss is logged at step 3; an epochs-bounded run logs its
+    last step though it is no multiple of logging_steps."""
+    out = tmp_path / "short"
+    assert main(tiny_args(out, max_steps=3, logging_steps=10, save_steps=100)) == 0
+    s = summary(out)
+    assert s["steps"] == 3 and s["config"]["logging_steps"] == 3
+    assert [step for step, _ in s["loss_curve"]] == [3] and s["final_loss"] == s["loss_curve"][-1][1] > 0
+    data = write_jsonl(tmp_path / "d.jsonl", [{"prompt": f"{n} km?", "completion": f"{n * 1000} m"}
+                                              for n in range(1, 9)])
+    out = tmp_path / "epochs"
+    assert main(tiny_args(out, dataset=data, epochs=2, logging_steps=3, save_steps=100)) == 0
+    s = summary(out)
+    assert s["steps"] == 4 and [step for step, _ in s["loss_curve"]] == [3, 4]
+    assert s["final_loss"] == s["loss_curve"][-1][1]
