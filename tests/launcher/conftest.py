@@ -1,11 +1,22 @@
-"""Plan JSON fixtures (hand-written test data in the planner's plan JSON contract) and an isolated TUNECOST_HOME."""
+"""Plan JSON fixtures and an isolated TUNECOST_HOME.
+
+OPTIMIZED comes from the real optimizer (a small price table), so it is the plan JSON contract itself. The
+hand-written plans (SINGLE, MULTI_GPU, MULTI_NODE) pin offers, prices and hours the tests assert on; they pass
+through the planner's own Plan model here, and test_plan_fixtures.py checks their keys against OPTIMIZED, so
+they cannot drift from what `tunecost plan` writes.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
+
+from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
+from tunecost.planner.optimizer import Plan, optimize
+from tunecost.planner.spec import DatasetSize, TrainSpec
 
 
 def quote(provider="runpod", region="US", zone="", instance_type="1x_A100-80GB_SECURE", gpu="A100-80GB",
@@ -16,12 +27,15 @@ def quote(provider="runpod", region="US", zone="", instance_type="1x_A100-80GB_S
         "cost": round(price * hours, 4), "peak_gib_per_gpu": 30.0, "gpu_memory_gib": 80.0,
         "as_of": "undated snapshot (after 2025-09-10)", "source": "test fixture", "pareto": True,
         "parallelism": parallelism, "num_nodes": num_nodes, "tokens_per_sec": 2500.0,
-        "hours_breakdown": {"train": hours - 0.2, "provisioning": 0.1, "setup": 0.1},
+        "hours_breakdown": {"compute": hours - 0.2, "provisioning": 0.1, "setup": 0.1, "model_download": 0.0,
+                            "checkpoints": 0.0, "spot_rework": 0.0},
+        "corrections": {},
     }
 
 
 def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135, method="qlora") -> dict:
-    return {
+    """A hand-written plan, checked by the planner's Plan model (a missing or mistyped field fails here)."""
+    return _checked({
         "spec": {"model": model, "params_b": params_b, "method": method, "rank": 8, "alpha": None,
                  "targets": "all-linear", "virtual_tokens": 20, "seq_len": 64, "micro_batch": 4, "grad_accum": 1,
                  "gradient_checkpointing": True, "optimizer": "paged-adamw-8bit", "precision": "bf16",
@@ -29,7 +43,29 @@ def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135,
                  "packing": False},
         "chosen": quotes[0], "quotes": quotes, "infeasible": [], "prices_as_of": "undated snapshot",
         "memory": {}, "speed": {}, "assumptions": [], "warnings": [], "created_at": "2026-11-23T10:00:00Z",
-    }
+    })
+
+
+def _checked(data: dict) -> dict:
+    Plan.model_validate(data)
+    return data
+
+
+def _offer(provider, region, instance_type, gpu, count, gib, price, spot=float("nan"), zone="") -> dict:
+    return dict(provider=provider, region=region, zone=zone, instance_type=instance_type, gpu=gpu, gpu_count=count,
+                gpu_memory_gib=gib, vcpus=8, memory_gib=64, price_per_hour=price, spot_price_per_hour=spot,
+                as_of="2026-11-01", source="test price table", flag="")
+
+
+# The SINGLE workload priced by the real optimizer over a few offers (spot and on-demand A100, L4, T4).
+OPTIMIZED_SPEC = TrainSpec(model="HuggingFaceTB/SmolLM2-135M", method="qlora", rank=8, seq_len=64, micro_batch=4,
+                           packing=False, dataset=DatasetSize(tokens_per_epoch=20000, examples=400, source="counted"))
+OPTIMIZED = optimize(OPTIMIZED_SPEC, PriceTables(offers=pd.DataFrame([
+    _offer("runpod", "US", "1x_A100-80GB_SECURE", "A100-80GB", 1, 80.0, 1.64, spot=1.19),
+    _offer("lambda", "us-east-1", "gpu_1x_a100_sxm4", "A100-80GB", 1, 80.0, 1.79),
+    _offer("aws", "us-east-1", "g6.xlarge", "L4", 1, 22.35, 0.80, spot=0.35, zone="us-east-1a"),
+    _offer("gcp", "us-central1", "n1-highmem-8", "T4", 1, 15.0, 0.50, spot=0.20),
+], columns=OFFER_COLUMNS), as_of="2026-11-01")).model_dump(mode="json")
 
 
 SINGLE = plan([

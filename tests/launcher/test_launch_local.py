@@ -19,7 +19,7 @@ from tunecost.planner.memory import estimate_memory
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.spec import Parallelism, TrainSpec
 
-from .conftest import MULTI_NODE, SINGLE
+from .conftest import MULTI_NODE, OPTIMIZED, SINGLE
 
 TUNECOST = [sys.executable, "-c", "from tunecost.launcher.cli import main; main()"]
 
@@ -46,27 +46,27 @@ def _planner_peak(spec: dict, model: str) -> float:
 
 
 def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan):
-    """From a plan whose chosen quote is a cloud A100: the run records the planner's one-process peak for the
-    model it trains (a folder with config.json), no hours or cost estimate, and its summary says this machine."""
+    """From a real plan (the optimizer's, chosen: a gcp T4): the run records the planner's one-process peak for
+    the model it trains (a folder with config.json), no hours or cost estimate, and its summary says this machine."""
     home, model = tmp_path / "home", _tiny_folder(tmp_path / "tiny-model")
-    result = _launch(["--local", str(write_plan(SINGLE)), "--model", str(model), "--dataset", "demo",
+    result = _launch(["--local", str(write_plan(OPTIMIZED)), "--model", str(model), "--dataset", "demo",
                       "--max-steps", "6", "--save-steps", "3", "--rate", "1.5", "--tag", "t1"], home)
     assert result.returncode == 0, result.stderr[-2000:]
     [run] = Ledger(home).list()
     assert run.status == "succeeded" and run.backend == "local" and run.tag == "t1"
     assert run.summary["steps"] == 6 and run.summary["stop_reason"] == "max_steps"
     assert run.summary["run_id"] == run.id and run.model == str(model)
-    assert run.estimated_peak_gib == pytest.approx(_planner_peak(SINGLE["spec"], str(model)), abs=1e-3)
-    assert run.estimated_peak_gib != SINGLE["chosen"]["peak_gib_per_gpu"]
+    assert run.estimated_peak_gib == pytest.approx(_planner_peak(OPTIMIZED["spec"], str(model)), abs=1e-3)
+    assert run.estimated_peak_gib != OPTIMIZED["chosen"]["peak_gib_per_gpu"]
     assert run.estimated_hours is None and run.estimated_cost is None
     s = summarize(run)
     assert (s.estimated_hours, s.estimated_cost, s.hours_diff, s.cost_diff) == (None, None, None, None)
-    assert s.region == "" and s.gpu == run.gpu and s.gpu.startswith("cpu")  # not the plan's runpod US A100
+    assert s.region == "" and s.gpu == run.gpu and s.gpu.startswith("cpu")  # not the plan's gcp us-central1 T4
     assert s.estimated_peak_gib == run.estimated_peak_gib and s.peak_memory_gib > 0
     rows = dict(summary_rows(s))
     assert rows["where"] == "this machine (local run)" and rows["estimated"] == "no estimate recorded"
     printed = result.stdout.split("Cost summary")[1]
-    assert "A100" not in printed and "runpod" not in printed and "GiB estimated" in printed
+    assert "T4" not in printed and "gcp" not in printed and "GiB estimated" in printed
     assert 0 < run.actual_hours < 0.1
     assert run.actual_cost == run.actual_hours * 1.5 and run.price_per_hour == 1.5
     assert "--rate 1.5" in run.rate_source
