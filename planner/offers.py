@@ -31,6 +31,8 @@ SNAPSHOT_AS_OF = "undated snapshot (after 2025-09-10)"
 UNDATED_WARNING = ("prices are from an undated snapshot taken after 2025-09-10 ({providers}); "
                    "run `tunecost prices refresh`")
 STALE_DAYS = 90
+# x the datasheet GB: 24 GB (decimal) is 22.35 GiB (0.931); a driver also keeps some back. Wider is another variant.
+SAME_CHIP = (0.92, 1.02)
 STALE_WARNING = ("prices in use are older than {days} days (oldest {oldest}: {providers}); "
                  "run `tunecost prices refresh` or pass --prices FILE")
 
@@ -88,6 +90,21 @@ def fill_gpu_memory(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def usable_gpu_memory(df: pd.DataFrame) -> pd.DataFrame:
+    """One GiB figure per GPU model for the fit decision: the smallest any offer states for that chip.
+
+    WHY: providers state one chip's memory in different units. RunPod and Shadeform put marketing GB in a MiB
+    field (L4 24, L40S 48), AWS and Vast report what the driver sees (L4 22.4, L40S 44.7, H100 79.6), so the same
+    job fitted one provider's L4 and not another's. Figures within SAME_CHIP of the datasheet figure in gpus.csv
+    are one chip; others are another variant (a 48 GB RTX 4090, an 8 GB RTX 3060) and keep their own figure.
+    """
+    datasheet = df["gpu"].map(pd.Series({name: spec.memory_gib for name, spec in load_gpus().items()}, dtype=float))
+    same = df["gpu_memory_gib"].between(datasheet * SAME_CHIP[0], datasheet * SAME_CHIP[1])
+    smallest = df["gpu_memory_gib"].where(same).groupby(df["gpu"]).transform("min")
+    df.loc[same, "gpu_memory_gib"] = smallest[same]
+    return df
+
+
 def staleness(offers: pd.DataFrame, today: date) -> tuple[str, list[str]]:
     """The as-of label for the whole table and the warnings: undated rows, or dated rows over STALE_DAYS."""
     warnings = []
@@ -131,6 +148,6 @@ def load_prices(user_csv: Optional[Path] = None, home: Optional[Path] = None,
         offers = override(offers, read_user_prices(Path(user_csv)))
         sources.append(str(user_csv))
 
-    offers = fill_gpu_memory(conform(offers))
+    offers = usable_gpu_memory(fill_gpu_memory(conform(offers)))
     as_of, warnings = staleness(offers, today or date.today())
     return PriceTables(offers=offers, as_of=as_of, warnings=warnings, sources=sources)

@@ -118,7 +118,7 @@ class Pricer:
         fitter = self.fitter_for(row.gpu)
         nodes, parallelism, memory, fits = fitter.topology(count, has)
         if not fits:
-            key = (row.gpu, count, round(has, 1))  # offers may state one GPU's memory differently (GB vs GiB)
+            key = (row.gpu, count, round(has, 1))  # one GPU name may cover variants (RTX 4090 24 / 48 GB)
             if key not in self.infeasible:
                 self.infeasible[key] = Infeasible(
                     gpu=row.gpu, gpu_count=count, needs_gib=round(fitter.peak(memory), 2), has_gib=round(has, 2),

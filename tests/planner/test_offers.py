@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tunecost.planner.errors import UserError
-from tunecost.planner.offers import OFFER_COLUMNS, load_prices, staleness
+from tunecost.planner.offers import OFFER_COLUMNS, load_prices, staleness, usable_gpu_memory
 from tunecost.planner.skypilot_catalog import flag_suspect
 
 TODAY = date(2026, 11, 23)
@@ -44,7 +44,25 @@ def test_columns_and_types(shipped):
 def test_azure_gpu_memory_filled_from_gpus_csv(shipped):
     df = shipped.offers
     nd = df[(df["provider"] == "azure") & (df["instance_type"] == "Standard_ND96isr_H100_v5")]
-    assert not nd.empty and (nd["gpu_memory_gib"] == 80).all() and (nd["gpu_count"] == 8).all()
+    assert not nd.empty and (nd["gpu_count"] == 8).all()
+    assert (nd["gpu_memory_gib"] == 79.6).all()  # gpus.csv's 80, then the H100's usable figure (Vast's 79.6)
+
+
+def test_one_chip_gets_one_usable_gib_figure_the_smallest_stated(shipped):
+    """Snapshot: AWS states L4 22.4 / L40S 44.7 (usable), RunPod/GCP/Shadeform 24 / 48 (GB in a MiB field)."""
+    df = shipped.offers
+    for gpu, usable in (("L4", 22.4), ("L40S", 44.7), ("H100", 79.6), ("A100-80GB", 80.0), ("T4", 16.0)):
+        assert set(df.loc[df["gpu"] == gpu, "gpu_memory_gib"]) == {usable}, gpu
+    runpod_l4 = df[(df["provider"] == "runpod") & (df["gpu"] == "L4")]
+    assert not runpod_l4.empty and (runpod_l4["gpu_memory_gib"] == 22.4).all()
+    assert set(df.loc[df["gpu"] == "RTX4090", "gpu_memory_gib"]) == {24.0, 48.0}  # a 48 GB variant is not the chip
+
+
+def test_usable_memory_rule_on_a_small_frame():
+    rows = [("aws", "L4", 22.4), ("runpod", "L4", 24.0), ("vast", "RTX4090", 48.0), ("lium", "RTX4090", 24.0),
+            ("user", "L4", 20.0)]
+    df = pd.DataFrame([dict(provider=p, gpu=g, gpu_memory_gib=m) for p, g, m in rows])
+    assert usable_gpu_memory(df)["gpu_memory_gib"].tolist() == [22.4, 22.4, 48.0, 24.0, 20.0]
 
 
 def test_suspect_rows_flagged_not_dropped(shipped):
@@ -121,7 +139,7 @@ def test_user_csv_overrides_and_adds(tmp_path, shipped):
                     & (df["zone"] != target.zone)]
     assert (other_zone["price_per_hour"] == target.price_per_hour).all()
     acme = df[df["provider"] == "acme"].iloc[0]
-    assert acme.gpu == "H100" and acme.gpu_memory_gib == 80 and acme.as_of == date.today().isoformat()
+    assert acme.gpu == "H100" and acme.gpu_memory_gib == 79.6 and acme.as_of == date.today().isoformat()
     assert tables.sources[-1] == str(csv_path)
 
 
