@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -22,6 +23,32 @@ DEFAULT_LR = {"qlora": 2e-4, "lora": 2e-4, "full": 1e-5, "prompt-tuning": 3e-3}
 
 class JobError(Exception):
     """Bad input: the entry point prints `error: <message>` and exits 2, no traceback."""
+
+
+BUILT_IN_MODELS = ("tiny", "smollm2")
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+# What from_pretrained needs besides config.json, checked up front so a half-copied folder is one clear line.
+FOLDER_NEEDS = {
+    "weights (*.safetensors or pytorch_model*.bin)": ("*.safetensors", "pytorch_model*.bin"),
+    "tokenizer (tokenizer.json, tokenizer.model or vocab.json)": ("tokenizer.json", "tokenizer.model", "vocab.json"),
+}
+
+
+def model_folder_problem(name: str) -> Optional[str]:
+    """Why the job cannot load `name` (None when it can): a built-in, a complete local HF folder, or a hub id
+    (org/name, downloaded by from_pretrained on the VM, with HF_TOKEN for gated models). Torch-free, so the local
+    launcher checks it before it records a run."""
+    folder = Path(name)
+    if name in BUILT_IN_MODELS or (HUB_ID.fullmatch(name) and not folder.exists()):
+        return None
+    if not (folder / "config.json").is_file():
+        return (f"model {name} is neither a local HF folder with config.json nor a hub id (org/name); "
+                "use tiny, smollm2, such a folder or a hub id")
+    missing = [what for what, patterns in FOLDER_NEEDS.items() if not any(any(folder.glob(p)) for p in patterns)]
+    if missing:
+        return (f"model folder {name} has no {' and no '.join(missing)}; save the model and its tokenizer there "
+                "with save_pretrained (or pass tiny / smollm2)")
+    return None
 
 
 @dataclass

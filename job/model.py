@@ -15,7 +15,7 @@ from typing import Optional
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from .config import JobConfig, JobError
+from .config import JobConfig, JobError, model_folder_problem
 from .smollm2 import smollm2_folder
 
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
@@ -47,8 +47,9 @@ def model_folder(name: str) -> str:
         return tiny_folder()
     if name == "smollm2":
         return smollm2_folder()
-    if not (Path(name) / "config.json").is_file():
-        raise JobError(f"model {name} is not a local HF folder with config.json; use tiny, smollm2 or such a folder")
+    problem = model_folder_problem(name)
+    if problem:
+        raise JobError(problem)
     return name
 
 
@@ -59,8 +60,18 @@ def compute_dtype(precision: str) -> torch.dtype:
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
 
 
+def _loading(what: str, folder: str, load):
+    """Run a from_pretrained call; a missing, gated or offline model is one line naming it, not a traceback."""
+    try:
+        return load()
+    except (OSError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise JobError(f"cannot load the {what} of {folder}: {reason} (a hub id needs network access and, for a "
+                       "gated model, HF_TOKEN)") from err
+
+
 def load_tokenizer(folder: str):
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer = _loading("tokenizer", folder, lambda: AutoTokenizer.from_pretrained(folder))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -82,10 +93,11 @@ def load_base(folder: str, cfg: JobConfig):
         quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                    bnb_4bit_compute_dtype=dtype,
                                    bnb_4bit_quant_storage=dtype if fsdp else torch.uint8)
-        return AutoModelForCausalLM.from_pretrained(folder, quantization_config=quant, dtype=dtype,
-                                                    device_map=None if fsdp else _device_map())
+        return _loading("weights", folder, lambda: AutoModelForCausalLM.from_pretrained(
+            folder, quantization_config=quant, dtype=dtype, device_map=None if fsdp else _device_map()))
     # full: fp32 master weights, the Trainer's autocast gives bf16/fp16 compute
-    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32 if cfg.method == "full" else dtype)
+    return _loading("weights", folder, lambda: AutoModelForCausalLM.from_pretrained(
+        folder, dtype=torch.float32 if cfg.method == "full" else dtype))
 
 
 def target_modules(spec):

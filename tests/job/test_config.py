@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tunecost.job.config import JobConfig, JobError, load_config
+from tunecost.job.config import JobConfig, JobError, load_config, model_folder_problem
 from tunecost.job.train import main
 
 
@@ -56,3 +56,18 @@ def test_invalid_json_names_file_and_line(tmp_path):
     cfg_file.write_text('{\n "model": "tiny",\n "rank": 4,,\n}')
     with pytest.raises(JobError, match=r"job.json:3: not valid JSON"):
         load_config(["--config", str(cfg_file)])
+
+
+def test_model_folder_problem_accepts_builtins_hub_ids_and_complete_folders_only(tmp_path):
+    assert model_folder_problem("tiny") is None and model_folder_problem("smollm2") is None
+    assert model_folder_problem("meta-llama/Llama-3.1-8B") is None  # downloaded by from_pretrained on the VM
+    assert "neither a local HF folder" in model_folder_problem(str(tmp_path / "nowhere"))
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    assert "has no weights" in model_folder_problem(str(folder)) and "and no tokenizer" in model_folder_problem(
+        str(folder))
+    (folder / "model.safetensors").write_bytes(b"")
+    assert model_folder_problem(str(folder)).startswith(f"model folder {folder} has no tokenizer")
+    (folder / "tokenizer.json").write_text("{}")
+    assert model_folder_problem(str(folder)) is None
