@@ -173,6 +173,10 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     from .model import (apply_method, compute_dtype, count_params, generate_sample, load_base, load_tokenizer,
                         model_folder)
 
+    if not sys.stdout.isatty():  # logs (local launcher, SkyPilot): no per-tensor "Loading weights" bars
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     set_seed(cfg.seed)  # before the adapter is created: LoRA A / prompt init must repeat in a fresh process
     folder = model_folder(cfg.model)
     tokenizer = load_tokenizer(folder)
