@@ -70,13 +70,16 @@ def _check_budget(plan: dict[str, Any], budget: Optional[float]) -> None:
                         f"--budget or re-plan within it (tunecost plan ... --budget {budget:g})")
 
 
-def _print_cost(record: Any) -> None:
-    """The run's bill, by the report's own summary (one source of truth for what a run cost)."""
+def _finish(record: Any) -> None:
+    """Print the run's bill (the report's own summary: one source of truth), and exit 1 when the run failed,
+    so scripts and CI can tell; a stopped run (Ctrl-C, budget guard) is a clean, resumable end."""
     from rich.console import Console
 
     from tunecost.launcher.cost_summary import print_summary, summarize
 
     print_summary(summarize(record), Console())
+    if record.status == "failed":
+        raise typer.Exit(1)
 
 
 def _echo(line: str) -> None:
@@ -118,6 +121,11 @@ def launch(
                                             rich_help_panel=RUN),
     save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="Checkpoint every N steps",
                                              rich_help_panel=RUN),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", min=0.0, help="Job learning rate "
+                                                  "[default: the job's per-method default]", rich_help_panel=RUN),
+    eval_fraction: Optional[float] = typer.Option(None, "--eval-fraction", min=0.0, max=0.5, help="Hold out this "
+                                                  "share of the dataset for eval loss and a before/after sample",
+                                                  rich_help_panel=RUN),
     tag: str = typer.Option("", "--tag", help="Label for the ledger and reports", rich_help_panel=RUN),
 ) -> None:
     """Run a plan: a SkyPilot managed spot job with checkpoints in a bucket, or --local on this machine."""
@@ -131,20 +139,21 @@ def launch(
         from tunecost.launcher.local_backend import resume_local
 
         record = resume_local(resume, ledger=Ledger(), echo=_echo)
-        _print_cost(record)
+        _finish(record)
         return
     if local and (dry_run or cluster):
         raise UserError("--dry-run and --cluster are for cloud runs; drop them or drop --local")
     plan = load_plan(plan_file) if plan_file is not None else _plan_from_flags(workload, local, budget)
     model = workload.model if plan_file is not None else None
     dataset = _dataset(workload, local)
-    overrides = {"max_steps": max_steps, "save_steps": save_steps}
+    overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,
+                 "eval_fraction": eval_fraction}
     if local:
         from tunecost.launcher.local_backend import start_local
 
         record = start_local(plan, dataset=str(dataset), ledger=Ledger(), echo=_echo, model=model, rate=rate,
                              budget_usd=budget, nproc=nproc, tag=tag, overrides=overrides)
-        _print_cost(record)
+        _finish(record)
         return
     _check_budget(plan, budget)
     from tunecost.launcher import sky_backend
@@ -161,7 +170,7 @@ def launch(
         record = sky_backend.launch_cluster(prep, cluster, ledger=ledger, echo=_echo, tag=tag)
     else:
         record = sky_backend.launch_managed(prep, ledger=ledger, echo=_echo, confirm=_confirm, tag=tag)
-    _print_cost(record)
+    _finish(record)
 
 
 RUN_FIELDS_EXCLUDED = {"plan", "task_yaml"}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from tunecost.job.checkpoints import newest_complete
+from tunecost.job.config import model_folder_problem
 from tunecost.launcher.job_config import CONFIG_NAME, build_job_config, write_job_config
 from tunecost.launcher.job_output import OutputScanner
 from tunecost.launcher.ledger import Ledger, new_run_id, now
@@ -74,6 +75,9 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
     config = build_job_config(plan, run_id=run_id, dataset=dataset, output_dir=str(folder / "output"),
                               price_per_hour=price, budget_usd=budget_usd if price > 0 else None, model=model,
                               local=True, overrides=overrides)
+    problem = model_folder_problem(config["model"])
+    if problem:  # before anything is written: a bad --model is not a failed run
+        raise UserError(f"--model: {problem}")
     write_job_config(config, folder / CONFIG_NAME)
     record = ledger.create(RunRecord(
         id=run_id, status="pending", backend="local", created_at=now(), tag=tag, provider="local",

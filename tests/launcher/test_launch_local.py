@@ -153,3 +153,34 @@ def test_missing_plan_file_is_one_line(tmp_path):
     result = _launch([str(tmp_path / "nope.json"), "--dataset", "demo", "--local"], tmp_path / "home", timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: plan file ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_incomplete_model_folder_is_one_line_and_nothing_is_recorded(tmp_path, write_plan):
+    """A folder with config.json but no weights or tokenizer (a half-finished copy) is refused before a run exists."""
+    folder = tmp_path / "half-copied"
+    folder.mkdir()
+    (folder / "config.json").write_text((_tiny_folder(tmp_path / "tiny") / "config.json").read_text())
+    home = tmp_path / "home"
+    result = _launch(["--local", str(write_plan(SINGLE)), "--model", str(folder), "--dataset", "demo"], home,
+                     timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: --model: model folder {folder} has no weights (*.safetensors or pytorch_model*.bin) and no "
+        "tokenizer (tokenizer.json, tokenizer.model or vocab.json); save the model and its tokenizer there with "
+        "save_pretrained (or pass tiny / smollm2)"]
+    assert Ledger(home).list() == [] and not (home / "runs").exists()
+
+
+def test_a_job_that_fails_exits_1_and_is_recorded_failed_with_its_reason(tmp_path, write_plan):
+    """A hub id with the hub unreachable (HF_HUB_OFFLINE=1, as on this machine): the job starts, cannot load the
+    model, says so in one line; the launcher records the run as failed with that line and exits 1."""
+    home = tmp_path / "home"
+    result = subprocess.run(TUNECOST + ["launch", "--local", str(write_plan(SINGLE)), "--model",
+                                        "someorg/not-a-model", "--dataset", "demo", "--max-steps", "2"],
+                            env={**_env(home), "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    [run] = Ledger(home).list()
+    assert run.status == "failed" and run.model == "someorg/not-a-model"
+    assert "cannot load the tokenizer of someorg/not-a-model" in run.history[-1].note
+    assert f"Cost summary: {run.id}" in result.stdout  # the bill of a failed run is still shown
