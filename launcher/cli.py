@@ -69,7 +69,7 @@ def _root() -> None:
     """What will this fine-tune cost, where, and how long? Then run it there."""
 
 
-COMMAND_MODULES = ("cmd_plan", "cmd_prices", "cmd_launch", "cmd_report")
+COMMAND_MODULES = ("cmd_plan", "cmd_prices", "cmd_launch", "cmd_report", "cmd_demo")
 
 
 def _register() -> None:
