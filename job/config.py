@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Optional, Union
 METHODS = ("qlora", "lora", "full", "prompt-tuning")
 OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "adafactor")
 PRECISIONS = ("bf16", "fp16", "fp32", "auto")
+PARALLELISMS = ("ddp", "fsdp", "single")
 DEFAULT_LR = {"qlora": 2e-4, "lora": 2e-4, "full": 1e-5, "prompt-tuning": 3e-3}
 
 
@@ -73,6 +75,7 @@ class JobConfig:
     gradient_checkpointing: Optional[bool] = None  # default: on for qlora/full, off for lora/prompt-tuning
     optimizer: Optional[str] = None  # default: paged-adamw-8bit for qlora on CUDA, else adamw
     precision: str = "auto"  # auto = bf16 where the GPU supports it, else fp32
+    parallelism: str = "ddp"  # with several processes: ddp (a full copy per GPU) or fsdp (sharded); 1 process: neither
     packing: bool = False
     eval_fraction: float = 0.0
     eval_file: Optional[str] = None
@@ -102,7 +105,14 @@ class JobConfig:
             c.optimizer = "paged-adamw-8bit" if (c.method == "qlora" and cuda) else "adamw"
         if c.max_steps > 0:
             c.logging_steps = min(c.logging_steps, c.max_steps)  # a 3-step run still logs a loss
+        if c.parallelism == "fsdp" and not cuda:
+            c.parallelism = "ddp"  # accelerate shards on GPUs only; CPU processes each hold a full copy
         return c
+
+    def fsdp(self) -> bool:
+        """Shard with FSDP: asked for (and kept by resolve: GPUs only), and more than one process (torchrun sets
+        WORLD_SIZE). One process needs no sharding, so a plan's FSDP config also runs on a one-GPU fallback."""
+        return self.parallelism == "fsdp" and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -113,7 +123,8 @@ def _check(c: JobConfig) -> None:
         if not getattr(c, key):
             flag = "--" + key.replace("_", "-")
             raise JobError(f"config key '{key}' is missing; set it in the config JSON or pass {flag}")
-    choices = {"method": METHODS, "optimizer": OPTIMIZERS + (None,), "precision": PRECISIONS}
+    choices = {"method": METHODS, "optimizer": OPTIMIZERS + (None,), "precision": PRECISIONS,
+               "parallelism": PARALLELISMS}
     for key, allowed in choices.items():
         if getattr(c, key) not in allowed:
             shown = " | ".join(a for a in allowed if a)

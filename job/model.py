@@ -89,7 +89,7 @@ def load_base(folder: str, cfg: JobConfig):
     if cfg.method == "qlora":
         from transformers import BitsAndBytesConfig
 
-        fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+        fsdp = cfg.fsdp()  # FSDP shards float tensors only: 4-bit weights stored in the compute dtype
         quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                    bnb_4bit_compute_dtype=dtype,
                                    bnb_4bit_quant_storage=dtype if fsdp else torch.uint8)
@@ -112,7 +112,7 @@ def apply_method(model, cfg: JobConfig):
         return model
     from peft import LoraConfig, PromptTuningConfig, get_peft_model, prepare_model_for_kbit_training
 
-    if cfg.method == "qlora":
+    if cfg.method == "qlora" and not cfg.fsdp():  # its fp32 casts would mix dtypes inside an FSDP shard unit
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=bool(cfg.gradient_checkpointing),
                                                 gradient_checkpointing_kwargs={"use_reentrant": False})
     if cfg.method == "prompt-tuning":

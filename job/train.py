@@ -94,6 +94,16 @@ def resume_point(output_dir: Path) -> tuple[Optional[Path], dict[str, Any]]:
     return folder, (checkpoints.read_state(folder) if folder else {})
 
 
+def fsdp_options(cfg: JobConfig) -> dict[str, Any]:
+    """FSDP2 (per-parameter sharding) through the Trainer: each decoder layer a shard unit, weights loaded on
+    rank 0 and broadcast, sharded checkpoints (every rank writes its part, quick enough for a preemption notice).
+    The Trainer gives a PEFT model PEFT's wrap policy and, for 4-bit weights, the quant storage dtype."""
+    if not cfg.fsdp():
+        return {}
+    return {"fsdp": True, "fsdp_config": {"version": 2, "reshard_after_forward": True,
+                                          "cpu_ram_efficient_loading": True, "state_dict_type": "SHARDED_STATE_DICT"}}
+
+
 def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, dtype):
     import torch
     from transformers import TrainingArguments
@@ -105,12 +115,13 @@ def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, dtype):
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, logging_steps=cfg.logging_steps,
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=None, seed=cfg.seed,
         report_to=cfg.report_to, bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
-        gradient_checkpointing=bool(cfg.gradient_checkpointing) and cfg.method != "qlora",
+        # QLoRA on one GPU or DDP: prepare_model_for_kbit_training turns checkpointing on; under FSDP the Trainer does
+        gradient_checkpointing=bool(cfg.gradient_checkpointing) and (cfg.method != "qlora" or cfg.fsdp()),
         gradient_checkpointing_kwargs={"use_reentrant": False}, optim=OPTIM[cfg.optimizer], use_cpu=not cuda,
         ddp_backend="gloo" if (not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1) else None,
         ddp_find_unused_parameters=False,
         include_num_input_tokens_seen="non_padding", disable_tqdm=not sys.stdout.isatty(),
-        remove_unused_columns=False, dataloader_pin_memory=cuda, eval_strategy="no")
+        remove_unused_columns=False, dataloader_pin_memory=cuda, eval_strategy="no", **fsdp_options(cfg))
 
 
 def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[str, Optional[str]]:
@@ -119,6 +130,8 @@ def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[s
 
     name = "model" if cfg.method == "full" else "adapter"
     final, tmp = output_dir / name, output_dir / f".{name}.tmp"
+    if trainer.is_fsdp_enabled:  # the final model in one standard file, gathered on rank 0
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(tmp))  # all ranks call it; only the main process writes
     out: dict[str, Optional[str]] = {"adapter_dir": None, "model_dir": None, "merged_dir": None}
     if not is_rank0():
@@ -155,7 +168,9 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     import torch
 
     cuda = torch.cuda.is_available()
-    cfg = cfg.resolve(cuda)
+    asked, cfg = cfg.parallelism, cfg.resolve(cuda)
+    if asked != cfg.parallelism and int(os.environ.get("WORLD_SIZE", "1")) > 1 and is_rank0():
+        print(f"note: parallelism {asked} needs GPUs; running {cfg.parallelism} on CPU", flush=True)
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     resume, prior = resume_point(output_dir)
@@ -182,6 +197,7 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     tokenizer = load_tokenizer(folder)
     data = load_data(cfg.dataset, tokenizer, cfg.seq_len, cfg.packing, cfg.eval_fraction, cfg.eval_file,
                      cfg.skip_bad_rows, cfg.seed)
+    args = training_args(cfg, output_dir, cuda, compute_dtype(cfg.precision))  # FSDP: before loading (rank-0 load)
     model = apply_method(load_base(folder, cfg), cfg)
     trainable, total = count_params(model)
     if is_rank0():
@@ -192,7 +208,6 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     stopper = StopAndSave(flags, clock, cfg.save_minutes, cfg.price_per_hour, cfg.budget_usd)
     commit = CommitCheckpoint(output_dir, cfg.keep_checkpoints, run_state, clock)
     progress = Progress(clock)
-    args = training_args(cfg, output_dir, cuda, compute_dtype(cfg.precision))
     trainer = job_trainer_class()(model=model, args=args, train_dataset=ListDataset(data.train),
                                   eval_dataset=ListDataset(data.eval) if data.eval else None,
                                   data_collator=Collator(tokenizer.pad_token_id), callbacks=[stopper, progress])
@@ -204,7 +219,8 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     summary: dict[str, Any] = {"run_id": run_id, "method": cfg.method, "model": cfg.model, "resumed_from": resumed_from,
                                "bad_rows": data.bad_rows, "rows": data.rows, "trainable_params": trainable,
                                "total_params": total}
-    sample = {"prompt": data.eval_prompts[0]} if data.eval_prompts and is_rank0() else None
+    # A sample is generated on rank 0 alone, which a sharded (FSDP) model cannot do: every rank holds a part.
+    sample = {"prompt": data.eval_prompts[0]} if data.eval_prompts and is_rank0() and not cfg.fsdp() else None
     if sample:
         sample["base"] = generate_sample(model, tokenizer, sample["prompt"])
     already_spent = cfg.budget_usd is not None and stopper.spent_usd() >= cfg.budget_usd
