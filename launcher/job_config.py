@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from tunecost.planner.errors import UserError
 
@@ -35,8 +35,11 @@ def _targets(value: Any) -> Any:
 
 def build_job_config(plan: dict[str, Any], *, run_id: str, dataset: str, output_dir: str,
                      price_per_hour: float, budget_usd: Optional[float] = None, model: Optional[str] = None,
-                     local: bool = False, overrides: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """Job config for this plan. `local` drops GPU-only choices the plan made for its cloud GPU."""
+                     local: bool = False, overrides: Optional[dict[str, Any]] = None,
+                     offers: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Job config for this plan. `local` drops GPU-only choices the plan made for its cloud GPU. `offers`: the
+    ones the run may land on; one config serves them all, so it shards (FSDP) when any of them was planned
+    sharded: a DDP copy per GPU would not fit there (the job runs one-GPU offers unsharded either way)."""
     spec = plan.get("spec") or {}
     config: dict[str, Any] = {key: spec[key] for key in _SAME if spec.get(key) is not None}
     for field, key in _RENAMED.items():
@@ -52,6 +55,8 @@ def build_job_config(plan: dict[str, Any], *, run_id: str, dataset: str, output_
         config["precision"] = "auto"
     if local and config.get("optimizer") == "paged-adamw-8bit":
         config.pop("optimizer")
+    if offers:
+        config["parallelism"] = "fsdp" if any(o.get("parallelism") == "fsdp" for o in offers) else "ddp"
     config.update(dataset=dataset, output_dir=output_dir, run_id=run_id, price_per_hour=float(price_per_hour))
     if budget_usd is not None:
         config["budget_usd"] = float(budget_usd)

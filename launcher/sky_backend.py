@@ -57,7 +57,7 @@ def prepare(plan: dict[str, Any], *, dataset: Path, bucket: str, ledger: Ledger,
     dataset_local = str(dataset.expanduser().resolve())
     config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(dataset_local),
                               output_dir=remote_output_dir(run_id), price_per_hour=guard_price,
-                              budget_usd=budget_usd, model=model, overrides=overrides)
+                              budget_usd=budget_usd, model=model, overrides=overrides, offers=offers)
     folder = ledger.home / "runs" / run_id
     try:
         workdir = stage_workdir(folder / "sky", config)

@@ -97,6 +97,7 @@ def test_prepare_stages_job_and_config_and_keeps_secrets_out(tmp_path, monkeypat
     assert config["model"] == "HuggingFaceTB/SmolLM2-135M" and config["method"] == "qlora"
     assert config["precision"] == "auto"  # bf16 where the GPU has it: a fallback offer may not (V100, T4)
     assert config["optimizer"] == "paged-adamw-8bit"  # the plan's choice stands on a CUDA VM
+    assert config["parallelism"] == "ddp"  # no offer in the fallback order is sharded
     assert prep.secrets == ["HF_TOKEN"]
     for path in workdir.rglob("*"):
         if path.is_file():
@@ -118,3 +119,17 @@ def test_skypilot_rejects_a_misspelled_key(tmp_path):
 def test_duplicate_offers_are_tried_once():
     q = quote()
     assert len(candidate_offers(plan([q, q, quote(spot=False)]), 5)) == 2
+
+
+def test_job_config_shards_when_any_fallback_offer_was_planned_with_fsdp(tmp_path):
+    """One config serves every offer in the fallback order: a DDP copy per GPU would not fit on an FSDP offer."""
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    mixed = {**MULTI_GPU, "quotes": [*MULTI_GPU["quotes"], quote(
+        provider="runpod", region="CA", instance_type="2x_RTXA5000_SECURE", gpu="RTXA5000", gpu_count=2, price=3.3,
+        hours=4.0, parallelism="fsdp")]}
+    for data, top_k, expected in ((MULTI_GPU, 3, "ddp"), (mixed, 2, "ddp"), (mixed, 3, "fsdp")):
+        ledger = Ledger(tmp_path / f"home-{expected}-{top_k}")
+        prepare(data, dataset=dataset, bucket="b", ledger=ledger, top_k=top_k, run_id="tc-p")
+        config = json.loads((ledger.home / "runs" / "tc-p" / "sky" / CONFIG_NAME).read_text())
+        assert config["parallelism"] == expected, (top_k, expected)
