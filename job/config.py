@@ -74,7 +74,7 @@ class JobConfig:
     seq_len: int = 512
     gradient_checkpointing: Optional[bool] = None  # default: on for qlora/full, off for lora/prompt-tuning
     optimizer: Optional[str] = None  # default: paged-adamw-8bit for qlora on CUDA, else adamw
-    precision: str = "auto"  # auto = bf16 where the GPU supports it, else fp32
+    precision: str = "auto"  # auto = bf16 where the GPU supports it, fp16 on older GPUs, fp32 on CPU
     parallelism: str = "ddp"  # with several processes: ddp (a full copy per GPU) or fsdp (sharded); 1 process: neither
     packing: bool = False
     eval_fraction: float = 0.0

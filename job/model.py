@@ -1,7 +1,7 @@
 """Base model + tokenizer, and the method on top: qlora (NF4 + double quant + LoRA), lora, full, prompt-tuning.
 
-Precision "auto" means bf16 where the GPU supports it and fp32 otherwise (CPU: bitsandbytes 4-bit runs there with
-fp32 compute). `tiny` and `smollm2` resolve to local folders so every path below is plain `from_pretrained`.
+Precision "auto" means bf16 where the GPU supports it, fp16 on GPUs without bf16, fp32 on CPU (bitsandbytes 4-bit
+runs there with fp32 compute). `tiny` and `smollm2` resolve to local folders; a hub id downloads on the VM.
 """
 
 from __future__ import annotations
@@ -54,9 +54,13 @@ def model_folder(name: str) -> str:
 
 
 def compute_dtype(precision: str) -> torch.dtype:
+    """'auto': bf16 where the GPU has it, fp16 mixed precision on older GPUs (V100, T4: the planner prices their
+    fp16 tensor cores), fp32 on CPU."""
     cuda = torch.cuda.is_available()
     if precision == "auto":
-        return torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+        if not cuda:
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
 
 
