@@ -180,8 +180,14 @@ def _money(value: Optional[float]) -> str:
     return "" if value is None else f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
-def _hours(value: Optional[float]) -> str:
-    return "" if value is None else f"{value:.3f}"
+def _restarts(recoveries: int, resumes: list[int]) -> str:
+    """Cloud recoveries, and the steps a run was resumed at (local --resume)."""
+    return f"{recoveries}" + (f", resumed at {','.join(str(s) for s in resumes)}" if resumes else "")
+
+
+def _hours_cost(hours: Optional[float], cost: Optional[float]) -> str:
+    """'2.000 h $2.38', or what is known of it ('' when neither is)."""
+    return " ".join(part for part in ("" if hours is None else f"{hours:.3f} h", _money(cost)) if part)
 
 
 @app.command()
@@ -199,6 +205,7 @@ def runs(
         rows = [r.model_dump(mode="json", exclude=RUN_FIELDS_EXCLUDED) for r in records]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -206,17 +213,18 @@ def runs(
     if not records:
         console.print("no runs yet; start one with `tunecost launch`")
         return
-    table = Table(title="tunecost runs", title_justify="left")
-    for name, just in (("run", "left"), ("status", "left"), ("backend", "left"), ("hardware", "left"),
-                       ("$/h", "right"), ("est h", "right"), ("est $", "right"), ("actual h", "right"),
-                       ("actual $", "right"), ("recov.", "right"), ("resumes", "left"), ("created (UTC)", "left")):
-        table.add_column(name, justify=just)  # type: ignore[arg-type]
+    table = Table(title="tunecost runs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    whole = {"run": max(len(r.id) for r in records), "status": 9, "created (UTC)": 16}  # ids are copied: never cut
+    for name, just in (("run", "left"), ("status", "left"), ("hardware", "left"), ("$/h", "right"),
+                       ("estimated", "right"), ("actual", "right"), ("recoveries", "left"), ("tag", "left"),
+                       ("created (UTC)", "left")):
+        table.add_column(name, justify=just, no_wrap=name in whole, min_width=whole.get(name))  # type: ignore[arg-type]
     style = {"succeeded": "green", "failed": "red", "stopped": "yellow", "running": "cyan"}
     for r in records:
         where = "/".join(p for p in (r.provider, r.region) if p)
         hardware = f"{r.gpu or '?'} x{r.gpu_count}{' spot' if r.spot else ''} {where}".strip()
-        table.add_row(r.id, f"[{style.get(r.status, 'white')}]{r.status}[/]", r.backend, hardware,
-                      f"{r.price_per_hour:g}", _hours(r.estimated_hours), _money(r.estimated_cost),
-                      _hours(r.actual_hours), _money(r.actual_cost), str(r.recoveries),
-                      ",".join(str(s) for s in r.resumes), f"{r.created_at:%Y-%m-%d %H:%M}")
+        table.add_row(r.id, f"[{style.get(r.status, 'white')}]{r.status}[/]", hardware, f"{r.price_per_hour:g}",
+                      _hours_cost(r.estimated_hours, r.estimated_cost), _hours_cost(r.actual_hours, r.actual_cost),
+                      _restarts(r.recoveries, r.resumes), r.tag, f"{r.created_at:%Y-%m-%d %H:%M}")
     console.print(table)

@@ -15,10 +15,10 @@ REQUIRED = {"id", "status", "backend", "gpu", "gpu_count", "spot", "price_per_ho
             "estimated_cost", "actual_hours", "actual_cost", "recoveries", "summary"}
 
 
-def _runs(home, *args) -> subprocess.CompletedProcess:
+def _runs(home, *args, columns: int = 200) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", "from tunecost.launcher.cli import main; main()", "runs", *args],
-                          env={**os.environ, "TUNECOST_HOME": str(home), "COLUMNS": "200"}, capture_output=True,
-                          text=True, timeout=60)
+                          env={**os.environ, "TUNECOST_HOME": str(home), "COLUMNS": str(columns)},
+                          capture_output=True, text=True, timeout=60)
 
 
 def _fill(home) -> None:
@@ -56,8 +56,18 @@ def test_runs_filters_by_tag_and_time(tmp_path):
 def test_runs_table_shows_status_hardware_and_money(tmp_path):
     _fill(tmp_path)
     out = _runs(tmp_path).stdout
-    for text in ("tc-a", "succeeded", "A100-80GB x1 spot runpod/US", "$2.38", "$1.78", "tc-b", "stopped"):
+    for text in ("tc-a", "succeeded", "A100-80GB x1 spot runpod/US", "2.000 h $2.38", "1.500 h $1.78", "tc-b",
+                 "stopped", "0, resumed at 10", "exp"):
         assert text in out, out
+
+
+def test_run_ids_are_never_cut_in_a_narrow_terminal(tmp_path):
+    """Ids are what users copy into `launch --resume` and `report`: whole even at 90 columns."""
+    run_id = "tc-261123-134105-f70f"
+    Ledger(tmp_path).create(RunRecord(id=run_id, status="running", backend="local", provider="local",
+                                      created_at=datetime(2026, 11, 23, tzinfo=timezone.utc), gpu="cpu (2 cores)"))
+    out = _runs(tmp_path, columns=90).stdout
+    assert run_id in out and "running" in out and "2026-11-23 00:00" in out, out
 
 
 def test_no_runs_yet(tmp_path):
