@@ -45,19 +45,19 @@ class Corrections(BaseModel):
 
     def adjust_hours(self, hours: float, gpu: str, method: str) -> tuple[float, Optional[str]]:
         """Hours after correction, and the assumption line a plan shows (None when nothing applies)."""
-        f = self.find(gpu, method)
-        if f is None or f.hours_factor is None:
-            return hours, None
-        return hours * f.hours_factor, (f"hours x{f.hours_factor:.3f} for {f.gpu} {f.method}, learned from "
-                                        f"{f.runs} finished run{'s' if f.runs != 1 else ''} (tunecost calibrate)")
+        return self._adjust(hours, gpu, method, "hours_factor", "hours")
 
     def adjust_memory(self, gib: float, gpu: str, method: str) -> tuple[float, Optional[str]]:
         """Peak GiB after correction, and the assumption line (None when nothing applies)."""
+        return self._adjust(gib, gpu, method, "memory_factor", "peak memory")
+
+    def _adjust(self, value: float, gpu: str, method: str, field: str, what: str) -> tuple[float, Optional[str]]:
         f = self.find(gpu, method)
-        if f is None or f.memory_factor is None:
-            return gib, None
-        return gib * f.memory_factor, (f"peak memory x{f.memory_factor:.3f} for {f.gpu} {f.method}, learned from "
-                                       f"{f.runs} finished run{'s' if f.runs != 1 else ''} (tunecost calibrate)")
+        factor = getattr(f, field) if f is not None else None
+        if factor is None:
+            return value, None
+        return value * factor, (f"{what} x{factor:.3f} for {f.gpu} {f.method}, learned from "
+                                f"{f.runs} finished run{'s' if f.runs != 1 else ''} (tunecost calibrate)")
 
 
 def parse_corrections(text: str, where: str = "calibration.json") -> Corrections:
