@@ -27,6 +27,11 @@ class JobError(Exception):
     """Bad input: the entry point prints `error: <message>` and exits 2, no traceback."""
 
 
+def world_size() -> int:
+    """Processes in this run: torchrun sets WORLD_SIZE; a plain `python -m` run is one."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 BUILT_IN_MODELS = ("tiny", "smollm2")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 # What from_pretrained needs besides config.json, checked up front so a half-copied folder is one clear line.
@@ -112,7 +117,7 @@ class JobConfig:
     def fsdp(self) -> bool:
         """Shard with FSDP: asked for (and kept by resolve: GPUs only), and more than one process (torchrun sets
         WORLD_SIZE). One process needs no sharding, so a plan's FSDP config also runs on a one-GPU fallback."""
-        return self.parallelism == "fsdp" and int(os.environ.get("WORLD_SIZE", "1")) > 1
+        return self.parallelism == "fsdp" and world_size() > 1
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -32,7 +32,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import JobConfig, JobError, load_config
+from .config import JobConfig, JobError, load_config, world_size
 
 PROCESS_START = time.time()  # before torch/transformers import: the budget counts the whole process
 
@@ -118,7 +118,7 @@ def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, dtype):
         # QLoRA on one GPU or DDP: prepare_model_for_kbit_training turns checkpointing on; under FSDP the Trainer does
         gradient_checkpointing=bool(cfg.gradient_checkpointing) and (cfg.method != "qlora" or cfg.fsdp()),
         gradient_checkpointing_kwargs={"use_reentrant": False}, optim=OPTIM[cfg.optimizer], use_cpu=not cuda,
-        ddp_backend="gloo" if (not cuda and int(os.environ.get("WORLD_SIZE", "1")) > 1) else None,
+        ddp_backend="gloo" if (not cuda and world_size() > 1) else None,
         ddp_find_unused_parameters=False,
         include_num_input_tokens_seen="non_padding", disable_tqdm=not sys.stdout.isatty(),
         remove_unused_columns=False, dataloader_pin_memory=cuda, eval_strategy="no", **fsdp_options(cfg))
@@ -169,7 +169,7 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
 
     cuda = torch.cuda.is_available()
     asked, cfg = cfg.parallelism, cfg.resolve(cuda)
-    if asked != cfg.parallelism and int(os.environ.get("WORLD_SIZE", "1")) > 1 and is_rank0():
+    if asked != cfg.parallelism and world_size() > 1 and is_rank0():
         print(f"note: parallelism {asked} needs GPUs; running {cfg.parallelism} on CPU", flush=True)
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
