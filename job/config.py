@@ -42,9 +42,13 @@ FOLDER_NEEDS = {
 
 
 def model_folder_problem(name: str) -> Optional[str]:
-    """Why the job cannot load `name` (None when it can): a built-in, a complete local HF folder, or a hub id
-    (org/name, downloaded by from_pretrained on the VM, with HF_TOKEN for gated models). Torch-free, so the local
-    launcher checks it before it records a run."""
+    """Why the job cannot load `name` (None when it can): a built-in (smollm2 with its package), a complete local
+    HF folder, or a hub id (org/name, downloaded by from_pretrained on the VM, with HF_TOKEN for gated models).
+    Torch-free, so the local launcher checks it before it records a run."""
+    if name == "smollm2":
+        from .smollm2 import package_problem  # here, not at the top: smollm2 imports JobError from this module
+
+        return package_problem()
     folder = Path(name)
     if name in BUILT_IN_MODELS or (HUB_ID.fullmatch(name) and not folder.exists()):
         return None

