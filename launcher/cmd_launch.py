@@ -83,16 +83,20 @@ def _check_budget(plan: dict[str, Any], budget: Optional[float]) -> None:
                         f"--budget or re-plan within it (tunecost plan ... --budget {budget:g})")
 
 
+EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}  # 2 is bad input (cli.fail); see README "Exit codes"
+
+
 def _finish(record: Any) -> None:
-    """Print the run's bill (the report's own summary: one source of truth), and exit 1 when the run failed,
-    so scripts and CI can tell; a stopped run (Ctrl-C, budget guard) is a clean, resumable end."""
+    """Print the run's bill (the report's own summary: one source of truth), and exit with the run's outcome so
+    scripts and CI can tell: finished 0, failed 1, stopped 3 (Ctrl-C, SIGTERM, budget guard: resumable)."""
     from rich.console import Console
 
     from tunecost.launcher.cost_summary import print_summary, summarize
 
     print_summary(summarize(record), Console())
-    if record.status == "failed":
-        raise typer.Exit(1)
+    code = EXIT_CODES.get(record.status, 0)  # running: a managed job left running on its own
+    if code:
+        raise typer.Exit(code)
 
 
 def _echo(line: str) -> None:
@@ -212,8 +216,11 @@ def runs(
 ) -> None:
     """The run ledger: every launch with its status, hardware, estimate and actual cost."""
     from tunecost.launcher.ledger import Ledger
+    from tunecost.launcher.liveness import reconcile
 
-    records = Ledger().list(since=since, until=until, tag=tag)
+    ledger = Ledger()
+    reconcile(ledger)  # a run whose launcher died is shown as what it is, not as running
+    records = ledger.list(since=since, until=until, tag=tag)
     if as_json:
         rows = [r.model_dump(mode="json", exclude=RUN_FIELDS_EXCLUDED) for r in records]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")

@@ -79,10 +79,12 @@ def report(
     from tunecost.launcher.cost_summary import print_summary, summarize
     from tunecost.launcher.expense_report import build_report, render, write_atomic
     from tunecost.launcher.ledger import Ledger
+    from tunecost.launcher.liveness import reconcile
 
     first, last, bounds = _range(since, until)
     fmt = _format(fmt, out)
     ledger = Ledger()
+    reconcile(ledger)
     filtered = any(v is not None for v in (since, until, tag))
     if run_ids and filtered:
         raise UserError("give run ids or --since/--until/--tag, not both")
@@ -131,9 +133,11 @@ def calibrate_cmd(
     from tunecost.launcher.calibrate import (apply as store, calibrate, calibration_path, load_factors,
                                              print_calibration, print_factors)
     from tunecost.launcher.ledger import Ledger
+    from tunecost.launcher.liveness import reconcile
 
     _, _, bounds = _range(since, until)
     ledger = Ledger()
+    reconcile(ledger)
     result = calibrate(ledger.list(since=bounds["since"], until=bounds["until"], tag=tag))
     if not result.rows:
         first = f" (e.g. {result.skipped[0]})" if result.skipped else ""

@@ -13,7 +13,7 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Collection, Iterator, Optional
 
 from tunecost.launcher.run_record import RunRecord, StatusChange
 from tunecost.planner.errors import UserError
@@ -116,16 +116,21 @@ class Ledger:
             self._write(db, record)
         return record
 
-    def set_status(self, run_id: str, status: str, note: str = "", **fields) -> None:
+    def set_status(self, run_id: str, status: str, note: str = "", expect: Optional[Collection[str]] = None,
+                   **fields) -> bool:
         """Move a run to `status` and append the change (with time and note) to its history.
 
-        Extra RunRecord `fields` (e.g. actual cost) are written in the same transaction as the status.
+        Extra RunRecord `fields` (e.g. actual cost) are written in the same transaction as the status. With
+        `expect`, only a run in one of those statuses moves (False otherwise): two processes reconciling or
+        resuming the same run cannot both act on it.
         """
         if status not in STATUSES:
             raise ValueError(f"unknown run status {status!r}; one of {', '.join(STATUSES)}")
         _check_fields(fields)
         with self._tx() as db:
             record = self._read(db, run_id)
+            if expect is not None and record.status not in expect:
+                return False
             at = now()
             update: dict = {
                 "status": status,
@@ -139,6 +144,7 @@ class Ledger:
                 update["ended_at"] = at
             merged = {**record.model_dump(), **fields, **update}
             self._write(db, RunRecord.model_validate(merged))
+        return True
 
     def update(self, run_id: str, **fields) -> RunRecord:
         """Set any RunRecord fields (validated by the model); returns the stored record.

@@ -7,6 +7,7 @@ the run is marked "stopped", and `tunecost launch --local --resume RUN_ID` conti
 
 from __future__ import annotations
 
+import codecs
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from tunecost.job.config import HUB_ID, model_folder_problem
 from tunecost.launcher.job_config import CONFIG_NAME, build_job_config, write_job_config
 from tunecost.launcher.job_output import OutputScanner
 from tunecost.launcher.ledger import Ledger, new_run_id, now
+from tunecost.launcher.liveness import LOG, Session, proc, session_summary, write_session
 from tunecost.launcher.run_record import RunRecord
 from tunecost.planner.errors import UserError
 
@@ -106,25 +108,35 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
     if problem:  # before anything is written: a bad --model is not a failed run
         raise UserError(f"--model {problem}" if problem.startswith(config["model"]) else f"--model: {problem}")
     write_job_config(config, folder / CONFIG_NAME)
+    write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
     record = ledger.create(RunRecord(
         id=run_id, status="pending", backend="local", created_at=now(), tag=tag, provider="local",
         instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
         model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
         rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
     ))
-    return _run(record, ledger, echo, nproc=nproc, note="started")
+    return _run(record, ledger, echo, nproc=nproc, note="started", expect=("pending",))
 
 
 def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int] = None) -> RunRecord:
-    """Continue a stopped (or failed) local run: same run id, same output folder, newest complete checkpoint."""
+    """Continue a stopped (or failed) local run: same run id, same output folder, newest complete checkpoint.
+    A run whose launcher died is reconciled first, so it can be resumed too."""
+    from tunecost.launcher.liveness import reconcile
+
     record = ledger.get(run_id)
     if record.backend != "local":
         raise UserError(f"run '{run_id}' ran on {record.backend}; --resume continues local runs only")
+    reconcile(ledger)
+    record = ledger.get(run_id)
+    if record.status in ("pending", "running"):
+        raise UserError(f"run '{run_id}' is still running (its launcher or job process is alive); wait for it, "
+                        "or stop it first")
     if record.status not in ("stopped", "failed"):
         raise UserError(f"run '{run_id}' is {record.status}; only a stopped or failed run can be resumed")
     if not (run_dir(ledger, run_id) / CONFIG_NAME).is_file():
         raise UserError(f"run '{run_id}' has no job config in {run_dir(ledger, run_id)}; it cannot be resumed")
-    return _run(record, ledger, echo, nproc=nproc or max(record.gpu_count, 1), note="resumed")
+    return _run(record, ledger, echo, nproc=nproc or max(record.gpu_count, 1), note="resumed",
+                expect=("stopped", "failed"))
 
 
 def _command(config: Path, nproc: int) -> list[str]:
@@ -139,70 +151,108 @@ def _checkpoint_step(output_dir: Path) -> Optional[int]:
     return int(newest.name.rsplit("-", 1)[1]) if newest is not None else None
 
 
-def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str) -> RunRecord:
-    """One process of the run: start, stream, forward signals, then record the outcome in one update."""
+def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str,
+         expect: tuple[str, ...] = ("pending",)) -> RunRecord:
+    """One process of the run: start, follow its log, forward signals, then record the outcome in one update.
+
+    The job writes to runs/<id>/job.log, not to a pipe, and runs in its own session: if this launcher dies the
+    job carries on to its end, and alive.json lets `runs` tell (liveness.reconcile)."""
     folder = run_dir(ledger, record.id)
     resume_step = _checkpoint_step(folder / "output")
     if resume_step is not None:
         note = f"{note} from checkpoint step {resume_step}"
-    ledger.set_status(record.id, "running", note)
+    session = Session(launcher=proc(), began=time.time(), resume_step=resume_step)
+    write_session(folder, session)
+    if not ledger.set_status(record.id, "running", note, expect=expect):
+        raise UserError(f"run '{record.id}' was started by another launcher meanwhile; see tunecost runs")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     scanner = OutputScanner(echo=echo)
     signals: list[int] = []
-    started = time.monotonic()
-    proc = subprocess.Popen(_command(folder / CONFIG_NAME, nproc), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1, env=env, start_new_session=True)
+    log = folder / LOG
+    offset = log.stat().st_size if log.exists() else 0
+    with log.open("ab") as sink:
+        proc_ = subprocess.Popen(_command(folder / CONFIG_NAME, nproc), stdout=sink, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    write_session(folder, session.model_copy(update={"job": proc(proc_.pid)}))
 
     def forward(signum: int, _frame: Any) -> None:
         # First signal: the job saves a checkpoint and exits. A second one kills it (the last checkpoint stays).
         signals.append(signum)
         if len(signals) == 1:
             echo("stopping: the job saves a checkpoint, then exits (interrupt again to kill it now)")
-        _signal_group(proc, signum if len(signals) == 1 else signal.SIGKILL)
+        _signal_group(proc_, signum if len(signals) == 1 else signal.SIGKILL)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            scanner.feed(line)
-        scanner.close()
-        code = proc.wait()
+        code = _follow(proc_, log, offset, scanner)
     except BaseException as err:
-        _signal_group(proc, signal.SIGKILL)
-        proc.wait()
+        _signal_group(proc_, signal.SIGKILL)
+        proc_.wait()
         ledger.set_status(record.id, "failed", f"launcher error: {type(err).__name__}: {err}"[:300])
         raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    hours = (time.monotonic() - started) / 3600
-    return _record_outcome(record, ledger, scanner, code, hours, bool(signals), resume_step)
+    hours = (time.time() - session.began) / 3600
+    summary = scanner.summary or session_summary(folder / "output", session)
+    record_outcome(record.id, ledger, summary, code, hours, bool(signals), resume_step,
+                   last_error=scanner.last_error())
+    return ledger.get(record.id)
 
 
-def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+def _follow(proc_: subprocess.Popen, log: Path, offset: int, scanner: OutputScanner) -> int:
+    """Tail the job's log from `offset` until the job exits; returns its exit code."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    with log.open("rb") as fh:
+        fh.seek(offset)
+        while True:
+            chunk = fh.read(1 << 16)
+            if chunk:
+                scanner.feed(decoder.decode(chunk))
+            elif proc_.poll() is not None:
+                scanner.feed(decoder.decode(fh.read(), final=True))
+                scanner.close()
+                return proc_.returncode
+            else:
+                time.sleep(0.1)
+
+
+def _signal_group(proc_: subprocess.Popen, signum: int) -> None:
     try:
-        os.killpg(proc.pid, signum)
+        os.killpg(proc_.pid, signum)
     except ProcessLookupError:
         pass
 
 
-def _record_outcome(record: RunRecord, ledger: Ledger, scanner: OutputScanner, code: int, hours: float,
-                    interrupted: bool, resume_step: Optional[int]) -> RunRecord:
-    current = ledger.get(record.id)
-    summary = scanner.summary or {}
+def outcome(run_id: str, summary: dict[str, Any], code: Optional[int], interrupted: bool,
+            died: Optional[str], last_error: str, checkpoint: Optional[int]) -> tuple[str, str]:
+    """(status, note) of a session that ended: from the job's summary, its exit code (None when the launcher
+    did not see it exit) and whether it was interrupted or its launcher died."""
     reason = summary.get("stop_reason")
+    again = f"continue with: tunecost launch --local --resume {run_id}"
     if reason == "sigterm" or (interrupted and code != 0):
-        status, note = "stopped", f"interrupted; checkpointed at step {summary.get('steps', '?')}; " \
-                                  f"continue with: tunecost launch --local --resume {record.id}"
-    elif code == 0 and reason == "budget":
-        status, note = "stopped", f"budget guard stopped the job at ${summary.get('cost_usd', 0):.2f}"
-    elif code == 0:
-        status, note = "succeeded", f"stop_reason {reason}"
-    else:
-        status, note = "failed", f"job exited {code}: {scanner.last_error()}"
+        return "stopped", f"interrupted; checkpointed at step {summary.get('steps', checkpoint)}; {again}"
+    if reason == "budget":
+        return "stopped", f"budget guard stopped the job at ${summary.get('cost_usd') or 0:.2f}"
+    if reason in ("completed", "max_steps") and code in (0, None):
+        return "succeeded", f"stop_reason {reason}" + (f" ({died}; the job had finished)" if died else "")
+    if died and reason != "error":
+        at = f"checkpointed at step {checkpoint}" if checkpoint is not None else "no checkpoint yet"
+        return "stopped", f"{died} without a summary (killed?); {at}; {again}"
+    if died:
+        return "failed", f"{died}; the job failed: {summary.get('error') or 'see job.log'}"[:300]
+    return "failed", f"job exited {code}: {last_error}"
+
+
+def record_outcome(run_id: str, ledger: Ledger, summary: dict[str, Any], code: Optional[int], hours: float,
+                   interrupted: bool, resume_step: Optional[int], *, died: Optional[str] = None,
+                   last_error: str = "", expect: Optional[tuple[str, ...]] = None) -> bool:
+    """Write a session's end in one update (hours added, resume step appended); False if `expect` did not hold."""
+    current = ledger.get(run_id)
+    checkpoint = _checkpoint_step(run_dir(ledger, run_id) / "output")
+    status, note = outcome(run_id, summary, code, interrupted, died, last_error, checkpoint)
     actual_hours = (current.actual_hours or 0.0) + hours
     resumes = list(current.resumes) + ([resume_step] if resume_step is not None else [])
-    ledger.set_status(record.id, status, note, actual_hours=actual_hours,
-                      actual_cost=actual_hours * current.price_per_hour, resumes=resumes,
-                      summary=summary or current.summary, gpu=summary.get("device") or current.gpu)
-    return ledger.get(record.id)
+    return ledger.set_status(run_id, status, note, expect=expect, actual_hours=actual_hours,
+                             actual_cost=actual_hours * current.price_per_hour, resumes=resumes,
+                             summary=summary or current.summary, gpu=summary.get("device") or current.gpu)

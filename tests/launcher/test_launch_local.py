@@ -112,7 +112,7 @@ def test_sigint_stops_with_a_checkpoint_and_resume_continues_the_same_run(tmp_pa
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, out[-2000:]
+    assert proc.returncode == 3, out[-2000:]  # stopped: not 0, so a script can tell it from finished
     [run] = Ledger(home).list()
     assert run.status == "stopped", run.history
     assert run.summary["stop_reason"] == "sigterm"

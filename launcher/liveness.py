@@ -1,0 +1,111 @@
+"""Is a local run still alive? The launcher writes runs/<id>/alive.json (its own and the job's pid and process
+start time); `runs`, `report` and `launch --resume` reconcile every local run the ledger calls pending/running.
+
+WHY pid + start time: a launcher killed by SIGKILL, a closed terminal or a reboot cannot update the ledger, and a
+pid alone can be reused by another process after a reboot; the pair names one process. The job logs to the run's
+file (not to the launcher's pipe), so it outlives its launcher and finishes: while it lives the run is running;
+once both are gone the job's own run_summary.json (if this session wrote one) says how it ended, else it was
+killed and is `stopped`, resumable from its newest complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import psutil
+from pydantic import BaseModel, ValidationError
+
+from tunecost.launcher.ledger import Ledger
+
+ALIVE = "alive.json"
+LOG = "job.log"
+SUMMARY = "run_summary.json"
+
+
+class Proc(BaseModel):
+    pid: int
+    started: float  # the process's start time (psutil create_time): with the pid, one process
+
+
+class Session(BaseModel):
+    """One launcher process of a run (a start or a resume) and the job it started."""
+
+    launcher: Proc
+    job: Optional[Proc] = None
+    began: float  # wall time the session began: a summary older than this is an earlier session's
+    resume_step: Optional[int] = None
+
+
+def proc(pid: Optional[int] = None) -> Proc:
+    pid = os.getpid() if pid is None else pid
+    return Proc(pid=pid, started=psutil.Process(pid).create_time())
+
+
+def is_alive(p: Optional[Proc]) -> bool:
+    if p is None:
+        return False
+    try:
+        found = psutil.Process(p.pid)
+        return abs(found.create_time() - p.started) < 1.0 and found.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def write_session(folder: Path, session: Session) -> None:
+    tmp = folder / f".{ALIVE}.tmp"
+    tmp.write_text(session.model_dump_json())
+    os.replace(tmp, folder / ALIVE)
+
+
+def read_session(folder: Path) -> Optional[Session]:
+    try:
+        return Session.model_validate_json((folder / ALIVE).read_text())
+    except (OSError, ValidationError):
+        return None
+
+
+def session_summary(output_dir: Path, session: Session) -> dict:
+    """The job's run_summary.json if this session's job wrote it, else {}."""
+    path = output_dir / SUMMARY
+    try:
+        if path.stat().st_mtime >= session.began:
+            return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    return {}
+
+
+def last_sign_of_life(folder: Path, session: Session) -> float:
+    """When the session was last seen working: its summary, else its log's last line, else its start."""
+    times = [session.began]
+    for path in (folder / "output" / SUMMARY, folder / LOG):
+        try:
+            times.append(path.stat().st_mtime)
+        except OSError:
+            pass
+    return max(times)
+
+
+def reconcile(ledger: Ledger) -> list[str]:
+    """Close every local run whose launcher and job are both gone; returns their ids."""
+    from tunecost.launcher.local_backend import record_outcome, run_dir
+
+    closed = []
+    for record in ledger.list():
+        if record.backend != "local" or record.status not in ("pending", "running"):
+            continue
+        folder = run_dir(ledger, record.id)
+        session = read_session(folder)
+        if session is None or is_alive(session.launcher) or is_alive(session.job):
+            continue  # a run from before alive.json, or one still going
+        summary = session_summary(folder / "output", session)
+        hours = max(last_sign_of_life(folder, session) - session.began, 0.0) / 3600
+        who = f"the launcher (pid {session.launcher.pid}) and the job died" if session.job else \
+            f"the launcher (pid {session.launcher.pid}) died before the job started"
+        if record_outcome(record.id, ledger, summary, None, hours, False, session.resume_step, died=who,
+                          expect=("pending", "running")):
+            closed.append(record.id)
+    return closed

@@ -1,0 +1,155 @@
+"""A launcher that dies other than by SIGINT/SIGTERM (SIGKILL, a closed terminal, a reboot) never leaves a run
+stuck at `running`: the real launcher and trainer processes are SIGKILLed (os.kill of their pids), then `runs`
+shows what the run really is, and `launch --local --resume` continues it to the right step count."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from tunecost.job import checkpoints
+
+from .conftest import SINGLE
+
+TUNECOST = [sys.executable, "-c", "from tunecost.launcher.cli import main; main()"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "TUNECOST_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+
+
+def _start(home: Path, plan: Path, steps: int = 20, save: int = 5) -> subprocess.Popen:
+    return subprocess.Popen(TUNECOST + ["launch", "--local", str(plan), "--model", "tiny", "--dataset", "demo",
+                                        "--max-steps", str(steps), "--save-steps", str(save)],
+                            env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _trainer(launcher: subprocess.Popen) -> psutil.Process:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        kids = psutil.Process(launcher.pid).children()
+        if kids:
+            return kids[0]
+        time.sleep(0.05)
+    raise AssertionError("the launcher started no trainer")
+
+
+def _wait_for(proc: subprocess.Popen, text: str, timeout: float = 180) -> None:
+    seen, deadline = "", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        seen += line
+        if text in line:
+            return
+    raise AssertionError(f"never saw {text!r}:\n{seen[-2000:]}")
+
+
+def _runs(home: Path) -> list[dict]:
+    result = subprocess.run(TUNECOST + ["runs", "--json"], env=_env(home), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _resume(home: Path, run_id: str) -> subprocess.CompletedProcess:
+    return subprocess.run(TUNECOST + ["launch", "--local", "--resume", run_id], env=_env(home),
+                          capture_output=True, text=True, timeout=240)
+
+
+def _kill(proc, missing_ok: bool = False) -> None:
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        if not missing_ok:
+            raise
+
+
+def test_launcher_and_trainer_sigkilled_mid_training_then_runs_shows_stopped_and_resume_finishes(tmp_path,
+                                                                                                 write_plan):
+    home = tmp_path / "home"
+    launcher = _start(home, write_plan(SINGLE))
+    try:
+        trainer = _trainer(launcher)
+        _wait_for(launcher, "step 10/20")
+        _kill(launcher)
+        _kill(trainer)
+        launcher.wait(timeout=30)
+        trainer.wait(timeout=30)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    [run] = _runs(home)
+    assert run["status"] == "stopped", run["history"]
+    assert "died" in run["history"][-1]["note"] and f"--resume {run['id']}" in run["history"][-1]["note"]
+    killed_at = int(checkpoints.newest_complete(home / "runs" / run["id"] / "output").name.split("-")[1])
+    result = _resume(home, run["id"])
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    [done] = _runs(home)
+    assert done["status"] == "succeeded" and done["summary"]["steps"] == 20
+    assert done["resumes"] == [killed_at] and done["summary"]["resumed_from"] == [killed_at]
+    assert [h["status"] for h in done["history"]] == ["pending", "running", "stopped", "running", "succeeded"]
+
+
+def test_launcher_sigkilled_alone_the_trainer_finishes_and_runs_records_its_summary(tmp_path, write_plan):
+    """The trainer logs to the run's file, not to the dead launcher's pipe: it finishes instead of dying of a
+    BrokenPipeError; until then the run is running (and cannot be resumed twice), then it is succeeded."""
+    home = tmp_path / "home"
+    launcher = _start(home, write_plan(SINGLE), steps=20, save=100)
+    try:
+        trainer = _trainer(launcher)
+        _wait_for(launcher, "step 10/20")
+        _kill(launcher)
+        launcher.wait(timeout=30)
+        [run] = _runs(home)
+        assert run["status"] == "running" and trainer.is_running()
+        refused = _resume(home, run["id"])
+        assert refused.returncode == 2 and "still running" in refused.stderr, refused.stderr
+        trainer.wait(timeout=240)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    [run] = _runs(home)
+    assert run["status"] == "succeeded", run["history"]
+    assert run["summary"]["steps"] == 20 and run["summary"]["stop_reason"] == "max_steps"
+    assert run["actual_hours"] > 0
+    assert (home / "runs" / run["id"] / "output" / "adapter").is_dir()
+
+
+def test_killed_right_after_the_last_checkpoint_resume_trains_no_extra_step(tmp_path, write_plan):
+    home = tmp_path / "home"
+    for _ in range(3):  # the kill races the job's final save; a try where the job won proves nothing
+        launcher = _start(home, write_plan(SINGLE), steps=12, save=12)
+        trainer = _trainer(launcher)
+        output = None
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            found = list((home / "runs").glob("*/output/checkpoint-12/COMPLETE"))
+            if found:
+                output = found[0].parent.parent
+                break
+            time.sleep(0.002)
+        _kill(trainer, missing_ok=True)
+        _kill(launcher)
+        launcher.wait(timeout=30)
+        if output is not None and not (output / "run_summary.json").exists():
+            break
+    else:
+        raise AssertionError("the job always finished before the kill")
+    run_id = output.parent.name
+    [run] = [r for r in _runs(home) if r["id"] == run_id]
+    assert run["status"] == "stopped"
+    result = _resume(home, run_id)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "step 13/12" not in result.stdout and "nothing left to train" in result.stdout
+    [done] = [r for r in _runs(home) if r["id"] == run_id]
+    assert done["status"] == "succeeded" and done["summary"]["steps"] == 12 and done["resumes"] == [12]
+    assert (output / "adapter").is_dir()
