@@ -153,8 +153,24 @@ def _ran_on(prep: Prepared, job: dict[str, Any]) -> dict[str, Any]:
     return prep.offers[0]
 
 
+POLL_SECONDS = 10.0
+POLL_LIMIT_SECONDS = 15 * 60  # the controller marks a job done within a minute or two of its log's end
+
+
+def _final_record(job_id: int) -> dict[str, Any]:
+    """SkyPilot's record once the job is in a terminal state: the log stream can end (or break) before the
+    controller says so, and one cached read would record the run as running forever. Polled with refresh, up
+    to POLL_LIMIT_SECONDS; after that the last record (still running: `sky jobs queue` will say)."""
+    deadline = time.monotonic() + POLL_LIMIT_SECONDS
+    while True:
+        job = sky_client.job_record(job_id, refresh=True)
+        if str(job.get("status")) in _FINAL or time.monotonic() >= deadline:
+            return job
+        time.sleep(POLL_SECONDS)
+
+
 def _record_managed(prep: Prepared, ledger: Ledger, job_id: int, scanner: OutputScanner) -> RunRecord:
-    job = sky_client.job_record(job_id)
+    job = _final_record(job_id)
     status = _FINAL.get(str(job.get("status")), "running")
     start, end = _ts(job.get("start_at")), _ts(job.get("end_at"))
     hours = (job["end_at"] - job["start_at"]) / 3600 if start and end else (job.get("job_duration") or 0) / 3600

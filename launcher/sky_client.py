@@ -104,12 +104,13 @@ def tail_job_logs(job_id: int) -> Iterator[str]:
             yield chunk
 
 
-def job_record(job_id: int) -> dict[str, Any]:
-    """SkyPilot's record of a managed job: status, submitted/start/end times, duration, recoveries, resources."""
+def job_record(job_id: int, refresh: bool = False) -> dict[str, Any]:
+    """SkyPilot's record of a managed job: status, submitted/start/end times, duration, recoveries, resources.
+    refresh=True has the controller update it first (slower, current)."""
     import sky
 
     with _translated("sky jobs queue"):
-        result = sky.get(sky.jobs.queue_v2(refresh=False, job_ids=[job_id], fields=None))
+        result = sky.get(sky.jobs.queue_v2(refresh=refresh, job_ids=[job_id], fields=None))
     records = result[0] if isinstance(result, tuple) else result
     for rec in records:
         data = rec.model_dump() if hasattr(rec, "model_dump") else dict(rec)

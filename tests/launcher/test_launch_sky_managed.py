@@ -48,7 +48,7 @@ class FakeSky:
                 raise chunk
             yield chunk
 
-    def job_record(self, job_id):
+    def job_record(self, job_id, refresh=False):
         return {"job_id": job_id, "status": self.status, "start_at": START, "end_at": START + 1.5 * 3600,
                 "job_duration": 1.2 * 3600, "recovery_count": 2, "cloud": "Lambda", "region": "us-east-1",
                 "zone": None, "failure_reason": None}
@@ -121,3 +121,23 @@ def test_job_failure_from_skypilot_is_failed__sky_client_replaced(tmp_path, monk
                                         confirm=lambda q: False)
     assert record.status == "failed" and record.history[-1].note.startswith("SkyPilot: FAILED_SETUP")
     assert record.summary == {}
+
+
+def test_the_end_is_polled_until_skypilot_reports_a_terminal_state__sky_client_replaced(tmp_path, monkeypatch):
+    """The log stream ends before the controller has marked the job done: one read would record `running`
+    forever; the backend asks again (refreshed) until a terminal state."""
+    fake = FakeSky(monkeypatch)
+    statuses = iter(["RUNNING", "RECOVERING", "RUNNING", "SUCCEEDED"])
+    reads: list[bool] = []
+
+    def job_record(job_id, refresh=False):
+        reads.append(refresh)
+        fake.status = next(statuses)
+        return FakeSky.job_record(fake, job_id)
+
+    monkeypatch.setattr(sky_client, "job_record", job_record)
+    monkeypatch.setattr(sky_backend, "POLL_SECONDS", 0.01)
+    ledger = Ledger(tmp_path / "home")
+    record = sky_backend.launch_managed(_prepare(tmp_path, ledger), ledger=ledger, echo=lambda s: None,
+                                        confirm=lambda q: False)
+    assert record.status == "succeeded" and len(reads) == 4 and all(reads)
