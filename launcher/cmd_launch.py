@@ -213,11 +213,19 @@ def runs(
     tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag"),
     since: Optional[datetime] = typer.Option(None, "--since", help="Only runs created at or after (UTC)"),
     until: Optional[datetime] = typer.Option(None, "--until", help="Only runs created before (UTC)"),
+    repair: bool = typer.Option(False, "--repair", help="Move a damaged ledger aside and rebuild it from the "
+                                "local run folders"),
 ) -> None:
     """The run ledger: every launch with its status, hardware, estimate and actual cost."""
     from tunecost.launcher.ledger import Ledger
     from tunecost.launcher.liveness import reconcile
 
+    if repair:
+        from tunecost.launcher.ledger_repair import repair as rebuild
+
+        backup, rebuilt, skipped = rebuild()
+        _echo((f"moved the old ledger to {backup}; " if backup else "") + f"rebuilt {len(rebuilt)} local runs"
+              + (f"; not rebuilt (cloud runs or no job config): {', '.join(skipped)}" if skipped else ""))
     ledger = Ledger()
     reconcile(ledger)  # a run whose launcher died is shown as what it is, not as running
     records = ledger.list(since=since, until=until, tag=tag)

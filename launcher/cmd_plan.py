@@ -10,34 +10,19 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from tunecost.launcher.cli import app
+from tunecost.launcher.atomic_file import write_atomic
 from tunecost.launcher.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import Parallelism
 
 OFFERS = "Offers"
 MODEL = "Cost model"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Temp file in the same folder, then rename: a crash never leaves half a plan.json behind."""
-    path = path.expanduser()
-    if not path.parent.is_dir():
-        raise UserError(f"--save: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _spot_choice(spot: bool, on_demand: bool, any_: bool) -> str:
@@ -102,7 +87,7 @@ def plan(
                       checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections())
     text = result.model_dump_json(indent=2)
     if save is not None:
-        write_atomically(save, text + "\n")
+        write_atomic(save, text + "\n", "--save")
     _warn(result.warnings)
     if as_json:
         sys.stdout.write(text + "\n")

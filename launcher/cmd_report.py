@@ -77,7 +77,8 @@ def report(
 ) -> None:
     """The cost of a run, or an expense report over runs (line items, totals per provider and tag)."""
     from tunecost.launcher.cost_summary import print_summary, summarize
-    from tunecost.launcher.expense_report import build_report, render, write_atomic
+    from tunecost.launcher.atomic_file import write_atomic
+    from tunecost.launcher.expense_report import build_report, render
     from tunecost.launcher.ledger import Ledger
     from tunecost.launcher.liveness import reconcile
 
@@ -115,7 +116,7 @@ def report(
     if out is None:
         sys.stdout.write(text)
         return
-    write_atomic(out, text)
+    write_atomic(out, text, "--out")
     runs = f"{len(expense.items)} run" + ("s" if len(expense.items) != 1 else "")
     console.print(f"wrote {out} ({fmt}): {runs}, total {expense.total:,.2f} {expense.currency}",
                   markup=False, highlight=False)

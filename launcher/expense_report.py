@@ -8,8 +8,6 @@ Markdown and HTML come from jinja2 templates (HTML autoescaped), CSV from pandas
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from importlib.resources import files
@@ -243,18 +241,3 @@ def render(report: ExpenseReport, fmt: str) -> str:
     return template_env().get_template(f"report.{fmt}.j2").render(report=report)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temp file next to `path`, then rename over it: a reader never sees half a report."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"--out {path} is a folder; give a file name such as {path / 'report.html'}")
-    if not path.parent.exists():
-        raise UserError(f"--out {path}: folder {path.parent} does not exist; create it or pick another path")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

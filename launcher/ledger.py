@@ -19,6 +19,9 @@ from tunecost.launcher.run_record import RunRecord, StatusChange
 from tunecost.planner.errors import UserError
 from tunecost.planner.home import tunecost_home
 
+LEDGER_NAME = "ledger.sqlite"
+REPAIR = ("Rebuild it from the run folders with `tunecost runs --repair` (it keeps a copy), or move it away to "
+          "start a new one")
 STATUSES = ("pending", "running", "succeeded", "failed", "stopped")
 TERMINAL = ("succeeded", "failed", "stopped")
 
@@ -65,27 +68,46 @@ class Ledger:
         except OSError as err:
             raise UserError(f"cannot create the tunecost home {self.home}: {err.strerror}; "
                             "set TUNECOST_HOME to a writable folder") from None
-        self.path = self.home / "ledger.sqlite"
-        db = sqlite3.connect(self.path, timeout=30)
+        self.path = self.home / LEDGER_NAME
+        if self.path.is_file() and self.path.stat().st_size == 0:  # sqlite would take it as a new, empty ledger
+            raise UserError(f"the ledger {self.path} is empty (0 bytes: truncated, or its disk was full); it is kept "
+                            f"as it is. {REPAIR}")
+        with self._sqlite_errors():
+            db = sqlite3.connect(self.path, timeout=30)
+            try:
+                db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
+            finally:
+                db.close()
+
+    @contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        """A damaged or unusable ledger file is one line naming it, never a traceback in every command."""
         try:
-            db.executescript(_SCHEMA)  # idempotent; executescript commits on its own
-        finally:
-            db.close()
+            yield
+        except sqlite3.OperationalError as err:
+            if "locked" in str(err):
+                raise UserError(f"the ledger {self.path} is locked by another tunecost process ({err}); try "
+                                "again when it is done") from None
+            raise UserError(f"cannot use the ledger {self.path} ({err}); check the file and its folder's "
+                            f"permissions. {REPAIR}") from None
+        except sqlite3.DatabaseError as err:
+            raise UserError(f"the ledger {self.path} is damaged ({err}); it is kept as it is. {REPAIR}") from None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: read-modify-write of a record cannot interleave with another writer."""
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._sqlite_errors():
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            finally:
+                db.close()
 
     @staticmethod
     def _write(db: sqlite3.Connection, record: RunRecord) -> None:

@@ -59,8 +59,13 @@ def count_jsonl(path: Path | str, *, chars_per_token: float = CHARS_PER_TOKEN,
     if not path.is_file():
         raise UserError(f"dataset file not found: {path} (give a JSONL file, or --tokens N)")
     tokens = examples = 0
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line_no, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise UserError(f"{_where(path, line_no)}: not UTF-8 (byte 0x{raw[err.start]:02x} at column "
+                                f"{err.start + 1}); save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:

@@ -211,24 +211,34 @@ _NORM_BY_TYPE = {
 }
 
 
+def _whole(cfg: dict, key: str, source: str, default: Optional[int] = None, zero: bool = False) -> int:
+    """A positive whole number from config.json (`default` when the key is absent or null); one clear line
+    otherwise, so 0 heads or "two" KV heads never reach the arithmetic (a negative layer count priced runs)."""
+    value = cfg.get(key)
+    if value is None:
+        if default is None:
+            raise UserError(f"{source}: config.json lacks {key}; is this a decoder-only HF model config?")
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
+            or value < (0 if zero else 1):
+        raise UserError(f"{source}: config.json: {key} must be a positive whole number, got {value!r}; fix the "
+                        "file or pass --params SIZE")
+    return int(value)
+
+
 def shape_from_config(cfg: dict, source: str) -> ModelShape:
     """Build a shape from HF config keys (Llama/Mistral/Qwen2/3/Gemma/Phi3/Mixtral/Falcon; nested text_config)."""
     if isinstance(cfg.get("text_config"), dict):
         cfg = {**cfg, **cfg["text_config"], "model_type": cfg["text_config"].get("model_type", cfg.get("model_type"))}
     mtype = str(cfg.get("model_type", "")).lower()
-    try:
-        hidden = int(cfg["hidden_size"])
-        heads = int(cfg["num_attention_heads"])
-        layers = int(cfg["num_hidden_layers"])
-        vocab = int(cfg["vocab_size"]) if "vocab_size" in cfg else (262_208 if mtype.startswith("gemma3") else None)
-        if vocab is None:
-            raise KeyError("vocab_size")
-    except (KeyError, TypeError, ValueError) as err:
-        raise UserError(f"{source}: config.json lacks a usable {err}; is this a decoder-only HF model config?")
-    kv = cfg.get("num_key_value_heads") or (1 if cfg.get("multi_query") else heads)
-    head_dim = cfg.get("head_dim") or hidden // heads
-    experts = cfg.get("num_local_experts") or cfg.get("num_experts") or 0
-    inter = cfg.get("intermediate_size") or cfg.get("ffn_hidden_size") or 4 * hidden
+    if "vocab_size" not in cfg and mtype.startswith("gemma3"):
+        cfg = {**cfg, "vocab_size": 262_208}
+    hidden, heads, layers, vocab = (_whole(cfg, key, source) for key in
+                                    ("hidden_size", "num_attention_heads", "num_hidden_layers", "vocab_size"))
+    kv = _whole(cfg, "num_key_value_heads", source, 1 if cfg.get("multi_query") else heads)
+    head_dim = _whole(cfg, "head_dim", source, hidden // heads)
+    experts = _whole(cfg, "num_local_experts", source, _whole(cfg, "num_experts", source, 0, zero=True), zero=True)
+    inter = _whole(cfg, "intermediate_size", source, _whole(cfg, "ffn_hidden_size", source, 4 * hidden))
     plain = mtype in {"falcon", "gpt2", "gpt_neox", "gpt_bigcode", "opt", "bloom"}
     return ModelShape(
         name=str(cfg.get("_name_or_path") or Path(source).parent.name or "config.json"),

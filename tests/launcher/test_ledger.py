@@ -111,7 +111,7 @@ def test_failed_write_leaves_the_record_unchanged(tmp_path, monkeypatch):
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(Ledger, "_write", staticmethod(boom))
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(UserError, match="disk I/O error"):  # one line naming the ledger, not a traceback
         ledger.set_status("r", "succeeded")
     monkeypatch.undo()
     rec = ledger.get("r")

@@ -88,7 +88,7 @@ def test_bad_config_json_is_one_clear_user_error(tmp_path):
     with pytest.raises(UserError, match="cannot read .* as JSON"):
         resolve_shape(TrainSpec(model=str(bad)))
     bad.write_text(json.dumps({"model_type": "llama"}))
-    with pytest.raises(UserError, match="lacks a usable"):
+    with pytest.raises(UserError, match="lacks hidden_size"):
         resolve_shape(TrainSpec(model=str(bad)))
 
 
