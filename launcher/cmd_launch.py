@@ -236,6 +236,7 @@ def runs(
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     if not records:
@@ -252,7 +253,9 @@ def runs(
     for r in records:
         where = "/".join(p for p in (r.provider, r.region) if p)
         hardware = f"{r.gpu or '?'} x{r.gpu_count}{' spot' if r.spot else ''} {where}".strip()
-        table.add_row(r.id, f"[{style.get(r.status, 'white')}]{r.status}[/]", hardware, f"{r.price_per_hour:g}",
-                      _hours_cost(r.estimated_hours, r.estimated_cost), _hours_cost(r.actual_hours, r.actual_cost),
-                      _restarts(r.recoveries, r.resumes), r.tag, f"{r.created_at:%Y-%m-%d %H:%M}")
+        cells = (r.id, hardware, f"{r.price_per_hour:g}", _hours_cost(r.estimated_hours, r.estimated_cost),
+                 _hours_cost(r.actual_hours, r.actual_cost), _restarts(r.recoveries, r.resumes), r.tag,
+                 f"{r.created_at:%Y-%m-%d %H:%M}")
+        texts = [Text(c) for c in cells]  # Text, not markup: a tag such as "[/]" or "[link=...]" prints as typed
+        table.add_row(texts[0], Text(r.status, style=style.get(r.status, "white")), *texts[1:])
     console.print(table)

@@ -97,7 +97,8 @@ def plan(
     console = _console()
     render_plan(result, console, top=top)
     if save is not None:
-        console.print(f"saved {save} (run it with `tunecost launch {save} --dataset FILE`)")
+        console.print(f"saved {save} (run it with `tunecost launch {save} --dataset FILE`)", markup=False,
+                      highlight=False)
 
 
 @app.command()

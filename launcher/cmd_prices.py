@@ -65,18 +65,21 @@ def short_source(source: str) -> str:
 
 def _print_table(df, as_of: str, spot: bool) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"GPU offers, cheapest {'spot' if spot else 'on-demand'} first (prices as of: {as_of})")
+    table = Table(title=f"GPU offers, cheapest {'spot' if spot else 'on-demand'} first (prices as of: {escape(as_of)})")
     for name, justify in [("provider", "left"), ("region", "left"), ("instance", "left"), ("GPU", "left"),
                           ("on-demand $/h", "right"), ("spot $/h", "right"), ("as of", "left"),
                           ("source", "left"), ("flag", "left")]:
         table.add_column(name, justify=justify, overflow="fold",
                          max_width=40 if name in ("source", "flag") else None)
     for row in df.itertuples():
-        table.add_row(row.provider, row.region or "-", row.instance_type, f"{row.gpu} x{row.gpu_count}",
-                      _money(row.price_per_hour), _money(row.spot_price_per_hour), row.as_of or "undated",
-                      short_source(row.source), row.flag)
+        table.add_row(*map(Text, (str(row.provider), str(row.region or "-"), str(row.instance_type),
+                                  f"{row.gpu} x{row.gpu_count}", _money(row.price_per_hour),
+                                  _money(row.spot_price_per_hour), str(row.as_of or "undated"),
+                                  short_source(row.source), str(row.flag))))  # Text: prices may be user CSVs
     Console().print(table)
 
 

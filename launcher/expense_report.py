@@ -8,6 +8,8 @@ Markdown and HTML come from jinja2 templates (HTML autoescaped), CSV from pandas
 
 from __future__ import annotations
 
+import re
+
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from importlib.resources import files
@@ -196,11 +198,15 @@ def build_report(records: list[RunRecord], since: Optional[date] = None, until: 
     )
 
 
+MD_PUNCTUATION = re.compile(r"([\\`*_\[\]!~|#])")
+
+
 def _md_escape(value: object) -> str:
-    """Text safe inside a Markdown table cell: no pipe breaks the row, no raw HTML reaches a renderer."""
+    """Text safe inside Markdown: no pipe breaks a table row, no raw HTML reaches a renderer, and no link,
+    image, emphasis or code syntax in a tag or name takes effect (backslash-escaped, so it reads as typed)."""
     text = "" if value is None else str(value)
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\r", " ").replace("\n", " "))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", " ").replace("\n", " ")
+    return MD_PUNCTUATION.sub(r"\\\1", text)
 
 
 def template_env():

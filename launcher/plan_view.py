@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.table import Table
+from rich.text import Text
 
 from tunecost.planner.estimate import Estimate
 from tunecost.planner.fit import LEARNED_COMPONENT
@@ -46,12 +48,12 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
                          min_width=14 if name == "instance" else None)
     for q in quotes:
         mark = "→" if q == chosen else ""
-        table.add_row(
+        table.add_row(*map(Text, (  # Text, not markup: offers may come from the user's --prices CSV
             mark, q.provider, q.region, q.instance_type,
             f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
             + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""),
             "spot" if q.spot else "on-demand", _money(q.price_per_hour), _hours(q.hours), _money(q.cost),
-            f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "",
+            f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "")),
             style="bold green" if q == chosen else None)
     return table
 
@@ -61,15 +63,15 @@ def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
     chosen = plan.chosen
     spec = plan.spec
     what = spec.model or f"{spec.params_b:g}B params"
-    console.print(f"[bold]{what}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
+    console.print(f"[bold]{esc(what)}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
                   f"(seq {spec.seq_len}, batch {spec.micro_batch} x accum {spec.grad_accum})")
     if chosen is not None:
         nodes = f" x{chosen.num_nodes} nodes" if chosen.num_nodes > 1 else ""
         where = (f"{chosen.gpu} x{chosen.gpu_count}{nodes}", "spot" if chosen.spot else "on-demand", chosen.region,
                  chosen.zone)
         console.print(
-            f"[bold green]Chosen: {_money(chosen.cost)}[/] on {chosen.provider} {chosen.instance_type} "
-            f"({', '.join(filter(None, where))}) in about {_hours(chosen.hours)} "
+            f"[bold green]Chosen: {_money(chosen.cost)}[/] on {esc(chosen.provider)} {esc(chosen.instance_type)} "
+            f"({esc(', '.join(filter(None, where)))}) in about {_hours(chosen.hours)} "
             f"at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} GiB per GPU")
         console.print(f"hours: {_hours_parts(chosen.hours_breakdown)}")
     others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
@@ -83,7 +85,7 @@ def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
         table.add_column("why")
         table.add_column("what would make it fit")
         for item in plan.infeasible[:top]:
-            table.add_row(f"{item.gpu} x{item.gpu_count}", item.reason, item.hint)
+            table.add_row(*map(Text, (f"{item.gpu} x{item.gpu_count}", item.reason, item.hint)))
         console.print(table)
         if len(plan.infeasible) > top:
             console.print(f"... and {len(plan.infeasible) - top} more (see --json)")
@@ -101,7 +103,7 @@ def render_memory(memory: dict, console: Console) -> None:
     table.add_column("component")
     table.add_column("GiB", justify="right")
     for name, gib in components.items():
-        table.add_row(name.replace("_", " "), f"{gib:.2f}")
+        table.add_row(Text(name.replace("_", " ")), f"{gib:.2f}")
     console.print(table)
 
 
@@ -113,8 +115,8 @@ def render_assumptions(assumptions: list[str], console: Console, first: str = ""
 
 def render_estimate(est: Estimate, console: Console) -> None:
     """Fit verdict, speed and hours for the dataset, memory breakdown, assumptions."""
-    verdict = "[bold green]fits[/]" if est.fits else f"[bold red]does not fit[/]: {est.fit_reason}; {est.hint}"
-    console.print(f"[bold]{est.model}[/] on {est.gpu} x{est.gpu_count} ({est.parallelism}): {verdict}")
+    verdict = "[bold green]fits[/]" if est.fits else f"[bold red]does not fit[/]: {esc(f'{est.fit_reason}; {est.hint}')}"
+    console.print(f"[bold]{esc(est.model)}[/] on {esc(est.gpu)} x{est.gpu_count} ({est.parallelism}): {verdict}")
     console.print(f"speed: {est.tokens_per_sec:,.0f} tokens/s in total "
                   f"({est.speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
                   f"{est.speed.get('efficiency', 0):.0%} of {est.speed.get('peak_tflops', 0):g} TFLOPS peak)")
