@@ -179,9 +179,10 @@ def launch(
     ledger = Ledger()
     prep = sky_backend.prepare(plan, dataset=dataset, bucket=bucket or default_bucket(), ledger=ledger,
                                model=model, budget_usd=budget, overrides=overrides, top_k=top_k,
-                               max_restarts_on_errors=max_restarts)
+                               max_restarts_on_errors=max_restarts, dry_run=dry_run)
     if dry_run:
         sys.stdout.write(prep.yaml_text)
+        sys.stderr.write(f"dry run: nothing recorded; the job is staged in {prep.folder} for the YAML's workdir\n")
         return
     if cluster:
         record = sky_backend.launch_cluster(prep, cluster, ledger=ledger, echo=_echo, tag=tag)

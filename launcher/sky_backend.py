@@ -49,8 +49,10 @@ class Prepared(BaseModel):
 
 def prepare(plan: dict[str, Any], *, dataset: Path, bucket: str, ledger: Ledger, model: Optional[str] = None,
             budget_usd: Optional[float] = None, overrides: Optional[dict[str, Any]] = None, top_k: int = 3,
-            max_restarts_on_errors: int = 3, run_id: Optional[str] = None) -> Prepared:
-    """Stage job/ + config under $TUNECOST_HOME/runs/<id>/sky, render the YAML, and have SkyPilot validate it."""
+            max_restarts_on_errors: int = 3, run_id: Optional[str] = None, dry_run: bool = False) -> Prepared:
+    """Stage job/ + config under $TUNECOST_HOME/runs/<id>/sky, render the YAML, and have SkyPilot validate it.
+    A dry run stages under $TUNECOST_HOME/dry-run/<id> instead (the previous one removed): runs/ holds recorded
+    runs only, and the printed YAML still runs with `sky jobs launch`."""
     run_id = run_id or new_run_id()
     offers = candidate_offers(plan, top_k)
     guard_price = max(float(o["price_per_hour"]) for o in offers)
@@ -58,7 +60,9 @@ def prepare(plan: dict[str, Any], *, dataset: Path, bucket: str, ledger: Ledger,
     config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(dataset_local),
                               output_dir=remote_output_dir(run_id), price_per_hour=guard_price,
                               budget_usd=budget_usd, model=model, overrides=overrides, offers=offers)
-    folder = ledger.home / "runs" / run_id
+    folder = ledger.home / ("dry-run" if dry_run else "runs") / run_id
+    if dry_run:
+        shutil.rmtree(folder.parent, ignore_errors=True)
     try:
         workdir = stage_workdir(folder / "sky", config)
         secrets = secret_names()

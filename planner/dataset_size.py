@@ -21,6 +21,7 @@ MESSAGE_OVERHEAD_TOKENS = 4  # chat template role header + end-of-turn marker pe
 ALPACA_TEMPLATE_CHARS = 35  # the job's "### Instruction:\n...\n\n### Response:\n" headers
 ALPACA_INPUT_CHARS = 15  # and "### Input:\n...\n\n" when the row has an input
 
+MAX_TOKENS = 10**13  # 10 trillion tokens per epoch: more than the largest pre-training runs, so surely a typo
 FORMATS = '{"text"}, {"prompt","completion"}, {"messages":[{"role","content"}]} or {"instruction","input","output"}'
 
 
@@ -99,6 +100,9 @@ def dataset_size(*, dataset: Optional[Path] = None, tokens: Optional[int] = None
     if tokens is not None:
         if tokens <= 0:
             raise UserError(f"--tokens must be a positive number of training tokens per epoch (got {tokens})")
+        if tokens > MAX_TOKENS:
+            raise UserError(f"--tokens {tokens:.3g} is more than {MAX_TOKENS:.0e} tokens per epoch, beyond any "
+                            "fine-tuning set (and than most pre-training); check the number")
         return DatasetSize(tokens_per_epoch=tokens, source=f"given: {tokens:,} tokens per epoch")
     if examples is not None or avg_tokens is not None:
         if examples is None or avg_tokens is None:
@@ -106,6 +110,9 @@ def dataset_size(*, dataset: Optional[Path] = None, tokens: Optional[int] = None
         if examples <= 0 or avg_tokens <= 0:
             raise UserError(f"--examples and --avg-tokens must be positive (got {examples} and {avg_tokens})")
         per_example = min(avg_tokens, seq_len) if seq_len else avg_tokens
+        if examples * per_example > MAX_TOKENS:
+            raise UserError(f"--examples x --avg-tokens is {examples * per_example:.3g} tokens, more than "
+                            f"{MAX_TOKENS:.0e} per epoch, beyond any fine-tuning set; check the numbers")
         return DatasetSize(tokens_per_epoch=examples * per_example, examples=examples,
                            source=f"given: {examples:,} examples x {per_example:,} tokens")
     return None

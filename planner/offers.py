@@ -144,10 +144,12 @@ def load_prices(user_csv: Optional[Path] = None, home: Optional[Path] = None,
                            ignore_index=True)
         sources.append(str(path))
 
+    user_warnings: list[str] = []
     if user_csv is not None:
-        offers = override(offers, read_user_prices(Path(user_csv)))
+        user, user_warnings = read_user_prices(Path(user_csv))
+        offers = override(offers, user)
         sources.append(str(user_csv))
 
     offers = usable_gpu_memory(fill_gpu_memory(conform(offers)))
     as_of, warnings = staleness(offers, today or date.today())
-    return PriceTables(offers=offers, as_of=as_of, warnings=warnings, sources=sources)
+    return PriceTables(offers=offers, as_of=as_of, warnings=[*warnings, *user_warnings], sources=sources)

@@ -54,6 +54,20 @@ def _number(expected: str) -> Callable[[str], float]:
     return parse
 
 
+def _price(expected: str) -> Callable[[str], float]:
+    """A price: empty (no such price), or above 0; a 0 would make the offer free and win every plan."""
+    number = _number(expected)
+
+    def parse(value: str) -> float:
+        price = number(value)
+        if price == 0:
+            raise CellError(f"0 is not a price (expected {expected}); leave the cell empty when there is no "
+                            "such price")
+        return price
+
+    return parse
+
+
 def _count(value: str) -> int:
     try:
         count = int(value.strip())
@@ -90,8 +104,8 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "gpu_memory_gib": _number("GiB per GPU, e.g. 80"),
     "vcpus": _number("vCPUs per instance, e.g. 16"),
     "memory_gib": _number("host memory in GiB, e.g. 128"),
-    "price_per_hour": _number("USD per hour, e.g. 1.29"),
-    "spot_price_per_hour": _number("USD per hour, e.g. 0.65"),
+    "price_per_hour": _price("USD per hour, e.g. 1.29"),
+    "spot_price_per_hour": _price("USD per hour, e.g. 0.65"),
     "as_of": _as_of,
     "source": _text,
     "flag": _text,
@@ -114,8 +128,9 @@ def _check_header(where: str, header: list[str] | None) -> list[str]:
     return names
 
 
-def read_user_prices(path: Path) -> pd.DataFrame:
-    """Parse and check a user price CSV; rows come back in OFFER_COLUMNS, undated rows dated by the file."""
+def read_user_prices(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Parse and check a user price CSV; rows come back in OFFER_COLUMNS, undated rows dated by the file, with
+    warnings for what is legal but likely a mistake (spot dearer than on-demand, no rows at all)."""
     from tunecost.planner.offers import OFFER_COLUMNS, conform
 
     where = str(path)
@@ -129,7 +144,7 @@ def read_user_prices(path: Path) -> pd.DataFrame:
 
     reader = csv.reader(text.splitlines())
     names = _check_header(where, next(reader, None))
-    rows, seen = [], {}
+    rows, seen, warnings = [], {}, []
     for fields in reader:
         line = reader.line_num
         if not any(f.strip() for f in fields):
@@ -152,7 +167,12 @@ def read_user_prices(path: Path) -> pd.DataFrame:
             raise UserError(f"{where} line {line}: same provider, region, zone and instance_type as line "
                             f"{seen[key]} (keep one row per offer)")
         seen[key] = line
+        if float(row["spot_price_per_hour"]) > float(row["price_per_hour"]):  # NaN compares False
+            warnings.append(f"{where} line {line}: spot price {row['spot_price_per_hour']:g} is above the on-demand "
+                            f"price {row['price_per_hour']:g}; swapped columns?")
         row["as_of"] = row["as_of"] or modified
         row["source"] = row["source"] or f"user file {path.name}"
         rows.append(row)
-    return conform(pd.DataFrame(rows, columns=OFFER_COLUMNS))
+    if not rows:
+        warnings.append(f"{where} has a header but no offers; nothing from it is priced")
+    return conform(pd.DataFrame(rows, columns=OFFER_COLUMNS)), warnings
