@@ -59,27 +59,11 @@ def remote_output_dir(run_id: str) -> str:
     return f"{CHECKPOINT_MOUNT}/{run_id}"
 
 
-def _offer_key(quote: Mapping[str, Any]) -> tuple:
-    return tuple(quote.get(k) for k in ("provider", "region", "zone", "instance_type", "spot"))
-
-
 def candidate_offers(plan: Mapping[str, Any], top_k: int) -> list[dict[str, Any]]:
-    """The chosen quote, then the next-cheapest ones with the same node count (num_nodes is per task)."""
-    chosen = plan.get("chosen")
-    if not chosen:
-        raise UserError("the plan has no chosen offer (nothing fits?); re-run tunecost plan with a smaller "
-                        "model, a shorter --seq-len or more --max-gpus")
-    nodes = int(chosen.get("num_nodes") or 1)
-    picked, seen = [], set()
-    for quote in [chosen, *(plan.get("quotes") or [])]:
-        key = _offer_key(quote)
-        if key in seen or int(quote.get("num_nodes") or 1) != nodes:
-            continue
-        seen.add(key)
-        picked.append(dict(quote))
-        if len(picked) == top_k:
-            break
-    return picked
+    """The fallback order (launcher/fallbacks.py), each offer with its `reason` for the YAML comment."""
+    from tunecost.launcher.fallbacks import fallback_order
+
+    return [{**f.offer, "reason": f.reason} for f in fallback_order(plan, top_k)]
 
 
 def _resources(quote: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""The managed job's fallback order: which offers SkyPilot tries, in which order, and why each one is there.
+
+WHY spread it: the cheapest offers often sit on one provider in one zone (the 8B QLoRA plan's top three were all
+primeintellect FI/FIN-01), and a capacity shortage or outage there fails them all together. So the order keeps
+the plan's choice first, then makes sure at least one offer on another provider, else in another region, is in
+it, as long as it costs at most the larger of COST_TOLERANCE (25 %) and COST_TOLERANCE_USD ($1) more than the
+choice; the rest are the next cheapest. A fallback is paid for only when every offer before it failed, and then
+a run that starts beats one that does not: hence the absolute floor, which a cheap run needs (8B QLoRA: $0.39
+on primeintellect FI, the next provider $0.72).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from pydantic import BaseModel
+
+from tunecost.planner.errors import UserError
+
+COST_TOLERANCE = 0.25  # a fallback on another provider/region may cost up to 25 % more than the plan's choice,
+COST_TOLERANCE_USD = 1.0  # or up to $1 more, whichever is larger
+
+
+class Fallback(BaseModel):
+    offer: dict[str, Any]
+    reason: str  # why it is in the order, for the task YAML's comment
+
+
+def _key(quote: Mapping[str, Any]) -> tuple:
+    return tuple(quote.get(k) for k in ("provider", "region", "zone", "instance_type", "spot"))
+
+
+def _extra(quote: Mapping[str, Any], base: float) -> str:
+    cost = float(quote.get("cost") or 0.0)
+    return f"+{(cost / base - 1) * 100:.0f}% over the choice" if base > 0 else "cost unknown"
+
+
+def limit(base: float, tolerance: float = COST_TOLERANCE, usd: float = COST_TOLERANCE_USD) -> float:
+    """The most a fallback elsewhere may cost, for a choice costing `base`."""
+    return max(base * (1 + tolerance), base + usd)
+
+
+def fallback_order(plan: Mapping[str, Any], top_k: int, tolerance: float = COST_TOLERANCE,
+                   usd: float = COST_TOLERANCE_USD) -> list[Fallback]:
+    """The plan's choice, then up to top_k - 1 fallbacks with the same node count (num_nodes is per task)."""
+    chosen = plan.get("chosen")
+    if not chosen:
+        raise UserError("the plan has no chosen offer (nothing fits?); re-run tunecost plan with a smaller "
+                        "model, a shorter --seq-len or more --max-gpus")
+    nodes = int(chosen.get("num_nodes") or 1)
+    pool, seen = [], {_key(chosen)}
+    for quote in sorted(plan.get("quotes") or [], key=lambda q: float(q.get("cost") or 0.0)):
+        if _key(quote) not in seen and int(quote.get("num_nodes") or 1) == nodes:
+            seen.add(_key(quote))
+            pool.append(dict(quote))
+    base = float(chosen.get("cost") or 0.0)
+    near = [q for q in pool if float(q.get("cost") or 0.0) <= limit(base, tolerance, usd)]
+    picked = [Fallback(offer=dict(chosen), reason="the plan's choice (cheapest that fits)")]
+
+    def first(pred) -> Optional[dict[str, Any]]:
+        return next((q for q in near if pred(q) and all(_key(q) != _key(p.offer) for p in picked)), None)
+
+    for label, pred in (("another provider", lambda q: q["provider"] != chosen["provider"]),
+                        ("another region", lambda q: (q["provider"], q.get("region")) !=
+                         (chosen["provider"], chosen.get("region")))):
+        if len(picked) >= top_k:
+            break
+        if any(pred(p.offer) for p in picked):
+            continue
+        found = first(pred)
+        if found is not None:
+            picked.append(Fallback(offer=found, reason=f"{label}, should capacity run out there "
+                                                       f"({_extra(found, base)})"))
+    single = len({(p.offer["provider"], p.offer.get("region")) for p in picked}) == 1
+    for quote in pool:
+        if len(picked) >= top_k:
+            break
+        if all(_key(quote) != _key(p.offer) for p in picked):
+            note = f"; nothing elsewhere within {tolerance:.0%} or ${usd:g}" if single else ""
+            picked.append(Fallback(offer=quote, reason=f"next cheapest ({_extra(quote, base)}){note}"))
+    head, rest = picked[0], sorted(picked[1:], key=lambda f: float(f.offer.get("cost") or 0.0))
+    return [head, *rest]  # cheapest first after the choice: SkyPilot tries them in this order

@@ -1,0 +1,52 @@
+"""The fallback order spans another provider or region whenever one is within the cost tolerance, and says why
+each offer is there (the task YAML's comment)."""
+
+from __future__ import annotations
+
+from tunecost.launcher.fallbacks import fallback_order, limit
+from tunecost.planner.offers import load_prices
+from tunecost.planner.optimizer import optimize
+from tunecost.planner.spec import DatasetSize, TrainSpec
+
+from .conftest import plan, quote
+
+
+def _where(order) -> list[tuple]:
+    return [(f.offer["provider"], f.offer["region"], f.offer["instance_type"]) for f in order]
+
+
+def test_one_zone_cheapest_three_still_get_another_provider_within_tolerance():
+    zone = dict(provider="primeintellect", region="FI", zone="FIN-01")
+    quotes = [quote(**zone, instance_type="a", price=1.00), quote(**zone, instance_type="b", price=1.05),
+              quote(**zone, instance_type="c", price=1.10), quote(provider="runpod", region="CA", price=1.20),
+              quote(provider="lambda", region="us-east-1", price=2.00)]
+    order = fallback_order(plan(quotes), 3)
+    assert _where(order) == [("primeintellect", "FI", "a"), ("primeintellect", "FI", "b"), ("runpod", "CA",
+                                                                                           "1x_A100-80GB_SECURE")]
+    assert order[0].reason.startswith("the plan's choice")
+    assert order[1].reason.startswith("next cheapest (+5%")
+    assert order[2].reason.startswith("another provider") and "+20%" in order[2].reason
+
+
+def test_another_region_of_the_same_provider_when_no_other_provider_is_close():
+    quotes = [quote(region="US", instance_type="a", price=1.0), quote(region="US", instance_type="b", price=1.01),
+              quote(region="EU", instance_type="c", price=1.2), quote(provider="lambda", price=2.0)]
+    order = fallback_order(plan(quotes), 3)
+    assert [f.offer["region"] for f in order] == ["US", "US", "EU"]
+    assert order[2].reason.startswith("another region")
+
+
+def test_nothing_elsewhere_within_tolerance_is_said():
+    quotes = [quote(instance_type="a", price=1.0), quote(instance_type="b", price=1.1),
+              quote(provider="lambda", region="x", price=2.0)]  # $4.00 for 2 h: over $2.00 + $1
+    order = fallback_order(plan(quotes), 2)
+    assert _where(order)[1][2] == "b" and "nothing elsewhere within 25% or $1" in order[1].reason
+
+
+def test_the_8b_qlora_plan_on_the_shipped_prices_spans_two_providers_or_regions():
+    spec = TrainSpec(model="meta-llama/Llama-3.1-8B", method="qlora",
+                     dataset=DatasetSize(tokens_per_epoch=30_000_000, source="given"))
+    data = optimize(spec, load_prices()).model_dump(mode="json")
+    order = fallback_order(data, 3)
+    assert len({(f.offer["provider"], f.offer["region"]) for f in order}) >= 2, _where(order)
+    assert all(float(f.offer["cost"]) <= limit(float(order[0].offer["cost"])) for f in order)
