@@ -71,12 +71,15 @@ def fallback_order(plan: Mapping[str, Any], top_k: int, tolerance: float = COST_
         if found is not None:
             picked.append(Fallback(offer=found, reason=f"{label}, should capacity run out there "
                                                        f"({_extra(found, base)})"))
-    single = len({(p.offer["provider"], p.offer.get("region")) for p in picked}) == 1
     for quote in pool:
         if len(picked) >= top_k:
             break
         if all(_key(quote) != _key(p.offer) for p in picked):
-            note = f"; nothing elsewhere within {tolerance:.0%} or ${usd:g}" if single else ""
-            picked.append(Fallback(offer=quote, reason=f"next cheapest ({_extra(quote, base)}){note}"))
+            place = ", another provider" if quote["provider"] != chosen["provider"] else \
+                ", another region" if quote.get("region") != chosen.get("region") else ""
+            picked.append(Fallback(offer=quote, reason=f"next cheapest{place} ({_extra(quote, base)})"))
+    if len(picked) > 1 and len({(p.offer["provider"], p.offer.get("region")) for p in picked}) == 1:
+        for f in picked[1:]:
+            f.reason += f"; no other provider or region within {tolerance:.0%} or ${usd:g}"
     head, rest = picked[0], sorted(picked[1:], key=lambda f: float(f.offer.get("cost") or 0.0))
     return [head, *rest]  # cheapest first after the choice: SkyPilot tries them in this order

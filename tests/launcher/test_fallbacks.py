@@ -40,7 +40,7 @@ def test_nothing_elsewhere_within_tolerance_is_said():
     quotes = [quote(instance_type="a", price=1.0), quote(instance_type="b", price=1.1),
               quote(provider="lambda", region="x", price=2.0)]  # $4.00 for 2 h: over $2.00 + $1
     order = fallback_order(plan(quotes), 2)
-    assert _where(order)[1][2] == "b" and "nothing elsewhere within 25% or $1" in order[1].reason
+    assert _where(order)[1][2] == "b" and "no other provider or region within 25% or $1" in order[1].reason
 
 
 def test_the_8b_qlora_plan_on_the_shipped_prices_spans_two_providers_or_regions():

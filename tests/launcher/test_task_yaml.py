@@ -34,7 +34,7 @@ def test_single_gpu_plan_round_trips_with_fallback_order(tmp_path):
     assert got == [("runpod", "US", None, "1x_A100-80GB_SECURE", True),
                    ("lambda", "us-east-1", None, "gpu_1x_a100_sxm4", False),
                    ("gcp", "us-central1", None, "n1-highmem-8", True)]  # by cost: $4.50 before aws's $6.00
-    assert "= $2.38: the plan's choice" in text and "= $3.58: another provider" in text  # why each is there
+    assert "= $2.38: the plan's choice" in text and "= $3.58: next cheapest, another provider" in text  # why each is there
     assert isinstance(task.resources, list)  # `ordered`, not `any_of` (which gives a set)
     assert task.num_nodes == 1
     first = task.resources[0]
