@@ -33,6 +33,17 @@ class Precision(str, Enum):
     fp32 = "fp32"
 
 
+class Framework(str, Enum):
+    """The training stack the estimate is for (planner/frameworks.py); `launch` runs only tunecost's job."""
+
+    tunecost = "tunecost"
+    hf = "hf"
+    hf_fsdp_qlora = "hf-fsdp-qlora"
+    axolotl = "axolotl"
+    torchtune = "torchtune"
+    litgpt = "litgpt"
+
+
 class Parallelism(str, Enum):
     single = "single"
     ddp = "ddp"
@@ -70,6 +81,7 @@ class TrainSpec(BaseModel):
     dataset: DatasetSize = DatasetSize(tokens_per_epoch=10_000_000, source="default: 10M tokens")
     epochs: float = Field(default=1.0, gt=0, le=1000)
     packing: bool = True
+    framework: Framework = Framework.tunecost
 
     @model_validator(mode="after")
     def _needs_a_model(self) -> "TrainSpec":
