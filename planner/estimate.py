@@ -98,7 +98,7 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
         model=shape.name, framework=spec.framework.value, gpu=gpu.name, gpu_count=gpu_count, parallelism=parallelism.value,
         gpu_memory_gib=gpu.memory_gib, fits=fits,
         fit_reason="" if fits else fitter.reason(gpu.name, gpu_count, gpu.memory_gib, memory, parallelism),
-        hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib),
+        hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib, gpu.name),
         memory=fitter.corrected(memory).model_dump(mode="json"), speed=speed.model_dump(mode="json"), tokens_per_sec=tokens_per_sec,
         train_tokens=spec.train_tokens, hours=hours,
         hours_breakdown={k: round(v, 6) for k, v in parts.items()}, assumptions=assumptions)
