@@ -18,9 +18,9 @@ from typing import Any, Optional
 import torch
 
 from .config import JobError
+from .contract import alpaca_prompt
 
 IGNORE = -100
-ALPACA = "### Instruction:\n{instruction}\n\n{input_block}### Response:\n"
 FORMATS = "text | prompt+completion | messages | instruction+output"
 
 
@@ -59,8 +59,7 @@ def parse_row(row: Any, tokenizer) -> Example:
         return Example(_text(row, "prompt", allow_empty=True), _text(row, "completion"))
     if "instruction" in row and "output" in row:
         extra = _text(row, "input", allow_empty=True) if "input" in row else ""
-        block = f"### Input:\n{extra}\n\n" if extra else ""
-        return Example(ALPACA.format(instruction=_text(row, "instruction"), input_block=block), _text(row, "output"))
+        return Example(alpaca_prompt(_text(row, "instruction"), extra), _text(row, "output"))
     if "text" in row:
         return Example("", _text(row, "text"))
     raise ValueError(f"row has none of the keys {FORMATS}")

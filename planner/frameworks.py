@@ -29,16 +29,17 @@ class Stack(BaseModel):
     nf4_keeps_inputs: bool = False  # 4-bit matmul saves its input for backward (bitsandbytes < 0.42 did)
     double_quant: bool = True     # nf4 absmax quantized again (bnb_4bit_use_double_quant / litgpt bnb.nf4-dq)
     quantized_head: bool = False  # lm_head is 4-bit too (litgpt replaces every nn.Linear, lm_head included)
+    chunked_loss: bool = False    # lm_head + cross-entropy in chunks (no [tokens x vocab] logits): the job's loss
+    calibrated: bool = True       # a fitted overhead applies (published runs of this stack leave a gap)
 
 
-# HF Trainer + PEFT defaults: AutoModel fp32 + Trainer autocast for full; PEFT fp32 adapters (autocast_adapter_dtype);
+# plain HF Trainer + PEFT defaults (the job before its contract): AutoModel fp32 + Trainer autocast for full; PEFT fp32 adapters (autocast_adapter_dtype);
 # prepare_model_for_kbit_training upcasts every non-4-bit parameter to fp32; transformers' loss upcasts the full
 # [tokens x vocab] logits to fp32 (bf16 logits 2 B + fp32 copy 4 B + fp32 log-softmax grad 4 B + bf16 grad 2 B)
 _HF = Stack(name="hf", full_master_fp32=True, adapter_bytes=4, qlora_rest_fp32=True, logits_bytes_per_vocab=12,
             lora_dropout=True)
+# The bundled job is not here: its stack, "tunecost", is derived from the job contract (memory.job_stack).
 STACKS = {
-    # the bundled job (job/): what it builds today; planner/memory.py models it from the job contract
-    "tunecost": _HF.model_copy(update={"name": "tunecost"}),
     "hf": _HF,
     # HF Trainer + PEFT under FSDP with bnb_4bit_quant_storage=bf16: no prepare_model_for_kbit_training (its fp32
     # casts would mix dtypes inside a shard unit), so embeddings, norms and lm_head stay in the compute dtype
@@ -77,9 +78,10 @@ class Preset(BaseModel):
 
 
 PRESETS = {p.framework: p for p in [
-    Preset(framework=Framework.tunecost, title="tunecost's bundled job (HF Trainer + PEFT, job/)", stack="tunecost",
-           basis="the job's own code, measured on CPU with torch (tests/planner/test_memory_cpu.py) and on a GPU "
-                 "by benchmarks/gpu_truth.py"),
+    Preset(framework=Framework.tunecost, title="tunecost's bundled job (job/, from its contract job/contract.py)",
+           stack="tunecost",
+           basis="no published run (it is this project's job); modelled from its contract and measured on CPU with "
+                 "torch (tests/planner/test_memory_cpu.py), on a GPU by benchmarks/gpu_truth.py"),
     Preset(framework=Framework.hf, title="plain HF Trainer + PEFT defaults (fp32 upcast, full-vocabulary fp32 "
                                          "logits)", stack="hf",
            basis="no published HF Trainer row with a decoder model and stated settings; storage from transformers' "
@@ -103,9 +105,9 @@ PRESETS = {p.framework: p for p in [
 ]}
 
 
-def stack_for(framework: Framework, method: Method) -> Stack:
-    """The storage the memory model prices for this framework and method."""
-    return STACKS[PRESETS[Framework(framework)].stack_for(Method(method))]
+def stack_name(framework: Framework, method: Method) -> str:
+    """The storage the memory model prices for this framework and method: a STACKS key, or "tunecost"."""
+    return PRESETS[Framework(framework)].stack_for(Method(method))
 
 
 def framework_note(framework: Framework) -> str:

@@ -113,7 +113,7 @@ def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: 
     """Tokens per second per GPU for an eager PyTorch step (the job does not use torch.compile)."""
     parallelism = Parallelism(parallelism)
     fpt, notes = flops_per_token(spec, shape)
-    peak, note = peak_tflops(gpu, spec.precision)
+    peak, note = peak_tflops(gpu, spec.precision.compute)
     if note:
         notes.append(note)
     method = "full" if spec.method is Method.full else "qlora" if spec.method is Method.qlora else "lora"

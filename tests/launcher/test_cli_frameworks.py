@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import tunecost.launcher.cmd_launch  # noqa: F401  (registers launch)
 import tunecost.launcher.cmd_plan  # noqa: F401  (registers plan and estimate)
 from tunecost.launcher.cli import app
-from tunecost.planner.frameworks import PRESETS, STACKS, stack_for
+from tunecost.planner.frameworks import PRESETS, STACKS, stack_name
 from tunecost.planner.calibration import CASES
 from tunecost.planner.memory import estimate_memory
 from tunecost.planner.shapes import resolve_shape
@@ -55,7 +55,7 @@ def test_each_preset_cites_exactly_the_memory_rows_the_calibration_runs_with_its
         own = {preset.stack, preset.qlora_stack} - {""}
         rows = {c.row_id for c in CASES if c.memory and c.stack in own}
         assert set(preset.checked_on) == rows, preset.framework
-    assert set(STACKS) >= {p.stack_for(m) for p in PRESETS.values() for m in Method}
+    assert set(STACKS) | {"tunecost"} >= {p.stack_for(m) for p in PRESETS.values() for m in Method}
 
 
 def test_plan_saves_the_framework_in_the_spec(tmp_path):
@@ -68,7 +68,7 @@ def test_plan_saves_the_framework_in_the_spec(tmp_path):
     assert plan["chosen"]["peak_gib_per_gpu"] == pytest.approx(
         estimate_memory(spec, resolve_shape(spec), plan["chosen"]["gpu_count"],
                         plan["chosen"]["parallelism"]).peak_gib, abs=0.01)
-    assert stack_for(spec.framework, spec.method).name == "torchtune"
+    assert stack_name(spec.framework, spec.method) == "torchtune"
 
 
 def test_launch_refuses_another_frameworks_plan_in_one_line(tmp_path):
