@@ -22,7 +22,7 @@ from tunecost.planner.shapes import resolve_shape
 
 DEFAULT_CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "published_runs.csv"
 FTUNE_CSV = Path(__file__).with_name("ftune_estimates.csv")
-ESTIMATORS = {"tunecost": "tunecost (in sample)", "tunecost_loso": "tunecost (leave one source out)",
+ESTIMATORS = {"tunecost": "tunecost in sample", "tunecost_loso": "tunecost leave-one-source-out",
               "ftune": "ftuneai 0.4.1", "accelerate": "accelerate x4 rule"}
 GOAL_MEDIAN, GOAL_P90 = 0.10, 0.25
 
@@ -36,13 +36,15 @@ def peers(path: Path) -> pd.DataFrame:
 
 
 def peer_summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """n, then median and p90 |error| per estimator, per group."""
+    """n, then 'median / p90' of |error| per estimator, per group."""
     g = df.groupby(by)
-    cols = {"n": g.size()}
+    cols: dict[str, pd.Series] = {"n": g.size()}
     for name, label in ESTIMATORS.items():
-        cols[f"{label} median"] = g[f"err_{name}"].median()
-        cols[f"{label} p90"] = g[f"err_{name}"].quantile(0.9)
-    return pd.DataFrame(cols).map(lambda x: x if isinstance(x, (int,)) else f"{x:.1%}")
+        med, p90 = g[f"err_{name}"].median(), g[f"err_{name}"].quantile(0.9)
+        cols[label] = med.map("{:.1%}".format) + " / " + p90.map("{:.1%}".format)
+    out = pd.DataFrame(cols)
+    out.index = [" ".join(i) if isinstance(i, tuple) else i for i in out.index]
+    return out
 
 
 def goals(df: pd.DataFrame) -> list[str]:
@@ -108,6 +110,7 @@ def main() -> None:
           "out = every fitted constant fitted without the row's source (row-id prefix). ftuneai: its CLI "
           "`ftune estimate ... -o json` per row (benchmarks/ftune_estimates.csv). accelerate: " + ACCELERATE_RULE
           + ".\n")
+    print("Each cell: median / p90 of |estimate - measured| / measured.\n")
     print("### Per method\n")
     print(peer_summary(mem, ["method"]).to_markdown())
     print("\n### Per framework and method\n")
