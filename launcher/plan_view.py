@@ -13,7 +13,7 @@ from tunecost.planner.estimate import Estimate
 from tunecost.planner.fit import LEARNED_COMPONENT
 from tunecost.planner.optimizer import Plan, Quote
 
-HOURS_ORDER = ("compute", "provisioning", "setup", "model_download", "checkpoints", "spot_rework",
+HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints", "spot_rework",
                LEARNED_COMPONENT)
 
 
