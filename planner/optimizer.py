@@ -150,7 +150,8 @@ class Pricer:
             hours=hours, cost=hours * price, peak_gib_per_gpu=round(fitter.peak(memory), 2), gpu_memory_gib=has,
             as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
             hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied,
-            interconnect=speed.interconnect, interconnect_assumed=speed.interconnect_assumed))
+            interconnect=speed.interconnect, interconnect_assumed=speed.interconnect_assumed,
+            communication_hours=round(self.spec.train_tokens / tokens_per_sec / 3600 * speed.communication_share, 6)))
         self.speed_of[id(self.quotes[-1])] = speed
 
     def _speed(self, gpu: str, total: int, parallelism: Parallelism, link: Interconnect, nodes: int) -> SpeedEstimate:
@@ -209,8 +210,9 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
                                [*memory.assumptions, *speed.assumptions, *overheads.assumptions(), *pricer.notes])
     if chosen.interconnect_assumed:
         warnings.append(f"the chosen offer's hours rest on an assumed interconnect, not the provider's statement: "
-                        f"{chosen.interconnect}; communication is {chosen.hours_breakdown.get('communication', 0):.2f} h "
-                        "of its hours (pricing_data/interconnect.csv)")
+                        f"{chosen.interconnect}; its communication takes {chosen.communication_hours:.2f} h, "
+                        f"{chosen.hours_breakdown.get('communication', 0):.2f} h of it not overlapped with compute "
+                        "(pricing_data/interconnect.csv)")
     if spec.precision is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
         warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")

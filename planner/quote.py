@@ -80,6 +80,8 @@ class Quote(BaseModel):
     hours_breakdown: dict[str, float]
     interconnect: str = Field("", description="GPU-to-GPU link (and network across nodes) the hours assume")
     interconnect_assumed: bool = Field(False, description="the interconnect is assumed, not the provider's statement")
+    communication_hours: float = Field(0.0, description="all GPU-to-GPU traffic time; the part not overlapped "
+                                       "with compute is hours_breakdown['communication']")
     corrections: dict[str, float] = Field(default_factory=dict, description="learned factors applied to 'hours' "
                                           "and 'memory' (tunecost calibrate --apply); empty when none")
 

@@ -18,6 +18,7 @@ planner/speed_calibration.py (recorded in benchmarks/speed_calibration.md; a tes
 
 from __future__ import annotations
 
+from functools import lru_cache
 from statistics import median
 from typing import Optional
 
@@ -68,6 +69,7 @@ class SpeedEstimate(BaseModel):
     step_seconds: float = 0.0   # one optimizer step
     tokens_per_micro_batch: float = 0.0
     time_shares: dict[str, float] = {"compute": 1.0}  # compute | communication | step_overhead, sum 1
+    communication_share: float = 0.0  # all communication / step time, overlapped or not (exposed: time_shares)
     interconnect: str = ""
     interconnect_assumed: bool = False
     assumptions: list[str]
@@ -128,6 +130,12 @@ def flops_per_token(spec: TrainSpec, shape: ModelShape, seq: Optional[float] = N
     return total, notes
 
 
+@lru_cache(maxsize=64)
+def _flops(spec: TrainSpec, shape: ModelShape, seq: float) -> tuple[float, list[str]]:
+    fpt, notes = flops_per_token(spec, shape, seq)
+    return fpt, notes
+
+
 def peak_tflops(gpu: GpuSpec, precision: Precision) -> tuple[float, Optional[str]]:
     """Dense peak for the compute precision; if the table has none, scale from the nearest known GPU."""
     known = gpu.peak_tflops(precision)
@@ -156,6 +164,7 @@ def _bandwidth_tb_s(gpu: GpuSpec, tflops: float) -> tuple[float, Optional[str]]:
     return value, f"no memory bandwidth for {gpu.name}: assumed {value:.2f} TB/s from its TFLOPS"
 
 
+@lru_cache(maxsize=64)
 def trainable_params(spec: TrainSpec, shape: ModelShape) -> int:
     if spec.method is Method.full:
         return shape.total_params()
@@ -164,6 +173,7 @@ def trainable_params(spec: TrainSpec, shape: ModelShape) -> int:
     return _adapter_params(spec, shape)[0]
 
 
+@lru_cache(maxsize=64)
 def weight_bytes(spec: TrainSpec, shape: ModelShape) -> float:
     """What FSDP gathers per pass: 16-bit weights; for QLoRA 4-bit linears (+ constants), the rest 16-bit."""
     total = shape.total_params()
@@ -173,6 +183,7 @@ def weight_bytes(spec: TrainSpec, shape: ModelShape) -> float:
     return (NF4_BYTES + NF4_CONST_BYTES) * linear + 2.0 * (total - linear)
 
 
+@lru_cache(maxsize=64)
 def grad_bytes(spec: TrainSpec, shape: ModelShape) -> float:
     """Gradients reduced: full fine-tunes in the 16-bit compute dtype, adapters in the job's adapter dtype."""
     per = 2.0 if spec.method is Method.full else float(STACKS["hf"].adapter_bytes)
@@ -192,23 +203,23 @@ class _Step(BaseModel):
 
 
 def _communication(spec: TrainSpec, shape: ModelShape, n: int, parallelism: Parallelism, bus_gb_s: float,
-                   gpu_work: float, backward: float) -> tuple[float, float, str]:
-    """(exposed seconds per micro step, exposed seconds per optimizer step, note)."""
+                   gpu_work: float, backward: float) -> tuple[float, float, float, str]:
+    """(exposed seconds per micro step, exposed seconds per optimizer step, all seconds per optimizer step, note)."""
     if n <= 1 or parallelism is Parallelism.single:
-        return 0.0, 0.0, ""
+        return 0.0, 0.0, 0.0, ""
     share, bw = (n - 1) / n, bus_gb_s * 1e9
     if parallelism is Parallelism.fsdp:
         gather = passes(spec) * weight_bytes(spec, shape) * share / bw
         scatter = grad_bytes(spec, shape) * share / bw
         comm = gather + scatter
-        return max(0.0, comm - gpu_work), 0.0, (
+        return max(0.0, comm - gpu_work), 0.0, spec.grad_accum * comm, (
             f"FSDP over {n} GPUs: per micro step {passes(spec)} all-gathers of the weights "
             f"({weight_bytes(spec, shape) / 1e9:.1f} GB{', 4-bit linears' if spec.method is Method.qlora else ''}) "
             f"+ a reduce-scatter of {grad_bytes(spec, shape) / 1e9:.2f} GB of gradients at {bus_gb_s:.0f} GB/s = "
             f"{comm:.3f} s vs {gpu_work:.3f} s of GPU work per micro step; overlapped (prefetch): the larger counts")
     allreduce = 2 * share * grad_bytes(spec, shape) / bw
     exposed = max(0.0, allreduce - DDP_BACKWARD_OVERLAP * backward)
-    return 0.0, exposed, (
+    return 0.0, exposed, allreduce, (
         f"DDP over {n} GPUs: one all-reduce of {grad_bytes(spec, shape) / 1e9:.2f} GB of gradients per optimizer "
         f"step at {bus_gb_s:.0f} GB/s = {allreduce:.3f} s, hidden behind up to {DDP_BACKWARD_OVERLAP:.0%} of the "
         f"last backward ({exposed:.3f} s exposed)")
@@ -225,7 +236,8 @@ def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: 
     link = interconnect or default_for(gpu.name)
     tokens = tokens_per_micro_batch(spec)
     seq = tokens / spec.micro_batch + (spec.virtual_tokens if spec.method is Method.prompt_tuning else 0)
-    fpt, notes = flops_per_token(spec, shape, seq)
+    fpt, notes = _flops(spec, shape, seq)
+    notes = list(notes)
     peak, note = peak_tflops(gpu, spec.precision)
     notes.append(note or "")
     kind, cls = method_kind(spec), gpu_class(gpu)
@@ -246,7 +258,7 @@ def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: 
     notes.append(f"{tokens:,.0f} tokens per micro batch: {compute * 1e3:.1f} ms of matmuls + "
                  f"{launch * 1e3:.1f} ms of launch overhead ({c.launch_seconds * 1e3:.2f} ms per layer and pass)")
     backward = local * (passes(spec) - 1) / passes(spec)
-    exposed_micro, exposed_step, comm_note = _communication(
+    exposed_micro, exposed_step, comm_all, comm_note = _communication(
         spec, shape, gpu_count, parallelism, link.bus_gb_s(nodes), compute + dequant, backward)
     if comm_note:
         notes.append(comm_note)
@@ -264,5 +276,6 @@ def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: 
     return SpeedEstimate(
         tokens_per_sec_per_gpu=round(tps, 1), flops_per_token=fpt, peak_tflops=peak,
         efficiency=round(tps * fpt / (peak * 1e12), 4), step_seconds=step.total, tokens_per_micro_batch=tokens,
-        time_shares={k: round(v, 6) for k, v in shares.items()}, interconnect=link.describe(nodes) if multi else "",
+        time_shares={k: round(v, 6) for k, v in shares.items()}, communication_share=round(comm_all / step.total, 6),
+        interconnect=link.describe(nodes) if multi else "",
         interconnect_assumed=multi and not link.sourced, assumptions=[n for n in notes if n])
