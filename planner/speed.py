@@ -238,7 +238,7 @@ def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: 
     seq = tokens / spec.micro_batch + (spec.virtual_tokens if spec.method is Method.prompt_tuning else 0)
     fpt, notes = _flops(spec, shape, seq)
     notes = list(notes)
-    peak, note = peak_tflops(gpu, spec.precision)
+    peak, note = peak_tflops(gpu, spec.precision.compute)
     notes.append(note or "")
     kind, cls = method_kind(spec), gpu_class(gpu)
     c = constants
