@@ -125,7 +125,7 @@ class Pricer:
                 self.infeasible[key] = Infeasible(
                     gpu=row.gpu, gpu_count=count, needs_gib=round(fitter.peak(memory), 2), has_gib=round(has, 2),
                     reason=fitter.reason(row.gpu, count, has, memory, parallelism),
-                    hint=fitter.hint(count, has))
+                    hint=fitter.hint(count, has, row.gpu))
             return
         total = count * nodes
         link = lookup(str(row.provider), str(row.instance_type), str(row.gpu))
@@ -213,7 +213,7 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
                         f"{chosen.interconnect}; its communication takes {chosen.communication_hours:.2f} h, "
                         f"{chosen.hours_breakdown.get('communication', 0):.2f} h of it not overlapped with compute "
                         "(pricing_data/interconnect.csv)")
-    if spec.precision is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
+    if spec.precision.compute is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
         warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")
     return Plan(spec=spec, chosen=chosen, quotes=kept, infeasible=misfits, prices_as_of=prices.as_of,

@@ -158,7 +158,7 @@ def test_plan_and_estimate_apply_the_factors_calibrate_stored():
 def test_estimate_text_says_when_it_does_not_fit():
     result = run("estimate", "--model", "meta-llama/Llama-3.1-8B", "--method", "full", "--gpu", "L4")
     assert result.exit_code == 0, result.stderr
-    assert "does not fit" in result.stdout and "fits with" in result.stdout
+    assert "does not fit" in result.stdout and "fits on 1x L4 with" in result.stdout
 
 
 @pytest.mark.parametrize("args,expected", [
