@@ -19,8 +19,8 @@ from tunecost.planner.speed import _flops, passes, tokens_per_micro_batch, train
 
 # Python-bound work is counted in probed op-times (CpuProbe.op_seconds), so it follows this machine's speed and load.
 CPU_OPS_PER_LAYER_PASS = 60      # dispatched ops per decoder layer and pass (HF Llama layer + PEFT adapters): stated
-STEP_COST_OPS = 18_000           # HF Trainer per optimizer step (collate, callbacks, logging, clip, step): tiny run
-SETUP_COST_OPS = 160_000         # tokenizer, data, model build, Trainer init (after imports): tiny run
+STEP_COST_OPS = 18_000           # HF Trainer per optimizer step (collate, callbacks, logging, clip, step): set on
+                                 # one tiny-model run here (benchmarks/local_hours.md)
 FINISH_COST_OPS = 50_000         # final save and run summary: stated
 CPU_DEQUANT_BYTES = 8.0          # bitsandbytes 4-bit -> fp32 on CPU per weight and pass (read 0.5 B, write 4, read 4)
 LOAD_SECONDS_PER_GPARAM = {"gguf": 60.0, "folder": 4.0}  # weights read + 4-bit quantization, s per 1e9 params
@@ -81,7 +81,7 @@ def local_run_hours(spec: TrainSpec, shape: ModelShape, probe: CpuProbe, *, opti
     evals = math.ceil(eval_examples / spec.micro_batch) * _forward_seconds(spec, shape, probe, tokens_per_micro_batch(spec))
     samples = SAMPLE_TOKENS * _forward_seconds(spec, shape, probe, 1.0) if eval_examples else 0.0
     parts = {
-        "startup": (probe.import_seconds + load + SETUP_COST_OPS * probe.op_seconds) / 3600,
+        "startup": (probe.import_seconds + load) / 3600,  # the probe's imports cover the job's setup as well
         "training": optimizer_steps * step / 3600,
         "finish": (evals + samples + FINISH_COST_OPS * probe.op_seconds) / 3600,
     }
