@@ -17,10 +17,10 @@ from typing import Any, Optional
 import torch
 
 from .config import JobError
+from .contract import alpaca_prompt
 from .rows import FORMATS, RowError, bad_row, read_rows, row_format
 
 IGNORE = -100
-ALPACA = "### Instruction:\n{instruction}\n\n{input_block}### Response:\n"
 
 
 @dataclass
@@ -56,9 +56,7 @@ def parse_row(row: Any, tokenizer) -> Example:
     if fmt == "prompt+completion":
         return Example(row["prompt"], row["completion"])
     if fmt == "instruction+output":
-        extra = row.get("input") or ""
-        block = f"### Input:\n{extra}\n\n" if extra else ""
-        return Example(ALPACA.format(instruction=row["instruction"], input_block=block), row["output"])
+        return Example(alpaca_prompt(row["instruction"], row.get("input") or ""), row["output"])
     return Example("", row["text"])
 
 

@@ -55,14 +55,31 @@ class ListDataset:
 
 
 def job_trainer_class():
-    """HF Trainer plus (1) the checkpoint commit right after HF's save (COMPLETE marker, rotation; timed), and
-    (2) one fix: under DDP it loads optimizer.pt with map_location=args.device, which on CPU is "cpu:<rank>" and
+    """HF Trainer plus (1) the checkpoint commit right after HF's save (COMPLETE marker, rotation; timed),
+    (2) the contract's loss (job/loss.py: chunked linear + cross-entropy, no full-vocabulary logits; HF's own
+    loss under FSDP, whose sharded lm_head cannot run outside the model's forward), and (3) one fix: under DDP it loads optimizer.pt with map_location=args.device, which on CPU is "cpu:<rank>" and
     torch.load rejects it (transformers 5.17), so a multi-process CPU run could not resume."""
     import torch
     from transformers import Trainer
 
     class JobTrainer(Trainer):
         committer = None  # CommitCheckpoint, set by the recipe
+        chunked_loss = True  # contract.Storage.loss == "chunked", set by the recipe
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if not self.chunked_loss or "labels" not in inputs:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            from .loss import causal_lm_loss, head_inputs
+
+            inputs = dict(inputs)
+            labels = inputs.pop("labels")
+            head = self.accelerator.unwrap_model(model).get_output_embeddings()
+            with head_inputs(head) as hidden:
+                outputs = model(**inputs)
+            loss = causal_lm_loss(head, hidden[-1], labels, num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes  # as HF does: num_items counts every rank's tokens
+            return (loss, outputs) if return_outputs else loss
 
         def _save_checkpoint(self, model, trial):
             began = time.time()
@@ -107,8 +124,8 @@ def fsdp_options(cfg: JobConfig) -> dict[str, Any]:
                                           "cpu_ram_efficient_loading": True, "state_dict_type": "SHARDED_STATE_DICT"}}
 
 
-def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, dtype):
-    import torch
+def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, st):
+    """HF arguments for this config; `st` is its contract.Storage (autocast dtype)."""
     from transformers import TrainingArguments
 
     return TrainingArguments(
@@ -117,10 +134,10 @@ def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, dtype):
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, logging_steps=cfg.logging_steps,
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=None, seed=cfg.seed,
-        report_to=cfg.report_to, bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
-        # QLoRA on one GPU or DDP: prepare_model_for_kbit_training turns checkpointing on; under FSDP the Trainer does
-        gradient_checkpointing=bool(cfg.gradient_checkpointing) and (cfg.method != "qlora" or cfg.fsdp()),
-        gradient_checkpointing_kwargs={"use_reentrant": False}, optim=OPTIM[cfg.optimizer], use_cpu=not cuda,
+        report_to=cfg.report_to, bf16=st.autocast and st.compute == "bf16", fp16=st.autocast and st.compute == "fp16",
+        gradient_checkpointing=bool(cfg.gradient_checkpointing), prediction_loss_only=True,
+        gradient_checkpointing_kwargs={"use_reentrant": st.checkpointing == "reentrant"}, optim=OPTIM[cfg.optimizer],
+        use_cpu=not cuda,
         ddp_backend="gloo" if (not cuda and world_size() > 1) else None,
         ddp_find_unused_parameters=False,
         include_num_input_tokens_seen="non_padding", disable_tqdm=not sys.stdout.isatty(),
@@ -210,8 +227,7 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     from .callbacks import CommitCheckpoint, Progress, StopAndSave
 
     from .data import Collator, load_data
-    from .model import (apply_method, compute_dtype, count_params, generate_sample, load_base, load_tokenizer,
-                        model_folder)
+    from .model import apply_method, count_params, generate_sample, job_storage, load_base, load_tokenizer, model_folder
 
     if not sys.stdout.isatty():  # logs (local launcher, SkyPilot): no per-tensor "Loading weights" bars
         from transformers.utils import logging as hf_logging
@@ -222,7 +238,8 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     tokenizer = load_tokenizer(folder)
     data = load_data(cfg.dataset, tokenizer, cfg.seq_len, cfg.packing, cfg.eval_fraction, cfg.eval_file,
                      cfg.skip_bad_rows, cfg.seed)
-    args = training_args(cfg, output_dir, cuda, compute_dtype(cfg.precision))  # FSDP: before loading (rank-0 load)
+    storage = job_storage(cfg)
+    args = training_args(cfg, output_dir, cuda, storage)  # FSDP: before loading (rank-0 load)
     model = apply_method(load_base(folder, cfg), cfg)
     trainable, total = count_params(model)
     if is_rank0():
@@ -237,6 +254,7 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
                                   eval_dataset=ListDataset(data.eval) if data.eval else None,
                                   data_collator=Collator(tokenizer.pad_token_id), callbacks=[stopper, progress])
     trainer.committer = commit
+    trainer.chunked_loss = storage.loss == "chunked"
     trainer.remove_callback(PrinterCallback)  # prints raw dicts; Progress prints readable lines
     if not sys.stdout.isatty():
         trainer.remove_callback(ProgressCallback)

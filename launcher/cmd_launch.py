@@ -37,8 +37,16 @@ def load_plan(path: Path) -> dict[str, Any]:
     return data
 
 
+def refuse_other_framework(framework: str, source: str) -> None:
+    """launch runs tunecost's own job only; a plan priced for another stack would train something else."""
+    if framework != "tunecost":
+        raise UserError(f"{source}: `tunecost launch` runs only its own job, not {framework}; plan it with "
+                        f"--framework tunecost (the default), or train with {framework} yourself")
+
+
 def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float]) -> dict[str, Any]:
     """Plan from the workload flags. A local run needs only the spec; a cloud run needs priced offers."""
+    refuse_other_framework(workload.framework.value, f"--framework {workload.framework.value}")
     if not workload.given:
         raise UserError("give a plan file (tunecost plan ... --save plan.json) or the workload flags "
                         "(--model ID or --params SIZE, ...)")
@@ -161,6 +169,9 @@ def launch(
     if local and (dry_run or cluster):
         raise UserError("--dry-run and --cluster are for cloud runs; drop them or drop --local")
     plan = load_plan(plan_file) if plan_file is not None else _plan_from_flags(workload, local, budget)
+    if plan_file is not None:
+        framework = str((plan.get("spec") or {}).get("framework") or "tunecost")
+        refuse_other_framework(framework, f"{plan_file} (planned for --framework {framework})")
     model = workload.model if plan_file is not None else None
     dataset = _dataset(workload, local)
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,

@@ -15,7 +15,7 @@ from tunecost.planner.estimate import Estimate
 from tunecost.planner.fit import LEARNED_COMPONENT
 from tunecost.planner.optimizer import Plan, Quote
 
-HOURS_ORDER = ("compute", "provisioning", "setup", "model_download", "checkpoints", "spot_rework",
+HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints", "spot_rework",
                LEARNED_COMPONENT)
 
 
@@ -74,6 +74,11 @@ def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
             f"({esc(', '.join(filter(None, where)))}) in about {_hours(chosen.hours)} "
             f"at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} GiB per GPU")
         console.print(f"hours: {_hours_parts(chosen.hours_breakdown)}")
+        if chosen.interconnect:
+            exposed = chosen.hours_breakdown.get("communication", 0.0)
+            console.print(f"communication: {_hours(chosen.communication_hours)} over {chosen.interconnect}; "
+                          + (f"{_hours(exposed)} of it adds to the hours (the rest overlaps compute)" if exposed > 0
+                           else "it overlaps compute, so none of it adds to the hours"), highlight=False, markup=False)
     others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
     shown = ([chosen] if chosen else []) + others
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
@@ -114,13 +119,20 @@ def render_assumptions(assumptions: list[str], console: Console, first: str = ""
 
 
 def render_estimate(est: Estimate, console: Console) -> None:
-    """Fit verdict, speed and hours for the dataset, memory breakdown, assumptions."""
+    """Fit verdict, speed and hours for the dataset, memory breakdown, assumptions; memory alone without a GPU."""
+    if est.gpu is None:
+        console.print(f"[bold]{esc(est.model)}[/] ({esc(str(est.framework))}), {est.gpu_count} GPU(s), "
+                      f"{est.parallelism}: memory only (name a GPU with --gpu for fit, speed and time)")
+        render_memory(est.memory, console)
+        render_assumptions(est.assumptions, console)
+        return
+    speed = est.speed or {}
     verdict = "[bold green]fits[/]" if est.fits else f"[bold red]does not fit[/]: {esc(f'{est.fit_reason}; {est.hint}')}"
     console.print(f"[bold]{esc(est.model)}[/] on {esc(est.gpu)} x{est.gpu_count} ({est.parallelism}): {verdict}")
     console.print(f"speed: {est.tokens_per_sec:,.0f} tokens/s in total "
-                  f"({est.speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
-                  f"{est.speed.get('efficiency', 0):.0%} of {est.speed.get('peak_tflops', 0):g} TFLOPS peak)")
-    console.print(f"time for {est.train_tokens:,} tokens: about {_hours(est.hours)} "
+                  f"({speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
+                  f"{speed.get('efficiency', 0):.0%} of {speed.get('peak_tflops', 0):g} TFLOPS peak)")
+    console.print(f"time for {est.train_tokens:,} tokens: about {_hours(est.hours or 0.0)} "
                   f"({_hours_parts(est.hours_breakdown)})")
     render_memory(est.memory, console)
     render_assumptions(est.assumptions, console)
