@@ -246,6 +246,8 @@ def outcome(run_id: str, summary: dict[str, Any], code: Optional[int], interrupt
         return "stopped", f"{died} without a summary (killed?); {at}; {again}"
     if died:
         return "failed", f"{died}; the job failed: {summary.get('error') or 'see job.log'}"[:300]
+    if code is not None and code < 0:  # killed by a signal it could not handle (SIGKILL: OOM killer, kill -9)
+        return "failed", f"the job was killed by {signal.Signals(-code).name} without a summary; {again}"
     return "failed", f"job exited {code}: {last_error}"
 
 
