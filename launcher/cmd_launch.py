@@ -37,6 +37,17 @@ def load_plan(path: Path) -> dict[str, Any]:
     return data
 
 
+def _refuse_managed(plan: dict[str, Any]) -> None:
+    """A managed fine-tuning quote is the service's to run, not ours: refuse it before anything is recorded."""
+    from tunecost.planner.managed import refuse_managed_launch
+    from tunecost.planner.managed_prices import load_managed_prices
+
+    chosen = plan.get("chosen") or {}
+    services = {r.provider for r in load_managed_prices()} | {str(m.get("provider", "")).lower()
+                                                              for m in plan.get("managed") or []}
+    refuse_managed_launch(str(chosen.get("provider", "")), services)
+
+
 def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float]) -> dict[str, Any]:
     """Plan from the workload flags. A local run needs only the spec; a cloud run needs priced offers."""
     if not workload.given:
@@ -144,6 +155,7 @@ def launch(
     if local and (dry_run or cluster):
         raise UserError("--dry-run and --cluster are for cloud runs; drop them or drop --local")
     plan = load_plan(plan_file) if plan_file is not None else _plan_from_flags(workload, local, budget)
+    _refuse_managed(plan)
     model = workload.model if plan_file is not None else None
     dataset = _dataset(workload, local)
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,

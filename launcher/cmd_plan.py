@@ -79,6 +79,11 @@ def plan(
                                              rich_help_panel=OFFERS),
     prices: Optional[Path] = typer.Option(None, "--prices", help="Your own price CSV (overrides shipped rows)",
                                           rich_help_panel=OFFERS),
+    managed_prices: Optional[Path] = typer.Option(None, "--managed-prices", help="Your own managed fine-tuning "
+                                                  "price CSV (overrides shipped rows)", rich_help_panel=OFFERS),
+    include_closed: bool = typer.Option(False, "--include-closed", help="Also quote closed-model services "
+                                        "(OpenAI, Gemini): another model, not the one planned",
+                                        rich_help_panel=OFFERS),
     preemption_rate: float = typer.Option(0.05, "--preemption-rate", help="Spot preemptions per hour",
                                           rich_help_panel=MODEL),
     checkpoint_minutes: float = typer.Option(30.0, "--checkpoint-minutes", help="Minutes between checkpoints",
@@ -90,6 +95,7 @@ def plan(
 ) -> None:
     """What will this fine-tune cost, where, and how long? Prices every offer that fits and picks the cheapest."""
     from tunecost.planner.corrections import load_corrections
+    from tunecost.planner.managed_prices import load_managed_prices
     from tunecost.planner.offers import load_prices
     from tunecost.planner.optimizer import optimize
 
@@ -99,7 +105,8 @@ def plan(
     result = optimize(spec, load_prices(user_csv=prices), providers=providers, gpus=gpu,
                       spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus, regions=region, budget=budget,
                       deadline_hours=deadline, headroom=headroom, preemption_rate_per_hour=preemption_rate,
-                      checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections())
+                      checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections(),
+                      managed_prices=load_managed_prices(managed_prices), include_closed=include_closed)
     text = result.model_dump_json(indent=2)
     if save is not None:
         write_atomically(save, text + "\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tunecost.planner.estimate import Estimate
@@ -56,6 +57,28 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
     return table
 
 
+def _managed_table(plan: Plan) -> Table:
+    """Hosted services beside the GPU offers: what each bills for this fine-tune, and on what basis."""
+    table = Table(title="Managed fine-tuning (the service runs it; tunecost cannot launch these)",
+                  title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
+                  collapse_padding=True)
+    minimum = any(q.minimum_usd for q in plan.managed)  # no shipped service states one: no empty column
+    for name, justify in (("service", "left"), ("model", "left"), ("method", "left"), ("$/M tokens", "right"),
+                          ("billed tokens", "right"), ("total", "right"), ("min", "right"), ("as of", "left"),
+                          ("source", "left"), ("serving / status", "left")):
+        if name != "min" or minimum:
+            table.add_column(name, justify=justify, overflow="fold",
+                             no_wrap=name not in ("model", "serving / status"))
+    for q in plan.managed:
+        status = "" if q.status == "active" else q.status
+        cells = [q.provider, q.model_bracket, q.method, _money(q.usd_per_million_tokens), f"{q.billed_tokens:,}",
+                 _money(q.cost), *([_money(q.minimum_usd) if q.minimum_usd else ""] if minimum else []),
+                 q.as_of or "undated", q.source_kind,
+                 "; ".join(filter(None, (status, q.serving_note))) or "not stated"]
+        table.add_row(*map(escape, cells), style=None if q.open_weights else "dim")  # user CSV text is not markup
+    return table
+
+
 def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
     """Chosen, alternatives (top N by cost), infeasible reasons, the memory breakdown, every assumption."""
     chosen = plan.chosen
@@ -76,6 +99,10 @@ def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
     shown = ([chosen] if chosen else []) + others
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
                                                "P * = Pareto-optimal in cost and hours)"))
+    if plan.managed:
+        console.print(_managed_table(plan))
+    if plan.managed_verdict:
+        console.print(f"[bold]{escape(plan.managed_verdict)}[/]")
     if plan.infeasible:
         table = Table(title="Does not fit", title_justify="left", header_style="bold", pad_edge=False,
                       box=box.SIMPLE_HEAD, collapse_padding=True)
