@@ -91,6 +91,8 @@ def plan(
     headroom: float = typer.Option(0.9, "--headroom", help="Usable share of GPU memory", rich_help_panel=MODEL),
     top: int = typer.Option(15, "--top", help="Offers to show"),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print the memory table and every "
+                                 "assumption"),
     save: Optional[Path] = typer.Option(None, "--save", help="Write the plan JSON here (for `tunecost launch`)"),
 ) -> None:
     """What will this fine-tune cost, where, and how long? Prices every offer that fits and picks the cheapest."""
@@ -117,7 +119,7 @@ def plan(
     from tunecost.launcher.plan_view import render_plan
 
     console = _console()
-    render_plan(result, console, top=top)
+    render_plan(result, console, top=top, verbose=verbose)
     if save is not None:
         console.print(f"saved {save} (run it with `tunecost launch {save} --dataset FILE`)")
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from tunecost.planner.estimate import Estimate
 from tunecost.planner.fit import LEARNED_COMPONENT
+from tunecost.planner.managed import usd
 from tunecost.planner.optimizer import Plan, Quote
 
 HOURS_ORDER = ("compute", "provisioning", "setup", "model_download", "checkpoints", "spot_rework",
@@ -72,28 +73,35 @@ def _managed_table(plan: Plan) -> Table:
     for q in plan.managed:
         status = "" if q.status == "active" else q.status
         cells = [q.provider, q.model_bracket, q.method, _money(q.usd_per_million_tokens), f"{q.billed_tokens:,}",
-                 _money(q.cost), *([_money(q.minimum_usd) if q.minimum_usd else ""] if minimum else []),
+                 usd(q.cost), *([_money(q.minimum_usd) if q.minimum_usd else ""] if minimum else []),
                  q.as_of or "undated", q.source_kind,
                  "; ".join(filter(None, (status, q.serving_note))) or "not stated"]
         table.add_row(*map(escape, cells), style=None if q.open_weights else "dim")  # user CSV text is not markup
     return table
 
 
-def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
-    """Chosen, alternatives (top N by cost), infeasible reasons, the memory breakdown, every assumption."""
+MISFITS_SHOWN = 5  # the concise view: the nearest misses; --verbose and --json list them all
+
+
+def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = False) -> None:
+    """Chosen, alternatives (top N by cost), managed services, misfits, memory; every assumption with --verbose.
+
+    WHY concise by default: a plan is read for its decision; the ~40 assumption lines behind it are for checking
+    it, so they live in --verbose, the JSON and the HTML page, and the default says how many there are."""
     chosen = plan.chosen
     spec = plan.spec
     what = spec.model or f"{spec.params_b:g}B params"
-    console.print(f"[bold]{what}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
+    console.print(f"[bold]{escape(what)}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
                   f"(seq {spec.seq_len}, batch {spec.micro_batch} x accum {spec.grad_accum})")
     if chosen is not None:
         nodes = f" x{chosen.num_nodes} nodes" if chosen.num_nodes > 1 else ""
         where = (f"{chosen.gpu} x{chosen.gpu_count}{nodes}", "spot" if chosen.spot else "on-demand", chosen.region,
                  chosen.zone)
         console.print(
-            f"[bold green]Chosen: {_money(chosen.cost)}[/] on {chosen.provider} {chosen.instance_type} "
-            f"({', '.join(filter(None, where))}) in about {_hours(chosen.hours)} "
-            f"at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} GiB per GPU")
+            f"[bold green]Chosen: {_money(chosen.cost)}[/] on {escape(chosen.provider)} "
+            f"{escape(chosen.instance_type)} ({escape(', '.join(filter(None, where)))}) in about "
+            f"{_hours(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} "
+            "GiB per GPU")
         console.print(f"hours: {_hours_parts(chosen.hours_breakdown)}")
     others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
     shown = ([chosen] if chosen else []) + others
@@ -103,19 +111,38 @@ def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
         console.print(_managed_table(plan))
     if plan.managed_verdict:
         console.print(f"[bold]{escape(plan.managed_verdict)}[/]")
-    if plan.infeasible:
-        table = Table(title="Does not fit", title_justify="left", header_style="bold", pad_edge=False,
-                      box=box.SIMPLE_HEAD, collapse_padding=True)
-        table.add_column("GPU", no_wrap=True)
-        table.add_column("why")
-        table.add_column("what would make it fit")
-        for item in plan.infeasible[:top]:
-            table.add_row(f"{item.gpu} x{item.gpu_count}", item.reason, item.hint)
-        console.print(table)
-        if len(plan.infeasible) > top:
-            console.print(f"... and {len(plan.infeasible) - top} more (see --json)")
-    render_memory(plan.memory, console)
-    render_assumptions(plan.assumptions, console, f"prices as of: {plan.prices_as_of or 'undated'}")
+    _render_misfits(plan, console, top if verbose else min(top, MISFITS_SHOWN))
+    if verbose:
+        render_memory(plan.memory, console)
+        render_assumptions(plan.assumptions, console, f"prices as of: {plan.prices_as_of or 'undated'}")
+        return
+    _memory_line(plan.memory, console)
+    console.print(f"{len(plan.assumptions) + 1} assumptions behind these numbers: --verbose lists them "
+                  "(so do --json and --html)", highlight=False)
+
+
+def _render_misfits(plan: Plan, console: Console, shown: int) -> None:
+    if not plan.infeasible:
+        return
+    table = Table(title="Does not fit", title_justify="left", header_style="bold", pad_edge=False,
+                  box=box.SIMPLE_HEAD, collapse_padding=True)
+    table.add_column("GPU", no_wrap=True)
+    table.add_column("why")
+    table.add_column("what would make it fit")
+    for item in plan.infeasible[:shown]:
+        table.add_row(f"{item.gpu} x{item.gpu_count}", item.reason, item.hint)
+    console.print(table)
+    if len(plan.infeasible) > shown:
+        console.print(f"... and {len(plan.infeasible) - shown} more (see --verbose or --json)")
+
+
+def _memory_line(memory: dict, console: Console) -> None:
+    """'Memory per GPU: 12.36 GiB peak = weights 3.79 + ... ': the breakdown in one line."""
+    components = memory.get("components_gib", {})
+    if components:
+        parts = " + ".join(f"{name.replace('_', ' ')} {gib:.2f}" for name, gib in components.items()
+                          if gib >= 0.005)
+        console.print(f"[bold]Memory per GPU: {memory.get('peak_gib', 0):.2f} GiB peak[/] = {parts}")
 
 
 def render_memory(memory: dict, console: Console) -> None:

@@ -115,11 +115,20 @@ def quote_managed(spec: TrainSpec, params_b: float, rows: list[ManagedPrice], *,
     return sorted((_quote(spec, r) for r in chosen), key=lambda q: (not q.open_weights, q.cost))
 
 
+def usd(x: float) -> str:
+    """Dollars to the cent, or to four places under ten cents (a small fine-tune costs fractions of a cent)."""
+    return f"${x:,.2f}" if x >= 0.1 or x == 0 else f"${x:.4f}"
+
+
 def _tokens(n: float) -> str:
     for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if n >= size:
             return f"{n / size:,.{0 if n >= 100 * size else 1}f}{unit}"
     return f"{n:,.0f}"
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
 
 
 def break_even_tokens(chosen: Quote, managed: ManagedQuote, train_tokens: int) -> Optional[float]:
@@ -148,10 +157,10 @@ def verdict(chosen: Optional[Quote], managed: list[ManagedQuote], train_tokens: 
     n = break_even_tokens(chosen, best, train_tokens)
     if chosen.cost <= best.cost:
         ratio = best.cost / chosen.cost if chosen.cost > 0 else float("inf")
-        line = f"renting is ${chosen.cost:,.2f} vs ${best.cost:,.2f} at {where} ({ratio:,.0f}x)"
+        line = f"renting is {usd(chosen.cost)} vs {usd(best.cost)} at {where} ({_times(ratio)})"
         return line + (f"; managed wins below about {_tokens(n)} training tokens" if n and n < train_tokens else "")
     ratio = chosen.cost / best.cost if best.cost > 0 else float("inf")
-    line = f"managed at {where} is ${best.cost:,.2f} vs renting ${chosen.cost:,.2f} ({ratio:,.1f}x)"
+    line = f"managed at {where} is {usd(best.cost)} vs renting {usd(chosen.cost)} ({_times(ratio)})"
     return line + (f"; renting wins above about {_tokens(n)} training tokens" if n and n > train_tokens else "")
 
 

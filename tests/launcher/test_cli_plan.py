@@ -78,14 +78,23 @@ def test_save_writes_the_same_json_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]  # no temp file left behind
 
 
-def test_text_view_shows_chosen_alternatives_memory_and_assumptions():
+def test_text_view_is_concise_and_verbose_carries_every_assumption():
     result = run("plan", *MODEL, "--top", "5")
     assert result.exit_code == 0, result.stderr
-    chosen = plan_json()["chosen"]
+    plan = plan_json()
+    chosen = plan["chosen"]
     out = result.stdout
     assert "Chosen:" in out and chosen["instance_type"] in out
     assert "Offers ranked by total cost (5 of" in out
-    assert "Memory per GPU" in out and "Assumptions" in out and "preemptions per hour" in out
+    assert "Memory per GPU" in out and "Does not fit" in out
+    assert "Assumptions" not in out and "preemptions per hour" not in out
+    assert f"{len(plan['assumptions']) + 1} assumptions behind these numbers: --verbose lists them" in out
+    assert len(out.splitlines()) < 45
+    verbose = run("plan", *MODEL, "--top", "5", "--verbose")
+    assert verbose.exit_code == 0, verbose.stderr
+    flat = " ".join(verbose.stdout.split())  # rich folds long lines
+    assert "Assumptions" in flat and all(" ".join(a.split()) in flat for a in plan["assumptions"])
+    assert len(verbose.stdout.splitlines()) > len(out.splitlines()) + len(plan["assumptions"])
 
 
 def test_dataset_params_and_workload_flags_build_the_spec(tmp_path):
