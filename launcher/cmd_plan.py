@@ -25,11 +25,16 @@ OFFERS = "Offers"
 MODEL = "Cost model"
 
 
-def write_atomically(path: Path, text: str) -> None:
+def check_folder(path: Path, flag: str = "--save") -> None:
+    """Refuse a file in a missing folder before anything is written, so no flag leaves the others half done."""
+    if not path.expanduser().parent.is_dir():
+        raise UserError(f"{flag}: folder {path.expanduser().parent} does not exist")
+
+
+def write_atomically(path: Path, text: str, flag: str = "--save") -> None:
     """Temp file in the same folder, then rename: a crash never leaves half a plan.json behind."""
+    check_folder(path, flag)
     path = path.expanduser()
-    if not path.parent.is_dir():
-        raise UserError(f"--save: folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -94,6 +99,7 @@ def plan(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print the memory table and every "
                                  "assumption"),
     save: Optional[Path] = typer.Option(None, "--save", help="Write the plan JSON here (for `tunecost launch`)"),
+    html: Optional[Path] = typer.Option(None, "--html", help="Write the plan as one printable HTML page here"),
 ) -> None:
     """What will this fine-tune cost, where, and how long? Prices every offer that fits and picks the cheapest."""
     from tunecost.planner.corrections import load_corrections
@@ -110,8 +116,18 @@ def plan(
                       checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections(),
                       managed_prices=load_managed_prices(managed_prices), include_closed=include_closed)
     text = result.model_dump_json(indent=2)
+    for path, flag in ((save, "--save"), (html, "--html")):
+        if path is not None:
+            check_folder(path, flag)
+    page = None
+    if html is not None:
+        from tunecost.launcher.plan_html import render_plan_html
+
+        page = render_plan_html(result)
     if save is not None:
         write_atomically(save, text + "\n")
+    if page is not None:
+        write_atomically(html, page, "--html")
     _warn(result.warnings)
     if as_json:
         sys.stdout.write(text + "\n")
@@ -122,6 +138,8 @@ def plan(
     render_plan(result, console, top=top, verbose=verbose)
     if save is not None:
         console.print(f"saved {save} (run it with `tunecost launch {save} --dataset FILE`)")
+    if html is not None:
+        console.print(f"wrote {html} (open it in a browser; it prints on one page)")
 
 
 @app.command()

@@ -19,17 +19,17 @@ HOURS_ORDER = ("compute", "provisioning", "setup", "model_download", "checkpoint
                LEARNED_COMPONENT)
 
 
-def _hours(h: float) -> str:
+def hours_text(h: float) -> str:
     if h < 0:
-        return f"-{_hours(-h)}"  # a learned correction can take time off
+        return f"-{hours_text(-h)}"  # a learned correction can take time off
     if h < 1 / 60:
         return "<1 min"
     return f"{h * 60:.0f} min" if h < 1 else f"{h:,.1f} h"
 
 
-def _hours_parts(breakdown: dict[str, float]) -> str:
+def hours_parts(breakdown: dict[str, float]) -> str:
     """'compute 3.2 h, provisioning 6 min, ...'; the learned correction shown even when it takes time off."""
-    return ", ".join(f"{k.replace('_', ' ')} {_hours(breakdown[k])}" for k in HOURS_ORDER
+    return ", ".join(f"{k.replace('_', ' ')} {hours_text(breakdown[k])}" for k in HOURS_ORDER
                      if breakdown.get(k, 0.0) > 0 or (k == LEARNED_COMPONENT and breakdown.get(k)))
 
 
@@ -52,31 +52,42 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
             mark, q.provider, q.region, q.instance_type,
             f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
             + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""),
-            "spot" if q.spot else "on-demand", _money(q.price_per_hour), _hours(q.hours), _money(q.cost),
+            "spot" if q.spot else "on-demand", _money(q.price_per_hour), hours_text(q.hours), _money(q.cost),
             f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "",
             style="bold green" if q == chosen else None)
     return table
 
 
-def _managed_table(plan: Plan) -> Table:
-    """Hosted services beside the GPU offers: what each bills for this fine-tune, and on what basis."""
+SERVING_SHOWN = 60  # characters of a service's serving terms in the concise view; --verbose prints them whole
+
+
+def _cut(text: str, most: int | None) -> str:
+    return text if most is None or len(text) <= most else text[:most - 1].rstrip() + "…"
+
+
+def _managed_table(plan: Plan, verbose: bool) -> Table:
+    """Hosted services beside the GPU offers: what each bills for this fine-tune, and on what basis.
+
+    The as-of date is never cut; the serving terms are cut to SERVING_SHOWN characters unless --verbose."""
     table = Table(title="Managed fine-tuning (the service runs it; tunecost cannot launch these)",
                   title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
                   collapse_padding=True)
     minimum = any(q.minimum_usd for q in plan.managed)  # no shipped service states one: no empty column
-    for name, justify in (("service", "left"), ("model", "left"), ("method", "left"), ("$/M tokens", "right"),
-                          ("billed tokens", "right"), ("total", "right"), ("min", "right"), ("as of", "left"),
-                          ("source", "left"), ("serving / status", "left")):
-        if name != "min" or minimum:
-            table.add_column(name, justify=justify, overflow="fold",
-                             no_wrap=name not in ("model", "serving / status"))
+    rows = []
     for q in plan.managed:
         status = "" if q.status == "active" else q.status
-        cells = [q.provider, q.model_bracket, q.method, _money(q.usd_per_million_tokens), f"{q.billed_tokens:,}",
-                 usd(q.cost), *([_money(q.minimum_usd) if q.minimum_usd else ""] if minimum else []),
-                 q.as_of or "undated", q.source_kind,
-                 "; ".join(filter(None, (status, q.serving_note))) or "not stated"]
-        table.add_row(*map(escape, cells), style=None if q.open_weights else "dim")  # user CSV text is not markup
+        rows.append({"service": q.provider, "model": q.model_bracket, "method": q.method,
+                     "$/M tokens": _money(q.usd_per_million_tokens), "billed tokens": f"{q.billed_tokens:,}",
+                     "total": usd(q.cost), **({"min": _money(q.minimum_usd) if q.minimum_usd else ""} if minimum else {}),
+                     "as of": q.as_of or "undated", "source": q.source_kind,
+                     "serving / status": _cut("; ".join(filter(None, (status, q.serving_note))) or "not stated",
+                                              None if verbose else SERVING_SHOWN)})
+    for name in rows[0]:
+        wraps = name in ("model", "serving / status")
+        table.add_column(name, justify="right" if name[0] in "$bt" or name == "min" else "left", no_wrap=not wraps,
+                         overflow="fold", min_width=max(len(r[name]) for r in rows) if name == "as of" else None)
+    for row, q in zip(rows, plan.managed):
+        table.add_row(*map(escape, row.values()), style=None if q.open_weights else "dim")  # CSV text is not markup
     return table
 
 
@@ -100,15 +111,15 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
         console.print(
             f"[bold green]Chosen: {_money(chosen.cost)}[/] on {escape(chosen.provider)} "
             f"{escape(chosen.instance_type)} ({escape(', '.join(filter(None, where)))}) in about "
-            f"{_hours(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} "
+            f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} "
             "GiB per GPU")
-        console.print(f"hours: {_hours_parts(chosen.hours_breakdown)}")
+        console.print(f"hours: {hours_parts(chosen.hours_breakdown)}")
     others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
     shown = ([chosen] if chosen else []) + others
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
                                                "P * = Pareto-optimal in cost and hours)"))
     if plan.managed:
-        console.print(_managed_table(plan))
+        console.print(_managed_table(plan, verbose))
     if plan.managed_verdict:
         console.print(f"[bold]{escape(plan.managed_verdict)}[/]")
     _render_misfits(plan, console, top if verbose else min(top, MISFITS_SHOWN))
@@ -172,7 +183,7 @@ def render_estimate(est: Estimate, console: Console) -> None:
     console.print(f"speed: {est.tokens_per_sec:,.0f} tokens/s in total "
                   f"({est.speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
                   f"{est.speed.get('efficiency', 0):.0%} of {est.speed.get('peak_tflops', 0):g} TFLOPS peak)")
-    console.print(f"time for {est.train_tokens:,} tokens: about {_hours(est.hours)} "
-                  f"({_hours_parts(est.hours_breakdown)})")
+    console.print(f"time for {est.train_tokens:,} tokens: about {hours_text(est.hours)} "
+                  f"({hours_parts(est.hours_breakdown)})")
     render_memory(est.memory, console)
     render_assumptions(est.assumptions, console)
