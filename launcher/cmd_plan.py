@@ -17,6 +17,7 @@ from typing import List, Optional
 import typer
 
 from tunecost.launcher.cli import app
+from tunecost.launcher.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import Parallelism
@@ -100,6 +101,10 @@ def plan(
                                  "assumption"),
     save: Optional[Path] = typer.Option(None, "--save", help="Write the plan JSON here (for `tunecost launch`)"),
     html: Optional[Path] = typer.Option(None, "--html", help="Write the plan as one printable HTML page here"),
+    sweep: SweepFlags = SWEEP,
+    sweep_file: Optional[Path] = SWEEP_FILE,
+    sweep_offers: str = typer.Option("one", "--sweep-offers", help="one: one offer that fits every point; "
+                                     "each: the cheapest per point", rich_help_panel="Sweep"),
 ) -> None:
     """What will this fine-tune cost, where, and how long? Prices every offer that fits and picks the cheapest."""
     from tunecost.planner.corrections import load_corrections
@@ -110,11 +115,17 @@ def plan(
     if preemption_rate < 0 or checkpoint_minutes <= 0:
         raise UserError("--preemption-rate must be >= 0 and --checkpoint-minutes > 0")
     spec = workload.to_spec()
-    result = optimize(spec, load_prices(user_csv=prices), providers=providers, gpus=gpu,
-                      spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus, regions=region, budget=budget,
-                      deadline_hours=deadline, headroom=headroom, preemption_rate_per_hour=preemption_rate,
-                      checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections(),
-                      managed_prices=load_managed_prices(managed_prices), include_closed=include_closed)
+    points = sweep_points(workload, sweep, sweep_file)
+    args = dict(providers=providers, gpus=gpu, spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus,
+                regions=region, deadline_hours=deadline, headroom=headroom, preemption_rate_per_hour=preemption_rate,
+                checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections(),
+                managed_prices=load_managed_prices(managed_prices), include_closed=include_closed)
+    if points:
+        from tunecost.planner.sweep import price_sweep
+
+        result = price_sweep(points, load_prices(user_csv=prices), offers=sweep_offers, budget=budget, **args)
+    else:
+        result = optimize(spec, load_prices(user_csv=prices), budget=budget, **args)
     text = result.model_dump_json(indent=2)
     for path, flag in ((save, "--save"), (html, "--html")):
         if path is not None:
@@ -135,7 +146,12 @@ def plan(
     from tunecost.launcher.plan_view import render_plan
 
     console = _console()
-    render_plan(result, console, top=top, verbose=verbose)
+    if points:
+        from tunecost.launcher.sweep_view import render_sweep
+
+        render_sweep(result, console)
+    else:
+        render_plan(result, console, top=top, verbose=verbose)
     if save is not None:
         console.print(f"saved {save} (run it with `tunecost launch {save} --dataset FILE`)")
     if html is not None:
