@@ -53,7 +53,7 @@ def _spot_choice(spot: bool, on_demand: bool, any_: bool) -> str:
     return chosen[0] if chosen else "any"
 
 
-def _console():
+def wide_console():
     """Rich console; piped output gets a wide fixed width so the offer table is not squeezed to 80 columns."""
     from rich.console import Console
 
@@ -145,7 +145,7 @@ def plan(
         return
     from tunecost.launcher.plan_view import render_plan
 
-    console = _console()
+    console = wide_console()
     if points:
         from tunecost.launcher.sweep_view import render_sweep
 
@@ -181,4 +181,4 @@ def estimate(
         return
     from tunecost.launcher.plan_view import render_estimate
 
-    render_estimate(result, _console())
+    render_estimate(result, wide_console())

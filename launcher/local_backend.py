@@ -64,8 +64,10 @@ def estimated_peak_gib(plan: dict[str, Any], model: Optional[str] = None) -> Opt
 
 def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Echo, model: Optional[str] = None,
                 rate: Optional[float] = None, budget_usd: Optional[float] = None, nproc: int = 1, tag: str = "",
-                overrides: Optional[dict[str, Any]] = None, run_id: Optional[str] = None) -> RunRecord:
+                overrides: Optional[dict[str, Any]] = None, run_id: Optional[str] = None,
+                sweep: Optional[dict[str, Any]] = None) -> RunRecord:
     """Write the job config for a new run, record it, and run it to the end (or until interrupted).
+    `sweep`: the sweep_id / sweep_point / sweep_params fields of a sweep's run.
 
     The record gets the planner's peak memory but no estimated hours or cost: the planner has no CPU speed
     model, and the plan's quote is for a cloud GPU, not for this machine."""
@@ -84,6 +86,7 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
         instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
         model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
         rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
+        **(sweep or {}),
     ))
     return _run(record, ledger, echo, nproc=nproc, note="started")
 

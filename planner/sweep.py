@@ -16,7 +16,7 @@ from tunecost.planner.errors import UserError
 from tunecost.planner.offers import PriceTables
 from tunecost.planner.optimizer import Plan, Quote, optimize
 from tunecost.planner.spec import TrainSpec
-from tunecost.planner.sweep_grid import JOB_ONLY, label
+from tunecost.planner.sweep_grid import job_settings, label
 
 SweepOffers = Literal["one", "each"]
 FALLBACKS = 3  # offers per point in a launch's fallback order
@@ -92,7 +92,7 @@ def price_sweep(points: list[tuple[dict[str, Any], TrainSpec]], prices: PriceTab
     else:
         chosen = [[p.chosen, *[q for q in p.quotes if q != p.chosen]][:FALLBACKS] for p in plans]  # type: ignore
     swept = [SweepPoint(index=i, params=params, spec=spec, quotes=quotes,
-                        job={JOB_ONLY[k]: v for k, v in params.items() if k in JOB_ONLY})
+                        job=job_settings(params))
              for i, ((params, spec), quotes) in enumerate(zip(points, chosen))]
     total = sum(p.quote.cost for p in swept)
     if budget is not None and total > budget:

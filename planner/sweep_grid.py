@@ -142,6 +142,11 @@ def expand(axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*(axes[k] for k in keys))]
 
 
+def job_settings(point: dict[str, Any]) -> dict[str, Any]:
+    """The point's job-only settings in job config keys: {'learning-rate': 1e-4} -> {'learning_rate': 1e-4}."""
+    return {JOB_ONLY[k]: v for k, v in point.items() if k in JOB_ONLY}
+
+
 def label(point: dict[str, Any]) -> str:
     """'rank=8 learning-rate=0.0001': how a point is named in tables and reports."""
     return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
