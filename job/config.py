@@ -1,8 +1,9 @@
 """JobConfig: one JSON file (what `tunecost launch` writes) plus flags of the same name that override it.
 
 Every key is optional except model, dataset and output_dir. Unknown keys are an error, so a misspelled key in a
-launched config fails in one line instead of silently training with a default. Defaults that depend on the
-method (learning rate, alpha, optimizer, gradient checkpointing) are filled in by `resolve()`.
+launched config fails in one line instead of silently training with a default. Defaults are the
+contract's (job/contract.py, which the planner reads too); the learning rate and alpha are filled in per method
+by `resolve()`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-METHODS = ("qlora", "lora", "full", "prompt-tuning")
-OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "adafactor")
-PRECISIONS = ("bf16", "fp16", "fp32", "auto")
-PARALLELISMS = ("ddp", "fsdp", "single")
-DEFAULT_LR = {"qlora": 2e-4, "lora": 2e-4, "full": 1e-5, "prompt-tuning": 3e-3}
+from . import contract
+from .contract import DEFAULT_LR, DEFAULTS, METHODS, OPTIMIZERS, PARALLELISMS
+
+PRECISIONS = contract.PRECISIONS + ("auto",)  # auto: bf16-mixed where the GPU has bf16, fp16 on older GPUs, fp32 on CPU
 
 
 class JobError(Exception):
@@ -67,25 +67,25 @@ class JobConfig:
     model: str = ""
     dataset: str = ""
     output_dir: str = ""
-    method: str = "qlora"
-    rank: int = 16
-    alpha: Optional[float] = None  # default 2 x rank
-    dropout: float = 0.05
-    target_modules: Union[str, list[str]] = "all-linear"
-    virtual_tokens: int = 20
+    method: str = DEFAULTS.method
+    rank: int = DEFAULTS.rank
+    alpha: Optional[float] = None  # default alpha_per_rank x rank
+    dropout: float = DEFAULTS.dropout
+    target_modules: Union[str, list[str]] = DEFAULTS.targets  # words of contract.TARGET_ALIASES
+    virtual_tokens: int = DEFAULTS.virtual_tokens
     learning_rate: Optional[float] = None  # default per method (DEFAULT_LR)
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.03
-    epochs: float = 1.0
+    epochs: float = DEFAULTS.epochs
     max_steps: int = -1  # > 0 overrides epochs
-    micro_batch: int = 8
-    grad_accum: int = 1
-    seq_len: int = 512
-    gradient_checkpointing: Optional[bool] = None  # default: on for qlora/full, off for lora/prompt-tuning
-    optimizer: Optional[str] = None  # default: paged-adamw-8bit for qlora on CUDA, else adamw
-    precision: str = "auto"  # auto = bf16 where the GPU supports it, fp16 on older GPUs, fp32 on CPU
+    micro_batch: int = DEFAULTS.micro_batch
+    grad_accum: int = DEFAULTS.grad_accum
+    seq_len: int = DEFAULTS.seq_len
+    gradient_checkpointing: bool = DEFAULTS.gradient_checkpointing
+    optimizer: str = DEFAULTS.optimizer
+    precision: str = "auto"  # the best mixed precision of the device (see PRECISIONS)
     parallelism: str = "ddp"  # with several processes: ddp (a full copy per GPU) or fsdp (sharded); 1 process: neither
-    packing: bool = False
+    packing: bool = DEFAULTS.packing
     eval_fraction: float = 0.0
     eval_file: Optional[str] = None
     skip_bad_rows: bool = False
@@ -105,13 +105,9 @@ class JobConfig:
         c = dataclasses.replace(self)
         _check(c)
         if c.alpha is None:
-            c.alpha = 2.0 * c.rank
+            c.alpha = DEFAULTS.alpha_per_rank * c.rank
         if c.learning_rate is None:
             c.learning_rate = DEFAULT_LR[c.method]
-        if c.gradient_checkpointing is None:
-            c.gradient_checkpointing = c.method in ("qlora", "full")
-        if c.optimizer is None:
-            c.optimizer = "paged-adamw-8bit" if (c.method == "qlora" and cuda) else "adamw"
         if c.max_steps > 0:
             c.logging_steps = min(c.logging_steps, c.max_steps)  # a 3-step run still logs a loss
         if c.parallelism == "fsdp" and not cuda:
@@ -132,7 +128,7 @@ def _check(c: JobConfig) -> None:
         if not getattr(c, key):
             flag = "--" + key.replace("_", "-")
             raise JobError(f"config key '{key}' is missing; set it in the config JSON or pass {flag}")
-    choices = {"method": METHODS, "optimizer": OPTIMIZERS + (None,), "precision": PRECISIONS,
+    choices = {"method": METHODS, "optimizer": OPTIMIZERS, "precision": PRECISIONS,
                "parallelism": PARALLELISMS}
     for key, allowed in choices.items():
         if getattr(c, key) not in allowed:
@@ -147,6 +143,10 @@ def _check(c: JobConfig) -> None:
         raise JobError(f"config key 'eval_fraction' is {c.eval_fraction}; use a fraction in [0, 1)")
     if c.max_steps <= 0 and c.epochs <= 0:
         raise JobError("neither max_steps nor epochs is positive; set one of them")
+    try:
+        contract.parse_targets(",".join(c.target_modules) if isinstance(c.target_modules, list) else c.target_modules)
+    except ValueError as exc:
+        raise JobError(f"config key 'target_modules': {exc}") from None
     if c.budget_usd is not None and not c.price_per_hour:
         raise JobError("budget_usd is set but price_per_hour is not; set price_per_hour so the job can track spend")
 
@@ -164,7 +164,7 @@ def _parse_bool(text: str) -> bool:
 
 
 def _parse_modules(text: str) -> Union[str, list[str]]:
-    return text if text in ("all-linear", "attention") else [m.strip() for m in text.split(",") if m.strip()]
+    return text  # the words of contract.TARGET_ALIASES, comma separated; the model folder maps them to modules
 
 
 _FLAG_TYPES = {"rank": int, "virtual_tokens": int, "max_steps": int, "micro_batch": int, "grad_accum": int,

@@ -1,7 +1,9 @@
 """Base model + tokenizer, and the method on top: qlora (NF4 + double quant + LoRA), lora, full, prompt-tuning.
 
-Precision "auto" means bf16 where the GPU supports it, fp16 on GPUs without bf16, fp32 on CPU (bitsandbytes 4-bit
-runs there with fp32 compute). `tiny` and `smollm2` resolve to local folders; a hub id downloads on the VM.
+Every dtype comes from the job contract (contract.storage): the base in the compute dtype (4-bit linears for
+QLoRA, nothing upcast to fp32), trainable parameters in fp32 under mixed precision or in bf16 under pure bf16.
+Precision "auto" is bf16-mixed where the GPU has bf16, fp16 on GPUs without it, fp32 on CPU (bitsandbytes
+4-bit runs there with fp32 compute). `tiny` and `smollm2` resolve to local folders; a hub id downloads on the VM.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Optional
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from . import contract
 from .config import JobConfig, JobError, model_folder_problem
 from .smollm2 import smollm2_folder
 
-ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "uint8": torch.uint8}
 
 
 def cache_root() -> Path:
@@ -53,15 +56,23 @@ def model_folder(name: str) -> str:
     return name
 
 
+def resolve_precision(precision: str) -> str:
+    """'auto': bf16-mixed where the GPU has bf16, fp16 mixed precision on older GPUs (V100, T4: the planner
+    prices their fp16 tensor cores), fp32 on CPU."""
+    if precision != "auto":
+        return precision
+    if not torch.cuda.is_available():
+        return "fp32"
+    return "bf16-mixed" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def job_storage(cfg: JobConfig) -> contract.Storage:
+    """The contract's dtypes for this run."""
+    return contract.storage(cfg.method, resolve_precision(cfg.precision), "fsdp" if cfg.fsdp() else "single")
+
+
 def compute_dtype(precision: str) -> torch.dtype:
-    """'auto': bf16 where the GPU has it, fp16 mixed precision on older GPUs (V100, T4: the planner prices their
-    fp16 tensor cores), fp32 on CPU."""
-    cuda = torch.cuda.is_available()
-    if precision == "auto":
-        if not cuda:
-            return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+    return DTYPES[contract.compute_of(resolve_precision(precision))]
 
 
 def _loading(what: str, folder: str, load):
@@ -88,46 +99,51 @@ def _device_map() -> Optional[object]:
 
 
 def load_base(folder: str, cfg: JobConfig):
-    """The frozen (or, for full, trainable) base model for cfg.method."""
-    dtype = compute_dtype(cfg.precision)
+    """The frozen (or, for full, trainable) base model, in the contract's dtypes."""
+    st = job_storage(cfg)
     if cfg.method == "qlora":
         from transformers import BitsAndBytesConfig
 
         fsdp = cfg.fsdp()  # FSDP shards float tensors only: 4-bit weights stored in the compute dtype
-        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                   bnb_4bit_compute_dtype=dtype,
-                                   bnb_4bit_quant_storage=dtype if fsdp else torch.uint8)
+        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                   bnb_4bit_use_double_quant=st.double_quant, bnb_4bit_compute_dtype=DTYPES[st.compute],
+                                   bnb_4bit_quant_storage=DTYPES[st.quant_storage])
         return _loading("weights", folder, lambda: AutoModelForCausalLM.from_pretrained(
-            folder, quantization_config=quant, dtype=dtype, device_map=None if fsdp else _device_map()))
-    # full: fp32 master weights, the Trainer's autocast gives bf16/fp16 compute
-    return _loading("weights", folder, lambda: AutoModelForCausalLM.from_pretrained(
-        folder, dtype=torch.float32 if cfg.method == "full" else dtype))
+            folder, quantization_config=quant, dtype=DTYPES[st.rest], device_map=None if fsdp else _device_map()))
+    return _loading("weights", folder, lambda: AutoModelForCausalLM.from_pretrained(folder, dtype=DTYPES[st.base]))
 
 
-def target_modules(spec):
-    if spec == "attention":
-        return ATTENTION
-    return spec  # "all-linear" (PEFT resolves it) or an explicit list
+def target_modules(spec, model_type: Optional[str]) -> list[str]:
+    """The contract's target words (a string or a list of them) -> this model family's module names."""
+    text = ",".join(spec) if isinstance(spec, list) else spec
+    return contract.module_names(contract.parse_targets(text), model_type)
 
 
 def apply_method(model, cfg: JobConfig):
-    """Wrap the base for the method; returns the model the Trainer trains."""
+    """Wrap the base for the method; returns the model the Trainer trains (which turns checkpointing on).
+
+    No prepare_model_for_kbit_training: its fp32 upcast of embeddings, norms and lm_head costs 4 B per
+    parameter (3.9 GiB on Llama-3.1-8B) and makes the whole residual stream fp32. Trainable parameters are cast
+    to the contract's dtype here, so the optimizer states follow them."""
     if cfg.method == "full":
         return model
-    from peft import LoraConfig, PromptTuningConfig, get_peft_model, prepare_model_for_kbit_training
+    from peft import LoraConfig, PromptTuningConfig, get_peft_model
 
-    if cfg.method == "qlora" and not cfg.fsdp():  # its fp32 casts would mix dtypes inside an FSDP shard unit
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=bool(cfg.gradient_checkpointing),
-                                                gradient_checkpointing_kwargs={"use_reentrant": False})
+    st = job_storage(cfg)
     if cfg.method == "prompt-tuning":
         peft_config = PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=cfg.virtual_tokens)
     else:
+        names = target_modules(cfg.target_modules, getattr(model.config, "model_type", None))
         peft_config = LoraConfig(task_type="CAUSAL_LM", r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                                 target_modules=target_modules(cfg.target_modules))
+                                 target_modules=names)
     try:
-        return get_peft_model(model, peft_config)
+        peft_model = get_peft_model(model, peft_config, autocast_adapter_dtype=False)
     except ValueError as exc:  # e.g. target modules not found in this model
         raise JobError(f"cannot apply {cfg.method} to this model: {exc}") from None
+    for p in peft_model.parameters():
+        if p.requires_grad:
+            p.data = p.data.to(DTYPES[st.trainable])
+    return peft_model
 
 
 def count_params(model) -> tuple[int, int]:

@@ -5,7 +5,8 @@
     torchrun --nproc-per-node 2 -m tunecost.job.train --config job.json    # DDP (gloo on CPU)
 
 --model tiny | smollm2 | <local HF folder>; --dataset demo | <file.jsonl>. Always resumes from the newest COMPLETE
-checkpoint in output_dir (SkyPilot does not tell a job it is a resume).
+checkpoint in output_dir (SkyPilot does not tell a job it is a resume); a restart from the last step trains
+nothing and writes the same adapter and summary from that checkpoint.
 
 Exit codes: 0 when training finished (stop_reason completed | max_steps) or the budget guard stopped it (budget: a
 restart would only stop again). 2 on bad input (`error: ...`, no traceback). A crash in training writes the summary
@@ -54,14 +55,31 @@ class ListDataset:
 
 
 def job_trainer_class():
-    """HF Trainer plus (1) the checkpoint commit right after HF's save (COMPLETE marker, rotation; timed), and
-    (2) one fix: under DDP it loads optimizer.pt with map_location=args.device, which on CPU is "cpu:<rank>" and
+    """HF Trainer plus (1) the checkpoint commit right after HF's save (COMPLETE marker, rotation; timed),
+    (2) the contract's loss (job/loss.py: chunked linear + cross-entropy, no full-vocabulary logits; HF's own
+    loss under FSDP, whose sharded lm_head cannot run outside the model's forward), and (3) one fix: under DDP it loads optimizer.pt with map_location=args.device, which on CPU is "cpu:<rank>" and
     torch.load rejects it (transformers 5.17), so a multi-process CPU run could not resume."""
     import torch
     from transformers import Trainer
 
     class JobTrainer(Trainer):
         committer = None  # CommitCheckpoint, set by the recipe
+        chunked_loss = True  # contract.Storage.loss == "chunked", set by the recipe
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if not self.chunked_loss or "labels" not in inputs:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            from .loss import causal_lm_loss, head_inputs
+
+            inputs = dict(inputs)
+            labels = inputs.pop("labels")
+            head = self.accelerator.unwrap_model(model).get_output_embeddings()
+            with head_inputs(head) as hidden:
+                outputs = model(**inputs)
+            loss = causal_lm_loss(head, hidden[-1], labels, num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes  # as HF does: num_items counts every rank's tokens
+            return (loss, outputs) if return_outputs else loss
 
         def _save_checkpoint(self, model, trial):
             began = time.time()
@@ -83,13 +101,15 @@ def is_rank0() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def resume_point(output_dir: Path) -> tuple[Optional[Path], dict[str, Any]]:
-    """Newest complete checkpoint and our state in it; partial ones are deleted (by rank 0) and ignored."""
+def resume_point(output_dir: Path, keep: int) -> tuple[Optional[Path], dict[str, Any]]:
+    """Newest complete checkpoint and our state in it; partial ones are deleted (by rank 0) and ignored, and the
+    rotation a kill interrupted is finished (it is idempotent), so at most `keep` complete ones remain."""
     from . import checkpoints
 
     if is_rank0():
         for name in checkpoints.remove_partial(output_dir):
             print(f"removed partial checkpoint {name}", flush=True)
+        checkpoints.rotate(output_dir, keep)
     folder = checkpoints.newest_complete(output_dir)
     return folder, (checkpoints.read_state(folder) if folder else {})
 
@@ -104,8 +124,8 @@ def fsdp_options(cfg: JobConfig) -> dict[str, Any]:
                                           "cpu_ram_efficient_loading": True, "state_dict_type": "SHARDED_STATE_DICT"}}
 
 
-def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, dtype):
-    import torch
+def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, st):
+    """HF arguments for this config; `st` is its contract.Storage (autocast dtype)."""
     from transformers import TrainingArguments
 
     return TrainingArguments(
@@ -114,10 +134,10 @@ def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, dtype):
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, logging_steps=cfg.logging_steps,
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=None, seed=cfg.seed,
-        report_to=cfg.report_to, bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16,
-        # QLoRA on one GPU or DDP: prepare_model_for_kbit_training turns checkpointing on; under FSDP the Trainer does
-        gradient_checkpointing=bool(cfg.gradient_checkpointing) and (cfg.method != "qlora" or cfg.fsdp()),
-        gradient_checkpointing_kwargs={"use_reentrant": False}, optim=OPTIM[cfg.optimizer], use_cpu=not cuda,
+        report_to=cfg.report_to, bf16=st.autocast and st.compute == "bf16", fp16=st.autocast and st.compute == "fp16",
+        gradient_checkpointing=bool(cfg.gradient_checkpointing), prediction_loss_only=True,
+        gradient_checkpointing_kwargs={"use_reentrant": st.checkpointing == "reentrant"}, optim=OPTIM[cfg.optimizer],
+        use_cpu=not cuda,
         ddp_backend="gloo" if (not cuda and world_size() > 1) else None,
         ddp_find_unused_parameters=False,
         include_num_input_tokens_seen="non_padding", disable_tqdm=not sys.stdout.isatty(),
@@ -150,6 +170,28 @@ def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[s
     return out
 
 
+def last_step_done(checkpoint: Path, cfg: JobConfig) -> bool:
+    """Whether the checkpoint is the run's last step (HF's resume would train one step more). The step count is
+    HF's own, stored in the checkpoint (epochs -> steps); an explicit max_steps may since have been raised."""
+    import json
+
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    target = cfg.max_steps if cfg.max_steps > 0 else int(state.get("max_steps") or 0)
+    return target > 0 and int(state.get("global_step") or 0) >= target
+
+
+def restore_final(trainer, checkpoint: Path) -> None:
+    """Load the last checkpoint's weights and state instead of training: the adapter, eval and summary that follow
+    are those of the uninterrupted run."""
+    from transformers import TrainerState
+
+    trainer._load_from_checkpoint(str(checkpoint))
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    if is_rank0():
+        print(f"{checkpoint.name} is the last step ({trainer.state.global_step}/{trainer.state.max_steps}): "
+              "nothing left to train; writing the adapter and summary from it", flush=True)
+
+
 def run(cfg: JobConfig, started: float) -> int:
     """Signal handlers around the recipe; returns the process exit code."""
     from .callbacks import RunClock, StopFlags, install_signal_handlers
@@ -173,7 +215,7 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
         print(f"note: parallelism {asked} needs GPUs; running {cfg.parallelism} on CPU", flush=True)
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    resume, prior = resume_point(output_dir)
+    resume, prior = resume_point(output_dir, cfg.keep_checkpoints)
     clock.prior_total, clock.prior_train = prior.get("total_seconds", 0.0), prior.get("train_seconds", 0.0)
     run_id = cfg.run_id or prior.get("run_id") or os.environ.get("SKYPILOT_TASK_ID") or uuid.uuid4().hex[:12]
     resumed_from = prior.get("resumed_from", []) + ([prior.get("step", 0)] if resume else [])
@@ -185,8 +227,7 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     from .callbacks import CommitCheckpoint, Progress, StopAndSave
 
     from .data import Collator, load_data
-    from .model import (apply_method, compute_dtype, count_params, generate_sample, load_base, load_tokenizer,
-                        model_folder)
+    from .model import apply_method, count_params, generate_sample, job_storage, load_base, load_tokenizer, model_folder
 
     if not sys.stdout.isatty():  # logs (local launcher, SkyPilot): no per-tensor "Loading weights" bars
         from transformers.utils import logging as hf_logging
@@ -197,7 +238,8 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     tokenizer = load_tokenizer(folder)
     data = load_data(cfg.dataset, tokenizer, cfg.seq_len, cfg.packing, cfg.eval_fraction, cfg.eval_file,
                      cfg.skip_bad_rows, cfg.seed)
-    args = training_args(cfg, output_dir, cuda, compute_dtype(cfg.precision))  # FSDP: before loading (rank-0 load)
+    storage = job_storage(cfg)
+    args = training_args(cfg, output_dir, cuda, storage)  # FSDP: before loading (rank-0 load)
     model = apply_method(load_base(folder, cfg), cfg)
     trainable, total = count_params(model)
     if is_rank0():
@@ -212,6 +254,7 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
                                   eval_dataset=ListDataset(data.eval) if data.eval else None,
                                   data_collator=Collator(tokenizer.pad_token_id), callbacks=[stopper, progress])
     trainer.committer = commit
+    trainer.chunked_loss = storage.loss == "chunked"
     trainer.remove_callback(PrinterCallback)  # prints raw dicts; Progress prints readable lines
     if not sys.stdout.isatty():
         trainer.remove_callback(ProgressCallback)
@@ -227,6 +270,8 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     try:
         if already_spent:
             flags.reason = "budget"
+        elif resume and last_step_done(resume, cfg):
+            restore_final(trainer, resume)
         else:
             trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     except Exception as exc:  # record the failure for the ledger, then let it surface with its traceback

@@ -83,7 +83,20 @@ def _dataset(workload: Workload, local: bool) -> Path:
         return workload.dataset
     if not workload.dataset.expanduser().is_file():
         raise UserError(f"--dataset {workload.dataset}: no such file")
-    return workload.dataset.expanduser().resolve()
+    path = workload.dataset.expanduser().resolve()
+    check_rows(path)
+    return path
+
+
+def check_rows(path: Path) -> None:
+    """The job's own row checks, before anything is recorded: a bad row is bad input here, not a failed run."""
+    from tunecost.job.config import JobError
+    from tunecost.job.rows import check_dataset
+
+    try:
+        check_dataset(path)
+    except JobError as err:
+        raise UserError(f"--dataset {err}") from None
 
 
 def _check_budget(plan: dict[str, Any], budget: Optional[float]) -> None:

@@ -49,9 +49,10 @@ def build_job_config(plan: dict[str, Any], *, run_id: str, dataset: str, output_
     if not config["model"]:
         raise UserError("the plan names no model (it was planned from --params); pass --model ID "
                         "(a Hugging Face id, a local model folder, 'smollm2' or 'tiny')")
-    if config.get("precision") == "bf16" or local:
-        # bf16 -> "auto": bf16 where the GPU has it, else what the job can run (a fallback offer, a V100, this
-        # machine). Locally, paged 8-bit AdamW (CUDA only) gives way to the job's own default too.
+    if config.get("precision") == "bf16-mixed" or local:
+        # bf16-mixed -> "auto": bf16 mixed precision where the GPU has bf16, else what the job can run (a
+        # fallback offer, a V100: fp16 mixed; this machine: fp32). Pure bf16 is passed as asked. Locally, paged
+        # 8-bit AdamW (CUDA only) gives way to the job's own default too.
         config["precision"] = "auto"
     if local and config.get("optimizer") == "paged-adamw-8bit":
         config.pop("optimizer")

@@ -15,8 +15,8 @@ from tunecost.planner.fit import LEARNED_COMPONENT
 from tunecost.planner.managed import usd
 from tunecost.planner.optimizer import Plan, Quote
 
-HOURS_ORDER = ("compute", "provisioning", "setup", "model_download", "checkpoints", "spot_rework",
-               LEARNED_COMPONENT)
+HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints",
+               "spot_rework", LEARNED_COMPONENT)
 
 
 def hours_text(h: float) -> str:
@@ -114,6 +114,11 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
             f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} "
             "GiB per GPU")
         console.print(f"hours: {hours_parts(chosen.hours_breakdown)}")
+        if chosen.interconnect:
+            exposed = chosen.hours_breakdown.get("communication", 0.0)
+            console.print(f"communication: {hours_text(chosen.communication_hours)} over {chosen.interconnect}; "
+                          + (f"{hours_text(exposed)} of it adds to the hours (the rest overlaps compute)" if exposed > 0
+                             else "it overlaps compute, so none of it adds to the hours"), highlight=False, markup=False)
     others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
     shown = ([chosen] if chosen else []) + others
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "

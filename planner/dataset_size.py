@@ -12,14 +12,15 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
+from tunecost.job.contract import ALPACA_INPUT_BLOCK, ALPACA_TEMPLATE
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import DatasetSize
 
 CHARS_PER_TOKEN = 4.0  # English prose with a 32k-150k BPE vocabulary; code and other languages use more tokens
 EXAMPLE_OVERHEAD_TOKENS = 2  # BOS + EOS around every example
 MESSAGE_OVERHEAD_TOKENS = 4  # chat template role header + end-of-turn marker per message (Llama 3 / ChatML)
-ALPACA_TEMPLATE_CHARS = 35  # the job's "### Instruction:\n...\n\n### Response:\n" headers
-ALPACA_INPUT_CHARS = 15  # and "### Input:\n...\n\n" when the row has an input
+ALPACA_TEMPLATE_CHARS = len(ALPACA_TEMPLATE.format(instruction="", input_block=""))  # the job's own headers
+ALPACA_INPUT_CHARS = len(ALPACA_INPUT_BLOCK.format(input=""))  # and its input block, when the row has an input
 
 FORMATS = '{"text"}, {"prompt","completion"}, {"messages":[{"role","content"}]} or {"instruction","input","output"}'
 

@@ -67,7 +67,7 @@ def estimate(spec: TrainSpec, gpu_name: str, *, gpu_count: int = 1, parallelism:
     parts = hours_breakdown(train_tokens=spec.train_tokens, tokens_per_sec=tokens_per_sec,
                             model_gb=shape.total_params() * 2 / 1e9,
                             checkpoint_size_gb=checkpoint_gb(spec, memory.trainable_params), spot=False,
-                            overheads=overheads)
+                            overheads=overheads, time_shares=speed.time_shares)
     modelled = sum(parts.values())
     hours, hours_note = corrections.adjust_hours(modelled, gpu.name, spec.method.value)
     if hours_note:

@@ -36,6 +36,7 @@ class GpuSpec(BaseModel):
 
     def peak_tflops(self, precision: Precision) -> Optional[float]:
         """Dense peak for the compute precision; bf16 falls back to fp16 on GPUs without bf16 (V100, T4)."""
+        precision = precision.compute
         if precision is Precision.fp32:
             return self.fp32_tflops
         if precision is Precision.bf16 and self.supports_bf16 and self.bf16_tflops:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from tunecost.job import contract
 from tunecost.planner import activations as act
 from tunecost.planner.shapes import ModelShape
 from tunecost.planner.spec import Method, Optimizer, Parallelism, Precision, TrainSpec
@@ -22,6 +23,10 @@ NF4_CONST_BYTES = 1 / 64 + 4 / (64 * 256)        # double quant: 8-bit absmax pe
 NF4_CONST_BYTES_NO_DQ = 4 / 64                   # plain nf4: one fp32 absmax per 64-block
 CUDA_CONTEXT_GIB = 0.8                           # CUDA context + kernels (not seen by torch's allocator)
 ALLOCATOR_SLACK = 0.05                           # caching-allocator fragmentation over allocated peak
+# The job's chunked loss (job/loss.py) at its peak, the backward of one chunk: the fp32 log-softmax it
+# recomputes, the incoming and the outgoing fp32 gradient (measured on CPU: tests/planner/test_memory_cpu.py).
+LOSS_CHUNK_PEAK_BYTES = 12                       # per logit of one chunk (contract.loss_chunk_tokens x vocab)
+LOSS_HIDDEN_COPIES = 2                           # the labelled tokens' hidden states gathered, and their gradient
 OPTIMIZER_STATE_BYTES = {                        # per trainable parameter, beyond the parameter itself
     Optimizer.adamw: None,                       # 2 states in the parameter's dtype (set in estimate_memory)
     Optimizer.adamw_8bit: 2.0,
@@ -60,10 +65,13 @@ class Stack(BaseModel):
     nf4_keeps_inputs: bool = False  # 4-bit matmul saves its input for backward (bitsandbytes < 0.42 did)
     double_quant: bool = True     # nf4 absmax quantized again (bnb_4bit_use_double_quant / litgpt bnb.nf4-dq)
     quantized_head: bool = False  # lm_head is 4-bit too (litgpt replaces every nn.Linear, lm_head included)
+    chunked_loss: bool = False    # lm_head + cross-entropy in chunks (no [tokens x vocab] logits): the job's loss
+    calibrated: bool = True       # a fitted overhead applies (published runs of this stack leave a gap)
 
 
 STACKS = {
-    # job/: AutoModel fp32 + Trainer autocast for full; PEFT fp32 adapters; prepare_model_for_kbit_training
+    # plain HF Trainer + PEFT defaults (the job before its contract): AutoModel fp32 + autocast for full; PEFT
+    # fp32 adapters; prepare_model_for_kbit_training; HF's full-vocabulary fp32 loss
     "hf": Stack(name="hf", full_master_fp32=True, adapter_bytes=4, qlora_rest_fp32=True,
                 logits_bytes_per_vocab=12, lora_dropout=True),
     # torchtune recipes: pure bf16 (no master copy), bf16 adapters, model output upcast to fp32 before the loss
@@ -78,6 +86,26 @@ STACKS = {
                         logits_bytes_per_vocab=6, lora_dropout=True, nf4_keeps_inputs=True, quantized_head=True,
                         double_quant=False),
 }
+
+
+def job_stack(spec: TrainSpec, parallelism: Parallelism) -> Stack:
+    """The bundled job (tunecost.job), derived from its contract: nothing restated here."""
+    st = contract.storage(Method(spec.method).value, Precision(spec.precision).value, parallelism.value)
+    return Stack(name="tunecost", full_master_fp32=st.master_fp32,
+                 adapter_bytes=int(contract.DTYPE_BYTES[st.trainable]),
+                 qlora_rest_fp32=st.rest == "fp32" and st.compute != "fp32", logits_bytes_per_vocab=12,
+                 lora_dropout=True, double_quant=st.double_quant, chunked_loss=st.loss == "chunked",
+                 calibrated=False)
+
+
+def loss_buffer_bytes(spec: TrainSpec, shape: ModelShape, st: Stack, tokens: int, act_bytes: int) -> float:
+    """The loss's own memory at the backward peak: the whole [tokens x vocab] fp32 picture for HF's loss, one
+    chunk of it plus the gathered hidden states for the job's chunked loss."""
+    if not st.chunked_loss:
+        return float(st.logits_bytes_per_vocab * shape.vocab_size * tokens)
+    chunk = min(tokens, contract.loss_chunk_tokens(shape.vocab_size))
+    return float(LOSS_CHUNK_PEAK_BYTES * chunk * shape.vocab_size
+                 + LOSS_HIDDEN_COPIES * act_bytes * shape.hidden_size * tokens)
 
 
 class MemoryEstimate(BaseModel):
@@ -125,13 +153,15 @@ def overhead_group(spec: TrainSpec, shards: int) -> str:
 
 
 def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
-                    parallelism: Parallelism = Parallelism.single, stack: str = "hf") -> MemoryEstimate:
+                    parallelism: Parallelism = Parallelism.single, stack: str = "tunecost") -> MemoryEstimate:
     """Peak memory per GPU. FSDP shards weights, gradients and states over gpu_count; DDP replicates them.
 
-    `stack` is how the framework stores things (default: the tunecost job, HF Trainer + PEFT).
+    `stack` is how the framework stores things: "tunecost" (default) is the bundled job, from its contract;
+    the STACKS are other frameworks, checked on their published runs.
     """
     parallelism = Parallelism(parallelism)
-    st = STACKS[stack]
+    sharded = parallelism is Parallelism.fsdp and gpu_count > 1
+    st = job_stack(spec, Parallelism.fsdp if sharded else Parallelism.single) if stack == "tunecost" else STACKS[stack]
     a = _compute_bytes(spec.precision)
     total = shape.total_params()
     notes: list[str] = [f"framework storage: {st.name}"]
@@ -222,9 +252,16 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
         per_token = shape.num_layers * full_layer
     per_token += act.head_bytes_per_token(shape, a, method is Method.full, "lm_head" in lora_kinds)
     activations = float(per_token * tokens)
-    logits = float(st.logits_bytes_per_vocab * shape.vocab_size * tokens)
-    notes.append(f"activations: {tokens:,} tokens per micro batch, SDPA/flash attention (no seq^2 buffer)")
-    notes.append(f"loss: {st.logits_bytes_per_vocab} B x vocab per token at the backward peak")
+    logits = loss_buffer_bytes(spec, shape, st, tokens, a)
+    notes.append(f"activations: {tokens:,} tokens per micro batch in {8 * a}-bit, SDPA/flash attention "
+                 "(no seq^2 buffer)")
+    if st.chunked_loss:
+        notes.append(f"loss: chunked linear + cross-entropy, {contract.loss_chunk_tokens(shape.vocab_size):,} "
+                     f"tokens a chunk ({LOSS_CHUNK_PEAK_BYTES} B x vocab per chunk token at its backward) + the "
+                     "hidden states it gathers; no full-vocabulary logits (liger-kernel's fused kernel on CUDA "
+                     "where installed: assumed no larger)")
+    else:
+        notes.append(f"loss: {st.logits_bytes_per_vocab} B x vocab per token at the backward peak")
 
     # ---- dequantization buffer: a 4-bit matmul dequantizes its whole weight to the compute dtype (forward for
     # more than a few rows, backward always), one weight at a time
@@ -254,14 +291,19 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     chosen = backward if sum(backward.values()) >= sum(step.values()) else step
     if chosen is step:
         notes.append("peak at the optimizer step (gradients + optimizer temporaries exceed activations)")
-    group = overhead_group(spec, shards)
-    fraction, label = CALIBRATED_OVERHEAD[group]
-    chosen["calibrated_overhead"] = fraction * sum(chosen.values())
-    notes.append(f"calibrated overhead ({label}): +{fraction:.1%} of the modelled peak, the median gap between "
-                 f"this model and published peaks it does not explain (fitted on {CALIBRATED_ROWS[group]})")
+    if st.calibrated:
+        group = overhead_group(spec, shards)
+        fraction, label = CALIBRATED_OVERHEAD[group]
+        chosen["calibrated_overhead"] = fraction * sum(chosen.values())
+        notes.append(f"calibrated overhead ({label}): +{fraction:.1%} of the modelled peak, the median gap between "
+                     f"this model and published peaks it does not explain (fitted on {CALIBRATED_ROWS[group]})")
+    else:
+        notes.append("the job's components are modelled tensor by tensor from its contract and checked against "
+                     "a real step on CPU (no fitted overhead)")
     allocated = sum(chosen.values())
     chosen["overhead"] = CUDA_CONTEXT_GIB * GIB + ALLOCATOR_SLACK * allocated
-    notes.append(f"overhead: CUDA context {CUDA_CONTEXT_GIB} GiB + {ALLOCATOR_SLACK:.0%} allocator slack")
+    notes.append(f"GPU-only, assumed: CUDA context {CUDA_CONTEXT_GIB} GiB + {ALLOCATOR_SLACK:.0%} allocator slack "
+                 "(the job records torch.cuda.max_memory_reserved = allocated + slack, without the context)")
     comps = {k: round(v / GIB, 6) for k, v in chosen.items() if v > 0 or k in ("weights", "activations")}
     return MemoryEstimate(peak_gib=round(sum(chosen.values()) / GIB, 3), components_gib=comps,
                           trainable_params=int(trainable), assumptions=notes)

@@ -17,6 +17,7 @@ from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
 from tunecost.planner.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.gpus import load_gpus
+from tunecost.planner.interconnect import Interconnect, lookup
 from tunecost.planner.managed import ManagedQuote, quote_managed, verdict
 from tunecost.planner.managed_prices import ManagedPrice
 from tunecost.planner.offers import PriceTables
@@ -105,11 +106,12 @@ class Pricer:
         self.spec, self.shape, self.fitter, self.overheads = spec, shape, fitter, overheads
         self.corrections = corrections or Corrections()
         self.model_gb = shape.total_params() * 2 / 1e9  # bf16 weights as downloaded from the hub
-        self.speeds: dict[tuple[str, int, Parallelism], SpeedEstimate] = {}
+        self.speeds: dict[tuple[str, int, Parallelism, Interconnect, int], SpeedEstimate] = {}
         self.fitters: dict[str, Fitter] = {}
         self.quotes: list[Quote] = []
         self.infeasible: dict[tuple[str, int, float], Infeasible] = {}
         self.notes: list[str] = []
+        self.speed_of: dict[int, SpeedEstimate] = {}  # id(quote) -> its speed estimate
 
     def fitter_for(self, gpu: str) -> Fitter:
         """The fitter for this GPU type: peak memory times its learned factor, if one was learned."""
@@ -132,15 +134,15 @@ class Pricer:
                     hint=fitter.hint(count, has))
             return
         total = count * nodes
-        speed = self._speed(row.gpu, total, parallelism)
-        # per-GPU speed includes DDP/FSDP scaling; across nodes the network costs a stated share more
-        tokens_per_sec = speed.tokens_per_sec_per_gpu * total * (
-            self.overheads.inter_node_efficiency if nodes > 1 else 1.0)
+        link = lookup(str(row.provider), str(row.instance_type), str(row.gpu))
+        speed = self._speed(row.gpu, total, parallelism, link, nodes)
+        tokens_per_sec = speed.tokens_per_sec_per_gpu * total  # per-GPU speed includes its communication
         price = float(row.price) * nodes
         parts = hours_breakdown(train_tokens=self.spec.train_tokens, tokens_per_sec=tokens_per_sec,
                                 model_gb=self.model_gb,
                                 checkpoint_size_gb=checkpoint_gb(self.spec, memory.trainable_params),
-                                spot=bool(row.spot), overheads=self.overheads, nodes=nodes)
+                                spot=bool(row.spot), overheads=self.overheads, nodes=nodes,
+                                time_shares=speed.time_shares)
         modelled = sum(parts.values())
         hours, note = self.corrections.adjust_hours(modelled, row.gpu, self.spec.method.value)
         applied = {"memory": fitter.memory_factor} if fitter.memory_factor != 1.0 else {}
@@ -153,13 +155,17 @@ class Pricer:
             gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
             hours=hours, cost=hours * price, peak_gib_per_gpu=round(fitter.peak(memory), 2), gpu_memory_gib=has,
             as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
-            hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied))
+            hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied,
+            interconnect=speed.interconnect, interconnect_assumed=speed.interconnect_assumed,
+            communication_hours=round(self.spec.train_tokens / tokens_per_sec / 3600 * speed.communication_share, 6)))
+        self.speed_of[id(self.quotes[-1])] = speed
 
-    def _speed(self, gpu: str, total: int, parallelism: Parallelism) -> SpeedEstimate:
-        key = (gpu, total, parallelism)
+    def _speed(self, gpu: str, total: int, parallelism: Parallelism, link: Interconnect, nodes: int) -> SpeedEstimate:
+        # single-GPU speed does not depend on the link: one estimate per GPU type
+        key = (gpu, total, parallelism, link if total > 1 else None, nodes)
         if key not in self.speeds:
             self.speeds[key] = estimate_speed(self.spec, self.shape, load_gpus()[gpu], gpu_count=total,
-                                              parallelism=parallelism)
+                                              parallelism=parallelism, interconnect=link, nodes=nodes)
         return self.speeds[key]
 
 
@@ -221,10 +227,15 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     parallelism = Parallelism(chosen.parallelism)
     total = chosen.gpu_count * chosen.num_nodes
     memory = pricer.fitter_for(chosen.gpu).corrected(pricer.fitter.memory(total, parallelism))
-    speed = pricer.speeds[(chosen.gpu, total, parallelism)]
+    speed = pricer.speed_of[id(chosen)]
     assumptions = _assumptions(spec, shape.source, headroom, total, parallelism,
                                [*memory.assumptions, *speed.assumptions, *overheads.assumptions(), *pricer.notes])
-    if spec.precision is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
+    if chosen.interconnect_assumed:
+        warnings.append(f"the chosen offer's hours rest on an assumed interconnect, not the provider's statement: "
+                        f"{chosen.interconnect}; its communication takes {chosen.communication_hours:.2f} h, "
+                        f"{chosen.hours_breakdown.get('communication', 0):.2f} h of it not overlapped with compute "
+                        "(pricing_data/interconnect.csv)")
+    if spec.precision.compute is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
         warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")
     managed = quote_managed(spec, shape.total_params() / 1e9, managed_rows, include_closed=include_closed)

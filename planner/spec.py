@@ -11,6 +11,8 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tunecost.job.contract import DEFAULTS
+
 
 class Method(str, Enum):
     full = "full"
@@ -28,9 +30,18 @@ class Optimizer(str, Enum):
 
 
 class Precision(str, Enum):
+    """The job contract's precisions (tunecost.job.contract.PRECISIONS): bf16-mixed keeps trainable parameters
+    in fp32 (a full fine-tune's fp32 master copy), bf16 trains in pure bf16."""
+
+    bf16_mixed = "bf16-mixed"
     bf16 = "bf16"
     fp16 = "fp16"
     fp32 = "fp32"
+
+    @property
+    def compute(self) -> "Precision":
+        """The dtype matmuls run in (bf16-mixed computes in bf16)."""
+        return Precision.bf16 if self is Precision.bf16_mixed else self
 
 
 class Parallelism(str, Enum):
@@ -56,20 +67,20 @@ class TrainSpec(BaseModel):
 
     model: Optional[str] = None
     params_b: Optional[float] = Field(default=None, gt=0)
-    method: Method = Method.qlora
-    rank: int = Field(default=16, gt=0, le=4096)
+    method: Method = Method(DEFAULTS.method)
+    rank: int = Field(default=DEFAULTS.rank, gt=0, le=4096)
     alpha: Optional[int] = Field(default=None, gt=0)
-    targets: str = "all-linear"
-    virtual_tokens: int = Field(default=20, gt=0, le=4096)
-    seq_len: int = Field(default=2048, gt=0, le=1_048_576)
-    micro_batch: int = Field(default=1, gt=0, le=4096)
-    grad_accum: int = Field(default=1, gt=0, le=65536)
-    gradient_checkpointing: bool = True
-    optimizer: Optimizer = Optimizer.adamw
-    precision: Precision = Precision.bf16
+    targets: str = DEFAULTS.targets
+    virtual_tokens: int = Field(default=DEFAULTS.virtual_tokens, gt=0, le=4096)
+    seq_len: int = Field(default=DEFAULTS.seq_len, gt=0, le=1_048_576)
+    micro_batch: int = Field(default=DEFAULTS.micro_batch, gt=0, le=4096)
+    grad_accum: int = Field(default=DEFAULTS.grad_accum, gt=0, le=65536)
+    gradient_checkpointing: bool = DEFAULTS.gradient_checkpointing
+    optimizer: Optimizer = Optimizer(DEFAULTS.optimizer)
+    precision: Precision = Precision(DEFAULTS.precision)
     dataset: DatasetSize = DatasetSize(tokens_per_epoch=10_000_000, source="default: 10M tokens")
-    epochs: float = Field(default=1.0, gt=0, le=1000)
-    packing: bool = True
+    epochs: float = Field(default=DEFAULTS.epochs, gt=0, le=1000)
+    packing: bool = DEFAULTS.packing
 
     @model_validator(mode="after")
     def _needs_a_model(self) -> "TrainSpec":
@@ -79,8 +90,8 @@ class TrainSpec(BaseModel):
 
     @property
     def lora_alpha(self) -> int:
-        """Alpha defaults to 2 x rank, the common practice the job uses too."""
-        return self.alpha if self.alpha is not None else 2 * self.rank
+        """Alpha defaults to the job's alpha_per_rank x rank (2 x rank, the common practice)."""
+        return self.alpha if self.alpha is not None else int(DEFAULTS.alpha_per_rank * self.rank)
 
     @property
     def train_tokens(self) -> int:

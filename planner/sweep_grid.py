@@ -137,7 +137,9 @@ def sweep_axes(flags: Optional[list[str]], file: Optional[Path]) -> dict[str, li
 
 
 def expand(axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every combination, the first axis slowest: {'rank': [8, 16], 'batch': [1, 2]} -> 4 points."""
+    """Every combination, the first axis slowest: {'rank': [8, 16], 'batch': [1, 2]} -> 4 points; none for {}."""
+    if not axes:
+        return []
     keys = list(axes)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(axes[k] for k in keys))]
 

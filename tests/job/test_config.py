@@ -19,11 +19,21 @@ def test_flags_override_config_keys(tmp_path):
     assert cfg.target_modules == ["q_proj", "v_proj"] and cfg.model == "tiny"
 
 
-def test_method_defaults_alpha_lr_optimizer():
+def test_method_defaults_alpha_lr_and_the_contract_defaults_the_planner_reads():
+    from tunecost.job.contract import DEFAULTS
+    from tunecost.planner.spec import TrainSpec
+
     base = dict(model="m", dataset="d", output_dir="o")
     q = JobConfig(method="qlora", rank=8, **base).resolve(cuda=True)
-    assert (q.alpha, q.learning_rate, q.optimizer, q.gradient_checkpointing) == (16.0, 2e-4, "paged-adamw-8bit", True)
-    assert JobConfig(method="qlora", **base).resolve(cuda=False).optimizer == "adamw"
+    assert (q.alpha, q.learning_rate, q.optimizer, q.gradient_checkpointing) == (16.0, 2e-4, "adamw", True)
+    job, spec = JobConfig(**base), TrainSpec(model="m")
+    for key, field in (("micro_batch", "micro_batch"), ("seq_len", "seq_len"), ("packing", "packing"),
+                       ("gradient_checkpointing", "gradient_checkpointing"), ("rank", "rank"),
+                       ("target_modules", "targets"), ("method", "method")):
+        assert getattr(job, key) == getattr(DEFAULTS, field if field != "targets" else "targets")
+        spec_value = getattr(spec, field)
+        assert getattr(spec_value, "value", spec_value) == getattr(job, key), key
+    assert (spec.optimizer.value, spec.precision.value) == (job.optimizer, DEFAULTS.precision)
     assert JobConfig(method="full", **base).resolve(cuda=False).learning_rate == 1e-5
     assert JobConfig(method="prompt-tuning", **base).resolve(cuda=False).learning_rate >= 1e-3
     assert JobConfig(method="lora", learning_rate=0.5, alpha=3, **base).resolve(cuda=False).alpha == 3

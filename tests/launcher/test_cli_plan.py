@@ -21,7 +21,8 @@ TUNECOST = Path(sys.executable).with_name("tunecost")
 MODEL = ["--model", "meta-llama/Llama-3.1-8B", "--tokens", "20000000"]
 QUOTE_KEYS = {"provider", "region", "zone", "instance_type", "gpu", "gpu_count", "spot", "price_per_hour", "hours",
               "cost", "peak_gib_per_gpu", "gpu_memory_gib", "as_of", "source", "pareto", "parallelism", "num_nodes",
-              "tokens_per_sec", "hours_breakdown", "corrections"}
+              "tokens_per_sec", "hours_breakdown", "corrections", "interconnect", "interconnect_assumed",
+              "communication_hours"}
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ with SIGINT to the launcher, then resumed as the same run; budget refusal and ba
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -172,15 +173,18 @@ def test_incomplete_model_folder_is_one_line_and_nothing_is_recorded(tmp_path, w
 
 
 def test_a_job_that_fails_exits_1_and_is_recorded_failed_with_its_reason(tmp_path, write_plan):
-    """A hub id with the hub unreachable (HF_HUB_OFFLINE=1, as on this machine): the job starts, cannot load the
-    model, says so in one line; the launcher records the run as failed with that line and exits 1."""
+    """Rows the launcher accepts (well-formed) but the job cannot train on: every completion is cut off by the
+    plan's seq_len (64 tokens). The job says so in one line; the launcher records the run as failed with that line
+    and exits 1. (A hub model that cannot be fetched is now refused before the run: test_launch_bad_input.py.)"""
     home = tmp_path / "home"
-    result = subprocess.run(TUNECOST + ["launch", "--local", str(write_plan(SINGLE)), "--model",
-                                        "someorg/not-a-model", "--dataset", "demo", "--max-steps", "2"],
-                            env={**_env(home), "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=240)
+    dataset = tmp_path / "long.jsonl"
+    dataset.write_text(json.dumps({"prompt": "convert " * 200, "completion": "5 km = 5000 m"}) + "\n")
+    result = subprocess.run(TUNECOST + ["launch", "--local", str(write_plan(SINGLE)), "--model", "tiny",
+                                        "--dataset", str(dataset), "--max-steps", "2"],
+                            env=_env(home), capture_output=True, text=True, timeout=240)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stdout + result.stderr
     [run] = Ledger(home).list()
-    assert run.status == "failed" and run.model == "someorg/not-a-model"
-    assert "cannot load the tokenizer of someorg/not-a-model" in run.history[-1].note
+    assert run.status == "failed" and run.model == "tiny"
+    assert "every example lost its completion to truncation" in run.history[-1].note
     assert f"Cost summary: {run.id}" in result.stdout  # the bill of a failed run is still shown

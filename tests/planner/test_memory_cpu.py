@@ -150,14 +150,14 @@ def _measure_qlora() -> dict[str, int]:
 
 
 def test_qlora_hf_stack_weights_and_fp32_activations_match_the_real_bnb_step_on_cpu():
-    """QLoRA as the job runs it: 4-bit payload to the byte, the fp32 upcast of the rest, and saved activations
+    """QLoRA as plain HF + PEFT run it (the "hf" preset, the job before its contract): 4-bit payload to the byte, the fp32 upcast of the rest, and saved activations
     (fp32 residual stream after prepare_model_for_kbit_training) within 15%. With 16-bit activations the
     estimate would sit ~40% low here."""
     got = _measure_qlora()
     shape = shape_from_config({**CFG, "tie_word_embeddings": False}, "test config")
     spec = TrainSpec(model="cpu-test", method="qlora", rank=8, targets="all-linear", seq_len=SEQ, micro_batch=BATCH,
                      gradient_checkpointing=False, precision="bf16", optimizer="adamw")
-    est = {k: v * GIB for k, v in estimate_memory(spec, shape).components_gib.items()}
+    est = {k: v * GIB for k, v in estimate_memory(spec, shape, stack="hf").components_gib.items()}
     linear = shape.num_layers * shape.layer_linear_params()
     assert got["nf4"] == linear // 2
     assert got["rest_dtypes"] == {torch.float32}

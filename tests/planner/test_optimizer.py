@@ -55,7 +55,8 @@ def test_every_fitting_offer_is_quoted_ranked_by_cost_and_cost_is_hours_times_pr
     for q in plan.quotes:
         assert q.cost == pytest.approx(q.hours * q.price_per_hour)
         assert q.hours == pytest.approx(sum(q.hours_breakdown.values()), rel=1e-3)
-        assert q.hours_breakdown["compute"] == pytest.approx(20_000_000 / q.tokens_per_sec / 3600, rel=1e-3)
+        loop = sum(q.hours_breakdown[k] for k in ("compute", "step_overhead", "communication"))
+        assert loop == pytest.approx(20_000_000 / q.tokens_per_sec / 3600, rel=1e-3)
         assert q.peak_gib_per_gpu <= 0.9 * q.gpu_memory_gib
     h100 = next(q for q in plan.quotes if q.gpu == "H100")
     assert (h100.gpu_count, h100.parallelism) == (8, "ddp")  # the 8B QLoRA replica fits: DDP, not FSDP
@@ -206,8 +207,8 @@ def test_shipped_tables_end_to_end_and_plan_json_round_trips(tmp_path):
     assert again == plan
     data = plan.model_dump(mode="json")
     assert data["spec"]["method"] == "qlora" and data["spec"]["dataset"]["tokens_per_epoch"] == 20_000_000
-    assert set(data["chosen"]["hours_breakdown"]) == {"compute", "provisioning", "setup", "model_download",
-                                                     "checkpoints", "spot_rework"}
+    assert set(data["chosen"]["hours_breakdown"]) == {"compute", "step_overhead", "communication", "provisioning",
+                                                     "setup", "model_download", "checkpoints", "spot_rework"}
     assert data["memory"]["peak_gib"] == pytest.approx(plan.chosen.peak_gib_per_gpu, abs=0.01)
 
 

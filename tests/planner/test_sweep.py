@@ -18,7 +18,7 @@ def offer(provider, gpu, count, mem, price, spot=float("nan")):
                 as_of="2026-11-01", source="test table", flag="")
 
 
-# An L4 fits seq 1024 cheaply but not seq 8192; an A100 fits both.
+# An L4 fits seq 1024 cheaply but not seq 32768; an A100 fits both.
 TABLES = PriceTables(offers=pd.DataFrame([offer("gcp", "L4", 1, 22.35, 0.30), offer("runpod", "A100-80GB", 1, 80.0, 1.64)],
                                          columns=OFFER_COLUMNS), as_of="2026-11-01")
 
@@ -82,7 +82,7 @@ def test_rank_moves_memory_learning_rate_moves_nothing_and_the_total_is_the_sum(
 
 
 def test_one_offer_fits_every_point_each_takes_the_cheapest_per_point():
-    points = _points(**{"seq-len": [1024, 8192]})
+    points = _points(**{"seq-len": [1024, 32768]})
     one = price_sweep(points, TABLES).sweep
     assert {p.quote.gpu for p in one.points} == {"A100-80GB"} and "runpod" in one.offer
     each = price_sweep(points, TABLES, offers="each").sweep
@@ -104,4 +104,8 @@ def test_budget_applies_to_the_total_not_each_point():
 def test_a_point_that_fits_nothing_fails_the_whole_sweep_in_one_line():
     only_l4 = PriceTables(offers=TABLES.offers.iloc[:1], as_of="2026-11-01")
     with pytest.raises(UserError, match="nothing fits"):
-        price_sweep(_points(**{"seq-len": [1024, 32768]}), only_l4)
+        price_sweep(_points(**{"seq-len": [1024, 131072]}), only_l4)
+
+
+def test_no_axes_is_no_sweep():
+    assert expand({}) == [] and sweep_axes(None, None) == {}
