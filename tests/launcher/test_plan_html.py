@@ -120,3 +120,17 @@ def test_html_to_a_missing_folder_is_one_line_and_nothing_is_written(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: --html: folder ")
     assert not saved.exists()
+
+
+def test_a_sweep_plan_page_lists_every_point_and_the_total(tmp_path):
+    page = tmp_path / "sweep.html"
+    saved = tmp_path / "sweep.json"
+    result = run("plan", "--model", "meta-llama/Llama-3.1-8B", "--tokens", "2000000", "--sweep", "rank=8,64",
+                 "--html", str(page), "--save", str(saved))
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(saved.read_text())
+    parsed = Page()
+    parsed.feed(page.read_text(encoding="utf-8"))
+    text = " ".join(" ".join(parsed.text).split())
+    assert "Sweep: 2 points" in text and "rank=8" in text and "rank=64" in text
+    assert f"${plan['sweep']['total_cost']:,.2f} in total" in text or f"${plan['sweep']['total_cost']:.4f} in total" in text
