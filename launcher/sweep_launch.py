@@ -42,7 +42,7 @@ def launch_sweep(plan: dict[str, Any], *, local: bool, dataset: Path, ledger: Le
                                               confirm=confirm, tag=tag)
 
     records = run_sweep(plan, launch_point=launch_point, ledger=ledger, echo=echo, overrides=overrides,
-                        budget=budget)
+                        budget=budget, priced=not local)
     if records:
         print_sweeps([ledger.get(r.id) for r in records], wide_console())
     return records

@@ -52,18 +52,21 @@ def spent_and_committed(ledger: Ledger, sweep_id: str) -> tuple[float, float]:
 
 
 def run_sweep(plan: dict[str, Any], *, launch_point: LaunchPoint, ledger: Ledger, echo: Echo,
-              overrides: dict[str, Any], budget: Optional[float] = None) -> list[RunRecord]:
-    """Every point in order, under the budget guard; returns the records of the points that ran."""
+              overrides: dict[str, Any], budget: Optional[float] = None, priced: bool = True) -> list[RunRecord]:
+    """Every point in order, under the budget guard; returns the records of the points that ran.
+
+    `priced`: the points' quotes are what they will cost (cloud). A local run is billed at --rate, not at the
+    plan's cloud quote, so locally only what was spent counts (each run's own guard stops it at what is left)."""
     check_overrides(plan, overrides)
     points = plan["sweep"]["points"]
     sweep_id = new_sweep_id()
     records: list[RunRecord] = []
     for point in points:
         quotes = point.get("quotes") or []
-        estimate = float(quotes[0]["cost"]) if quotes else 0.0
+        estimate = float(quotes[0]["cost"]) if quotes and priced else 0.0
         spent, committed = spent_and_committed(ledger, sweep_id)
         left = None if budget is None else budget - spent - committed
-        if left is not None and estimate > left:
+        if left is not None and (estimate > left or left <= 0):
             echo(f"sweep {sweep_id}: budget guard: spent {usd(spent)} + committed {usd(committed)} + point "
                  f"{point['index']} {usd(estimate)} would pass --budget {usd(budget or 0)}; "
                  f"{len(points) - len(records)} point(s) not launched")
