@@ -49,7 +49,10 @@ def main() -> None:
           f"({', '.join(used['dequant_bytes_per_param'])})")
     inside, loso = frame(points(SPEED_CASES, rows, constants)), frame(leave_one_source_out(SPEED_CASES, rows))
     print(f"\n## Summary ({GOAL})\n")
-    print(pd.DataFrame([overall(inside, "in-sample"), overall(loso, "leave-one-source-out")]).to_markdown(index=False))
+    tt, lg = loso[~loso["source"].str.startswith("LG")], loso[loso["source"].str.startswith("LG")]
+    print(pd.DataFrame([overall(inside, "in-sample"), overall(loso, "leave-one-source-out"),
+                        overall(tt, "LOSO, 15 torchtune tokens/s rows"), overall(lg, "LOSO, 18 litgpt wall-time rows")])
+          .to_markdown(index=False))
     print("\n## Leave-one-source-out by source\n")
     print(summary(loso, ["source"]).to_markdown())
     print("\n## Leave-one-source-out by method and GPU class\n")

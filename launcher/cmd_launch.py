@@ -49,9 +49,17 @@ def _refuse_managed(plan: dict[str, Any]) -> None:
     refuse_managed_launch(str(chosen.get("provider", "")), services)
 
 
+def refuse_other_framework(framework: str, source: str) -> None:
+    """launch runs tunecost's own job only; a plan priced for another stack would train something else."""
+    if framework != "tunecost":
+        raise UserError(f"{source}: `tunecost launch` runs only its own job, not {framework}; plan it with "
+                        f"--framework tunecost (the default), or train with {framework} yourself")
+
+
 def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], sweep: SweepFlags = None,
                      sweep_file: Optional[Path] = None) -> dict[str, Any]:
     """Plan from the workload flags. A local run needs only the spec; a cloud run needs priced offers."""
+    refuse_other_framework(workload.framework.value, f"--framework {workload.framework.value}")
     if not workload.given:
         raise UserError("give a plan file (tunecost plan ... --save plan.json) or the workload flags "
                         "(--model ID or --params SIZE, ...)")
@@ -187,6 +195,9 @@ def launch(
     plan = load_plan(plan_file) if plan_file is not None else _plan_from_flags(workload, local, budget, sweep,
                                                                                sweep_file)
     _refuse_managed(plan)
+    if plan_file is not None:
+        framework = str((plan.get("spec") or {}).get("framework") or "tunecost")
+        refuse_other_framework(framework, f"{plan_file} (planned for --framework {framework})")
     model = workload.model if plan_file is not None else None
     dataset = _dataset(workload, local)
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,

@@ -162,7 +162,8 @@ def plan(
 @workload_options
 def estimate(
     workload: Workload,
-    gpu: str = typer.Option(..., "--gpu", help="GPU model, e.g. A100-80GB, H100, L4, RTX4090"),
+    gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU model, e.g. A100-80GB, H100, L4, RTX4090 [default: "
+                                      "none: memory only]"),
     gpus: int = typer.Option(1, "--gpus", help="Number of GPUs"),
     parallelism: Optional[Parallelism] = typer.Option(None, "--parallelism",
                                                       help="single, ddp or fsdp [default: ddp if it fits, "
@@ -170,7 +171,7 @@ def estimate(
     headroom: float = typer.Option(0.9, "--headroom", help="Usable share of GPU memory"),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON"),
 ) -> None:
-    """Peak memory per GPU, tokens/s and hours of the fine-tune on one GPU type and count; no prices."""
+    """Peak memory per GPU, and with --gpu the fit, tokens/s and hours on that GPU type and count; no prices."""
     from tunecost.planner.corrections import load_corrections
     from tunecost.planner.estimate import estimate as run_estimate
 

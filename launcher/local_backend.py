@@ -20,6 +20,7 @@ from tunecost.job.config import HUB_ID, model_folder_problem
 from tunecost.launcher.job_config import CONFIG_NAME, build_job_config, write_job_config
 from tunecost.launcher.job_output import OutputScanner
 from tunecost.launcher.ledger import Ledger, new_run_id, now
+from tunecost.launcher.local_estimate import estimate_local
 from tunecost.launcher.run_record import RunRecord
 from tunecost.planner.errors import UserError
 
@@ -96,8 +97,8 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
     """Write the job config for a new run, record it, and run it to the end (or until interrupted).
     `sweep`: the sweep_id / sweep_point / sweep_params fields of a sweep's run.
 
-    The record gets the planner's peak memory but no estimated hours or cost: the planner has no CPU speed
-    model, and the plan's quote is for a cloud GPU, not for this machine."""
+    The record gets the planner's peak memory and its hours for this machine (the CPU speed model on a probe of
+    this machine, launcher/local_estimate.py), not the plan's quote, which is for a cloud GPU."""
     run_id = run_id or new_run_id()
     folder = run_dir(ledger, run_id)
     price = float(rate or 0.0)
@@ -108,11 +109,15 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
     if problem:  # before anything is written: a bad --model is not a failed run
         raise UserError(f"--model {problem}" if problem.startswith(config["model"]) else f"--model: {problem}")
     write_job_config(config, folder / CONFIG_NAME)
+    hours = estimate_local(plan, config, JOB_MODEL_IDS.get(config["model"], config["model"]), ledger.home)
+    if hours is not None:
+        echo(f"estimated {hours.hours * 60:.1f} min on this machine ({hours.step_seconds:.2f} s per step)")
     record = ledger.create(RunRecord(
         id=run_id, status="pending", backend="local", created_at=now(), tag=tag, provider="local",
         instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
         model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
         rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
+        estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
         **(sweep or {}),
     ))
     return _run(record, ledger, echo, nproc=nproc, note="started")

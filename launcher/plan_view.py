@@ -182,13 +182,20 @@ def render_assumptions(assumptions: list[str], console: Console, first: str = ""
 
 
 def render_estimate(est: Estimate, console: Console) -> None:
-    """Fit verdict, speed and hours for the dataset, memory breakdown, assumptions."""
+    """Fit verdict, speed and hours for the dataset, memory breakdown, assumptions; memory alone without a GPU."""
+    if est.gpu is None:
+        console.print(f"[bold]{est.model}[/] ({est.framework}), {est.gpu_count} GPU(s), {est.parallelism}: memory "
+                      "only (name a GPU with --gpu for fit, speed and time)")
+        render_memory(est.memory, console)
+        render_assumptions(est.assumptions, console)
+        return
+    speed = est.speed or {}
     verdict = "[bold green]fits[/]" if est.fits else f"[bold red]does not fit[/]: {est.fit_reason}; {est.hint}"
     console.print(f"[bold]{est.model}[/] on {est.gpu} x{est.gpu_count} ({est.parallelism}): {verdict}")
     console.print(f"speed: {est.tokens_per_sec:,.0f} tokens/s in total "
-                  f"({est.speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
-                  f"{est.speed.get('efficiency', 0):.0%} of {est.speed.get('peak_tflops', 0):g} TFLOPS peak)")
-    console.print(f"time for {est.train_tokens:,} tokens: about {hours_text(est.hours)} "
+                  f"({speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
+                  f"{speed.get('efficiency', 0):.0%} of {speed.get('peak_tflops', 0):g} TFLOPS peak)")
+    console.print(f"time for {est.train_tokens:,} tokens: about {hours_text(est.hours or 0.0)} "
                   f"({hours_parts(est.hours_breakdown)})")
     render_memory(est.memory, console)
     render_assumptions(est.assumptions, console)

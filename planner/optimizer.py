@@ -131,7 +131,7 @@ class Pricer:
                 self.infeasible[key] = Infeasible(
                     gpu=row.gpu, gpu_count=count, needs_gib=round(fitter.peak(memory), 2), has_gib=round(has, 2),
                     reason=fitter.reason(row.gpu, count, has, memory, parallelism),
-                    hint=fitter.hint(count, has))
+                    hint=fitter.hint(count, has, row.gpu))
             return
         total = count * nodes
         link = lookup(str(row.provider), str(row.instance_type), str(row.gpu))

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tunecost.planner.gpus import GpuSpec, load_gpus
 from tunecost.planner.interconnect import Interconnect, default_for
-from tunecost.planner.memory import NF4_BYTES, NF4_CONST_BYTES, STACKS, _adapter_params
+from tunecost.planner.memory import NF4_BYTES, NF4_CONST_BYTES, _adapter_params, job_stack
 from tunecost.planner.shapes import ModelShape
 from tunecost.planner.spec import Method, Optimizer, Parallelism, Precision, TrainSpec
 from tunecost.planner.targets import parse_targets
@@ -186,7 +186,7 @@ def weight_bytes(spec: TrainSpec, shape: ModelShape) -> float:
 @lru_cache(maxsize=64)
 def grad_bytes(spec: TrainSpec, shape: ModelShape) -> float:
     """Gradients reduced: full fine-tunes in the 16-bit compute dtype, adapters in the job's adapter dtype."""
-    per = 2.0 if spec.method is Method.full else float(STACKS["hf"].adapter_bytes)
+    per = 2.0 if spec.method is Method.full else float(job_stack(spec, Parallelism.single).adapter_bytes)
     return per * trainable_params(spec, shape)
 
 

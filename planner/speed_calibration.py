@@ -11,25 +11,23 @@ repeated until stable. Leave-one-source-out (LOSO) refits without one source (ro
 
 from __future__ import annotations
 
-from pathlib import Path
 from statistics import median
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from tunecost.planner.calibration import CASES, L2_7, L2_13, L31_8, L32_1, L32_3, _litgpt, load_rows
+from tunecost.planner.calibration import CASES, L2_7, L2_13, L31_8, L32_1, L32_3, _litgpt
 from tunecost.planner.gpus import get_gpu
 from tunecost.planner.interconnect import Interconnect, lookup
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.spec import DatasetSize, Parallelism, TrainSpec
 from tunecost.planner.speed import (COMPILE_SPEEDUP, SpeedConstants, estimate_speed, gpu_class, method_kind,
-                                    passes, tokens_per_micro_batch, trainable_params, UPDATE_BYTES)
+                                    passes, tokens_per_micro_batch)
 
 ALPACA_TOKENS = 110    # tokens per Alpaca sample ("median about 110 tokens", calibration/README.md); padding not counted
 SHORT_TOKENS = 1024    # micro batches below this many tokens calibrate the per-step terms, above the efficiency
 ROUNDS = 6
 SXM_NODE = "8x A100 SXM node"  # assumed: torchtune's 8-GPU A100 runs state no form factor
-
 
 class SpeedCase(BaseModel):
     """One published throughput, restated: what ran where, and how to read its measurement."""
@@ -59,13 +57,11 @@ class SpeedCase(BaseModel):
     def short(self) -> bool:
         return tokens_per_micro_batch(self.spec) < SHORT_TOKENS
 
-
 def _alpaca(model: str, method: str, mb: int, ga: int, seq: int, rank: int = 8, gc: bool = False) -> TrainSpec:
     """Unpacked Alpaca: ALPACA_TOKENS per sample, each micro batch padded to its longest (not counted)."""
     return TrainSpec(model=model, method=method, rank=rank, targets="q,v", seq_len=seq, micro_batch=mb, grad_accum=ga,
                      gradient_checkpointing=gc, precision="bf16", packing=False,
                      dataset=DatasetSize(tokens_per_epoch=ALPACA_TOKENS * 2000, examples=2000, source="Alpaca"))
-
 
 # litgpt resource tables (A100-SXM4-40GB, global batch 128): minutes per 1,000 micro-batch iterations
 LGRT = [("LGRT-07", L2_7, "lora", 1, 1), ("LGRT-08", L2_7, "qlora", 1, 1), ("LGRT-09", L2_7, "qlora", 1, 1),
@@ -93,7 +89,6 @@ SPEED_CASES: list[SpeedCase] = [
                 micro_steps=epochs * 2000 / mb, stack=_litgpt(r, meth)) for r, m, meth, mb, gb, rank, epochs in LGCH],
 ]
 
-
 class SpeedPoint(BaseModel):
     row_id: str
     source: str
@@ -107,24 +102,20 @@ class SpeedPoint(BaseModel):
     def factor(self) -> float:
         return max(self.predicted / self.measured, self.measured / self.predicted)
 
-
 def measured_tokens_per_sec(case: SpeedCase, rows: dict[str, dict[str, str]]) -> float:
     row = rows[case.row_id]
     if case.micro_steps is not None:
         return case.micro_steps * tokens_per_micro_batch(case.spec) / (float(row["wall_time_hours"]) * 3600)
     return float(row["tokens_per_sec"]) / (case.gpu_count if case.total_speed else 1)
 
-
 def predict(case: SpeedCase, constants: SpeedConstants) -> float:
     est = estimate_speed(case.spec, resolve_shape(case.spec), get_gpu(case.gpu), case.gpu_count, case.parallelism,
                          interconnect=case.interconnect, constants=constants)
     return est.tokens_per_sec_per_gpu * (COMPILE_SPEEDUP if case.compiled else 1.0)
 
-
 def _micro_seconds(case: SpeedCase, tps: float) -> float:
     """Seconds per micro step (optimizer step spread over its micro steps) at tps tokens/s per GPU."""
     return tokens_per_micro_batch(case.spec) / tps
-
 
 def _fit_step_terms(cases: list[tuple[SpeedCase, float]], c: SpeedConstants) -> tuple[float, float]:
     """Launch s per layer-pass and fixed s per optimizer step: relative least squares, both >= 0."""
@@ -152,7 +143,6 @@ def _fit_step_terms(cases: list[tuple[SpeedCase, float]], c: SpeedConstants) -> 
         launch, step = 0.0, max(0.0, solve(False, True)[1])
     return max(0.0, launch), step
 
-
 def _fit_dequant(cases: list[tuple[SpeedCase, float]], c: SpeedConstants) -> float:
     """Median bytes per 4-bit weight and pass that reproduce each short QLoRA row."""
     solved = []
@@ -162,7 +152,6 @@ def _fit_dequant(cases: list[tuple[SpeedCase, float]], c: SpeedConstants) -> flo
         t0, t1 = _micro_seconds(case, predict(case, base)), _micro_seconds(case, predict(case, one))
         solved.append(max(0.0, (_micro_seconds(case, measured) - t0) / (t1 - t0)))
     return median(solved) if solved else c.dequant_bytes_per_param
-
 
 def _solve_efficiency(case: SpeedCase, measured: float, c: SpeedConstants) -> Optional[float]:
     """The efficiency of the row's cell that reproduces its measurement (bisection), None if none can."""
@@ -177,7 +166,6 @@ def _solve_efficiency(case: SpeedCase, measured: float, c: SpeedConstants) -> Op
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if at(mid) < measured else (lo, mid)
     return (lo + hi) / 2
-
 
 def _cells(solved: dict[tuple[str, str], list[tuple[str, float]]], cells: set[tuple[str, str]],
            prior: dict[tuple[str, str], float]) -> dict[tuple[str, str], float]:
@@ -195,7 +183,6 @@ def _cells(solved: dict[tuple[str, str], list[tuple[str, float]]], cells: set[tu
         g = {cls: 1.0 if cls == "datacenter" else median([e / m[k] for k, c, e in flat if c == cls] or [1.0])
              for cls in classes}
     return {(kind, cls): m[kind] * g[cls] for kind, cls in cells}
-
 
 def fit(cases: list[SpeedCase], rows: dict[str, dict[str, str]]) -> tuple[SpeedConstants, dict[str, list[str]]]:
     """Constants and, per constant, the row ids it was fitted on."""
@@ -226,12 +213,10 @@ def fit(cases: list[SpeedCase], rows: dict[str, dict[str, str]]) -> tuple[SpeedC
     used["dequant_bytes_per_param"] = [k.row_id for k, _ in short_qlora]
     return rounded, used
 
-
 def points(cases: list[SpeedCase], rows: dict[str, dict[str, str]], constants: SpeedConstants) -> list[SpeedPoint]:
     return [SpeedPoint(row_id=k.row_id, source=k.source, method=method_kind(k.spec),
                        gpu_class=gpu_class(get_gpu(k.gpu)), gpus=k.gpu_count, predicted=predict(k, constants),
                        measured=measured_tokens_per_sec(k, rows)) for k in cases]
-
 
 def leave_one_source_out(cases: list[SpeedCase], rows: dict[str, dict[str, str]]) -> list[SpeedPoint]:
     """Every row predicted by constants fitted without any row of its source."""
@@ -241,18 +226,9 @@ def leave_one_source_out(cases: list[SpeedCase], rows: dict[str, dict[str, str]]
         out += points([k for k in cases if k.source == source], rows, constants)
     return out
 
-
 def quantile(values: list[float], q: float) -> float:
     """Linear-interpolated quantile (as pandas / numpy default)."""
     s = sorted(values)
     pos = (len(s) - 1) * q
     lo = int(pos)
     return s[lo] + (s[min(lo + 1, len(s) - 1)] - s[lo]) * (pos - lo)
-
-
-def load(path: Path) -> dict[str, dict[str, str]]:
-    return load_rows(path)
-
-
-__all__ = ["SPEED_CASES", "SpeedCase", "SpeedPoint", "fit", "leave_one_source_out", "points", "quantile",
-           "trainable_params", "UPDATE_BYTES"]
