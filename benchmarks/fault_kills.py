@@ -1,8 +1,9 @@
 """Fault figures: N random SIGKILLs of the real launcher and/or trainer of local tiny-model runs, each resumed.
 
-    python benchmarks/fault_kills.py [--trials 20] [--steps 12] [--seed 12] [--out benchmarks/fault_kills.md]
+    python benchmarks/fault_kills.py [--trials 20] [--steps 30] [--seed 12] [--out benchmarks/fault_kills.md]
 
-Each trial starts `tunecost launch --local --model tiny --dataset demo --max-steps S --save-steps 3`, picks a
+Each trial starts `tunecost launch --local --model tiny --dataset demo --method lora --seq-len 64 --batch 8 --no-packing
+--max-steps S --save-steps 5`, picks a
 target (launcher, trainer, or both) and a moment uniformly between the launcher's start and the reference run's
 duration, and os.kill()s the target's pid with SIGKILL. Once every process of the run is gone it reads
 `tunecost runs --json` (which reconciles), then resumes with `tunecost launch --local --resume ID` when the run
@@ -33,8 +34,9 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _launch_cmd(steps: int) -> list[str]:
-    return TUNECOST + ["launch", "--local", "--model", "tiny", "--dataset", "demo", "--max-steps", str(steps),
-                       "--save-steps", "3", "--tag", "fault"]
+    return TUNECOST + ["launch", "--local", "--model", "tiny", "--dataset", "demo", "--method", "lora",
+                       "--seq-len", "64", "--batch", "8", "--no-packing", "--max-steps", str(steps),
+                       "--save-steps", "5", "--tag", "fault"]
 
 
 def _runs(home: Path) -> list[dict]:
@@ -90,7 +92,7 @@ seen_ids: set[str] = set()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("fault_kills.md"))
     args = parser.parse_args()
@@ -111,16 +113,22 @@ def main() -> None:
                        and row["steps"] == args.steps and row["same_adapter"])
         rows.append(row)
         print(i + 1, row, flush=True)
+        write_report(args, rows, duration)
+    print(f"{sum(r['good'] for r in rows)}/{len(rows)} good; wrote {args.out}")
+
+
+def write_report(args: argparse.Namespace, rows: list[dict], duration: float) -> None:
+    """Rewritten after every trial, so a run cut short still leaves its figures."""
     good = sum(r["good"] for r in rows)
-    load = os.getloadavg()[0]
     lines = [
         "# Fault kills (benchmarks/fault_kills.py)", "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `python benchmarks/fault_kills.py "
         f"--trials {args.trials} --steps {args.steps} --seed {args.seed}` on the shared 2-core machine (1-minute load "
-        f"average {load:.1f} at the end). Reference run (uninterrupted, same flags): {duration:.1f} s; each kill "
-        "lands uniformly in [0.5 s, that duration] after the launcher starts.", "",
-        f"**{good} of {len(rows)} trials good**: never left running, labelled resumable (or succeeded from the "
-        f"job's own summary), resumed to {args.steps} of {args.steps} steps with the reference run's adapter bytes.",
+        f"average {os.getloadavg()[0]:.1f} when written). Reference run (uninterrupted, same flags): {duration:.1f} s; "
+        "each kill lands uniformly in [0.5 s, that duration] after the launcher starts.", "",
+        f"**{good} of {len(rows)} trials good** ({len(rows)} of {args.trials} run): never left running, labelled "
+        f"resumable (or succeeded from the job's own summary), resumed to {args.steps} of {args.steps} steps with "
+        "the reference run's adapter bytes.",
         "", "| # | target | kill at s | killed | status after kill | ledger note | resumed | final | steps | same adapter "
         "| good |", "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -129,7 +137,6 @@ def main() -> None:
                      f"{r['note'].replace('|', '/')} | {r['resumed']} | {r['final']} | {r['steps']} | "
                      f"{r['same_adapter']} | {r['good']} |")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{good}/{len(rows)} good; wrote {args.out}")
 
 
 if __name__ == "__main__":

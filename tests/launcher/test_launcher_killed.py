@@ -17,6 +17,7 @@ import psutil
 from tunecost.job import checkpoints
 
 from .conftest import SINGLE
+from .test_launch_local import _wait_for
 
 TUNECOST = [sys.executable, "-c", "from tunecost.launcher.cli import main; main()"]
 
@@ -39,18 +40,6 @@ def _trainer(launcher: subprocess.Popen) -> psutil.Process:
             return kids[0]
         time.sleep(0.05)
     raise AssertionError("the launcher started no trainer")
-
-
-def _wait_for(proc: subprocess.Popen, text: str, timeout: float = 180) -> None:
-    seen, deadline = "", time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen += line
-        if text in line:
-            return
-    raise AssertionError(f"never saw {text!r}:\n{seen[-2000:]}")
 
 
 def _runs(home: Path) -> list[dict]:
@@ -79,7 +68,7 @@ def test_launcher_and_trainer_sigkilled_mid_training_then_runs_shows_stopped_and
     launcher = _start(home, write_plan(SINGLE))
     try:
         trainer = _trainer(launcher)
-        _wait_for(launcher, "step 10/20")
+        _wait_for(launcher, "step 10/20", timeout=180)
         _kill(launcher)
         _kill(trainer)
         launcher.wait(timeout=30)
@@ -106,7 +95,7 @@ def test_launcher_sigkilled_alone_the_trainer_finishes_and_runs_records_its_summ
     launcher = _start(home, write_plan(SINGLE), steps=20, save=100)
     try:
         trainer = _trainer(launcher)
-        _wait_for(launcher, "step 10/20")
+        _wait_for(launcher, "step 10/20", timeout=180)
         _kill(launcher)
         launcher.wait(timeout=30)
         [run] = _runs(home)
