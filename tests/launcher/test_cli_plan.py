@@ -21,7 +21,8 @@ TUNECOST = Path(sys.executable).with_name("tunecost")
 MODEL = ["--model", "meta-llama/Llama-3.1-8B", "--tokens", "20000000"]
 QUOTE_KEYS = {"provider", "region", "zone", "instance_type", "gpu", "gpu_count", "spot", "price_per_hour", "hours",
               "cost", "peak_gib_per_gpu", "gpu_memory_gib", "as_of", "source", "pareto", "parallelism", "num_nodes",
-              "tokens_per_sec", "hours_breakdown", "corrections"}
+              "tokens_per_sec", "hours_breakdown", "corrections", "interconnect", "interconnect_assumed",
+              "communication_hours"}
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +117,9 @@ def test_estimate_json_matches_the_memory_model():
     assert data["memory"]["components_gib"] == pytest.approx(expected.components_gib)
     assert data["speed"]["tokens_per_sec_per_gpu"] > 0 and data["assumptions"]
     assert (data["gpu"], data["gpu_count"], data["parallelism"], data["fits"]) == ("A100-80GB", 2, "fsdp", True)
-    assert data["hours_breakdown"]["compute"] == pytest.approx(1e6 / data["tokens_per_sec"] / 3600, rel=1e-3)
+    loop = sum(data["hours_breakdown"][k] for k in ("compute", "step_overhead", "communication"))
+    assert loop == pytest.approx(1e6 / data["tokens_per_sec"] / 3600, rel=1e-3)
+    assert data["hours_breakdown"]["communication"] > 0  # no link given: PCIe without P2P is assumed
 
 
 def _store_factors(hours: float, memory: float) -> None:
