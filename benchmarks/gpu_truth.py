@@ -163,11 +163,12 @@ def train_steps(model, cfg, seq: int, batch: int, vocab: int, warmup: int) -> di
     import torch
 
     from tunecost.job.data import Collator
-    from tunecost.job.model import compute_dtype, count_params
+    from tunecost.job.model import count_params, job_storage
     from tunecost.job.train import ListDataset, job_trainer_class, training_args
 
     cuda = torch.cuda.is_available()
-    args = training_args(cfg, Path(cfg.output_dir), cuda, compute_dtype(cfg.precision))
+    storage = job_storage(cfg)
+    args = training_args(cfg, Path(cfg.output_dir), cuda, storage)
     args = dataclasses.replace(args, save_strategy="no")  # measuring, not keeping checkpoints
     g = torch.Generator().manual_seed(0)
     rows = [{"input_ids": ids, "labels": ids} for ids in
@@ -175,6 +176,7 @@ def train_steps(model, cfg, seq: int, batch: int, vocab: int, warmup: int) -> di
     timer = StepTimer()
     trainer = job_trainer_class()(model=model, args=args, train_dataset=ListDataset(rows),
                                   data_collator=Collator(0), callbacks=[timer.callback()])
+    trainer.chunked_loss = storage.loss == "chunked"  # as the recipe sets it (job/train.py)
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h] or \
         [trainer.state.log_history[-1].get("train_loss")]

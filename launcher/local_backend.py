@@ -92,8 +92,10 @@ def hub_model_problem(name: str) -> Optional[str]:
 
 def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Echo, model: Optional[str] = None,
                 rate: Optional[float] = None, budget_usd: Optional[float] = None, nproc: int = 1, tag: str = "",
-                overrides: Optional[dict[str, Any]] = None, run_id: Optional[str] = None) -> RunRecord:
+                overrides: Optional[dict[str, Any]] = None, run_id: Optional[str] = None,
+                sweep: Optional[dict[str, Any]] = None) -> RunRecord:
     """Write the job config for a new run, record it, and run it to the end (or until interrupted).
+    `sweep`: the sweep_id / sweep_point / sweep_params fields of a sweep's run.
 
     The record gets the planner's peak memory and its hours for this machine (the CPU speed model on a probe of
     this machine, launcher/local_estimate.py), not the plan's quote, which is for a cloud GPU."""
@@ -116,6 +118,7 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
         model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
         rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
         estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
+        **(sweep or {}),
     ))
     return _run(record, ledger, echo, nproc=nproc, note="started")
 

@@ -12,12 +12,14 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
-from tunecost.planner.candidates import select_offers
+from tunecost.planner.candidates import select_offers, split_names
 from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
 from tunecost.planner.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.gpus import load_gpus
 from tunecost.planner.interconnect import Interconnect, lookup
+from tunecost.planner.managed import ManagedQuote, quote_managed, verdict
+from tunecost.planner.managed_prices import ManagedPrice
 from tunecost.planner.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.quote import Infeasible, Overheads, Quote, checkpoint_gb, hours_breakdown
@@ -44,6 +46,10 @@ class Plan(BaseModel):
     assumptions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     created_at: str = ""
+    managed: list[ManagedQuote] = Field(default_factory=list, description="hosted fine-tuning services that "
+                                        "can train this model and method, cheapest first (not launchable)")
+    managed_verdict: str = Field(default="", description="renting the chosen offer vs the cheapest open-weight "
+                                 "managed service, and the break-even size")
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -163,20 +169,36 @@ class Pricer:
         return self.speeds[key]
 
 
+def _split_providers(providers, managed: list[ManagedPrice]) -> tuple[Optional[list[str]], list[ManagedPrice]]:
+    """--providers names GPU providers and managed services alike; each list gets its own names."""
+    names = [n.lower() for n in split_names(providers)]
+    if not names:
+        return None, managed
+    services = {r.provider for r in managed}
+    gpu_names = [n for n in names if n not in services]
+    if not gpu_names:
+        raise UserError(f"--providers names only managed services ({', '.join(names)}); add a GPU provider "
+                        "(e.g. runpod): a plan needs an offer tunecost can launch, the services are quoted beside it")
+    return gpu_names, [r for r in managed if r.provider in names]
+
+
 def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None, spot: str = "any",
              max_gpus: int = 8, regions=None, budget: Optional[float] = None,
              deadline_hours: Optional[float] = None, headroom: float = 0.9,
              preemption_rate_per_hour: float = 0.05, checkpoint_interval_hours: float = 0.5,
-             top_k: int = DEFAULT_TOP_K, corrections: Optional[Corrections] = None) -> Plan:
+             top_k: int = DEFAULT_TOP_K, corrections: Optional[Corrections] = None,
+             managed_prices: Optional[list[ManagedPrice]] = None, include_closed: bool = False) -> Plan:
     """Price every offer that fits; rank by cost; mark the (cost, hours) Pareto set; choose within limits.
 
     `corrections` (learned by `tunecost calibrate --apply`) scale each quote's hours and peak memory for its GPU
-    and method before ranking and fitting; each one applied is stated in the assumptions."""
+    and method before ranking and fitting; each one applied is stated in the assumptions. `managed_prices` (the
+    hosted services' table) adds their quotes and a one-line verdict against the chosen offer."""
     if not 0 < headroom <= 1:
         raise UserError(f"headroom must be in (0, 1] (got {headroom:g})")
     overheads = Overheads(preemption_rate_per_hour=preemption_rate_per_hour,
                           checkpoint_interval_hours=checkpoint_interval_hours)
     shape = resolve_shape(spec)
+    providers, managed_rows = _split_providers(providers, managed_prices or [])
     rows, warnings = select_offers(prices.offers, providers=providers, gpus=gpus, spot=spot, max_gpus=max_gpus,
                                    regions=regions)
     if rows.empty:
@@ -216,7 +238,9 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     if spec.precision.compute is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
         warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")
+    managed = quote_managed(spec, shape.total_params() / 1e9, managed_rows, include_closed=include_closed)
     return Plan(spec=spec, chosen=chosen, quotes=kept, infeasible=misfits, prices_as_of=prices.as_of,
                 memory=memory.model_dump(mode="json"), speed=speed.model_dump(mode="json"),
                 assumptions=assumptions, warnings=_unique([*prices.warnings, *warnings]),
-                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                managed=managed, managed_verdict=verdict(chosen, managed, spec.train_tokens))

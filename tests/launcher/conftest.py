@@ -43,6 +43,7 @@ def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135,
                  "packing": False, "framework": "tunecost"},
         "chosen": quotes[0], "quotes": quotes, "infeasible": [], "prices_as_of": "undated snapshot",
         "memory": {}, "speed": {}, "assumptions": [], "warnings": [], "created_at": "2026-11-23T10:00:00Z",
+        "managed": [], "managed_verdict": "",
     })
 
 

@@ -79,14 +79,23 @@ def test_save_writes_the_same_json_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]  # no temp file left behind
 
 
-def test_text_view_shows_chosen_alternatives_memory_and_assumptions():
+def test_text_view_is_concise_and_verbose_carries_every_assumption():
     result = run("plan", *MODEL, "--top", "5")
     assert result.exit_code == 0, result.stderr
-    chosen = plan_json()["chosen"]
+    plan = plan_json()
+    chosen = plan["chosen"]
     out = result.stdout
     assert "Chosen:" in out and chosen["instance_type"] in out
     assert "Offers ranked by total cost (5 of" in out
-    assert "Memory per GPU" in out and "Assumptions" in out and "preemptions per hour" in out
+    assert "Memory per GPU" in out and "Does not fit" in out
+    assert "Assumptions" not in out and "preemptions per hour" not in out
+    assert f"{len(plan['assumptions']) + 1} assumptions behind these numbers: --verbose lists them" in out
+    assert len(out.splitlines()) < 45
+    verbose = run("plan", *MODEL, "--top", "5", "--verbose")
+    assert verbose.exit_code == 0, verbose.stderr
+    flat = " ".join(verbose.stdout.split())  # rich folds long lines
+    assert "Assumptions" in flat and all(" ".join(a.split()) in flat for a in plan["assumptions"])
+    assert len(verbose.stdout.splitlines()) > len(out.splitlines()) + len(plan["assumptions"])
 
 
 def test_dataset_params_and_workload_flags_build_the_spec(tmp_path):
@@ -149,7 +158,8 @@ def test_plan_and_estimate_apply_the_factors_calibrate_stored():
     assert any(a.startswith("peak memory x1.050 for L4 qlora") for a in after["assumptions"])
     assert not any("tunecost calibrate" in a for a in before["assumptions"])
     text = run("plan", *MODEL, *l4).stdout
-    assert "hours x1.300 for L4 qlora" in text and "learned correction" in text
+    assert "learned correction" in text  # in the hours and memory lines of the concise view
+    assert "hours x1.300 for L4 qlora" in run("plan", *MODEL, *l4, "--verbose").stdout
     est = json.loads(run(*est_args).stdout)
     assert est["hours"] == pytest.approx(1.3 * est_before["hours"])
     assert est["memory"]["peak_gib"] == pytest.approx(1.05 * est_before["memory"]["peak_gib"], abs=0.001)

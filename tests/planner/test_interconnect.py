@@ -8,7 +8,7 @@ import pytest
 from tunecost.planner.interconnect import lookup
 from tunecost.planner.offers import load_prices
 from tunecost.planner.optimizer import optimize
-from tunecost.planner.spec import DatasetSize, Method, TrainSpec
+from tunecost.planner.spec import DatasetSize, Framework, Method, TrainSpec
 
 
 def rows():
@@ -39,7 +39,8 @@ def test_most_specific_row_wins_and_unknowns_get_the_conservative_default():
 
 @pytest.fixture(scope="module")
 def plan_8b_qlora(tmp_path_factory):
-    spec = TrainSpec(model="meta-llama/Llama-3.1-8B", method=Method.qlora,
+    # priced for plain HF + PEFT (17.1 GiB): 16 GB cards then need FSDP over 2 GPUs (the lean job fits one)
+    spec = TrainSpec(model="meta-llama/Llama-3.1-8B", method=Method.qlora, framework=Framework.hf,
                      dataset=DatasetSize(tokens_per_epoch=20_000_000))
     return optimize(spec, load_prices(home=tmp_path_factory.mktemp("home")), top_k=10**6)
 
