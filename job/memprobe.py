@@ -56,23 +56,22 @@ def _quant_tensors(model):
                 yield qs.state2.absmax
 
 
-def peak_bytes(fn: Callable[[], None]) -> tuple[int, int]:
-    """(peak, before): bytes of tensors alive at the peak while fn runs, and of those alive when it began.
-    CUDA: the allocator's counters. CPU: the profiler's memory timeline, which sees the tensors fn touches."""
+def peak_bytes(fn: Callable[[], None]) -> int:
+    """Bytes of tensors alive at the peak while fn runs. CUDA: the allocator's peak (every tensor on the device).
+    CPU: the profiler's memory timeline, which sees the tensors fn creates and those it touches."""
     if torch.cuda.is_available():
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
         fn()
         torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated(), before
+        return torch.cuda.max_memory_allocated()
     from torch.profiler import ProfilerActivity, profile
     from torch.profiler._memory_profiler import MemoryProfileTimeline
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True) as prof:
         fn()
-    times, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline("cpu")
-    return max(sum(row) for row in sizes), (sum(sizes[0]) if times and times[0] == -1 else 0)
+    _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline("cpu")
+    return max(sum(row) for row in sizes)
 
 
 def _job_loss(model, ids, labels):
@@ -121,7 +120,7 @@ def measure_step(model, ids: torch.Tensor, autocast_dtype, loss=_job_loss, lr: f
     value.backward()
     grads = _bytes(p.grad for p in trainable)
     opt.zero_grad(set_to_none=True)
-    peak, _ = peak_bytes(step)
+    peak = peak_bytes(step)
     return StepMemory(
         weights=_bytes(p for p in model.parameters() if not p.requires_grad) or _bytes(model.parameters()),
         quant_constants=_bytes(_quant_tensors(model)), trainable=_bytes(trainable), gradients=grads,
@@ -141,16 +140,19 @@ def loss_peak(model, ids, autocast_dtype, full_logits: bool) -> int:
 
     def run():
         with cast:
-            if full_logits:  # HF: the whole [tokens x vocab] logits, fp32 upcast, shift, cross-entropy
-                logits = head(h).float()
-                value = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]),
-                                                          ids[:, 1:].reshape(-1))
+            if full_logits:  # HF's own causal LM loss over the whole [tokens x vocab] logits
+                from transformers.loss.loss_utils import ForCausalLMLoss
+
+                logits = head(h)
+                value = ForCausalLMLoss(logits, ids, vocab_size=logits.shape[-1])
             else:
                 value = causal_lm_loss(head, h, ids)
         value.backward()
         h.grad = None
 
-    peak, before = peak_bytes(run)
+    before = (torch.cuda.memory_allocated() if ids.is_cuda else
+              _bytes([h, *head.parameters()]))  # CPU: the timeline holds only what run() touches
+    peak = peak_bytes(run)
     head_grads = _bytes(p.grad for p in head.parameters())  # counted as gradients, not as the loss's
     model.zero_grad(set_to_none=True)
     return peak - before - head_grads
