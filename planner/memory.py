@@ -113,7 +113,8 @@ def loss_buffer_bytes(spec: TrainSpec, shape: ModelShape, st: Stack, tokens: int
 class MemoryEstimate(BaseModel):
     """Peak memory per GPU in GiB, by component, with the assumptions behind it."""
 
-    peak_gib: float
+    peak_gib: float               # what the fit decision uses: allocated + allocator slack + CUDA context
+    reserved_gib: float = 0.0     # allocated + slack: what the job records (torch.cuda.max_memory_reserved)
     components_gib: dict[str, float]
     trainable_params: int
     assumptions: list[str]
@@ -317,5 +318,6 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     notes.append(f"GPU-only, assumed: CUDA context {CUDA_CONTEXT_GIB} GiB + {ALLOCATOR_SLACK:.0%} allocator slack "
                  "(the job records torch.cuda.max_memory_reserved = allocated + slack, without the context)")
     comps = {k: round(v / GIB, 6) for k, v in chosen.items() if v > 0 or k in ("weights", "activations")}
-    return MemoryEstimate(peak_gib=round(sum(chosen.values()) / GIB, 3), components_gib=comps,
+    return MemoryEstimate(peak_gib=round(sum(chosen.values()) / GIB, 3),
+                          reserved_gib=round((1 + ALLOCATOR_SLACK) * allocated / GIB, 3), components_gib=comps,
                           trainable_params=int(trainable), assumptions=notes)
