@@ -8,7 +8,6 @@ skipped and counted (the count lands in the run summary as bad_rows).
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from importlib import resources
@@ -19,9 +18,9 @@ import torch
 
 from .config import JobError
 from .contract import alpaca_prompt
+from .rows import FORMATS, RowError, bad_row, read_rows, row_format
 
 IGNORE = -100
-FORMATS = "text | prompt+completion | messages | instruction+output"
 
 
 @dataclass
@@ -50,37 +49,18 @@ def dataset_path(name: str) -> Path:
 
 
 def parse_row(row: Any, tokenizer) -> Example:
-    """One JSON value -> Example; raises ValueError with a short reason."""
-    if not isinstance(row, dict):
-        raise ValueError("row is not a JSON object")
-    if "messages" in row:
+    """One JSON value -> Example; raises ValueError with a short reason (the checks are rows.row_format's)."""
+    fmt = row_format(row)
+    if fmt == "messages":
         return _from_messages(row["messages"], tokenizer)
-    if "prompt" in row and "completion" in row:
-        return Example(_text(row, "prompt", allow_empty=True), _text(row, "completion"))
-    if "instruction" in row and "output" in row:
-        extra = _text(row, "input", allow_empty=True) if "input" in row else ""
-        return Example(alpaca_prompt(_text(row, "instruction"), extra), _text(row, "output"))
-    if "text" in row:
-        return Example("", _text(row, "text"))
-    raise ValueError(f"row has none of the keys {FORMATS}")
+    if fmt == "prompt+completion":
+        return Example(row["prompt"], row["completion"])
+    if fmt == "instruction+output":
+        return Example(alpaca_prompt(row["instruction"], row.get("input") or ""), row["output"])
+    return Example("", row["text"])
 
 
-def _text(row: dict, key: str, allow_empty: bool = False) -> str:
-    value = row.get(key)
-    if not isinstance(value, str):
-        raise ValueError(f"key '{key}' is not a string")
-    if not value and not allow_empty:
-        raise ValueError(f"key '{key}' is empty")
-    return value
-
-
-def _from_messages(messages: Any, tokenizer) -> Example:
-    ok = isinstance(messages, list) and messages and all(
-        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages)
-    if not ok:
-        raise ValueError("'messages' must be a non-empty list of {\"role\", \"content\"} objects")
-    if messages[-1]["role"] != "assistant":
-        raise ValueError("the last message must have role 'assistant' (it is what the model learns)")
+def _from_messages(messages: list[dict[str, str]], tokenizer) -> Example:
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
     if not full.startswith(prompt):  # template renders the history differently: learn the whole conversation
@@ -91,17 +71,15 @@ def _from_messages(messages: Any, tokenizer) -> Example:
 def read_examples(path: Path, tokenizer, skip_bad_rows: bool) -> tuple[list[Example], int]:
     """Read a JSONL file; returns (examples, bad row count)."""
     examples, bad = [], 0
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                examples.append(parse_row(json.loads(line), tokenizer))
-            except (ValueError, json.JSONDecodeError) as exc:  # JSONDecodeError is a ValueError; named for clarity
-                if not skip_bad_rows:
-                    reason = f"not valid JSON ({exc.msg})" if isinstance(exc, json.JSONDecodeError) else str(exc)
-                    raise JobError(f"{path}:{lineno}: {reason}; fix the row or set skip_bad_rows") from None
-                bad += 1
+    for lineno, row in read_rows(path):
+        try:
+            if isinstance(row, RowError):
+                raise row
+            examples.append(parse_row(row, tokenizer))
+        except ValueError as exc:
+            if not skip_bad_rows:
+                raise bad_row(path, exc if isinstance(exc, RowError) else RowError(lineno, str(exc))) from None
+            bad += 1
     if not examples:
         raise JobError(f"{path}: no usable rows; each line needs one of the formats {FORMATS}")
     return examples, bad

@@ -5,7 +5,8 @@
     torchrun --nproc-per-node 2 -m tunecost.job.train --config job.json    # DDP (gloo on CPU)
 
 --model tiny | smollm2 | <local HF folder>; --dataset demo | <file.jsonl>. Always resumes from the newest COMPLETE
-checkpoint in output_dir (SkyPilot does not tell a job it is a resume).
+checkpoint in output_dir (SkyPilot does not tell a job it is a resume); a restart from the last step trains
+nothing and writes the same adapter and summary from that checkpoint.
 
 Exit codes: 0 when training finished (stop_reason completed | max_steps) or the budget guard stopped it (budget: a
 restart would only stop again). 2 on bad input (`error: ...`, no traceback). A crash in training writes the summary
@@ -100,13 +101,15 @@ def is_rank0() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def resume_point(output_dir: Path) -> tuple[Optional[Path], dict[str, Any]]:
-    """Newest complete checkpoint and our state in it; partial ones are deleted (by rank 0) and ignored."""
+def resume_point(output_dir: Path, keep: int) -> tuple[Optional[Path], dict[str, Any]]:
+    """Newest complete checkpoint and our state in it; partial ones are deleted (by rank 0) and ignored, and the
+    rotation a kill interrupted is finished (it is idempotent), so at most `keep` complete ones remain."""
     from . import checkpoints
 
     if is_rank0():
         for name in checkpoints.remove_partial(output_dir):
             print(f"removed partial checkpoint {name}", flush=True)
+        checkpoints.rotate(output_dir, keep)
     folder = checkpoints.newest_complete(output_dir)
     return folder, (checkpoints.read_state(folder) if folder else {})
 
@@ -167,6 +170,28 @@ def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[s
     return out
 
 
+def last_step_done(checkpoint: Path, cfg: JobConfig) -> bool:
+    """Whether the checkpoint is the run's last step (HF's resume would train one step more). The step count is
+    HF's own, stored in the checkpoint (epochs -> steps); an explicit max_steps may since have been raised."""
+    import json
+
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    target = cfg.max_steps if cfg.max_steps > 0 else int(state.get("max_steps") or 0)
+    return target > 0 and int(state.get("global_step") or 0) >= target
+
+
+def restore_final(trainer, checkpoint: Path) -> None:
+    """Load the last checkpoint's weights and state instead of training: the adapter, eval and summary that follow
+    are those of the uninterrupted run."""
+    from transformers import TrainerState
+
+    trainer._load_from_checkpoint(str(checkpoint))
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    if is_rank0():
+        print(f"{checkpoint.name} is the last step ({trainer.state.global_step}/{trainer.state.max_steps}): "
+              "nothing left to train; writing the adapter and summary from it", flush=True)
+
+
 def run(cfg: JobConfig, started: float) -> int:
     """Signal handlers around the recipe; returns the process exit code."""
     from .callbacks import RunClock, StopFlags, install_signal_handlers
@@ -190,7 +215,7 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
         print(f"note: parallelism {asked} needs GPUs; running {cfg.parallelism} on CPU", flush=True)
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    resume, prior = resume_point(output_dir)
+    resume, prior = resume_point(output_dir, cfg.keep_checkpoints)
     clock.prior_total, clock.prior_train = prior.get("total_seconds", 0.0), prior.get("train_seconds", 0.0)
     run_id = cfg.run_id or prior.get("run_id") or os.environ.get("SKYPILOT_TASK_ID") or uuid.uuid4().hex[:12]
     resumed_from = prior.get("resumed_from", []) + ([prior.get("step", 0)] if resume else [])
@@ -245,6 +270,8 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     try:
         if already_spent:
             flags.reason = "budget"
+        elif resume and last_step_done(resume, cfg):
+            restore_final(trainer, resume)
         else:
             trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     except Exception as exc:  # record the failure for the ledger, then let it surface with its traceback

@@ -16,6 +16,7 @@ from typing import Any, Optional
 import typer
 
 from tunecost.launcher.cli import app
+from tunecost.launcher.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
 
@@ -37,18 +38,48 @@ def load_plan(path: Path) -> dict[str, Any]:
     return data
 
 
-def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float]) -> dict[str, Any]:
+def _refuse_managed(plan: dict[str, Any]) -> None:
+    """A managed fine-tuning quote is the service's to run, not ours: refuse it before anything is recorded."""
+    from tunecost.planner.managed import refuse_managed_launch
+    from tunecost.planner.managed_prices import load_managed_prices
+
+    chosen = plan.get("chosen") or {}
+    services = {r.provider for r in load_managed_prices()} | {str(m.get("provider", "")).lower()
+                                                              for m in plan.get("managed") or []}
+    refuse_managed_launch(str(chosen.get("provider", "")), services)
+
+
+def refuse_other_framework(framework: str, source: str) -> None:
+    """launch runs tunecost's own job only; a plan priced for another stack would train something else."""
+    if framework != "tunecost":
+        raise UserError(f"{source}: `tunecost launch` runs only its own job, not {framework}; plan it with "
+                        f"--framework tunecost (the default), or train with {framework} yourself")
+
+
+def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], sweep: SweepFlags = None,
+                     sweep_file: Optional[Path] = None) -> dict[str, Any]:
     """Plan from the workload flags. A local run needs only the spec; a cloud run needs priced offers."""
+    refuse_other_framework(workload.framework.value, f"--framework {workload.framework.value}")
     if not workload.given:
         raise UserError("give a plan file (tunecost plan ... --save plan.json) or the workload flags "
                         "(--model ID or --params SIZE, ...)")
     if local:
         counted = workload if workload.dataset and str(workload.dataset) != DEMO_DATASET else \
             replace(workload, dataset=None)
+        points = sweep_points(counted, sweep, sweep_file)
+        if points:
+            from tunecost.launcher.sweep_run import local_sweep_plan
+
+            return local_sweep_plan(points)
         return {"spec": counted.to_spec().model_dump(mode="json")}
     from tunecost.planner.offers import load_prices
     from tunecost.planner.optimizer import optimize
 
+    points = sweep_points(workload, sweep, sweep_file)
+    if points:
+        from tunecost.planner.sweep import price_sweep
+
+        return price_sweep(points, load_prices(), budget=budget).model_dump(mode="json")
     return optimize(workload.to_spec(), load_prices(), budget=budget).model_dump(mode="json")
 
 
@@ -60,7 +91,20 @@ def _dataset(workload: Workload, local: bool) -> Path:
         return workload.dataset
     if not workload.dataset.expanduser().is_file():
         raise UserError(f"--dataset {workload.dataset}: no such file")
-    return workload.dataset.expanduser().resolve()
+    path = workload.dataset.expanduser().resolve()
+    check_rows(path)
+    return path
+
+
+def check_rows(path: Path) -> None:
+    """The job's own row checks, before anything is recorded: a bad row is bad input here, not a failed run."""
+    from tunecost.job.config import JobError
+    from tunecost.job.rows import check_dataset
+
+    try:
+        check_dataset(path)
+    except JobError as err:
+        raise UserError(f"--dataset {err}") from None
 
 
 def _check_budget(plan: dict[str, Any], budget: Optional[float]) -> None:
@@ -127,6 +171,8 @@ def launch(
                                                   "share of the dataset for eval loss and a before/after sample",
                                                   rich_help_panel=RUN),
     tag: str = typer.Option("", "--tag", help="Label for the ledger and reports", rich_help_panel=RUN),
+    sweep: SweepFlags = SWEEP,
+    sweep_file: Optional[Path] = SWEEP_FILE,
 ) -> None:
     """Run a plan: a SkyPilot managed spot job with checkpoints in a bucket, or --local on this machine."""
     from tunecost.launcher.ledger import Ledger
@@ -143,11 +189,30 @@ def launch(
         return
     if local and (dry_run or cluster):
         raise UserError("--dry-run and --cluster are for cloud runs; drop them or drop --local")
-    plan = load_plan(plan_file) if plan_file is not None else _plan_from_flags(workload, local, budget)
+    if plan_file is not None and (sweep or sweep_file):
+        raise UserError("--sweep and --sweep-file plan a sweep from the workload flags; a plan file brings its own "
+                        "(tunecost plan ... --sweep ... --save plan.json)")
+    plan = load_plan(plan_file) if plan_file is not None else _plan_from_flags(workload, local, budget, sweep,
+                                                                               sweep_file)
+    _refuse_managed(plan)
+    if plan_file is not None:
+        framework = str((plan.get("spec") or {}).get("framework") or "tunecost")
+        refuse_other_framework(framework, f"{plan_file} (planned for --framework {framework})")
     model = workload.model if plan_file is not None else None
     dataset = _dataset(workload, local)
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,
                  "eval_fraction": eval_fraction}
+    if plan.get("sweep"):
+        if dry_run or cluster:
+            raise UserError("--dry-run and --cluster take one run; a sweep launches one managed job per point")
+        from tunecost.launcher.sweep_launch import launch_sweep
+
+        records = launch_sweep(plan, local=local, dataset=dataset, ledger=Ledger(), echo=_echo, confirm=_confirm,
+                               model=model, rate=rate, budget=budget, nproc=nproc, tag=tag, overrides=overrides,
+                               bucket=bucket, top_k=top_k, max_restarts=max_restarts)
+        if any(r.status == "failed" for r in records):
+            raise typer.Exit(1)
+        return
     if local:
         from tunecost.launcher.local_backend import start_local
 
@@ -207,6 +272,7 @@ def runs(
         return
     from rich import box
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -228,3 +294,15 @@ def runs(
                       _hours_cost(r.estimated_hours, r.estimated_cost), _hours_cost(r.actual_hours, r.actual_cost),
                       _restarts(r.recoveries, r.resumes), r.tag, f"{r.created_at:%Y-%m-%d %H:%M}")
     console.print(table)
+    if any(r.sweep_id for r in records):
+        from tunecost.launcher.sweep_report import sweep_totals
+
+        sweeps = Table(title="Sweeps", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                       collapse_padding=True)
+        for name in ("sweep", "points", "succeeded", "estimated", "actual", "lowest loss"):
+            sweeps.add_column(name, justify="left" if name in ("sweep", "lowest loss") else "right", no_wrap=True)
+        for s in sweep_totals(records):
+            best = next((row for row in s.rows if row.best), None)
+            sweeps.add_row(s.sweep_id, str(s.points), str(s.succeeded), _money(s.estimated_cost),
+                           _money(s.actual_cost), escape(f"{best.point}: {best.settings}") if best else "")
+        console.print(sweeps)

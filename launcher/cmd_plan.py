@@ -17,6 +17,7 @@ from typing import List, Optional
 import typer
 
 from tunecost.launcher.cli import app
+from tunecost.launcher.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import Parallelism
@@ -25,11 +26,16 @@ OFFERS = "Offers"
 MODEL = "Cost model"
 
 
-def write_atomically(path: Path, text: str) -> None:
+def check_folder(path: Path, flag: str = "--save") -> None:
+    """Refuse a file in a missing folder before anything is written, so no flag leaves the others half done."""
+    if not path.expanduser().parent.is_dir():
+        raise UserError(f"{flag}: folder {path.expanduser().parent} does not exist")
+
+
+def write_atomically(path: Path, text: str, flag: str = "--save") -> None:
     """Temp file in the same folder, then rename: a crash never leaves half a plan.json behind."""
+    check_folder(path, flag)
     path = path.expanduser()
-    if not path.parent.is_dir():
-        raise UserError(f"--save: folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -47,7 +53,7 @@ def _spot_choice(spot: bool, on_demand: bool, any_: bool) -> str:
     return chosen[0] if chosen else "any"
 
 
-def _console():
+def wide_console():
     """Rich console; piped output gets a wide fixed width so the offer table is not squeezed to 80 columns."""
     from rich.console import Console
 
@@ -79,6 +85,11 @@ def plan(
                                              rich_help_panel=OFFERS),
     prices: Optional[Path] = typer.Option(None, "--prices", help="Your own price CSV (overrides shipped rows)",
                                           rich_help_panel=OFFERS),
+    managed_prices: Optional[Path] = typer.Option(None, "--managed-prices", help="Your own managed fine-tuning "
+                                                  "price CSV (overrides shipped rows)", rich_help_panel=OFFERS),
+    include_closed: bool = typer.Option(False, "--include-closed", help="Also quote closed-model services "
+                                        "(OpenAI, Gemini): another model, not the one planned",
+                                        rich_help_panel=OFFERS),
     preemption_rate: float = typer.Option(0.05, "--preemption-rate", help="Spot preemptions per hour",
                                           rich_help_panel=MODEL),
     checkpoint_minutes: float = typer.Option(30.0, "--checkpoint-minutes", help="Minutes between checkpoints",
@@ -86,40 +97,73 @@ def plan(
     headroom: float = typer.Option(0.9, "--headroom", help="Usable share of GPU memory", rich_help_panel=MODEL),
     top: int = typer.Option(15, "--top", help="Offers to show"),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print the memory table and every "
+                                 "assumption"),
     save: Optional[Path] = typer.Option(None, "--save", help="Write the plan JSON here (for `tunecost launch`)"),
+    html: Optional[Path] = typer.Option(None, "--html", help="Write the plan as one printable HTML page here"),
+    sweep: SweepFlags = SWEEP,
+    sweep_file: Optional[Path] = SWEEP_FILE,
+    sweep_offers: str = typer.Option("one", "--sweep-offers", help="one: one offer that fits every point; "
+                                     "each: the cheapest per point", rich_help_panel="Sweep"),
 ) -> None:
     """What will this fine-tune cost, where, and how long? Prices every offer that fits and picks the cheapest."""
     from tunecost.planner.corrections import load_corrections
+    from tunecost.planner.managed_prices import load_managed_prices
     from tunecost.planner.offers import load_prices
     from tunecost.planner.optimizer import optimize
 
     if preemption_rate < 0 or checkpoint_minutes <= 0:
         raise UserError("--preemption-rate must be >= 0 and --checkpoint-minutes > 0")
     spec = workload.to_spec()
-    result = optimize(spec, load_prices(user_csv=prices), providers=providers, gpus=gpu,
-                      spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus, regions=region, budget=budget,
-                      deadline_hours=deadline, headroom=headroom, preemption_rate_per_hour=preemption_rate,
-                      checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections())
+    points = sweep_points(workload, sweep, sweep_file)
+    args = dict(providers=providers, gpus=gpu, spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus,
+                regions=region, deadline_hours=deadline, headroom=headroom, preemption_rate_per_hour=preemption_rate,
+                checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections(),
+                managed_prices=load_managed_prices(managed_prices), include_closed=include_closed)
+    if points:
+        from tunecost.planner.sweep import price_sweep
+
+        result = price_sweep(points, load_prices(user_csv=prices), offers=sweep_offers, budget=budget, **args)
+    else:
+        result = optimize(spec, load_prices(user_csv=prices), budget=budget, **args)
     text = result.model_dump_json(indent=2)
+    for path, flag in ((save, "--save"), (html, "--html")):
+        if path is not None:
+            check_folder(path, flag)
+    page = None
+    if html is not None:
+        from tunecost.launcher.plan_html import render_plan_html
+
+        page = render_plan_html(result)
     if save is not None:
         write_atomically(save, text + "\n")
+    if page is not None:
+        write_atomically(html, page, "--html")
     _warn(result.warnings)
     if as_json:
         sys.stdout.write(text + "\n")
         return
     from tunecost.launcher.plan_view import render_plan
 
-    console = _console()
-    render_plan(result, console, top=top)
+    console = wide_console()
+    if points:
+        from tunecost.launcher.sweep_view import render_sweep
+
+        render_sweep(result, console)
+    else:
+        render_plan(result, console, top=top, verbose=verbose)
     if save is not None:
         console.print(f"saved {save} (run it with `tunecost launch {save} --dataset FILE`)")
+    if html is not None:
+        console.print(f"wrote {html} (open it in a browser; it prints on one page)")
 
 
 @app.command()
 @workload_options
 def estimate(
     workload: Workload,
-    gpu: str = typer.Option(..., "--gpu", help="GPU model, e.g. A100-80GB, H100, L4, RTX4090"),
+    gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU model, e.g. A100-80GB, H100, L4, RTX4090 [default: "
+                                      "none: memory only]"),
     gpus: int = typer.Option(1, "--gpus", help="Number of GPUs"),
     parallelism: Optional[Parallelism] = typer.Option(None, "--parallelism",
                                                       help="single, ddp or fsdp [default: ddp if it fits, "
@@ -127,7 +171,7 @@ def estimate(
     headroom: float = typer.Option(0.9, "--headroom", help="Usable share of GPU memory"),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON"),
 ) -> None:
-    """Peak memory per GPU, tokens/s and hours of the fine-tune on one GPU type and count; no prices."""
+    """Peak memory per GPU, and with --gpu the fit, tokens/s and hours on that GPU type and count; no prices."""
     from tunecost.planner.corrections import load_corrections
     from tunecost.planner.estimate import estimate as run_estimate
 
@@ -138,4 +182,4 @@ def estimate(
         return
     from tunecost.launcher.plan_view import render_estimate
 
-    render_estimate(result, _console())
+    render_estimate(result, wide_console())

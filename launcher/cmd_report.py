@@ -74,6 +74,8 @@ def report(
     tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Expense report format: md, html, csv, json."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report here (atomically)."),
+    sweep: Optional[str] = typer.Option(None, "--sweep", metavar="SWEEP_ID", help="Only the runs of this sweep "
+                                        "(its points' losses and total)."),
 ) -> None:
     """The cost of a run, or an expense report over runs (line items, totals per provider and tag)."""
     from tunecost.launcher.cost_summary import print_summary, summarize
@@ -90,12 +92,27 @@ def report(
         records = [ledger.get(run_id) for run_id in dict.fromkeys(run_ids)]
     else:
         records = ledger.list(since=bounds["since"], until=bounds["until"], tag=tag)
+    if sweep is not None:
+        records = [r for r in records if r.sweep_id == sweep]
+        if not records:
+            raise UserError(f"no runs of sweep '{sweep}' in the ledger; see the sweep ids in tunecost runs")
 
     console = _console()
+    if fmt is None and sweep is not None:
+        from tunecost.launcher.cmd_plan import wide_console
+        from tunecost.launcher.sweep_report import print_sweeps
+
+        print_sweeps(records, wide_console())
+        return
     if fmt is None and (len(run_ids or []) == 1 or (not run_ids and not filtered)):
         if not records:
             raise UserError(f"no runs in the ledger ({ledger.path}) yet; start one with tunecost launch")
         print_summary(summarize(records[-1]), console)
+        if records[-1].sweep_id:  # the latest run ended a sweep: show the whole sweep beside its bill
+            from tunecost.launcher.cmd_plan import wide_console
+            from tunecost.launcher.sweep_report import print_sweeps
+
+            print_sweeps([r for r in records if r.sweep_id == records[-1].sweep_id], wide_console())
         console.print("expense report over all runs: tunecost report --format html --out report.html",
                       markup=False, highlight=False, style="dim")
         return

@@ -16,11 +16,12 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tunecost.launcher.cost_summary import CostSummary, summarize
 from tunecost.launcher.ledger import TERMINAL, now
 from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.sweep_report import SweepTotal, sweep_totals
 from tunecost.planner.errors import UserError
 
 FORMATS = ("md", "html", "csv", "json")
@@ -101,6 +102,7 @@ class ExpenseReport(BaseModel):
     not_included: list[str]
     billing_rules: list[dict[str, str]]
     charts: list[Chart]
+    sweeps: list[SweepTotal] = Field(default_factory=list, description="per sweep: each point's losses, the total")
 
 
 def _cents(value: float) -> Decimal:
@@ -195,6 +197,7 @@ def build_report(records: list[RunRecord], since: Optional[date] = None, until: 
         not_included=not_included, billing_rules=list(rules.values()),
         charts=[_chart(items, "Compute cost per run: actual vs estimate", "USD", "actual_cost", "estimated_cost"),
                 _chart(items, "Hours per run: actual vs estimate", "h", "actual_hours", "estimated_hours")],
+        sweeps=sweep_totals(finished),
     )
 
 

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from tunecost.job.checkpoints import newest_complete
-from tunecost.job.config import model_folder_problem
+from tunecost.job.config import HUB_ID, model_folder_problem
 from tunecost.launcher.job_config import CONFIG_NAME, build_job_config, write_job_config
 from tunecost.launcher.job_output import OutputScanner
 from tunecost.launcher.ledger import Ledger, new_run_id, now
+from tunecost.launcher.local_estimate import estimate_local
 from tunecost.launcher.run_record import RunRecord
 from tunecost.planner.errors import UserError
 
@@ -62,28 +63,62 @@ def estimated_peak_gib(plan: dict[str, Any], model: Optional[str] = None) -> Opt
         return None
 
 
+def hub_model_problem(name: str) -> Optional[str]:
+    """Why a hub id cannot be loaded on this machine (None when it can, or is no hub id): one look in the local
+    cache, then one hub request, instead of the job's from_pretrained retrying for minutes after the run began."""
+    if not HUB_ID.fullmatch(name) or Path(name).exists():
+        return None
+    try:
+        from huggingface_hub import HfApi, try_to_load_from_cache
+        from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+    except ImportError:  # the job's dependencies are missing: the job says so itself
+        return None
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return (f"{name}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; download it first "
+                "(huggingface-cli download) or pass a local folder")
+    try:
+        HfApi().model_info(name, timeout=10, token=os.environ.get("HF_TOKEN") or None)
+    except GatedRepoError:
+        return None if os.environ.get("HF_TOKEN") else f"{name}: a gated model; set HF_TOKEN to a token with access"
+    except RepositoryNotFoundError:
+        return f"{name}: no such model on the Hugging Face hub (or it is private: set HF_TOKEN)"
+    except Exception as err:  # network: no DNS, proxy, timeout
+        return (f"{name}: not in the local Hugging Face cache and the hub cannot be reached "
+                f"({type(err).__name__}); download it first or pass a local folder")
+    return None
+
+
 def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Echo, model: Optional[str] = None,
                 rate: Optional[float] = None, budget_usd: Optional[float] = None, nproc: int = 1, tag: str = "",
-                overrides: Optional[dict[str, Any]] = None, run_id: Optional[str] = None) -> RunRecord:
+                overrides: Optional[dict[str, Any]] = None, run_id: Optional[str] = None,
+                sweep: Optional[dict[str, Any]] = None) -> RunRecord:
     """Write the job config for a new run, record it, and run it to the end (or until interrupted).
+    `sweep`: the sweep_id / sweep_point / sweep_params fields of a sweep's run.
 
-    The record gets the planner's peak memory but no estimated hours or cost: the planner has no CPU speed
-    model, and the plan's quote is for a cloud GPU, not for this machine."""
+    The record gets the planner's peak memory and its hours for this machine (the CPU speed model on a probe of
+    this machine, launcher/local_estimate.py), not the plan's quote, which is for a cloud GPU."""
     run_id = run_id or new_run_id()
     folder = run_dir(ledger, run_id)
     price = float(rate or 0.0)
     config = build_job_config(plan, run_id=run_id, dataset=dataset, output_dir=str(folder / "output"),
                               price_per_hour=price, budget_usd=budget_usd if price > 0 else None, model=model,
                               local=True, overrides=overrides)
-    problem = model_folder_problem(config["model"])
+    problem = model_folder_problem(config["model"]) or hub_model_problem(config["model"])
     if problem:  # before anything is written: a bad --model is not a failed run
-        raise UserError(f"--model: {problem}")
+        raise UserError(f"--model {problem}" if problem.startswith(config["model"]) else f"--model: {problem}")
     write_job_config(config, folder / CONFIG_NAME)
+    hours = estimate_local(plan, config, JOB_MODEL_IDS.get(config["model"], config["model"]), ledger.home)
+    if hours is not None:
+        echo(f"estimated {hours.hours * 60:.1f} min on this machine ({hours.step_seconds:.2f} s per step)")
     record = ledger.create(RunRecord(
         id=run_id, status="pending", backend="local", created_at=now(), tag=tag, provider="local",
         instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
         model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
         rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
+        estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
+        **(sweep or {}),
     ))
     return _run(record, ledger, echo, nproc=nproc, note="started")
 

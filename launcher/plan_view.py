@@ -7,27 +7,29 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tunecost.planner.estimate import Estimate
 from tunecost.planner.fit import LEARNED_COMPONENT
+from tunecost.planner.managed import usd
 from tunecost.planner.optimizer import Plan, Quote
 
-HOURS_ORDER = ("compute", "provisioning", "setup", "model_download", "checkpoints", "spot_rework",
-               LEARNED_COMPONENT)
+HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints",
+               "spot_rework", LEARNED_COMPONENT)
 
 
-def _hours(h: float) -> str:
+def hours_text(h: float) -> str:
     if h < 0:
-        return f"-{_hours(-h)}"  # a learned correction can take time off
+        return f"-{hours_text(-h)}"  # a learned correction can take time off
     if h < 1 / 60:
         return "<1 min"
     return f"{h * 60:.0f} min" if h < 1 else f"{h:,.1f} h"
 
 
-def _hours_parts(breakdown: dict[str, float]) -> str:
+def hours_parts(breakdown: dict[str, float]) -> str:
     """'compute 3.2 h, provisioning 6 min, ...'; the learned correction shown even when it takes time off."""
-    return ", ".join(f"{k.replace('_', ' ')} {_hours(breakdown[k])}" for k in HOURS_ORDER
+    return ", ".join(f"{k.replace('_', ' ')} {hours_text(breakdown[k])}" for k in HOURS_ORDER
                      if breakdown.get(k, 0.0) > 0 or (k == LEARNED_COMPONENT and breakdown.get(k)))
 
 
@@ -50,45 +52,113 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
             mark, q.provider, q.region, q.instance_type,
             f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
             + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""),
-            "spot" if q.spot else "on-demand", _money(q.price_per_hour), _hours(q.hours), _money(q.cost),
+            "spot" if q.spot else "on-demand", _money(q.price_per_hour), hours_text(q.hours), _money(q.cost),
             f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "",
             style="bold green" if q == chosen else None)
     return table
 
 
-def render_plan(plan: Plan, console: Console, top: int = 15) -> None:
-    """Chosen, alternatives (top N by cost), infeasible reasons, the memory breakdown, every assumption."""
+SERVING_SHOWN = 60  # characters of a service's serving terms in the concise view; --verbose prints them whole
+
+
+def _cut(text: str, most: int | None) -> str:
+    return text if most is None or len(text) <= most else text[:most - 1].rstrip() + "…"
+
+
+def _managed_table(plan: Plan, verbose: bool) -> Table:
+    """Hosted services beside the GPU offers: what each bills for this fine-tune, and on what basis.
+
+    The as-of date is never cut; the serving terms are cut to SERVING_SHOWN characters unless --verbose."""
+    table = Table(title="Managed fine-tuning (the service runs it; tunecost cannot launch these)",
+                  title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
+                  collapse_padding=True)
+    minimum = any(q.minimum_usd for q in plan.managed)  # no shipped service states one: no empty column
+    rows = []
+    for q in plan.managed:
+        status = "" if q.status == "active" else q.status
+        rows.append({"service": q.provider, "model": q.model_bracket, "method": q.method,
+                     "$/M tokens": _money(q.usd_per_million_tokens), "billed tokens": f"{q.billed_tokens:,}",
+                     "total": usd(q.cost), **({"min": _money(q.minimum_usd) if q.minimum_usd else ""} if minimum else {}),
+                     "as of": q.as_of or "undated", "source": q.source_kind,
+                     "serving / status": _cut("; ".join(filter(None, (status, q.serving_note))) or "not stated",
+                                              None if verbose else SERVING_SHOWN)})
+    for name in rows[0]:
+        wraps = name in ("model", "serving / status")
+        table.add_column(name, justify="right" if name[0] in "$bt" or name == "min" else "left", no_wrap=not wraps,
+                         overflow="fold", min_width=max(len(r[name]) for r in rows) if name == "as of" else None)
+    for row, q in zip(rows, plan.managed):
+        table.add_row(*map(escape, row.values()), style=None if q.open_weights else "dim")  # CSV text is not markup
+    return table
+
+
+MISFITS_SHOWN = 5  # the concise view: the nearest misses; --verbose and --json list them all
+
+
+def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = False) -> None:
+    """Chosen, alternatives (top N by cost), managed services, misfits, memory; every assumption with --verbose.
+
+    WHY concise by default: a plan is read for its decision; the ~40 assumption lines behind it are for checking
+    it, so they live in --verbose, the JSON and the HTML page, and the default says how many there are."""
     chosen = plan.chosen
     spec = plan.spec
     what = spec.model or f"{spec.params_b:g}B params"
-    console.print(f"[bold]{what}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
+    console.print(f"[bold]{escape(what)}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
                   f"(seq {spec.seq_len}, batch {spec.micro_batch} x accum {spec.grad_accum})")
     if chosen is not None:
         nodes = f" x{chosen.num_nodes} nodes" if chosen.num_nodes > 1 else ""
         where = (f"{chosen.gpu} x{chosen.gpu_count}{nodes}", "spot" if chosen.spot else "on-demand", chosen.region,
                  chosen.zone)
         console.print(
-            f"[bold green]Chosen: {_money(chosen.cost)}[/] on {chosen.provider} {chosen.instance_type} "
-            f"({', '.join(filter(None, where))}) in about {_hours(chosen.hours)} "
-            f"at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} GiB per GPU")
-        console.print(f"hours: {_hours_parts(chosen.hours_breakdown)}")
+            f"[bold green]Chosen: {_money(chosen.cost)}[/] on {escape(chosen.provider)} "
+            f"{escape(chosen.instance_type)} ({escape(', '.join(filter(None, where)))}) in about "
+            f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} "
+            "GiB per GPU")
+        console.print(f"hours: {hours_parts(chosen.hours_breakdown)}")
+        if chosen.interconnect:
+            exposed = chosen.hours_breakdown.get("communication", 0.0)
+            console.print(f"communication: {hours_text(chosen.communication_hours)} over {chosen.interconnect}; "
+                          + (f"{hours_text(exposed)} of it adds to the hours (the rest overlaps compute)" if exposed > 0
+                             else "it overlaps compute, so none of it adds to the hours"), highlight=False, markup=False)
     others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
     shown = ([chosen] if chosen else []) + others
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
                                                "P * = Pareto-optimal in cost and hours)"))
-    if plan.infeasible:
-        table = Table(title="Does not fit", title_justify="left", header_style="bold", pad_edge=False,
-                      box=box.SIMPLE_HEAD, collapse_padding=True)
-        table.add_column("GPU", no_wrap=True)
-        table.add_column("why")
-        table.add_column("what would make it fit")
-        for item in plan.infeasible[:top]:
-            table.add_row(f"{item.gpu} x{item.gpu_count}", item.reason, item.hint)
-        console.print(table)
-        if len(plan.infeasible) > top:
-            console.print(f"... and {len(plan.infeasible) - top} more (see --json)")
-    render_memory(plan.memory, console)
-    render_assumptions(plan.assumptions, console, f"prices as of: {plan.prices_as_of or 'undated'}")
+    if plan.managed:
+        console.print(_managed_table(plan, verbose))
+    if plan.managed_verdict:
+        console.print(f"[bold]{escape(plan.managed_verdict)}[/]")
+    _render_misfits(plan, console, top if verbose else min(top, MISFITS_SHOWN))
+    if verbose:
+        render_memory(plan.memory, console)
+        render_assumptions(plan.assumptions, console, f"prices as of: {plan.prices_as_of or 'undated'}")
+        return
+    _memory_line(plan.memory, console)
+    console.print(f"{len(plan.assumptions) + 1} assumptions behind these numbers: --verbose lists them "
+                  "(so do --json and --html)", highlight=False)
+
+
+def _render_misfits(plan: Plan, console: Console, shown: int) -> None:
+    if not plan.infeasible:
+        return
+    table = Table(title="Does not fit", title_justify="left", header_style="bold", pad_edge=False,
+                  box=box.SIMPLE_HEAD, collapse_padding=True)
+    table.add_column("GPU", no_wrap=True)
+    table.add_column("why")
+    table.add_column("what would make it fit")
+    for item in plan.infeasible[:shown]:
+        table.add_row(f"{item.gpu} x{item.gpu_count}", item.reason, item.hint)
+    console.print(table)
+    if len(plan.infeasible) > shown:
+        console.print(f"... and {len(plan.infeasible) - shown} more (see --verbose or --json)")
+
+
+def _memory_line(memory: dict, console: Console) -> None:
+    """'Memory per GPU: 12.36 GiB peak = weights 3.79 + ... ': the breakdown in one line."""
+    components = memory.get("components_gib", {})
+    if components:
+        parts = " + ".join(f"{name.replace('_', ' ')} {gib:.2f}" for name, gib in components.items()
+                          if gib >= 0.005)
+        console.print(f"[bold]Memory per GPU: {memory.get('peak_gib', 0):.2f} GiB peak[/] = {parts}")
 
 
 def render_memory(memory: dict, console: Console) -> None:
@@ -112,13 +182,20 @@ def render_assumptions(assumptions: list[str], console: Console, first: str = ""
 
 
 def render_estimate(est: Estimate, console: Console) -> None:
-    """Fit verdict, speed and hours for the dataset, memory breakdown, assumptions."""
+    """Fit verdict, speed and hours for the dataset, memory breakdown, assumptions; memory alone without a GPU."""
+    if est.gpu is None:
+        console.print(f"[bold]{est.model}[/] ({est.framework}), {est.gpu_count} GPU(s), {est.parallelism}: memory "
+                      "only (name a GPU with --gpu for fit, speed and time)")
+        render_memory(est.memory, console)
+        render_assumptions(est.assumptions, console)
+        return
+    speed = est.speed or {}
     verdict = "[bold green]fits[/]" if est.fits else f"[bold red]does not fit[/]: {est.fit_reason}; {est.hint}"
     console.print(f"[bold]{est.model}[/] on {est.gpu} x{est.gpu_count} ({est.parallelism}): {verdict}")
     console.print(f"speed: {est.tokens_per_sec:,.0f} tokens/s in total "
-                  f"({est.speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
-                  f"{est.speed.get('efficiency', 0):.0%} of {est.speed.get('peak_tflops', 0):g} TFLOPS peak)")
-    console.print(f"time for {est.train_tokens:,} tokens: about {_hours(est.hours)} "
-                  f"({_hours_parts(est.hours_breakdown)})")
+                  f"({speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
+                  f"{speed.get('efficiency', 0):.0%} of {speed.get('peak_tflops', 0):g} TFLOPS peak)")
+    console.print(f"time for {est.train_tokens:,} tokens: about {hours_text(est.hours or 0.0)} "
+                  f"({hours_parts(est.hours_breakdown)})")
     render_memory(est.memory, console)
     render_assumptions(est.assumptions, console)

@@ -50,3 +50,7 @@ class RunRecord(BaseModel):
     sky_job_id: Optional[int] = Field(default=None, description="SkyPilot managed job id")
     rate_source: str = Field(default="", description="why price_per_hour is what it is (plan offer, --rate, default 0)")
     budget_usd: Optional[float] = None
+    # A sweep's runs share its id; each knows its point (index and settings) so reports can group and compare them.
+    sweep_id: str = ""
+    sweep_point: Optional[int] = None
+    sweep_params: dict[str, Any] = Field(default_factory=dict, description="sweep key -> value of this point")

@@ -45,6 +45,7 @@ class Prepared(BaseModel):
     plan: dict[str, Any]
     job_model: str
     budget_usd: Optional[float] = None
+    sweep: dict[str, Any] = {}  # the sweep_id / sweep_point / sweep_params of a sweep's run
 
 
 def prepare(plan: dict[str, Any], *, dataset: Path, bucket: str, ledger: Ledger, model: Optional[str] = None,
@@ -87,6 +88,7 @@ def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:
         output_dir=f"{remote_output_dir(prep.run_id)} (bucket mount)", budget_usd=prep.budget_usd,
         rate_source=f"plan: {chosen['provider']} {chosen.get('region', '')} {chosen['instance_type']} "
                     f"{'spot' if chosen['spot'] else 'on-demand'}, prices as of {chosen.get('as_of', '?')}",
+        **prep.sweep,
     )
 
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from tunecost.planner.dataset_size import CHARS_PER_TOKEN, dataset_size
 from tunecost.planner.errors import UserError
-from tunecost.planner.spec import Method, Optimizer, Precision, TrainSpec
+from tunecost.planner.spec import Framework, Method, Optimizer, Precision, TrainSpec
 
 _D = {name: f.default for name, f in TrainSpec.model_fields.items()}
 PANEL = "Workload"
@@ -50,6 +50,7 @@ class Workload:
     chars_per_token: float = CHARS_PER_TOKEN
     epochs: float = _D["epochs"]
     packing: bool = _D["packing"]
+    framework: Framework = _D["framework"]
 
     @property
     def given(self) -> bool:
@@ -68,7 +69,8 @@ class Workload:
             method=self.method, rank=self.rank, alpha=self.alpha, targets=self.targets,
             virtual_tokens=self.virtual_tokens, seq_len=self.seq_len, micro_batch=self.batch,
             grad_accum=self.grad_accum, gradient_checkpointing=self.gradient_checkpointing,
-            optimizer=self.optimizer, precision=self.precision, epochs=self.epochs, packing=self.packing)
+            optimizer=self.optimizer, precision=self.precision, epochs=self.epochs, packing=self.packing,
+            framework=self.framework)
         if size is not None:
             values["dataset"] = size
         try:
@@ -119,6 +121,8 @@ OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, typer.Option)
     "epochs": (float, _option(_D["epochs"], "--epochs", help="Passes over the dataset")),
     "packing": (bool, _option(_D["packing"], "--packing/--no-packing",
                               help="Pack examples into full sequences (else each is cut at --seq-len)")),
+    "framework": (Framework, _option(_D["framework"], "--framework", help="Training stack to estimate for; "
+                                     "`launch` runs only tunecost's own job")),
 }
 assert set(OPTIONS) == {f.name for f in fields(Workload)}, "every Workload field needs a flag"
 

@@ -15,11 +15,10 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from tunecost.planner.gpus import GpuSpec, get_gpu
+
 from tunecost.planner.memory import ALLOCATOR_SLACK, GIB, estimate_memory, overhead_group
 from tunecost.planner.shapes import ModelShape, resolve_shape
 from tunecost.planner.spec import Parallelism, TrainSpec
-from tunecost.planner.speed import COMPILE_SPEEDUP, estimate_speed
 
 ALPACA_LONGEST_LLAMA2 = 1304  # longest Alpaca sample in Llama-2 tokens (LGRT source); peak memory = longest batch
 
@@ -151,7 +150,7 @@ EXCLUDED = {
         "(22 GB on 2 GPUs vs 21 GB on 1)",
     "TTL2-06 (memory)": "per-GPU batch inconsistent with the stated peak (see Case.why)",
     "LGCH-01, LGCH-04": "low trust: full fine-tune below the weights+grads+states lower bound",
-    "LGRT/LGCH wall times": "minutes per 1k tiny unpacked micro batches: per-step overhead, not FLOPs",
+    "LGRT/LGCH wall times": "speed: calibrate the per-step terms in planner/speed_calibration.py",
     "PS-02..04, PS-10": "estimated times (progress-bar ETAs) / LoRA-FA",
     "HT-*": "BERT encoder (not modelled)",
 }
@@ -237,15 +236,8 @@ def leave_one_out(gaps: list[PhysicsGap]) -> dict[str, float]:
     return out
 
 
-def comparable_tokens_per_sec(case: Case, gpu: Optional[GpuSpec] = None) -> float:
-    """Our eager estimate, sped up by the measured compile factor for rows that ran torch.compile."""
-    est = estimate_speed(case.spec, resolve_shape(case.spec), gpu or get_gpu(case.gpu), case.gpu_count,
-                         case.parallelism)
-    return est.tokens_per_sec_per_gpu * (COMPILE_SPEEDUP if case.compiled else 1.0)
-
-
 def compare(path: Path) -> list[Comparison]:
-    """Every modelled row: memory and/or tokens/s, estimate beside measurement."""
+    """Every modelled memory row, estimate beside measurement (tokens/s rows: planner/speed_calibration.py)."""
     rows = load_rows(path)
     out = []
     for case in CASES:
@@ -255,8 +247,4 @@ def compare(path: Path) -> list[Comparison]:
         if case.memory and mem is not None:
             out.append(Comparison(row_id=case.row_id, method=method, quantity="memory",
                                   estimate=comparable_memory_gib(case), measured=mem))
-        if case.speed and row["tokens_per_sec"].strip():
-            measured = float(row["tokens_per_sec"]) / (case.gpu_count if case.total_speed else 1)
-            out.append(Comparison(row_id=case.row_id, method=method, quantity="speed",
-                                  estimate=comparable_tokens_per_sec(case), measured=measured))
     return out

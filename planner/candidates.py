@@ -17,7 +17,7 @@ SPOT_CHOICES = ("any", "spot", "on-demand")
 KEY = ["provider", "gpu", "gpu_count", "spot"]
 
 
-def _names(values: Optional[Iterable[str]]) -> list[str]:
+def split_names(values: Optional[Iterable[str]]) -> list[str]:
     """Accept repeated flags and comma-separated lists alike: ['aws,gcp', 'lambda'] -> ['aws', 'gcp', 'lambda']."""
     return [part.strip() for value in values or () for part in str(value).split(",") if part.strip()]
 
@@ -42,9 +42,9 @@ def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str 
         raise UserError(f"--max-gpus must be at least 1 (got {max_gpus})")
     warnings: list[str] = []
     usable = offers[offers["flag"].fillna("").astype(str) == ""]
-    usable = _filter(usable, "provider", _names(providers), "--providers")
-    usable = _filter(usable, "region", _names(regions), "--region")
-    wanted_gpus = [get_gpu(name).name for name in _names(gpus)]
+    usable = _filter(usable, "provider", split_names(providers), "--providers")
+    usable = _filter(usable, "region", split_names(regions), "--region")
+    wanted_gpus = [get_gpu(name).name for name in split_names(gpus)]
     usable = _filter(usable, "gpu", wanted_gpus, "--gpu")
     usable = usable[usable["gpu_count"] <= max_gpus]
 

@@ -1,7 +1,8 @@
 """estimate(): memory, speed and hours of the fine-tune on one stated GPU topology, priced nowhere.
 
 `tunecost estimate` answers "will it fit on my 2 x RTX 4090 box, and how long will it take?" with the same
-models and the same hour terms the optimizer uses for a quote, so the two commands never disagree.
+models and the same hour terms the optimizer uses for a quote, so the two commands never disagree. Without a GPU
+it answers the question that needs none: peak memory per GPU, by component.
 """
 
 from __future__ import annotations
@@ -24,23 +25,39 @@ class Estimate(BaseModel):
     """The estimate for one topology. Memory in GiB per GPU, speed in tokens/s, time in hours."""
 
     model: str
-    gpu: str
+    framework: str = "tunecost"
+    gpu: Optional[str] = None          # None: memory only (speed, time and fit need a GPU)
     gpu_count: int
     parallelism: str
-    gpu_memory_gib: float
-    fits: bool
+    gpu_memory_gib: Optional[float] = None
+    fits: Optional[bool] = None
     fit_reason: str = ""
     hint: str = ""
     memory: dict[str, Any]
-    speed: dict[str, Any]
-    tokens_per_sec: float
+    speed: Optional[dict[str, Any]] = None
+    tokens_per_sec: Optional[float] = None
     train_tokens: int
-    hours: float
-    hours_breakdown: dict[str, float]
+    hours: Optional[float] = None
+    hours_breakdown: dict[str, float] = {}
     assumptions: list[str]
 
 
-def estimate(spec: TrainSpec, gpu_name: str, *, gpu_count: int = 1, parallelism: Optional[Parallelism] = None,
+def memory_only(spec: TrainSpec, *, gpu_count: int = 1, parallelism: Optional[Parallelism] = None) -> Estimate:
+    """Peak memory per GPU without a GPU named: several GPUs shard with FSDP unless --parallelism says ddp (the
+    choice the optimizer makes by GPU size cannot be made without one)."""
+    parallelism = parallelism or (Parallelism.fsdp if gpu_count > 1 else Parallelism.single)
+    shape = resolve_shape(spec)
+    memory = Fitter(spec, shape, 1.0, max_gpus=gpu_count).memory(gpu_count, parallelism)
+    notes = [f"model shape: {shape.source}", *memory.assumptions]
+    if gpu_count > 1:
+        notes.append(f"no --gpu: {parallelism.value.upper()} over {gpu_count} GPUs (give --gpu to let the fit choose, "
+                     "or --parallelism)")
+    return Estimate(model=shape.name, framework=spec.framework.value, gpu_count=gpu_count,
+                    parallelism=parallelism.value, memory=memory.model_dump(mode="json"),
+                    train_tokens=spec.train_tokens, assumptions=list(dict.fromkeys(notes)))
+
+
+def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, parallelism: Optional[Parallelism] = None,
              headroom: float = 0.9, overheads: Optional[Overheads] = None,
              corrections: Optional[Corrections] = None) -> Estimate:
     """Parallelism None chooses as the optimizer does (single; DDP when the replica fits, else FSDP).
@@ -51,6 +68,8 @@ def estimate(spec: TrainSpec, gpu_name: str, *, gpu_count: int = 1, parallelism:
         raise UserError(f"--parallelism single needs --gpus 1 (got {gpu_count}); use ddp or fsdp")
     if parallelism not in (None, Parallelism.single) and gpu_count == 1:
         parallelism = Parallelism.single  # DDP/FSDP over one GPU is a single GPU
+    if gpu_name is None:
+        return memory_only(spec, gpu_count=gpu_count, parallelism=parallelism)
     overheads = overheads or Overheads()
     gpu = get_gpu(gpu_name)
     shape = resolve_shape(spec)
@@ -67,7 +86,7 @@ def estimate(spec: TrainSpec, gpu_name: str, *, gpu_count: int = 1, parallelism:
     parts = hours_breakdown(train_tokens=spec.train_tokens, tokens_per_sec=tokens_per_sec,
                             model_gb=shape.total_params() * 2 / 1e9,
                             checkpoint_size_gb=checkpoint_gb(spec, memory.trainable_params), spot=False,
-                            overheads=overheads)
+                            overheads=overheads, time_shares=speed.time_shares)
     modelled = sum(parts.values())
     hours, hours_note = corrections.adjust_hours(modelled, gpu.name, spec.method.value)
     if hours_note:
@@ -76,10 +95,10 @@ def estimate(spec: TrainSpec, gpu_name: str, *, gpu_count: int = 1, parallelism:
         f"model shape: {shape.source}", f"dataset: {spec.dataset.source}",
         *memory.assumptions, *speed.assumptions, *overheads.assumptions(), memory_note, hours_note] if line))
     return Estimate(
-        model=shape.name, gpu=gpu.name, gpu_count=gpu_count, parallelism=parallelism.value,
+        model=shape.name, framework=spec.framework.value, gpu=gpu.name, gpu_count=gpu_count, parallelism=parallelism.value,
         gpu_memory_gib=gpu.memory_gib, fits=fits,
         fit_reason="" if fits else fitter.reason(gpu.name, gpu_count, gpu.memory_gib, memory, parallelism),
-        hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib),
+        hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib, gpu.name),
         memory=fitter.corrected(memory).model_dump(mode="json"), speed=speed.model_dump(mode="json"), tokens_per_sec=tokens_per_sec,
         train_tokens=spec.train_tokens, hours=hours,
         hours_breakdown={k: round(v, 6) for k, v in parts.items()}, assumptions=assumptions)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from tunecost.planner.knobs import MAX_KNOBS, cheapest_fit
 from tunecost.planner.memory import MemoryEstimate, estimate_memory
 from tunecost.planner.shapes import ModelShape
-from tunecost.planner.spec import Method, Parallelism, TrainSpec
+from tunecost.planner.spec import Parallelism, TrainSpec
 
 HINT_GPU_COUNTS = (2, 4, 8, 16)
 LEARNED_COMPONENT = "learned_correction"  # peak GiB added (or taken off) by a factor from tunecost calibrate
@@ -82,28 +83,23 @@ class Fitter:
             nodes += 1
         return 1, parallelism, memory, fits
 
-    def hint(self, gpu_count: int, gpu_memory_gib: float) -> str:
-        """The changes that would make it fit on this GPU, each tried for real against the memory model."""
-        spec = self.spec
-        tries: list[tuple[str, TrainSpec]] = []
-        if spec.method in (Method.full, Method.lora):
-            tries.append(("--method qlora", spec.model_copy(update={"method": Method.qlora})))
-        if not spec.gradient_checkpointing:
-            tries.append(("--gradient-checkpointing", spec.model_copy(update={"gradient_checkpointing": True})))
-        if spec.micro_batch > 1:
-            accum = spec.grad_accum * spec.micro_batch
-            tries.append((f"--batch 1 --grad-accum {accum}",
-                          spec.model_copy(update={"micro_batch": 1, "grad_accum": accum})))
-        found = [flag for flag, changed in tries if self.best(gpu_count, gpu_memory_gib, changed)[2]]
+    def hint(self, gpu_count: int, gpu_memory_gib: float, gpu: str = "this GPU") -> str:
+        """The cheapest change of the spec that fits here (planner/knobs.py), and the fewest GPUs of this type
+        that hold the job unchanged with FSDP; each tried for real against the memory model."""
+        found = []
+        change = cheapest_fit(self.spec, lambda s: self.best(gpu_count, gpu_memory_gib, s)[2])
+        if change is not None:
+            found.append(f"fits on {gpu_count}x {gpu} with {change[0]}")
         for count in HINT_GPU_COUNTS:
             if count > gpu_count and self.fits(self.memory(count, Parallelism.fsdp), gpu_memory_gib):
-                more = f"{count} GPUs with FSDP"
+                more = f"on {count}x {gpu} with FSDP"
                 found.append(more if count <= self.max_gpus else f"{more} (--max-gpus {count})")
                 break
         if found:
-            return "fits with " + " or ".join(found)
-        return ("nothing tried fits (QLoRA, gradient checkpointing, batch 1, up to 16 GPUs with FSDP): "
-                "use a GPU with more memory, a smaller model or a shorter --seq-len")
+            return found[0] + "".join(f"; or {f.removeprefix('fits ')}" for f in found[1:])
+        return (f"nothing tried fits on {gpu} (up to {MAX_KNOBS} of: 8-bit optimizer, smaller micro batch, "
+                "pure bf16, gradient checkpointing, QLoRA, another framework, a shorter --seq-len; up to "
+                f"{HINT_GPU_COUNTS[-1]} GPUs with FSDP): use a GPU with more memory or a smaller model")
 
     def reason(self, gpu: str, gpu_count: int, gpu_memory_gib: float, memory: MemoryEstimate,
                parallelism: Parallelism) -> str:

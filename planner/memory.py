@@ -9,10 +9,13 @@ Every constant is an assumption string in the result, so a user can see why a pl
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Optional
+
+from pydantic import BaseModel
 
 from tunecost.job import contract
 from tunecost.planner import activations as act
+from tunecost.planner.frameworks import STACKS, Stack, framework_note, stack_name
 from tunecost.planner.shapes import ModelShape
 from tunecost.planner.spec import Method, Optimizer, Parallelism, Precision, TrainSpec
 from tunecost.planner.targets import parse_targets
@@ -48,45 +51,6 @@ CALIBRATED_ROWS = {
     "qlora": "TTM-01, LGRT-08/09/13, LGCH-03/06/08/10/12/17/21/23",
     "full_sharded": "TTL2-05, TTM-05 (torchtune FSDP, 4 x RTX 4090)",
     "bf16": "TTL2-02/03, TTM-02/03, TTLT-01..04, TTOPT-02, LGRT-07/10/12, LGCH-02/05/07/09/11/20/22",
-}
-
-
-class Stack(BaseModel):
-    """How a training framework stores things; the job (HF Trainer + PEFT) is the default, the others let the
-    same physics be checked against published torchtune / litgpt runs."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    full_master_fp32: bool        # full fine-tune keeps fp32 weights/grads/states + 16-bit autocast copies
-    adapter_bytes: int            # LoRA / prompt parameters (and their grads, states) per element
-    qlora_rest_fp32: bool         # non-quantized params (embeddings, lm_head, norms) upcast to fp32
-    logits_bytes_per_vocab: int   # per token at the loss peak
-    lora_dropout: bool            # adapters keep a dropout mask and their own input copy
-    nf4_keeps_inputs: bool = False  # 4-bit matmul saves its input for backward (bitsandbytes < 0.42 did)
-    double_quant: bool = True     # nf4 absmax quantized again (bnb_4bit_use_double_quant / litgpt bnb.nf4-dq)
-    quantized_head: bool = False  # lm_head is 4-bit too (litgpt replaces every nn.Linear, lm_head included)
-    chunked_loss: bool = False    # lm_head + cross-entropy in chunks (no [tokens x vocab] logits): the job's loss
-    adapter_copies: bool = False  # fp32 adapters under 16-bit autocast: each casts its own copy of its input
-    calibrated: bool = True       # a fitted overhead applies (published runs of this stack leave a gap)
-
-
-STACKS = {
-    # plain HF Trainer + PEFT defaults (the job before its contract): AutoModel fp32 + autocast for full; PEFT
-    # fp32 adapters; prepare_model_for_kbit_training; HF's full-vocabulary fp32 loss
-    "hf": Stack(name="hf", full_master_fp32=True, adapter_bytes=4, qlora_rest_fp32=True,
-                logits_bytes_per_vocab=12, lora_dropout=True),
-    # torchtune recipes: pure bf16 (no master copy), bf16 adapters, model output upcast to fp32 before the loss
-    "torchtune": Stack(name="torchtune", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
-                       logits_bytes_per_vocab=12, lora_dropout=False),
-    # litgpt bf16-true: pure bf16; lm_head chunked in 16 bit, cross-entropy on 16-bit chunks
-    # (the published litgpt runs are from 2023: bitsandbytes 0.41's MatMul4Bit kept each input for backward)
-    "litgpt": Stack(name="litgpt", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
-                    logits_bytes_per_vocab=6, lora_dropout=True, nf4_keeps_inputs=True, quantized_head=True),
-    # litgpt --quantize bnb.nf4 (no double quant): the config-hub and most resource-table QLoRA rows
-    "litgpt-nf4": Stack(name="litgpt-nf4", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
-                        logits_bytes_per_vocab=6, lora_dropout=True, nf4_keeps_inputs=True, quantized_head=True,
-                        double_quant=False),
 }
 
 
@@ -156,18 +120,20 @@ def overhead_group(spec: TrainSpec, shards: int) -> str:
 
 
 def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
-                    parallelism: Parallelism = Parallelism.single, stack: str = "tunecost") -> MemoryEstimate:
+                    parallelism: Parallelism = Parallelism.single, stack: Optional[str] = None) -> MemoryEstimate:
     """Peak memory per GPU. FSDP shards weights, gradients and states over gpu_count; DDP replicates them.
 
-    `stack` is how the framework stores things: "tunecost" (default) is the bundled job, from its contract;
-    the STACKS are other frameworks, checked on their published runs.
+    `stack` is how the framework stores things: "tunecost" is the bundled job, from its contract; the STACKS
+    (planner/frameworks.py) are other frameworks, checked on their published runs. Default: the stack of the
+    framework the spec names (spec.framework, planner/frameworks.py).
     """
     parallelism = Parallelism(parallelism)
     sharded = parallelism is Parallelism.fsdp and gpu_count > 1
-    st = job_stack(spec, Parallelism.fsdp if sharded else Parallelism.single) if stack == "tunecost" else STACKS[stack]
+    name = stack or stack_name(spec.framework, spec.method)
+    st = job_stack(spec, Parallelism.fsdp if sharded else Parallelism.single) if name == "tunecost" else STACKS[name]
     a = _compute_bytes(spec.precision)
     total = shape.total_params()
-    notes: list[str] = [f"framework storage: {st.name}"]
+    notes: list[str] = [f"framework storage: {st.name}" if stack else framework_note(spec.framework)]
     method = spec.method
     shards = gpu_count if parallelism is Parallelism.fsdp and gpu_count > 1 else 1
 

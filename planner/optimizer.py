@@ -12,11 +12,14 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
-from tunecost.planner.candidates import select_offers
+from tunecost.planner.candidates import select_offers, split_names
 from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
 from tunecost.planner.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.gpus import load_gpus
+from tunecost.planner.interconnect import Interconnect, lookup
+from tunecost.planner.managed import ManagedQuote, quote_managed, verdict
+from tunecost.planner.managed_prices import ManagedPrice
 from tunecost.planner.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.quote import Infeasible, Overheads, Quote, checkpoint_gb, hours_breakdown
@@ -43,6 +46,10 @@ class Plan(BaseModel):
     assumptions: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     created_at: str = ""
+    managed: list[ManagedQuote] = Field(default_factory=list, description="hosted fine-tuning services that "
+                                        "can train this model and method, cheapest first (not launchable)")
+    managed_verdict: str = Field(default="", description="renting the chosen offer vs the cheapest open-weight "
+                                 "managed service, and the break-even size")
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -99,11 +106,12 @@ class Pricer:
         self.spec, self.shape, self.fitter, self.overheads = spec, shape, fitter, overheads
         self.corrections = corrections or Corrections()
         self.model_gb = shape.total_params() * 2 / 1e9  # bf16 weights as downloaded from the hub
-        self.speeds: dict[tuple[str, int, Parallelism], SpeedEstimate] = {}
+        self.speeds: dict[tuple[str, int, Parallelism, Interconnect, int], SpeedEstimate] = {}
         self.fitters: dict[str, Fitter] = {}
         self.quotes: list[Quote] = []
         self.infeasible: dict[tuple[str, int, float], Infeasible] = {}
         self.notes: list[str] = []
+        self.speed_of: dict[int, SpeedEstimate] = {}  # id(quote) -> its speed estimate
 
     def fitter_for(self, gpu: str) -> Fitter:
         """The fitter for this GPU type: peak memory times its learned factor, if one was learned."""
@@ -123,18 +131,18 @@ class Pricer:
                 self.infeasible[key] = Infeasible(
                     gpu=row.gpu, gpu_count=count, needs_gib=round(fitter.peak(memory), 2), has_gib=round(has, 2),
                     reason=fitter.reason(row.gpu, count, has, memory, parallelism),
-                    hint=fitter.hint(count, has))
+                    hint=fitter.hint(count, has, row.gpu))
             return
         total = count * nodes
-        speed = self._speed(row.gpu, total, parallelism)
-        # per-GPU speed includes DDP/FSDP scaling; across nodes the network costs a stated share more
-        tokens_per_sec = speed.tokens_per_sec_per_gpu * total * (
-            self.overheads.inter_node_efficiency if nodes > 1 else 1.0)
+        link = lookup(str(row.provider), str(row.instance_type), str(row.gpu))
+        speed = self._speed(row.gpu, total, parallelism, link, nodes)
+        tokens_per_sec = speed.tokens_per_sec_per_gpu * total  # per-GPU speed includes its communication
         price = float(row.price) * nodes
         parts = hours_breakdown(train_tokens=self.spec.train_tokens, tokens_per_sec=tokens_per_sec,
                                 model_gb=self.model_gb,
                                 checkpoint_size_gb=checkpoint_gb(self.spec, memory.trainable_params),
-                                spot=bool(row.spot), overheads=self.overheads, nodes=nodes)
+                                spot=bool(row.spot), overheads=self.overheads, nodes=nodes,
+                                time_shares=speed.time_shares)
         modelled = sum(parts.values())
         hours, note = self.corrections.adjust_hours(modelled, row.gpu, self.spec.method.value)
         applied = {"memory": fitter.memory_factor} if fitter.memory_factor != 1.0 else {}
@@ -147,30 +155,50 @@ class Pricer:
             gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
             hours=hours, cost=hours * price, peak_gib_per_gpu=round(fitter.peak(memory), 2), gpu_memory_gib=has,
             as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
-            hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied))
+            hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied,
+            interconnect=speed.interconnect, interconnect_assumed=speed.interconnect_assumed,
+            communication_hours=round(self.spec.train_tokens / tokens_per_sec / 3600 * speed.communication_share, 6)))
+        self.speed_of[id(self.quotes[-1])] = speed
 
-    def _speed(self, gpu: str, total: int, parallelism: Parallelism) -> SpeedEstimate:
-        key = (gpu, total, parallelism)
+    def _speed(self, gpu: str, total: int, parallelism: Parallelism, link: Interconnect, nodes: int) -> SpeedEstimate:
+        # single-GPU speed does not depend on the link: one estimate per GPU type
+        key = (gpu, total, parallelism, link if total > 1 else None, nodes)
         if key not in self.speeds:
             self.speeds[key] = estimate_speed(self.spec, self.shape, load_gpus()[gpu], gpu_count=total,
-                                              parallelism=parallelism)
+                                              parallelism=parallelism, interconnect=link, nodes=nodes)
         return self.speeds[key]
+
+
+def _split_providers(providers, managed: list[ManagedPrice]) -> tuple[Optional[list[str]], list[ManagedPrice]]:
+    """--providers names GPU providers and managed services alike; each list gets its own names."""
+    names = [n.lower() for n in split_names(providers)]
+    if not names:
+        return None, managed
+    services = {r.provider for r in managed}
+    gpu_names = [n for n in names if n not in services]
+    if not gpu_names:
+        raise UserError(f"--providers names only managed services ({', '.join(names)}); add a GPU provider "
+                        "(e.g. runpod): a plan needs an offer tunecost can launch, the services are quoted beside it")
+    return gpu_names, [r for r in managed if r.provider in names]
 
 
 def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None, spot: str = "any",
              max_gpus: int = 8, regions=None, budget: Optional[float] = None,
              deadline_hours: Optional[float] = None, headroom: float = 0.9,
              preemption_rate_per_hour: float = 0.05, checkpoint_interval_hours: float = 0.5,
-             top_k: int = DEFAULT_TOP_K, corrections: Optional[Corrections] = None) -> Plan:
+             top_k: int = DEFAULT_TOP_K, corrections: Optional[Corrections] = None,
+             managed_prices: Optional[list[ManagedPrice]] = None, include_closed: bool = False) -> Plan:
     """Price every offer that fits; rank by cost; mark the (cost, hours) Pareto set; choose within limits.
 
     `corrections` (learned by `tunecost calibrate --apply`) scale each quote's hours and peak memory for its GPU
-    and method before ranking and fitting; each one applied is stated in the assumptions."""
+    and method before ranking and fitting; each one applied is stated in the assumptions. `managed_prices` (the
+    hosted services' table) adds their quotes and a one-line verdict against the chosen offer."""
     if not 0 < headroom <= 1:
         raise UserError(f"headroom must be in (0, 1] (got {headroom:g})")
     overheads = Overheads(preemption_rate_per_hour=preemption_rate_per_hour,
                           checkpoint_interval_hours=checkpoint_interval_hours)
     shape = resolve_shape(spec)
+    providers, managed_rows = _split_providers(providers, managed_prices or [])
     rows, warnings = select_offers(prices.offers, providers=providers, gpus=gpus, spot=spot, max_gpus=max_gpus,
                                    regions=regions)
     if rows.empty:
@@ -199,13 +227,20 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     parallelism = Parallelism(chosen.parallelism)
     total = chosen.gpu_count * chosen.num_nodes
     memory = pricer.fitter_for(chosen.gpu).corrected(pricer.fitter.memory(total, parallelism))
-    speed = pricer.speeds[(chosen.gpu, total, parallelism)]
+    speed = pricer.speed_of[id(chosen)]
     assumptions = _assumptions(spec, shape.source, headroom, total, parallelism,
                                [*memory.assumptions, *speed.assumptions, *overheads.assumptions(), *pricer.notes])
+    if chosen.interconnect_assumed:
+        warnings.append(f"the chosen offer's hours rest on an assumed interconnect, not the provider's statement: "
+                        f"{chosen.interconnect}; its communication takes {chosen.communication_hours:.2f} h, "
+                        f"{chosen.hours_breakdown.get('communication', 0):.2f} h of it not overlapped with compute "
+                        "(pricing_data/interconnect.csv)")
     if spec.precision.compute is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
         warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")
+    managed = quote_managed(spec, shape.total_params() / 1e9, managed_rows, include_closed=include_closed)
     return Plan(spec=spec, chosen=chosen, quotes=kept, infeasible=misfits, prices_as_of=prices.as_of,
                 memory=memory.model_dump(mode="json"), speed=speed.model_dump(mode="json"),
                 assumptions=assumptions, warnings=_unique([*prices.warnings, *warnings]),
-                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                managed=managed, managed_verdict=verdict(chosen, managed, spec.train_tokens))

@@ -8,6 +8,7 @@ changeable assumption (`Overheads`), so a user who knows their setup can correct
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,7 +41,6 @@ class Overheads(BaseModel):
     checkpoint_gb_per_s: float = Field(0.2, gt=0, description="checkpoint write to the bucket mount's cache")
     preemption_rate_per_hour: float = Field(0.05, ge=0, description="expected spot preemptions per hour")
     checkpoint_interval_hours: float = Field(0.5, gt=0, description="time between checkpoints")
-    inter_node_efficiency: float = Field(0.7, gt=0, le=1, description="throughput kept across nodes")
 
     def assumptions(self) -> list[str]:
         return [
@@ -51,8 +51,8 @@ class Overheads(BaseModel):
             f"{self.checkpoint_gb_per_s:g} GB/s; size = trainable params x (4 B weights + optimizer state)",
             f"spot: {self.preemption_rate_per_hour:g} preemptions per hour (--preemption-rate); each loses half a "
             "checkpoint interval plus a restart (provisioning + setup + download); on-demand is never preempted",
-            f"several nodes: x{self.inter_node_efficiency:g} throughput for FSDP traffic over the cloud network "
-            "(no InfiniBand assumed); a preemption of any node stops all",
+            "several nodes: FSDP traffic crosses the instance's network (pricing_data/interconnect.csv); a "
+            "preemption of any node stops all",
         ]
 
 
@@ -78,6 +78,10 @@ class Quote(BaseModel):
     num_nodes: int = 1
     tokens_per_sec: float = Field(description="total across GPUs")
     hours_breakdown: dict[str, float]
+    interconnect: str = Field("", description="GPU-to-GPU link (and network across nodes) the hours assume")
+    interconnect_assumed: bool = Field(False, description="the interconnect is assumed, not the provider's statement")
+    communication_hours: float = Field(0.0, description="all GPU-to-GPU traffic time; the part not overlapped "
+                                       "with compute is hours_breakdown['communication']")
     corrections: dict[str, float] = Field(default_factory=dict, description="learned factors applied to 'hours' "
                                           "and 'memory' (tunecost calibrate --apply); empty when none")
 
@@ -100,15 +104,21 @@ def checkpoint_gb(spec: TrainSpec, trainable_params: int) -> float:
 
 
 def hours_breakdown(*, train_tokens: int, tokens_per_sec: float, model_gb: float, checkpoint_size_gb: float,
-                    spot: bool, overheads: Overheads, nodes: int = 1) -> dict[str, float]:
-    """Billed hours by cause. Spot re-work is first order: preemptions = rate x nodes x (hours without re-work)."""
+                    spot: bool, overheads: Overheads, nodes: int = 1,
+                    time_shares: Optional[dict[str, float]] = None) -> dict[str, float]:
+    """Billed hours by cause. The training loop splits by the speed model's time shares (compute, per-step
+    overhead, exposed communication). Spot re-work is first order: preemptions = rate x nodes x (hours without
+    re-work)."""
     o = overheads
-    compute = train_tokens / tokens_per_sec / 3600
+    train = train_tokens / tokens_per_sec / 3600
+    shares = time_shares or {"compute": 1.0}
     download = model_gb / o.download_gb_per_s / 3600
-    writes = math.floor(compute / o.checkpoint_interval_hours)
+    writes = math.floor(train / o.checkpoint_interval_hours)
     checkpoints = writes * checkpoint_size_gb / o.checkpoint_gb_per_s / 3600
     parts = {
-        "compute": compute,
+        "compute": train * shares.get("compute", 0.0),
+        "step_overhead": train * shares.get("step_overhead", 0.0),
+        "communication": train * shares.get("communication", 0.0),
         "provisioning": o.provisioning_hours,
         "setup": o.setup_hours,
         "model_download": download,
@@ -118,6 +128,6 @@ def hours_breakdown(*, train_tokens: int, tokens_per_sec: float, model_gb: float
     if spot:
         restart = o.provisioning_hours + o.setup_hours + download
         preemptions = o.preemption_rate_per_hour * nodes * sum(parts.values())
-        lost = min(o.checkpoint_interval_hours, compute) / 2  # work since the last checkpoint, on average
+        lost = min(o.checkpoint_interval_hours, train) / 2  # work since the last checkpoint, on average
         parts["spot_rework"] = preemptions * (lost + restart)
     return parts

@@ -44,6 +44,17 @@ class Precision(str, Enum):
         return Precision.bf16 if self is Precision.bf16_mixed else self
 
 
+class Framework(str, Enum):
+    """The training stack the estimate is for (planner/frameworks.py); `launch` runs only tunecost's job."""
+
+    tunecost = "tunecost"
+    hf = "hf"
+    hf_fsdp_qlora = "hf-fsdp-qlora"
+    axolotl = "axolotl"
+    torchtune = "torchtune"
+    litgpt = "litgpt"
+
+
 class Parallelism(str, Enum):
     single = "single"
     ddp = "ddp"
@@ -81,6 +92,7 @@ class TrainSpec(BaseModel):
     dataset: DatasetSize = DatasetSize(tokens_per_epoch=10_000_000, source="default: 10M tokens")
     epochs: float = Field(default=DEFAULTS.epochs, gt=0, le=1000)
     packing: bool = DEFAULTS.packing
+    framework: Framework = Framework.tunecost
 
     @model_validator(mode="after")
     def _needs_a_model(self) -> "TrainSpec":

@@ -81,3 +81,16 @@ def test_collator_pads_without_loss_or_attention(tok):
                                         {"input_ids": [8], "labels": [8]}])
     assert batch["input_ids"].shape == (2, 3)
     assert batch["labels"][1].tolist() == [8, IGNORE, IGNORE] and batch["attention_mask"][1].tolist() == [1, 0, 0]
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b'{"text": "caf\xe9"}\n', "not UTF-8 (byte 0xe9 at column 14)"),
+    (b'{"prompt": "p", "completion": 12}\n', "key 'completion' must be a string"),
+    (b'{"text": "  "}\n', "key 'text' is empty"),
+])
+def test_the_job_names_the_bad_line_of_its_dataset(tok, tmp_path, raw, reason):
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b'{"text": "fine"}\n' + raw)
+    with pytest.raises(JobError) as err:
+        load_data(str(path), tok, 64, False, 0.0, None, False, 0)
+    assert str(err.value).startswith(f"{path}:2: {reason}")

@@ -27,9 +27,9 @@ def quote(provider="runpod", region="US", zone="", instance_type="1x_A100-80GB_S
         "cost": round(price * hours, 4), "peak_gib_per_gpu": 30.0, "gpu_memory_gib": 80.0,
         "as_of": "undated snapshot (after 2025-09-10)", "source": "test fixture", "pareto": True,
         "parallelism": parallelism, "num_nodes": num_nodes, "tokens_per_sec": 2500.0,
-        "hours_breakdown": {"compute": hours - 0.2, "provisioning": 0.1, "setup": 0.1, "model_download": 0.0,
-                            "checkpoints": 0.0, "spot_rework": 0.0},
-        "corrections": {},
+        "hours_breakdown": {"compute": hours - 0.2, "step_overhead": 0.0, "communication": 0.0, "provisioning": 0.1,
+                            "setup": 0.1, "model_download": 0.0, "checkpoints": 0.0, "spot_rework": 0.0},
+        "corrections": {}, "interconnect": "", "interconnect_assumed": False, "communication_hours": 0.0,
     }
 
 
@@ -40,9 +40,10 @@ def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135,
                  "targets": "all-linear", "virtual_tokens": 20, "seq_len": 64, "micro_batch": 4, "grad_accum": 1,
                  "gradient_checkpointing": True, "optimizer": "paged-adamw-8bit", "precision": "bf16",
                  "dataset": {"tokens_per_epoch": 20000, "examples": 400, "source": "counted"}, "epochs": 1.0,
-                 "packing": False},
+                 "packing": False, "framework": "tunecost"},
         "chosen": quotes[0], "quotes": quotes, "infeasible": [], "prices_as_of": "undated snapshot",
         "memory": {}, "speed": {}, "assumptions": [], "warnings": [], "created_at": "2026-11-23T10:00:00Z",
+        "managed": [], "managed_verdict": "",
     })
 
 

@@ -17,6 +17,8 @@ def test_demo_plans_runs_and_reports_a_real_local_qlora_run(tmp_path):
     for command in ("$ tunecost plan", "$ tunecost launch --local", "$ tunecost report"):
         assert command in proc.stderr  # each step is shown as the command a user would type
 
+    assert "assumptions behind these numbers: --verbose lists them" in proc.stdout  # not the ~40 lines themselves
+    assert "preemptions per hour" not in proc.stdout
     plan = json.loads((tmp_path / "demo-plan.json").read_text())
     assert plan["spec"]["model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert plan["chosen"]["cost"] > 0 and plan["quotes"]

@@ -3,6 +3,7 @@ with SIGINT to the launcher, then resumed as the same run; budget refusal and ba
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -47,7 +48,8 @@ def _planner_peak(spec: dict, model: str) -> float:
 
 def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan):
     """From a real plan (the optimizer's, chosen: a gcp T4): the run records the planner's one-process peak for
-    the model it trains (a folder with config.json), no hours or cost estimate, and its summary says this machine."""
+    the model it trains (a folder with config.json), hours for this machine (CPU probe + speed model, not the
+    plan's T4 quote), and its summary says this machine."""
     home, model = tmp_path / "home", _tiny_folder(tmp_path / "tiny-model")
     result = _launch(["--local", str(write_plan(OPTIMIZED)), "--model", str(model), "--dataset", "demo",
                       "--max-steps", "6", "--save-steps", "3", "--rate", "1.5", "--tag", "t1"], home)
@@ -58,13 +60,15 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
     assert run.summary["run_id"] == run.id and run.model == str(model)
     assert run.estimated_peak_gib == pytest.approx(_planner_peak(OPTIMIZED["spec"], str(model)), abs=1e-3)
     assert run.estimated_peak_gib != OPTIMIZED["chosen"]["peak_gib_per_gpu"]
-    assert run.estimated_hours is None and run.estimated_cost is None
+    assert 0 < run.estimated_hours < 0.1 and run.estimated_hours != OPTIMIZED["chosen"]["hours"]
+    assert run.estimated_cost == pytest.approx(run.estimated_hours * 1.5)
+    assert (home / "cpu_probe.json").is_file()  # the probe is cached for the next local run
     s = summarize(run)
-    assert (s.estimated_hours, s.estimated_cost, s.hours_diff, s.cost_diff) == (None, None, None, None)
+    assert s.estimated_hours == run.estimated_hours and s.hours_diff is not None
     assert s.region == "" and s.gpu == run.gpu and s.gpu.startswith("cpu")  # not the plan's gcp us-central1 T4
     assert s.estimated_peak_gib == run.estimated_peak_gib and s.peak_memory_gib > 0
     rows = dict(summary_rows(s))
-    assert rows["where"] == "this machine (local run)" and rows["estimated"] == "no estimate recorded"
+    assert rows["where"] == "this machine (local run)" and rows["estimated"].startswith(f"{run.estimated_hours:.4f} h")
     printed = result.stdout.split("Cost summary")[1]
     assert "T4" not in printed and "gcp" not in printed and "GiB estimated" in printed
     assert 0 < run.actual_hours < 0.1
@@ -172,15 +176,18 @@ def test_incomplete_model_folder_is_one_line_and_nothing_is_recorded(tmp_path, w
 
 
 def test_a_job_that_fails_exits_1_and_is_recorded_failed_with_its_reason(tmp_path, write_plan):
-    """A hub id with the hub unreachable (HF_HUB_OFFLINE=1, as on this machine): the job starts, cannot load the
-    model, says so in one line; the launcher records the run as failed with that line and exits 1."""
+    """Rows the launcher accepts (well-formed) but the job cannot train on: every completion is cut off by the
+    plan's seq_len (64 tokens). The job says so in one line; the launcher records the run as failed with that line
+    and exits 1. (A hub model that cannot be fetched is now refused before the run: test_launch_bad_input.py.)"""
     home = tmp_path / "home"
-    result = subprocess.run(TUNECOST + ["launch", "--local", str(write_plan(SINGLE)), "--model",
-                                        "someorg/not-a-model", "--dataset", "demo", "--max-steps", "2"],
-                            env={**_env(home), "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=240)
+    dataset = tmp_path / "long.jsonl"
+    dataset.write_text(json.dumps({"prompt": "convert " * 200, "completion": "5 km = 5000 m"}) + "\n")
+    result = subprocess.run(TUNECOST + ["launch", "--local", str(write_plan(SINGLE)), "--model", "tiny",
+                                        "--dataset", str(dataset), "--max-steps", "2"],
+                            env=_env(home), capture_output=True, text=True, timeout=240)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stdout + result.stderr
     [run] = Ledger(home).list()
-    assert run.status == "failed" and run.model == "someorg/not-a-model"
-    assert "cannot load the tokenizer of someorg/not-a-model" in run.history[-1].note
+    assert run.status == "failed" and run.model == "tiny"
+    assert "every example lost its completion to truncation" in run.history[-1].note
     assert f"Cost summary: {run.id}" in result.stdout  # the bill of a failed run is still shown

@@ -1,0 +1,107 @@
+"""Dataset rows: read a JSONL file line by line and check each row's shape (torch-free, no tokenizer).
+
+WHY one torch-free module: the job parses its rows with it (data.py), and the launcher runs the same checks on
+the same file before it records a run, so a bad row is one line and exit 2 on the user's machine, not a failed
+run on a VM. Formats (one per row, detected by keys): {"text"}, {"prompt","completion"},
+{"messages":[{"role","content"}...]} ending with the assistant, Alpaca {"instruction","input"?,"output"}.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from .config import JobError
+
+FORMATS = "text | prompt+completion | messages | instruction+output"
+
+
+class RowError(ValueError):
+    """A row that cannot be trained on; `line` is its 1-based line number in the file."""
+
+    def __init__(self, line: int, reason: str):
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+def text_field(row: dict, key: str, allow_empty: bool = False) -> str:
+    value = row.get(key)
+    if not isinstance(value, str):
+        got = "missing" if value is None else f"a {type(value).__name__} ({json.dumps(value)[:40]})"
+        raise ValueError(f"key '{key}' must be a string, got {got}")
+    if not value.strip() and not allow_empty:
+        raise ValueError(f"key '{key}' is empty")
+    return value
+
+
+def check_messages(messages: Any) -> list[dict[str, str]]:
+    ok = isinstance(messages, list) and messages and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages)
+    if not ok:
+        raise ValueError("'messages' must be a non-empty list of {\"role\", \"content\"} objects")
+    if messages[-1]["role"] != "assistant":
+        raise ValueError(f"the last message has role '{messages[-1]['role']}'; it must be 'assistant' (it is what "
+                         "the model learns)")
+    return messages
+
+
+def row_format(row: Any) -> str:
+    """The row's format name, after checking its fields; ValueError with a short reason if it has none."""
+    if not isinstance(row, dict):
+        raise ValueError(f"row is a JSON {type(row).__name__}, not an object")
+    if "messages" in row:
+        check_messages(row["messages"])
+        return "messages"
+    if "prompt" in row and "completion" in row:
+        text_field(row, "prompt", allow_empty=True), text_field(row, "completion")
+        return "prompt+completion"
+    if "instruction" in row and "output" in row:
+        text_field(row, "instruction"), text_field(row, "output")
+        if "input" in row:
+            text_field(row, "input", allow_empty=True)
+        return "instruction+output"
+    if "text" in row:
+        text_field(row, "text")
+        return "text"
+    raise ValueError(f"row has none of the keys {FORMATS}")
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) per non-blank line; RowError for bytes that are not UTF-8 or not JSON."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                yield lineno, RowError(lineno, f"not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
+                                               "save the file as UTF-8")
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as err:
+                yield lineno, RowError(lineno, f"not valid JSON ({err.msg} at column {err.colno})")
+
+
+def bad_row(path: Path, err: RowError) -> JobError:
+    return JobError(f"{path}:{err.line}: {err.reason}; fix the row or set skip_bad_rows")
+
+
+def check_dataset(path: Path, skip_bad_rows: bool = False) -> tuple[int, int]:
+    """(usable rows, bad rows) of a JSONL file; JobError at the first bad line unless skip_bad_rows."""
+    good = bad = 0
+    for lineno, row in read_rows(path):
+        try:
+            if isinstance(row, RowError):
+                raise row
+            row_format(row)
+            good += 1
+        except ValueError as exc:
+            if not skip_bad_rows:
+                raise bad_row(path, exc if isinstance(exc, RowError) else RowError(lineno, str(exc))) from None
+            bad += 1
+    if not good:
+        raise JobError(f"{path}: no usable rows; each line needs one of the formats {FORMATS}")
+    return good, bad

@@ -1,0 +1,81 @@
+"""A few seconds' probe of this machine's CPU for the local speed model, cached in $TUNECOST_HOME/cpu_probe.json.
+
+Run in a fresh Python process (as the job is), so the import time is what the job pays and the launcher itself
+never imports torch. The cache is keyed by the machine (CPU model, cores) and kept for PROBE_MAX_AGE_HOURS, since
+a shared machine's load moves the figures: delete the file (or pass a new TUNECOST_HOME) to probe again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Optional
+
+from tunecost.planner.cpu_speed import CpuProbe
+
+PROBE_FILE = "cpu_probe.json"
+PROBE_MAX_AGE_HOURS = 24
+SCRIPT = r"""
+import json, time
+t0 = time.perf_counter()
+import torch, transformers, peft  # noqa: F401  what the job imports first
+imports = time.perf_counter() - t0
+
+def timed(fn, min_seconds=0.4):
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < min_seconds:
+        fn(); n += 1
+    return (time.perf_counter() - start) / n
+
+a, b = torch.randn(512, 576), torch.randn(576, 1536)
+mm = timed(lambda: torch.mm(a, b))
+x = torch.randn(8, 64, requires_grad=True)
+def chain():
+    y = x
+    for _ in range(100):
+        y = y * 1.0001 + 0.0001
+    y.sum().backward()
+op = timed(chain) / 200  # 100 multiply-adds forward, as many backward
+big, out = torch.ones(32 * 2**20), torch.empty(32 * 2**20)
+copy = timed(lambda: out.copy_(big))
+print(json.dumps({"matmul_gflops": 2 * 512 * 576 * 1536 / mm / 1e9, "op_seconds": op,
+                  "copy_gb_s": 2 * big.numel() * 4 / copy / 1e9, "import_seconds": imports,
+                  "threads": torch.get_num_threads()}))
+"""
+
+
+def _machine() -> str:
+    return f"{platform.machine()} {platform.processor() or platform.system()}, {os.cpu_count()} cores"
+
+
+def measure() -> CpuProbe:
+    out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300, check=True)
+    values = json.loads(out.stdout.strip().splitlines()[-1])
+    return CpuProbe(**values, machine=_machine(), measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def cpu_probe(home: Path) -> Optional[CpuProbe]:
+    """The cached probe if it is this machine's and fresh, else a new one (saved); None if probing fails."""
+    path = home / PROBE_FILE
+    try:
+        cached = CpuProbe.model_validate_json(path.read_text())
+        age = datetime.now(timezone.utc) - datetime.fromisoformat(cached.measured_at)
+        if cached.machine == _machine() and age < timedelta(hours=PROBE_MAX_AGE_HOURS):
+            return cached
+    except (OSError, ValueError):
+        pass
+    try:
+        probe = measure()
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(probe.model_dump_json(indent=1))
+    os.replace(tmp, path)
+    return probe

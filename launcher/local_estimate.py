@@ -1,0 +1,65 @@
+"""The hours estimate `launch --local` records: the planner's CPU speed model on this machine's probe.
+
+Steps are counted as the job will run them: the training examples of the plan's dataset (less the held-out eval
+share), micro batch x accumulation per optimizer step, for the plan's epochs, capped by --max-steps.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import ValidationError
+
+from tunecost.planner.cpu_speed import LocalEstimate, local_run_hours
+from tunecost.planner.errors import UserError
+from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.spec import TrainSpec
+
+
+def held_out(spec: TrainSpec, config: dict[str, Any]) -> int:
+    """Examples the job holds out for eval (as job/data.py splits them)."""
+    fraction = config.get("eval_fraction") or 0
+    return max(1, round((spec.dataset.examples or 0) * fraction)) if fraction and spec.dataset.examples else 0
+
+
+def optimizer_steps(spec: TrainSpec, config: dict[str, Any]) -> Optional[int]:
+    """Steps the job will take, or None when the plan's dataset has no example count."""
+    examples = spec.dataset.examples
+    if not examples:
+        return None
+    held = held_out(spec, config)
+    per_epoch = math.ceil((examples - held) / spec.micro_batch) / spec.grad_accum
+    steps = math.ceil(math.ceil(per_epoch) * spec.epochs)
+    return min(steps, int(config["max_steps"])) if config.get("max_steps", 0) > 0 else steps
+
+
+def _model_source(model: str) -> str:
+    """The built-in SmolLM2 is converted from GGUF on its first run only, then loads as a plain folder."""
+    if model == "smollm2":
+        from tunecost.job.smollm2 import cache_dir
+
+        return "folder" if (cache_dir() / "config.json").is_file() else "gguf"
+    return "folder"
+
+
+def estimate_local(plan: dict[str, Any], config: dict[str, Any], model_id: str, home: Path) -> Optional[LocalEstimate]:
+    """None when the model has no known shape (the job's 'tiny'), the dataset no example count, or probing fails."""
+    from tunecost.launcher.cpu_probe import cpu_probe
+
+    fields = {**(plan.get("spec") or {}), "model": model_id, "params_b": None}
+    for key in ("micro_batch", "grad_accum", "seq_len", "epochs"):
+        if config.get(key) is not None:
+            fields[key] = config[key]
+    try:
+        spec = TrainSpec.model_validate(fields)
+        shape = resolve_shape(spec)
+    except (UserError, ValidationError):
+        return None
+    steps = optimizer_steps(spec, config)
+    probe = cpu_probe(home) if steps else None
+    if probe is None or steps is None:
+        return None
+    return local_run_hours(spec, shape, probe, optimizer_steps=steps, eval_examples=held_out(spec, config),
+                           model_source=_model_source(config["model"]))

@@ -1,0 +1,101 @@
+"""Accuracy of the memory estimate on published runs, out of sample by source, beside two peer estimators.
+
+Leave one source out: a source (the row-id prefix: TTL2, TTM, TTLT, TTOPT, LGRT, LGCH) is one project's table,
+measured one way; its rows are scored with every fitted constant fitted on the other sources' rows only, so a
+table cannot vouch for itself. The peers, on the same rows: `ftuneai` (its CLI's answers recorded per row in
+benchmarks/ftune_estimates.csv, so the benchmark runs without it) and accelerate's "weights x 4" rule
+(ACCELERATE_RULE). Used by benchmarks/estimate_accuracy.py and tests/planner/test_accuracy.py.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from statistics import median
+from typing import Optional
+
+from pydantic import BaseModel
+
+from tunecost.planner.calibration import CASES, Case, PhysicsGap, load_rows, measured_gib, physics_gaps
+from tunecost.planner.frameworks import PRESETS
+from tunecost.planner.memory import GIB, NF4_BYTES
+from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.spec import Framework, Method
+
+ACCELERATE_RULE = ("accelerate estimate-memory (1.15) 'Training using Adam': 4 x the weights in the load dtype "
+                   "(bf16: 4 x 2 B/param; it has no LoRA mode and prints N/A for int4, so LoRA rows get the same "
+                   "bf16 figure and QLoRA rows 4 x the 4-bit weights, 4 x 0.5 B/param)")
+
+
+def source_of(row_id: str) -> str:
+    """The source a row comes from: its id prefix (one published table or page)."""
+    return row_id.split("-")[0]
+
+
+def framework_of(case: Case) -> Framework:
+    """The user-facing framework whose storage a calibration case was run with."""
+    for preset in PRESETS.values():
+        if case.stack in (preset.stack, preset.qlora_stack):
+            return preset.framework
+    raise ValueError(f"{case.row_id}: stack {case.stack} belongs to no framework preset")
+
+
+def leave_one_source_out(gaps: list[PhysicsGap]) -> dict[str, float]:
+    """Row id -> relative error when the row's calibrated-overhead group is fitted without its whole source.
+
+    Each gap is measured / physics - 1, so the estimate with overhead f is off by (1 + f) / (1 + gap) - 1; f is
+    the median gap of the group's rows from other sources (>= 0, as fit_overheads does; 0 when none is left)."""
+    out = {}
+    for gap in gaps:
+        others = [g.ratio for g in gaps if g.group == gap.group and source_of(g.row_id) != source_of(gap.row_id)]
+        fraction = max(0.0, median(others)) if others else 0.0
+        out[gap.row_id] = (1 + fraction) / (1 + gap.ratio) - 1
+    return out
+
+
+def accelerate_rule_gib(case: Case) -> float:
+    """ACCELERATE_RULE for the row's model, per GPU (the rule knows no sharding: one full copy)."""
+    params = resolve_shape(case.spec).total_params()
+    load_bytes = NF4_BYTES if case.spec.method is Method.qlora else 2.0
+    return 4.0 * load_bytes * params / GIB
+
+
+class Scored(BaseModel):
+    """One published memory row: the measurement and each estimator's figure for it (GiB)."""
+
+    row_id: str
+    source: str
+    method: str
+    framework: str
+    measured: float
+    tunecost: float        # the planner, in sample (constants fitted on all rows)
+    tunecost_loso: float   # the planner, this row's source left out of every fit
+    ftune: Optional[float] = None
+    accelerate: float
+
+
+def read_ftune(path: Path) -> dict[str, float]:
+    """Row id -> ftune's total_gb (GiB) as recorded by benchmarks/record_ftune.py."""
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r["row_id"]: float(r["total_gib"]) for r in csv.DictReader(fh) if r["total_gib"].strip()}
+
+
+def score(runs_csv: Path, ftune_csv: Path) -> list[Scored]:
+    """Every memory row the calibration compares, with all estimators side by side."""
+    from tunecost.planner.calibration import comparable_memory_gib
+
+    rows, gaps = load_rows(runs_csv), physics_gaps(runs_csv)
+    loso = leave_one_source_out(gaps)
+    ftune = read_ftune(ftune_csv)
+    out = []
+    for case in CASES:
+        measured = measured_gib(rows[case.row_id])
+        if not case.memory or measured is None:
+            continue
+        out.append(Scored(row_id=case.row_id, source=source_of(case.row_id), method=case.spec.method.value,
+                          framework=framework_of(case).value, measured=measured,
+                          tunecost=comparable_memory_gib(case), tunecost_loso=measured * (1 + loso[case.row_id]),
+                          ftune=ftune.get(case.row_id), accelerate=accelerate_rule_gib(case)))
+    return out

@@ -1,0 +1,115 @@
+"""A priced sweep: every grid point planned as its own fine-tune, on one offer that fits them all or each on its own.
+
+WHY per point: rank, targets, seq-len and batch change the memory (so which GPUs fit) and the hours; the learning
+rate changes neither, so its points cost the same. A sweep is judged by its total, which can exceed the final
+run's cost: `--budget` applies to the total. One offer for every point (the default) keeps the points comparable
+and on one provider; `each` takes the cheapest offer per point.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+from tunecost.planner.errors import UserError
+from tunecost.planner.offers import PriceTables
+from tunecost.planner.optimizer import Plan, Quote, optimize
+from tunecost.planner.spec import TrainSpec
+from tunecost.planner.sweep_grid import job_settings, label
+
+SweepOffers = Literal["one", "each"]
+FALLBACKS = 3  # offers per point in a launch's fallback order
+ALL_QUOTES = 1_000_000  # a sweep needs every fitting offer of every point to find the ones they share
+
+
+class SweepPoint(BaseModel):
+    """One point of the grid: its settings, the spec it trains, and its quotes (the first is the one priced)."""
+
+    index: int
+    params: dict[str, Any] = Field(description="sweep key -> value, e.g. {'rank': 8, 'learning-rate': 0.0001}")
+    spec: TrainSpec
+    job: dict[str, Any] = Field(default_factory=dict, description="job-only settings (learning_rate)")
+    quotes: list[Quote] = Field(description="the priced offer first, then fallbacks")
+
+    @property
+    def quote(self) -> Quote:
+        return self.quotes[0]
+
+    @property
+    def label(self) -> str:
+        return label(self.params)
+
+
+class Sweep(BaseModel):
+    """The grid, its points and the totals the budget is checked against."""
+
+    offers: SweepOffers
+    axes: dict[str, list[Any]]
+    points: list[SweepPoint]
+    total_cost: float
+    total_hours: float = Field(description="one point after another")
+    offer: str = Field(default="", description="the shared offer (offers='one')")
+
+
+class SweepPlan(Plan):
+    """A Plan (of the first point, so every reader of a plan still works) plus the whole sweep."""
+
+    sweep: Sweep
+
+
+def _key(q: Quote) -> tuple:
+    return (q.provider, q.region, q.zone, q.instance_type, q.spot)
+
+
+def _name(q: Quote) -> str:
+    return f"{q.provider} {q.instance_type} ({q.gpu} x{q.gpu_count}, {'spot' if q.spot else 'on-demand'})"
+
+
+def _shared(plans: list[Plan]) -> list[list[Quote]]:
+    """Per point, its quotes on the offers every point fits, in the order of their summed cost."""
+    by_point = [{_key(q): q for q in p.quotes} for p in plans]
+    common = set(by_point[0]).intersection(*by_point[1:])
+    if not common:
+        biggest = max(plans, key=lambda p: p.chosen.peak_gib_per_gpu if p.chosen else 0)
+        raise UserError("no single offer fits every point of the sweep (the largest needs "
+                        f"{biggest.chosen.peak_gib_per_gpu if biggest.chosen else 0:.1f} GiB per GPU); "
+                        "price each point on its own with --sweep-offers each, or narrow the sweep")
+    order = sorted(common, key=lambda k: (sum(p[k].cost for p in by_point), sum(p[k].hours for p in by_point)))
+    return [[p[k] for k in order[:FALLBACKS]] for p in by_point]
+
+
+def price_sweep(points: list[tuple[dict[str, Any], TrainSpec]], prices: PriceTables, *, offers: SweepOffers = "one",
+                budget: Optional[float] = None, **optimize_args: Any) -> SweepPlan:
+    """Plan every point, price the sweep on the chosen offers, and check the total against the budget."""
+    if offers not in ("one", "each"):
+        raise UserError(f"--sweep-offers must be one or each (got {offers!r})")
+    if budget is not None and budget <= 0:
+        raise UserError(f"--budget must be a positive number of USD (got {budget:g})")
+    plans = [optimize(spec, prices, top_k=ALL_QUOTES, **optimize_args) for _, spec in points]
+    if offers == "one":
+        chosen = _shared(plans)
+    else:
+        chosen = [[p.chosen, *[q for q in p.quotes if q != p.chosen]][:FALLBACKS] for p in plans]  # type: ignore
+    swept = [SweepPoint(index=i, params=params, spec=spec, quotes=quotes,
+                        job=job_settings(params))
+             for i, ((params, spec), quotes) in enumerate(zip(points, chosen))]
+    total = sum(p.quote.cost for p in swept)
+    if budget is not None and total > budget:
+        priciest = max(swept, key=lambda p: p.quote.cost)
+        raise UserError(f"the sweep's {len(swept)} points cost ${total:,.2f} in total, over the budget of "
+                        f"${budget:,.2f} (the dearest, {priciest.label}, ${priciest.quote.cost:,.2f}); raise --budget "
+                        "or sweep fewer points")
+    first = plans[0]
+    axes: dict[str, list[Any]] = {}
+    for params, _ in points:
+        for key, value in params.items():
+            axes.setdefault(key, [])
+            if value not in axes[key]:
+                axes[key].append(value)
+    sweep = Sweep(offers=offers, axes=axes, points=swept, total_cost=total,
+                  total_hours=sum(p.quote.hours for p in swept),
+                  offer=_name(swept[0].quote) if offers == "one" else "")
+    base = first.model_dump()  # the first point's plan, on the sweep's offers, so `Plan` readers see that point
+    base.update(chosen=swept[0].quote.model_dump(), quotes=[q.model_dump() for q in swept[0].quotes])
+    return SweepPlan.model_validate({**base, "sweep": sweep.model_dump()})

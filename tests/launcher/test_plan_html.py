@@ -1,0 +1,136 @@
+"""`tunecost plan --html`: one self-contained page (no external assets) with the chosen offer, the ranked table, a
+scatter of every quote with the Pareto front and the managed services as their own marks, the memory bar against
+the chosen GPU, every assumption; user text (model path, price-file names) escaped, checked by parsing the page."""
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+from typer.testing import CliRunner
+
+import tunecost.launcher.cmd_plan  # noqa: F401  (registers plan)
+from tunecost.launcher.cli import app
+
+HOSTILE = "<script>alert('x')</script>"
+LLAMA = {"model_type": "llama", "hidden_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 32,
+         "num_key_value_heads": 8, "intermediate_size": 8192, "vocab_size": 128256, "tie_word_embeddings": True}
+
+
+class Page(HTMLParser):
+    """Every tag and attribute, and the text as a reader sees it (entities decoded)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.attrs, self.text, self.titles, self._in_title = [], [], [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs.append((tag, dict(attrs)))
+        self._in_title = tag == "title"
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        self._in_title = False
+
+    def handle_endtag(self, tag):
+        self._in_title = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_title:
+            self.titles.append(data)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+
+
+def run(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def hostile_plan(tmp_path):
+    """A model folder, a user GPU price row (chosen: cheapest) and a managed price row, all named with markup."""
+    model = tmp_path / f"m{HOSTILE.replace('/', '')}&co"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(LLAMA))
+    prices = tmp_path / "prices.csv"
+    prices.write_text("provider,region,instance_type,gpu,gpu_count,price_per_hour,source\n"
+                      f'mycloud,"<b>eu</b>","{HOSTILE}",A100-80GB,1,0.01,"<img src=x onerror=alert(1)>"\n')
+    managed = tmp_path / "managed.csv"
+    managed.write_text("provider,models,min_params_b,max_params_b,method,usd_per_million_training_tokens,"
+                       "open_weights,status,source,serving\n"
+                       f'together,open models <=16B,0,16,sft-lora,0.48,yes,active,"{HOSTILE}","<i>free</i>"\n')
+    page = tmp_path / "plan.html"
+    result = run("plan", "--model", str(model), "--tokens", "5000000", "--prices", str(prices),
+                 "--managed-prices", str(managed), "--providers", "mycloud,runpod,lambda,together,fireworks",
+                 "--html", str(page), "--save", str(tmp_path / "plan.json"))
+    assert result.exit_code == 0, result.stderr
+    return page.read_text(encoding="utf-8"), json.loads((tmp_path / "plan.json").read_text())
+
+
+def test_user_text_is_escaped_never_markup(hostile_plan):
+    html, plan = hostile_plan
+    assert plan["chosen"]["instance_type"] == HOSTILE  # the hostile row really is on the page, and chosen
+    page = Page()
+    page.feed(html)
+    assert not {"script", "img", "b", "i", "link", "iframe", "object"} & set(page.tags)
+    text = "".join(page.text)
+    assert HOSTILE in text and "<b>eu</b>" in text and "<i>free</i>" in text and "&co" in text
+    assert "&lt;script&gt;" in html and "<script" not in html
+    assert not any(name.startswith("on") for _, attrs in page.attrs for name in attrs)  # no event handlers
+
+
+def test_page_is_self_contained_and_has_every_part(hostile_plan):
+    html, plan = hostile_plan
+    page = Page()
+    page.feed(html)
+    linked = [v for _, attrs in page.attrs for k, v in attrs.items() if k in ("src", "href") and v]
+    assert linked == []  # no external assets: styles inline, pictures inline SVG
+    text = " ".join(" ".join(page.text).split())
+    assert f"Chosen: ${plan['chosen']['cost']:.4f}" in text or f"Chosen: ${plan['chosen']['cost']:,.2f}" in text
+    assert "Offers ranked by total cost" in text and "Managed fine-tuning" in text
+    assert ("Does not fit" in text) == bool(plan["infeasible"])
+    assert all(" ".join(a.split()) in text for a in plan["assumptions"])
+    assert plan["managed_verdict"] and plan["managed_verdict"] in text
+    # the scatter: one mark with a tooltip per quote, one diamond per managed service, the Pareto staircase
+    quote_titles = [t for t in page.titles if ": " in t and (" spot, " in t or " on-demand, " in t)]
+    assert len(quote_titles) == len(plan["quotes"])
+    assert sum(t.startswith(m["provider"] + " $") for t in page.titles for m in plan["managed"]) == \
+        len(plan["managed"])
+    front = [a["d"] for tag, a in page.attrs if tag == "path" and a.get("class") == "front"]
+    assert len(front) == 1 and front[0].count("H") == sum(q["pareto"] for q in plan["quotes"]) - 1
+    providers = {q["provider"] for q in plan["quotes"]}
+    fills = {a["fill"] for tag, a in page.attrs if tag in ("circle", "rect", "path") and "fill" in a
+             and a.get("fill-opacity")}
+    assert len(fills) == len(providers)  # one colour per provider
+    # the memory bar: one segment per non-zero component, against the chosen GPU's memory
+    parts = {k for k, v in plan["memory"]["components_gib"].items() if v > 0}
+    segments = [t for t in page.titles if t.endswith(" GiB") and t.rsplit(" ", 2)[0].replace(" ", "_") in parts]
+    assert len(segments) == len(parts)
+    assert f"{plan['chosen']['gpu']}: {plan['chosen']['gpu_memory_gib']:.1f} GiB" in text
+
+
+def test_html_to_a_missing_folder_is_one_line_and_nothing_is_written(tmp_path):
+    saved = tmp_path / "plan.json"
+    result = run("plan", "--model", "meta-llama/Llama-3.1-8B", "--tokens", "1000000", "--save", str(saved),
+                 "--html", str(tmp_path / "nope" / "plan.html"))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --html: folder ")
+    assert not saved.exists()
+
+
+def test_a_sweep_plan_page_lists_every_point_and_the_total(tmp_path):
+    page = tmp_path / "sweep.html"
+    saved = tmp_path / "sweep.json"
+    result = run("plan", "--model", "meta-llama/Llama-3.1-8B", "--tokens", "2000000", "--sweep", "rank=8,64",
+                 "--html", str(page), "--save", str(saved))
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(saved.read_text())
+    parsed = Page()
+    parsed.feed(page.read_text(encoding="utf-8"))
+    text = " ".join(" ".join(parsed.text).split())
+    assert "Sweep: 2 points" in text and "rank=8" in text and "rank=64" in text
+    assert f"${plan['sweep']['total_cost']:,.2f} in total" in text or f"${plan['sweep']['total_cost']:.4f} in total" in text
