@@ -32,7 +32,7 @@ class Defaults:
     method: str = "qlora"
     rank: int = 16
     alpha_per_rank: float = 2.0
-    dropout: float = 0.05
+    dropout: float = 0.0
     targets: str = "all-linear"
     virtual_tokens: int = 20
     seq_len: int = 2048

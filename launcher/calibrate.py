@@ -19,6 +19,7 @@ from tunecost.launcher.ledger import now
 from tunecost.launcher.run_record import RunRecord
 from tunecost.planner.corrections import Correction, Corrections, corrections_path, load_corrections
 from tunecost.planner.home import tunecost_home
+from tunecost.planner.memory import CUDA_CONTEXT_GIB
 
 SANE_FACTOR = (0.1, 10.0)  # outside this, a factor says "the run or the plan was broken", not "plan is off"
 
@@ -79,10 +80,14 @@ def _sample(record: RunRecord) -> tuple[Optional[Sample], str]:
     s = summarize(record)
     actual = None if s.actual_seconds is None else s.actual_seconds / 3600.0
     applied = _applied(record.plan, s.gpu)
+    estimated_peak = _unscaled(s.estimated_peak_gib, applied.get("memory"))
+    if estimated_peak is not None and not s.is_local:
+        # like with like: a GPU job records torch.cuda.max_memory_reserved (allocator peak + slack), which holds
+        # no CUDA context; the plan's peak adds the context on top
+        estimated_peak = max(estimated_peak - CUDA_CONTEXT_GIB, 0.0) or None
     sample = Sample(run_id=record.id, gpu=s.gpu or ("cpu (local)" if s.is_local else "unknown"),
                     method=s.method or "unknown", estimated_hours=_unscaled(s.estimated_hours, applied.get("hours")),
-                    actual_hours=actual, estimated_peak_gib=_unscaled(s.estimated_peak_gib, applied.get("memory")),
-                    peak_memory_gib=s.peak_memory_gib)
+                    actual_hours=actual, estimated_peak_gib=estimated_peak, peak_memory_gib=s.peak_memory_gib)
     hours_pair = sample.estimated_hours and sample.actual_hours is not None
     memory_pair = sample.estimated_peak_gib and sample.peak_memory_gib is not None
     if not hours_pair and not memory_pair:

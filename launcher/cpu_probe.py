@@ -33,8 +33,21 @@ def timed(fn, min_seconds=0.4):
         fn(); n += 1
     return (time.perf_counter() - start) / n
 
-a, b = torch.randn(512, 576), torch.randn(576, 1536)
-mm = timed(lambda: torch.mm(a, b))
+a, w = torch.randn(160, 576, requires_grad=True), torch.randn(1536, 576)
+def matmul():  # a frozen weight as in LoRA: forward + the input gradient, as training does
+    (a @ w.t()).sum().backward()
+mm = timed(matmul)
+nf4 = None
+try:  # what 4-bit weights add per weight and pass on this CPU (bitsandbytes dequantizes them for each matmul)
+    import bitsandbytes as bnb
+    q = bnb.nn.Linear4bit(576, 1536, bias=False, compute_dtype=torch.float32, quant_type="nf4")
+    q.weight = bnb.nn.Params4bit(w * 0.02, requires_grad=False, quant_type="nf4", compress_statistics=True)
+    q = q.to("cpu")  # quantizes the weight
+    def quant():
+        q(a).sum().backward()
+    nf4 = max(0.0, (timed(quant) - mm) / 2 / w.numel())
+except Exception:
+    pass
 x = torch.randn(8, 64, requires_grad=True)
 def chain():
     y = x
@@ -44,7 +57,7 @@ def chain():
 op = timed(chain) / 200  # 100 multiply-adds forward, as many backward
 big, out = torch.ones(32 * 2**20), torch.empty(32 * 2**20)
 copy = timed(lambda: out.copy_(big))
-print(json.dumps({"matmul_gflops": 2 * 512 * 576 * 1536 / mm / 1e9, "op_seconds": op,
+print(json.dumps({"matmul_gflops": 4 * 160 * 576 * 1536 / mm / 1e9, "op_seconds": op, "nf4_seconds": nf4,
                   "copy_gb_s": 2 * big.numel() * 4 / copy / 1e9, "import_seconds": imports,
                   "threads": torch.get_num_threads()}))
 """

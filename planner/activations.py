@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from tunecost.planner.shapes import ModelShape
 
-LORA_DROPOUT_MASK_BYTES = 1  # PEFT lora_dropout > 0 keeps a bool mask per adapted input (job default 0.05)
+LORA_DROPOUT_MASK_BYTES = 1  # PEFT lora_dropout > 0 keeps a bool mask per adapted input (on CUDA)
 
 
-def layer_bytes_per_token(shape: ModelShape, act_bytes: int, trainable_base: bool, adapted: frozenset[str]) -> int:
+def layer_bytes_per_token(shape: ModelShape, act_bytes: int, trainable_base: bool, adapted: frozenset[str],
+                          adapter_input_bytes: int | None = None, rank: int = 0) -> int:
     """Bytes one decoder layer saves for backward, per token, without checkpointing.
 
     act_bytes: element size of activations (2 for bf16/fp16, 4 for fp32).
     trainable_base: full fine-tune (linears keep their inputs for weight grads).
-    adapted: projection kinds carrying LoRA adapters (each keeps its own dropout output + mask).
+    adapted: projection kinds carrying LoRA adapters that keep their own copy of their input: a dropout output
+    (+ its mask) or, for fp32 adapters under 16-bit autocast, the cast copy; adapter_input_bytes per element
+    (default: act_bytes + the dropout mask). rank: each adapter's B also keeps A's output (rank wide).
     """
     h, q, kv = shape.hidden_size, shape.q_dim, shape.kv_dim
     inter = shape.moe_intermediate_size if shape.is_moe else shape.intermediate_size
@@ -37,7 +40,8 @@ def layer_bytes_per_token(shape: ModelShape, act_bytes: int, trainable_base: boo
     mlp *= copies
     ins = {kind: i for kind, (i, _, _) in shape.linear_shapes(active=True).items()}
     per_copy = {kind: (copies if kind in ("gate", "up", "down") else 1) for kind in ins}
-    lora = sum((a + LORA_DROPOUT_MASK_BYTES) * ins[k] * per_copy[k] for k in adapted if k in ins)
+    each = a + LORA_DROPOUT_MASK_BYTES if adapter_input_bytes is None else adapter_input_bytes
+    lora = sum((each * ins[k] + a * rank) * per_copy[k] for k in adapted if k in ins)
     return norms + attn + mlp + lora
 
 

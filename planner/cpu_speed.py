@@ -10,6 +10,7 @@ records how they were set and how the estimate compares with runs measured here.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,7 +23,7 @@ CPU_OPS_PER_LAYER_PASS = 60      # dispatched ops per decoder layer and pass (HF
 STEP_COST_OPS = 18_000           # HF Trainer per optimizer step (collate, callbacks, logging, clip, step): set on
                                  # one tiny-model run here (benchmarks/local_hours.md)
 FINISH_COST_OPS = 50_000         # final save and run summary: stated
-CPU_DEQUANT_BYTES = 8.0          # bitsandbytes 4-bit -> fp32 on CPU per weight and pass (read 0.5 B, write 4, read 4)
+CPU_DEQUANT_BYTES = 8.0          # 4-bit -> fp32 per weight and pass when the probe could not time bitsandbytes
 LOAD_SECONDS_PER_GPARAM = {"gguf": 60.0, "folder": 4.0}  # weights read + 4-bit quantization, s per 1e9 params
 SAMPLE_TOKENS = 2 * 48           # the job generates one sample before and one after training (when it holds out)
 
@@ -32,10 +33,11 @@ class CpuProbe(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    matmul_gflops: float     # fp32 torch.mm at a small-model shape
+    matmul_gflops: float     # fp32 matmul forward + input gradient at a small-model shape
     op_seconds: float        # one small op forward + backward through autograd
     copy_gb_s: float         # memory bandwidth (tensor copy)
     import_seconds: float    # import torch, transformers, peft in a fresh process
+    nf4_seconds: Optional[float] = None  # bitsandbytes 4-bit weight: extra seconds per weight and pass
     threads: int
     machine: str
     measured_at: str
@@ -56,8 +58,8 @@ def step_seconds(spec: TrainSpec, shape: ModelShape, probe: CpuProbe) -> tuple[f
     ops = CPU_OPS_PER_LAYER_PASS * shape.num_layers * passes(spec) * probe.op_seconds
     dequant = 0.0
     if spec.method is Method.qlora:
-        dequant = passes(spec) * shape.num_layers * shape.layer_linear_params() * CPU_DEQUANT_BYTES / (
-            probe.copy_gb_s * 1e9)
+        per_weight = probe.nf4_seconds if probe.nf4_seconds is not None else CPU_DEQUANT_BYTES / (probe.copy_gb_s * 1e9)
+        dequant = passes(spec) * shape.num_layers * shape.layer_linear_params() * per_weight
     update = STEP_COST_OPS * probe.op_seconds + trainable_params(spec, shape) * 28 / (probe.copy_gb_s * 1e9)
     step = spec.grad_accum * (matmul + ops + dequant) + update
     note = (f"CPU step: {spec.grad_accum} x ({matmul:.3f} s matmuls at {probe.matmul_gflops:.0f} GFLOP/s + "

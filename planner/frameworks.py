@@ -30,6 +30,7 @@ class Stack(BaseModel):
     double_quant: bool = True     # nf4 absmax quantized again (bnb_4bit_use_double_quant / litgpt bnb.nf4-dq)
     quantized_head: bool = False  # lm_head is 4-bit too (litgpt replaces every nn.Linear, lm_head included)
     chunked_loss: bool = False    # lm_head + cross-entropy in chunks (no [tokens x vocab] logits): the job's loss
+    adapter_copies: bool = False  # fp32 adapters under 16-bit autocast: each casts its own copy of its input
     calibrated: bool = True       # a fitted overhead applies (published runs of this stack leave a gap)
 
 

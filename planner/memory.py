@@ -26,10 +26,11 @@ NF4_CONST_BYTES = 1 / 64 + 4 / (64 * 256)        # double quant: 8-bit absmax pe
 NF4_CONST_BYTES_NO_DQ = 4 / 64                   # plain nf4: one fp32 absmax per 64-block
 CUDA_CONTEXT_GIB = 0.8                           # CUDA context + kernels (not seen by torch's allocator)
 ALLOCATOR_SLACK = 0.05                           # caching-allocator fragmentation over allocated peak
-# The job's chunked loss (job/loss.py) at its peak, the backward of one chunk: the fp32 log-softmax it
-# recomputes, the incoming and the outgoing fp32 gradient (measured on CPU: tests/planner/test_memory_cpu.py).
-LOSS_CHUNK_PEAK_BYTES = 12                       # per logit of one chunk (contract.loss_chunk_tokens x vocab)
-LOSS_HIDDEN_COPIES = 2                           # the labelled tokens' hidden states gathered, and their gradient
+# The job's chunked loss (job/loss.py) at its peak, the backward of one chunk, per logit of the chunk: the fp32
+# log-softmax it recomputes, the incoming and the outgoing fp32 gradient (measured on CPU, slope over chunk
+# sizes: 11.8 B; tests/planner/test_memory_job_cpu.py).
+LOSS_CHUNK_PEAK_BYTES = 12
+LOSS_HIDDEN_COPIES = 4      # hidden states of the labelled tokens gathered, their gradient, and the scattered one
 OPTIMIZER_STATE_BYTES = {                        # per trainable parameter, beyond the parameter itself
     Optimizer.adamw: None,                       # 2 states in the parameter's dtype (set in estimate_memory)
     Optimizer.adamw_8bit: 2.0,
@@ -59,8 +60,8 @@ def job_stack(spec: TrainSpec, parallelism: Parallelism) -> Stack:
     return Stack(name="tunecost", full_master_fp32=st.master_fp32,
                  adapter_bytes=int(contract.DTYPE_BYTES[st.trainable]),
                  qlora_rest_fp32=st.rest == "fp32" and st.compute != "fp32", logits_bytes_per_vocab=12,
-                 lora_dropout=True, double_quant=st.double_quant, chunked_loss=st.loss == "chunked",
-                 calibrated=False)
+                 lora_dropout=contract.DEFAULTS.dropout > 0, double_quant=st.double_quant,
+                 chunked_loss=st.loss == "chunked", adapter_copies=st.trainable != st.compute, calibrated=False)
 
 
 def loss_buffer_bytes(spec: TrainSpec, shape: ModelShape, st: Stack, tokens: int, act_bytes: int) -> float:
@@ -76,7 +77,8 @@ def loss_buffer_bytes(spec: TrainSpec, shape: ModelShape, st: Stack, tokens: int
 class MemoryEstimate(BaseModel):
     """Peak memory per GPU in GiB, by component, with the assumptions behind it."""
 
-    peak_gib: float
+    peak_gib: float               # what the fit decision uses: allocated + allocator slack + CUDA context
+    reserved_gib: float = 0.0     # allocated + slack: what the job records (torch.cuda.max_memory_reserved)
     components_gib: dict[str, float]
     trainable_params: int
     assumptions: list[str]
@@ -206,19 +208,23 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
 
     # ---- activations and logits (per GPU micro batch)
     tokens = spec.micro_batch * (spec.seq_len + (spec.virtual_tokens if method is Method.prompt_tuning else 0))
-    lora_kinds = adapted if st.lora_dropout else frozenset()
+    lora_kinds = adapted if (st.lora_dropout or st.adapter_copies) else frozenset()
     if method is Method.qlora and st.qlora_rest_fp32 and a == 2:
         a = 4  # fp32 norms make every layer input fp32; 4-bit linears return their input's dtype
-    full_layer = act.layer_bytes_per_token(shape, a, method is Method.full, lora_kinds)
+    input_bytes = a + (act.LORA_DROPOUT_MASK_BYTES if st.lora_dropout else 0)
+    full_layer = act.layer_bytes_per_token(shape, a, method is Method.full, lora_kinds, input_bytes,
+                                           spec.rank if st.name == "tunecost" else 0)
     if method is Method.qlora and st.nf4_keeps_inputs:
         full_layer += act.linear_inputs_bytes_per_token(shape, a)
     if spec.gradient_checkpointing:
-        per_token = shape.num_layers * act.checkpointed_layer_bytes_per_token(shape, a) + full_layer
+        resid = 4 if master else a  # fp32 master weights: fp32 embeddings and norms keep the residual stream fp32
+        per_token = shape.num_layers * act.checkpointed_layer_bytes_per_token(shape, resid) + full_layer
         notes.append("gradient checkpointing: each layer keeps its input; one layer is recomputed at a time")
     else:
         per_token = shape.num_layers * full_layer
     per_token += act.head_bytes_per_token(shape, a, method is Method.full, "lm_head" in lora_kinds)
     activations = float(per_token * tokens)
+    recomputed = float(full_layer * tokens) if spec.gradient_checkpointing else 0.0
     logits = loss_buffer_bytes(spec, shape, st, tokens, a)
     notes.append(f"activations: {tokens:,} tokens per micro batch in {8 * a}-bit, SDPA/flash attention "
                  "(no seq^2 buffer)")
@@ -252,6 +258,12 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
         grads_at_bwd = grads
     backward = {**static, "gradients": grads_at_bwd + ddp_buckets, "activations": activations, "logits": logits,
                 "dequant_buffer": dequant}
+    if st.chunked_loss:
+        # The chunked loss frees its buffers before the first layer's backward recomputes that layer and
+        # dequantizes its weights: two moments, the larger one is the backward peak.
+        at_layer = {**backward, "logits": 0.0}
+        at_loss = {**backward, "activations": activations - recomputed, "dequant_buffer": 0.0}
+        backward = at_loss if sum(at_loss.values()) > sum(at_layer.values()) else at_layer
     # In the step the 16-bit autocast copies are gone; gradients and the optimizer temporaries are alive.
     step = {**static, "weights": static["weights"] - (weights if master else 0.0),
             "gradients": grads + ddp_buckets, "optimizer": optim + step_temp}
@@ -272,5 +284,6 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     notes.append(f"GPU-only, assumed: CUDA context {CUDA_CONTEXT_GIB} GiB + {ALLOCATOR_SLACK:.0%} allocator slack "
                  "(the job records torch.cuda.max_memory_reserved = allocated + slack, without the context)")
     comps = {k: round(v / GIB, 6) for k, v in chosen.items() if v > 0 or k in ("weights", "activations")}
-    return MemoryEstimate(peak_gib=round(sum(chosen.values()) / GIB, 3), components_gib=comps,
+    return MemoryEstimate(peak_gib=round(sum(chosen.values()) / GIB, 3),
+                          reserved_gib=round((1 + ALLOCATOR_SLACK) * allocated / GIB, 3), components_gib=comps,
                           trainable_params=int(trainable), assumptions=notes)

@@ -1,6 +1,7 @@
 """estimate_memory against memory measured on CPU with torch itself, component by component.
 
-A real HF Llama (random init, small) trains one real step (full fine-tune, and PEFT LoRA). Measured:
+The bundled job (stack "tunecost", the default) is checked in tests/planner/test_memory_job_cpu.py; this file
+checks the plain HF + PEFT preset ("hf"). A real HF Llama (random init, small) trains one real step (full fine-tune, and PEFT LoRA). Measured:
 parameters, gradients and optimizer states from the tensors themselves; activations as the bytes autograd
 saves for backward (torch.autograd.graph.saved_tensors_hooks, storages counted once). fp32 on CPU, so the
 estimate is asked for precision fp32. The only boundary: CPU instead of a GPU (no CUDA context/allocator).
@@ -74,9 +75,10 @@ def _measure(method: str, gc: bool) -> dict[str, int]:
 
 
 def _estimate(method: str, gc: bool):
+    """The plain HF + PEFT stack ("hf" preset) that _measure runs: HF's loss, PEFT dropout 0.05."""
     spec = TrainSpec(model="cpu-test", method=method, rank=8, targets="all-linear", seq_len=SEQ, micro_batch=BATCH,
                      gradient_checkpointing=gc, precision="fp32", optimizer="adamw")
-    est = estimate_memory(spec, shape_from_config(CFG, "test config"))
+    est = estimate_memory(spec, shape_from_config(CFG, "test config"), stack="hf")
     return {k: v * GIB for k, v in est.components_gib.items()}, est
 
 
