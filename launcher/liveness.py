@@ -103,8 +103,7 @@ def reconcile(ledger: Ledger) -> list[str]:
             continue  # a run from before alive.json, or one still going
         summary = session_summary(folder / "output", session)
         hours = max(last_sign_of_life(folder, session) - session.began, 0.0) / 3600
-        who = f"the launcher (pid {session.launcher.pid}) and the job died" if session.job else \
-            f"the launcher (pid {session.launcher.pid}) died before the job started"
+        who = f"the launcher (pid {session.launcher.pid}) died" + ("" if session.job else " before the job started")
         if record_outcome(record.id, ledger, summary, None, hours, False, session.resume_step, died=who,
                           expect=("pending", "running")):
             closed.append(record.id)

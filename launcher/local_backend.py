@@ -243,10 +243,10 @@ def outcome(run_id: str, summary: dict[str, Any], code: Optional[int], interrupt
     if reason == "budget":
         return "stopped", f"budget guard stopped the job at ${summary.get('cost_usd') or 0:.2f}"
     if reason in ("completed", "max_steps") and code in (0, None):
-        return "succeeded", f"stop_reason {reason}" + (f" ({died}; the job had finished)" if died else "")
+        return "succeeded", f"stop_reason {reason}" + (f" ({died}; the job finished on its own)" if died else "")
     if died and reason != "error":
         at = f"checkpointed at step {checkpoint}" if checkpoint is not None else "no checkpoint yet"
-        return "stopped", f"{died} without a summary (killed?); {at}; {again}"
+        return "stopped", f"{died} and the job ended without a summary (killed?); {at}; {again}"
     if died:
         return "failed", f"{died}; the job failed: {summary.get('error') or 'see job.log'}"[:300]
     if code is not None and code < 0:  # killed by a signal it could not handle (SIGKILL: OOM killer, kill -9)
