@@ -37,10 +37,12 @@ def test_transformers_accepts_the_fsdp2_arguments__gpu_check_replaced(tmp_path):
     code = f"""
 import json, torch
 from tunecost.job.config import JobConfig
+from tunecost.job.model import job_storage
 from tunecost.job.train import training_args
 JobConfig.fsdp = lambda self: True
 cfg = JobConfig(model="tiny", dataset="demo", output_dir={str(tmp_path)!r}, method="qlora", parallelism="fsdp")
-args = training_args(cfg.resolve(cuda=False), {str(tmp_path)!r}, cuda=False, dtype=torch.float32)
+resolved = cfg.resolve(cuda=False)
+args = training_args(resolved, {str(tmp_path)!r}, cuda=False, st=job_storage(resolved))
 print(json.dumps({{"fsdp": bool(args.fsdp), "config": args.fsdp_config, "gc": args.gradient_checkpointing,
                   "plugin": args.fsdp_plugin_args}}, default=str))
 """
