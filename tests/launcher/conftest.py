@@ -38,7 +38,7 @@ def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135,
     return _checked({
         "spec": {"model": model, "params_b": params_b, "method": method, "rank": 8, "alpha": None,
                  "targets": "all-linear", "virtual_tokens": 20, "seq_len": 64, "micro_batch": 4, "grad_accum": 1,
-                 "gradient_checkpointing": True, "optimizer": "paged-adamw-8bit", "precision": "bf16",
+                 "gradient_checkpointing": True, "optimizer": "paged-adamw-8bit", "precision": "bf16-mixed",
                  "dataset": {"tokens_per_epoch": 20000, "examples": 400, "source": "counted"}, "epochs": 1.0,
                  "packing": False, "framework": "tunecost"},
         "chosen": quotes[0], "quotes": quotes, "infeasible": [], "prices_as_of": "undated snapshot",
