@@ -26,7 +26,8 @@ def tiny_cache(tmp_path_factory) -> Path:
 def tiny_args(out: Path, **overrides) -> list[str]:
     """Flags for a small, fast, seeded tiny-model run; overrides use config key names."""
     keys = {"model": "tiny", "dataset": "demo", "output_dir": str(out), "method": "lora", "learning_rate": 1e-2,
-            "micro_batch": 4, "seq_len": 48, "logging_steps": 1, "save_minutes": 60, "seed": 3, **overrides}
+            "micro_batch": 4, "seq_len": 48, "logging_steps": 1, "save_minutes": 60, "seed": 3, "packing": False,
+            **overrides}
     argv: list[str] = []
     for key, value in keys.items():
         argv += ["--" + key.replace("_", "-"), str(value)]
