@@ -118,7 +118,8 @@ def test_html_to_a_missing_folder_is_one_line_and_nothing_is_written(tmp_path):
     result = run("plan", "--model", "meta-llama/Llama-3.1-8B", "--tokens", "1000000", "--save", str(saved),
                  "--html", str(tmp_path / "nope" / "plan.html"))
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("error: --html: folder ")
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: --html ") and "does not exist" in line
     assert not saved.exists()
 
 
