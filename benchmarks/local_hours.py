@@ -31,7 +31,7 @@ def _run(args: list[str], home: Path) -> None:
 
 
 def _record(home: Path) -> dict:
-    from tunecost.launcher.ledger import Ledger
+    from tunecost.launcher.ledger.store import Ledger
 
     record = Ledger(home).list()[0]
     summary = record.summary or {}

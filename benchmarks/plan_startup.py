@@ -41,7 +41,7 @@ STAGES = """
 import json, time
 t = [time.perf_counter()]
 import typer, pydantic; t.append(time.perf_counter())
-from tunecost.launcher.cli import _register; _register(); t.append(time.perf_counter())
+from tunecost.launcher.cli import app; t.append(time.perf_counter())
 import pandas; t.append(time.perf_counter())
 from tunecost.planner.offers import load_prices
 from tunecost.planner.optimizer import optimize

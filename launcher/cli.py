@@ -1,4 +1,4 @@
-"""The `tunecost` command: one typer app; each command group lives in its own cmd_*.py module.
+"""The `tunecost` command: one typer app; the commands live in launcher/commands/, registered in `_register`.
 
 Command modules import heavy libraries (pandas, sky, torch) inside their functions, so `tunecost plan` starts
 fast. Every user-fixable error (UserError, a refused pydantic value, a click usage error such as a bad number)
@@ -7,7 +7,6 @@ becomes one line `error: ...` on stderr and exit code 2, however the app is invo
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
@@ -64,24 +63,38 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from tunecost import __version__
+
+        sys.stdout.write(f"tunecost {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit"),
+) -> None:
     """What will this fine-tune cost, where, and how long? Then run it there."""
 
 
-COMMAND_MODULES = ("cmd_plan", "cmd_prices", "cmd_launch", "cmd_report", "cmd_demo")
-
-
 def _register() -> None:
-    """Import each command module that exists; importing registers its commands on `app`."""
-    for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(f"tunecost.launcher.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"tunecost.launcher.{name}":
-                raise
+    """Every command, named here once: the command modules declare functions and know nothing of the app."""
+    from tunecost.launcher.commands import demo, launch, plan, prices, report
+
+    app.command("plan")(plan.plan)
+    app.command("estimate")(plan.estimate)
+    app.add_typer(prices.prices_app, name="prices")
+    app.command("launch")(launch.launch)
+    app.command("runs")(launch.runs)
+    app.command("report")(report.report)
+    app.command("calibrate")(report.calibrate_cmd)
+    app.command("demo")(demo.demo)
+
+
+_register()
 
 
 def main() -> None:
-    _register()
     app()

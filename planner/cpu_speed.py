@@ -1,7 +1,7 @@
 """Hours of a local run on this machine's CPU: startup + micro steps x step time + the end of the run.
 
 The same FLOPs count as on a GPU (speed.flops_per_token, fp32 on CPU), divided by the matmul throughput a short
-probe measured here (launcher/cpu_probe.py, cached under TUNECOST_HOME), plus what dominates small models on a
+probe measured here (launcher/backends/cpu_probe.py, cached under TUNECOST_HOME), plus what dominates small models on a
 CPU: the dispatch cost of every op (probed per op, times CPU_OPS_PER_LAYER_PASS ops per layer and pass) and the
 job's startup (imports, probed; model load per parameter). Constants below are stated; benchmarks/local_hours.md
 records how they were set and how the estimate compares with runs measured here.
@@ -29,7 +29,7 @@ SAMPLE_TOKENS = 2 * 48           # the job generates one sample before and one a
 
 
 class CpuProbe(BaseModel):
-    """What launcher/cpu_probe.py measured on this machine (one process, the job's thread count)."""
+    """What launcher/backends/cpu_probe.py measured on this machine (one process, the job's thread count)."""
 
     model_config = ConfigDict(frozen=True)
 

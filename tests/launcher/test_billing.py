@@ -7,7 +7,7 @@ from importlib.resources import files
 
 import pytest
 
-from tunecost.launcher.billing import BillingRule, billed_hours, billed_seconds, billing_rules, rule_for
+from tunecost.launcher.reports.billing import BillingRule, billed_hours, billed_seconds, billing_rules, rule_for
 
 
 def test_aws_bills_per_second_with_a_60_second_minimum():

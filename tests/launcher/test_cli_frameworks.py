@@ -9,8 +9,6 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import tunecost.launcher.cmd_launch  # noqa: F401  (registers launch)
-import tunecost.launcher.cmd_plan  # noqa: F401  (registers plan and estimate)
 from tunecost.launcher.cli import app
 from tunecost.planner.frameworks import PRESETS, STACKS, stack_name
 from tunecost.planner.calibration import CASES

@@ -7,8 +7,6 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import tunecost.launcher.cmd_launch  # noqa: F401  (registers launch)
-import tunecost.launcher.cmd_plan  # noqa: F401  (registers plan)
 from tunecost.launcher.cli import app
 
 DONE_WHEN = ["--model", "meta-llama/Llama-3.1-8B", "--method", "qlora", "--examples", "10000", "--avg-tokens", "800",

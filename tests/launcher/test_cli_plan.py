@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import tunecost.launcher.cmd_plan  # noqa: F401  (registers plan and estimate on the app)
 from tunecost.launcher.cli import app
 from tunecost.planner.memory import estimate_memory
 from tunecost.planner.shapes import resolve_shape

@@ -6,7 +6,6 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-import tunecost.launcher.cmd_plan  # noqa: F401  (registers plan)
 from tunecost.launcher.cli import app
 
 MODEL = ["--model", "meta-llama/Llama-3.1-8B", "--examples", "10000", "--avg-tokens", "800", "--epochs", "3"]

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.ledger.store import Ledger
 
 
 def test_demo_plans_runs_and_reports_a_real_local_qlora_run(tmp_path):

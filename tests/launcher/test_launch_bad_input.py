@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.ledger.store import Ledger
 
 from .conftest import SINGLE
 

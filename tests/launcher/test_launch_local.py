@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tunecost.launcher.cost_summary import summarize, summary_rows
-from tunecost.launcher.ledger import Ledger
-from tunecost.launcher.local_backend import estimated_peak_gib
+from tunecost.launcher.reports.cost_summary import summarize, summary_rows
+from tunecost.launcher.ledger.store import Ledger
+from tunecost.launcher.backends.local import estimated_peak_gib
 from tunecost.planner.memory import estimate_memory
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.spec import Parallelism, TrainSpec

@@ -1,4 +1,4 @@
-"""The ledger logic around a managed job. No cloud is reachable here, so only launcher/sky_client.py's calls that
+"""The ledger logic around a managed job. No cloud is reachable here, so only launcher/backends/sky_client.py's calls that
 need one are replaced (monkeypatched); task validation stays the real SkyPilot. Each test says so in its name."""
 
 from __future__ import annotations
@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tunecost.launcher import sky_backend, sky_client
-from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.backends import skypilot as sky_backend
+
+from tunecost.launcher.backends import sky_client
+from tunecost.launcher.ledger.store import Ledger
 from tunecost.planner.errors import UserError
 
 from .conftest import SINGLE

@@ -14,7 +14,7 @@ import sys
 
 import psutil
 
-from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.ledger.store import Ledger
 
 from .conftest import SINGLE
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tunecost.launcher.ledger import Ledger, new_run_id, now
-from tunecost.launcher.run_record import RunRecord
-from tunecost.launcher.sweep_launch import launch_sweep
-from tunecost.launcher.sweep_run import run_sweep
+from tunecost.launcher.ledger.store import Ledger, new_run_id, now
+from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.backends.sweep_launch import launch_sweep
+from tunecost.launcher.backends.sweep_run import run_sweep
 from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
 from tunecost.planner.sweep import price_sweep
 from tunecost.planner.sweep_grid import expand

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tunecost.launcher.ledger import Ledger
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.ledger.store import Ledger
+from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
 
 
@@ -148,7 +148,7 @@ def test_set_status_writes_fields_in_the_same_transaction(tmp_path):
 def test_new_run_ids_are_unique_and_skypilot_safe():
     import re
 
-    from tunecost.launcher.ledger import new_run_id
+    from tunecost.launcher.ledger.store import new_run_id
 
     ids = {new_run_id() for _ in range(50)}
     assert len(ids) == 50

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tunecost.launcher.cli import _register, app
-from tunecost.launcher.expense_report import build_report, render
-from tunecost.launcher.ledger import Ledger, now
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.cli import app
+from tunecost.launcher.reports.expense_report import build_report, render
+from tunecost.launcher.ledger.store import Ledger, now
+from tunecost.launcher.ledger.run_record import RunRecord
 
-_register()
 LINK = "[link=https://evil.example]click to approve[/link]"
 MD_LINK = "[approve refund](https://evil.example/pay) *now* _x_ `y` <b>"
 

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tunecost.launcher.cli import _register, app
-from tunecost.launcher.job_config import CONFIG_NAME
-from tunecost.launcher.ledger import Ledger, now
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.cli import app
+from tunecost.launcher.backends.job_config import CONFIG_NAME
+from tunecost.launcher.ledger.store import Ledger, now
+from tunecost.launcher.ledger.run_record import RunRecord
 
-_register()
 MODEL = ["--model", "meta-llama/Llama-3.1-8B"]
 
 

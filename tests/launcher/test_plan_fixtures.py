@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tunecost.launcher import sky_client
-from tunecost.launcher.task_yaml import TaskOptions, render_task_yaml
+from tunecost.launcher.backends import sky_client
+from tunecost.launcher.backends.sky_task import TaskOptions, render_task_yaml
 
 from .conftest import MULTI_GPU, MULTI_NODE, OPTIMIZED, SINGLE
 

@@ -8,7 +8,6 @@ from html.parser import HTMLParser
 import pytest
 from typer.testing import CliRunner
 
-import tunecost.launcher.cmd_plan  # noqa: F401  (registers plan)
 from tunecost.launcher.cli import app
 
 HOSTILE = "<script>alert('x')</script>"

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import tunecost.launcher.cmd_prices  # noqa: F401  (registers `prices` on the app)
 from tunecost.launcher.cli import app
 
 TUNECOST = str(Path(sys.executable).with_name("tunecost"))

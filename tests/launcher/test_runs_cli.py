@@ -8,8 +8,8 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-from tunecost.launcher.ledger import Ledger
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.ledger.store import Ledger
+from tunecost.launcher.ledger.run_record import RunRecord
 
 REQUIRED = {"id", "status", "backend", "gpu", "gpu_count", "spot", "price_per_hour", "estimated_hours",
             "estimated_cost", "actual_hours", "actual_cost", "recoveries", "summary"}

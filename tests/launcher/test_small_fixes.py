@@ -12,11 +12,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tunecost.launcher.cli import _register, app
+from tunecost.launcher.cli import app
 
 from .conftest import SINGLE
 
-_register()
 HEADER = "provider,instance_type,gpu,gpu_count,price_per_hour,spot_price_per_hour,as_of\n"
 MODEL = ["plan", "--model", "HuggingFaceTB/SmolLM2-135M", "--tokens", "1000000"]
 

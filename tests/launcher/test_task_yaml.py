@@ -8,11 +8,11 @@ import json
 import pytest
 import yaml
 
-from tunecost.launcher import sky_client
-from tunecost.launcher.job_config import CONFIG_NAME
-from tunecost.launcher.ledger import Ledger
-from tunecost.launcher.sky_backend import prepare
-from tunecost.launcher.task_yaml import TaskOptions, candidate_offers, disk_size_gb, render_task_yaml
+from tunecost.launcher.backends import sky_client
+from tunecost.launcher.backends.job_config import CONFIG_NAME
+from tunecost.launcher.ledger.store import Ledger
+from tunecost.launcher.backends.skypilot import prepare
+from tunecost.launcher.backends.sky_task import TaskOptions, candidate_offers, disk_size_gb, render_task_yaml
 from tunecost.planner.errors import UserError
 
 from .conftest import MULTI_GPU, MULTI_NODE, SINGLE, plan, quote

@@ -10,7 +10,6 @@ from itertools import combinations, product
 import pytest
 from typer.testing import CliRunner
 
-import tunecost.launcher.cmd_plan  # noqa: F401  (registers estimate on the app)
 from tunecost.launcher.cli import app
 from tunecost.planner.fit import Fitter
 from tunecost.planner.gpus import get_gpu

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tunecost.launcher.ledger import Ledger
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.ledger.store import Ledger
+from tunecost.launcher.ledger.run_record import RunRecord
 
 EVIL_TAG = "<script>alert(1)</script>"
 PRICED_TAG = "team-a"

@@ -11,8 +11,8 @@ from statistics import median
 
 import pytest
 
-from tunecost.launcher.calibrate import apply, calibrate, calibration_path, load_factors
-from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.reports.calibrate import apply, calibrate, calibration_path, load_factors
+from tunecost.launcher.ledger.store import Ledger
 from tunecost.planner.errors import UserError
 
 

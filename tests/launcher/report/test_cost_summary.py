@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from rich.console import Console
 
-from tunecost.launcher.cost_summary import LOCAL_RATE_ZERO, print_summary, summarize
-from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.reports.cost_summary import LOCAL_RATE_ZERO, print_summary, summarize
+from tunecost.launcher.ledger.store import Ledger
 
 
 def _seconds(record) -> float:

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from tunecost.launcher.atomic_file import write_atomic
-from tunecost.launcher.expense_report import CSV_COLUMNS, build_report, render
-from tunecost.launcher.ledger import Ledger, now
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.reports.expense_report import CSV_COLUMNS, build_report, render
+from tunecost.launcher.ledger.store import Ledger, now
+from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
 
 EVIL = "<script>alert(1)</script>"

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.sweep_grid import label
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from tunecost.launcher.ledger import Ledger
-from tunecost.launcher.run_record import RunRecord
-from tunecost.launcher.sweep_run import run_sweep
+from tunecost.launcher.ledger.store import Ledger
+from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.backends.sweep_run import run_sweep
 
 Echo = Callable[[str], None]
 
@@ -21,18 +21,18 @@ def launch_sweep(plan: dict[str, Any], *, local: bool, dataset: Path, ledger: Le
                  budget: Optional[float], nproc: int, tag: str, overrides: dict[str, Any], bucket: Optional[str],
                  top_k: int, max_restarts: int) -> list[RunRecord]:
     """Run every point in order under the sweep's budget guard, then print the sweep's table."""
-    from tunecost.launcher.cmd_plan import wide_console
-    from tunecost.launcher.sweep_report import print_sweeps
+    from tunecost.launcher.commands.plan import wide_console
+    from tunecost.launcher.reports.sweep_report import print_sweeps
 
     if local:
-        from tunecost.launcher.local_backend import start_local
+        from tunecost.launcher.backends.local import start_local
 
         def launch_point(point_plan, job, run_id, fields, left):
             return start_local(point_plan, dataset=str(dataset), ledger=ledger, echo=echo, model=model, rate=rate,
                                budget_usd=left, nproc=nproc, tag=tag, overrides=job, run_id=run_id, sweep=fields)
     else:
-        from tunecost.launcher import sky_backend
-        from tunecost.launcher.task_yaml import default_bucket
+        from tunecost.launcher.backends import skypilot as sky_backend
+        from tunecost.launcher.backends.sky_task import default_bucket
 
         def launch_point(point_plan, job, run_id, fields, left):
             prep = sky_backend.prepare(point_plan, dataset=dataset, bucket=bucket or default_bucket(), ledger=ledger,

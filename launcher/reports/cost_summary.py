@@ -12,8 +12,8 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
-from tunecost.launcher.billing import SECONDS_PER_HOUR, billed_seconds, rule_for
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.reports.billing import SECONDS_PER_HOUR, billed_seconds, rule_for
+from tunecost.launcher.ledger.run_record import RunRecord
 
 LOCAL_RATE_ZERO = "rate 0 $/h: local run, no compute billed; pass --rate to price it"
 NOT_INCLUDED_CLOUD = (

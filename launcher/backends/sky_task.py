@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional
 import jinja2
 from pydantic import BaseModel, Field
 
-from tunecost.launcher.job_config import CONFIG_NAME, write_job_config
+from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
 from tunecost.planner.errors import UserError
 
 # Secrets the job may need on the VM; only their names go into the YAML, values come from the environment.
@@ -60,8 +60,8 @@ def remote_output_dir(run_id: str) -> str:
 
 
 def candidate_offers(plan: Mapping[str, Any], top_k: int) -> list[dict[str, Any]]:
-    """The fallback order (launcher/fallbacks.py), each offer with its `reason` for the YAML comment."""
-    from tunecost.launcher.fallbacks import fallback_order
+    """The fallback order (launcher/backends/fallbacks.py), each offer with its `reason` for the YAML comment."""
+    from tunecost.launcher.backends.fallbacks import fallback_order
 
     return [{**f.offer, "reason": f.reason} for f in fallback_order(plan, top_k)]
 

@@ -15,10 +15,9 @@ from typing import List, Optional
 
 import typer
 
-from tunecost.launcher.cli import app
 from tunecost.launcher.atomic_file import check_target, write_atomic
-from tunecost.launcher.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
-from tunecost.launcher.workload_options import Workload, workload_options
+from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
+from tunecost.launcher.commands.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import Parallelism
 
@@ -46,7 +45,6 @@ def _warn(warnings: list[str]) -> None:
         sys.stderr.write(f"warning: {line}\n")
 
 
-@app.command()
 @workload_options
 def plan(
     workload: Workload,
@@ -112,7 +110,7 @@ def plan(
             check_target(path, flag)
     page = None
     if html is not None:
-        from tunecost.launcher.plan_html import render_plan_html
+        from tunecost.launcher.views.plan_html import render_plan_html
 
         page = render_plan_html(result)
     if save is not None:
@@ -123,11 +121,11 @@ def plan(
     if as_json:
         sys.stdout.write(text + "\n")
         return
-    from tunecost.launcher.plan_view import render_plan
+    from tunecost.launcher.views.plan_view import render_plan
 
     console = wide_console()
     if points:
-        from tunecost.launcher.sweep_view import render_sweep
+        from tunecost.launcher.views.sweep_view import render_sweep
 
         render_sweep(result, console)
     else:
@@ -139,7 +137,6 @@ def plan(
         console.print(f"wrote {html} (open it in a browser; it prints on one page)", markup=False, highlight=False)
 
 
-@app.command()
 @workload_options
 def estimate(
     workload: Workload,
@@ -161,6 +158,6 @@ def estimate(
     if as_json:
         sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")
         return
-    from tunecost.launcher.plan_view import render_estimate
+    from tunecost.launcher.views.plan_view import render_estimate
 
     render_estimate(result, wide_console())

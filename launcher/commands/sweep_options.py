@@ -12,7 +12,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from tunecost.launcher.workload_options import Workload
+from tunecost.launcher.commands.workload_options import Workload
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import KEYS, expand, sweep_axes
 

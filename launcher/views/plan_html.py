@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from tunecost.launcher.plan_view import hours_parts, hours_text
+from tunecost.launcher.views.plan_view import hours_parts, hours_text
 from tunecost.planner.managed import usd
 from tunecost.planner.optimizer import Plan, Quote
 
@@ -172,7 +172,7 @@ def memory_bar(plan: Plan, width: int = 920) -> MemoryBar | None:
 
 def render_plan_html(plan: Plan) -> str:
     """The whole page; user text (model paths, instance names, tags in price files) is escaped by jinja."""
-    from tunecost.launcher.expense_report import template_env
+    from tunecost.launcher.reports.expense_report import template_env
 
     return template_env().get_template("plan.html.j2").render(
         plan=plan, scatter=scatter(plan) if plan.quotes else None, memory=memory_bar(plan),

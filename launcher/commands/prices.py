@@ -14,11 +14,9 @@ from typing import Optional
 
 import typer
 
-from tunecost.launcher.cli import app
 
 prices_app = typer.Typer(help="List GPU offers and their prices; refresh them from SkyPilot's catalog.",
                          invoke_without_command=True, no_args_is_help=False)
-app.add_typer(prices_app, name="prices")
 
 TABLE_COLUMNS = ["provider", "region", "instance_type", "gpu", "gpu_count", "price_per_hour",
                  "spot_price_per_hour", "as_of", "source", "flag"]
@@ -115,7 +113,7 @@ def refresh_cmd(
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for each catalog download."),
 ) -> None:
     """Rebuild $TUNECOST_HOME/prices/<provider>.csv from SkyPilot's catalog (download, else its local cache)."""
-    from tunecost.launcher.prices_refresh import refresh
+    from tunecost.launcher.commands.prices_refresh import refresh
     from tunecost.planner.offers import prices_dir
 
     wanted = [p.strip().lower() for p in providers.split(",") if p.strip()]

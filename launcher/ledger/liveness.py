@@ -18,7 +18,7 @@ from typing import Optional
 import psutil
 from pydantic import BaseModel, ValidationError
 
-from tunecost.launcher.ledger import Ledger
+from tunecost.launcher.ledger.store import Ledger
 
 ALIVE = "alive.json"
 LOG = "job.log"
@@ -91,7 +91,7 @@ def last_sign_of_life(folder: Path, session: Session) -> float:
 
 def reconcile(ledger: Ledger) -> list[str]:
     """Close every local run whose launcher and job are both gone; returns their ids."""
-    from tunecost.launcher.local_backend import record_outcome, run_dir
+    from tunecost.launcher.backends.local import record_outcome, run_dir
 
     closed = []
     for record in ledger.list():

@@ -13,10 +13,10 @@ from typing import Optional
 
 from pydantic import BaseModel
 
-from tunecost.launcher.cost_summary import summarize
+from tunecost.launcher.reports.cost_summary import summarize
 from tunecost.launcher.atomic_file import write_atomic
-from tunecost.launcher.ledger import now
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.ledger.store import now
+from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.corrections import Correction, Corrections, corrections_path, load_corrections
 from tunecost.planner.home import tunecost_home
 from tunecost.planner.memory import CUDA_CONTEXT_GIB

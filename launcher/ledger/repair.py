@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from tunecost.launcher.job_config import CONFIG_NAME
-from tunecost.launcher.ledger import LEDGER_NAME, Ledger
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.backends.job_config import CONFIG_NAME
+from tunecost.launcher.ledger.store import LEDGER_NAME, Ledger
+from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
 from tunecost.planner.home import tunecost_home
 

@@ -15,7 +15,6 @@ from typing import List, Optional
 
 import typer
 
-from tunecost.launcher.cli import app
 from tunecost.planner.errors import UserError
 
 SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".csv": "csv", ".json": "json"}
@@ -44,7 +43,7 @@ def _range(since: Optional[str], until: Optional[str]) -> tuple[Optional[date], 
 
 def _format(fmt: Optional[str], out: Optional[Path]) -> Optional[str]:
     """--format as given, else guessed from --out's suffix (report.html -> html)."""
-    from tunecost.launcher.expense_report import FORMATS
+    from tunecost.launcher.reports.expense_report import FORMATS
 
     if fmt is not None:
         fmt = fmt.strip().lower()
@@ -65,7 +64,6 @@ def _console():
     return Console()
 
 
-@app.command("report")
 def report(
     run_ids: Optional[List[str]] = typer.Argument(None, help="Runs to report; default: the latest run "
                                                   "(or, with --format, every run in the range)."),
@@ -78,11 +76,11 @@ def report(
                                         "(its points' losses and total)."),
 ) -> None:
     """The cost of a run, or an expense report over runs (line items, totals per provider and tag)."""
-    from tunecost.launcher.cost_summary import print_summary, summarize
+    from tunecost.launcher.reports.cost_summary import print_summary, summarize
     from tunecost.launcher.atomic_file import write_atomic
-    from tunecost.launcher.expense_report import build_report, render
-    from tunecost.launcher.ledger import Ledger
-    from tunecost.launcher.liveness import reconcile
+    from tunecost.launcher.reports.expense_report import build_report, render
+    from tunecost.launcher.ledger.store import Ledger
+    from tunecost.launcher.ledger.liveness import reconcile
 
     first, last, bounds = _range(since, until)
     fmt = _format(fmt, out)
@@ -102,8 +100,8 @@ def report(
 
     console = _console()
     if fmt is None and sweep is not None:
-        from tunecost.launcher.cmd_plan import wide_console
-        from tunecost.launcher.sweep_report import print_sweeps
+        from tunecost.launcher.commands.plan import wide_console
+        from tunecost.launcher.reports.sweep_report import print_sweeps
 
         print_sweeps(records, wide_console())
         return
@@ -112,8 +110,8 @@ def report(
             raise UserError(f"no runs in the ledger ({ledger.path}) yet; start one with tunecost launch")
         print_summary(summarize(records[-1]), console)
         if records[-1].sweep_id:  # the latest run ended a sweep: show the whole sweep beside its bill
-            from tunecost.launcher.cmd_plan import wide_console
-            from tunecost.launcher.sweep_report import print_sweeps
+            from tunecost.launcher.commands.plan import wide_console
+            from tunecost.launcher.reports.sweep_report import print_sweeps
 
             print_sweeps([r for r in records if r.sweep_id == records[-1].sweep_id], wide_console())
         console.print("expense report over all runs: tunecost report --format html --out report.html",
@@ -139,7 +137,6 @@ def report(
                   markup=False, highlight=False)
 
 
-@app.command("calibrate")
 def calibrate_cmd(
     apply: bool = typer.Option(False, "--apply", help="Store the factors for later plans to use."),
     since: Optional[str] = typer.Option(None, "--since", help="First day, YYYY-MM-DD (UTC)."),
@@ -148,10 +145,10 @@ def calibrate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the table and stored factors as JSON."),
 ) -> None:
     """How far the planner's hours and memory were from finished runs, per GPU and method."""
-    from tunecost.launcher.calibrate import (apply as store, calibrate, calibration_path, load_factors,
+    from tunecost.launcher.reports.calibrate import (apply as store, calibrate, calibration_path, load_factors,
                                              print_calibration, print_factors)
-    from tunecost.launcher.ledger import Ledger
-    from tunecost.launcher.liveness import reconcile
+    from tunecost.launcher.ledger.store import Ledger
+    from tunecost.launcher.ledger.liveness import reconcile
 
     _, _, bounds = _range(since, until)
     ledger = Ledger()

@@ -15,9 +15,8 @@ from typing import Any, Optional
 
 import typer
 
-from tunecost.launcher.cli import app
-from tunecost.launcher.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
-from tunecost.launcher.workload_options import Workload, workload_options
+from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
+from tunecost.launcher.commands.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
 
 RUN = "Run"
@@ -68,7 +67,7 @@ def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], s
             replace(workload, dataset=None)
         points = sweep_points(counted, sweep, sweep_file)
         if points:
-            from tunecost.launcher.sweep_run import local_sweep_plan
+            from tunecost.launcher.backends.sweep_run import local_sweep_plan
 
             return local_sweep_plan(points)
         return {"spec": counted.to_spec().model_dump(mode="json")}
@@ -122,7 +121,7 @@ def _finish(record: Any) -> None:
     scripts and CI can tell: finished 0, failed 1, stopped 3 (Ctrl-C, SIGTERM, budget guard: resumable)."""
     from rich.console import Console
 
-    from tunecost.launcher.cost_summary import print_summary, summarize
+    from tunecost.launcher.reports.cost_summary import print_summary, summarize
 
     print_summary(summarize(record), Console())
     code = EXIT_CODES.get(record.status, 0)  # running: a managed job left running on its own
@@ -139,7 +138,6 @@ def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False, err=True)
 
 
-@app.command()
 @workload_options
 def launch(
     workload: Workload,
@@ -179,14 +177,14 @@ def launch(
     sweep_file: Optional[Path] = SWEEP_FILE,
 ) -> None:
     """Run a plan: a SkyPilot managed spot job with checkpoints in a bucket, or --local on this machine."""
-    from tunecost.launcher.ledger import Ledger
+    from tunecost.launcher.ledger.store import Ledger
 
     if rate is not None and rate < 0 or budget is not None and budget <= 0:
         raise UserError("--rate must be >= 0 and --budget > 0")
     if resume is not None:
         if not local:
             raise UserError("--resume continues local runs; use it with --local (a managed job resumes itself)")
-        from tunecost.launcher.local_backend import resume_local
+        from tunecost.launcher.backends.local import resume_local
 
         record = resume_local(resume, ledger=Ledger(), echo=_echo)
         _finish(record)
@@ -209,7 +207,7 @@ def launch(
     if plan.get("sweep"):
         if dry_run or cluster:
             raise UserError("--dry-run and --cluster take one run; a sweep launches one managed job per point")
-        from tunecost.launcher.sweep_launch import launch_sweep
+        from tunecost.launcher.backends.sweep_launch import launch_sweep
 
         records = launch_sweep(plan, local=local, dataset=dataset, ledger=Ledger(), echo=_echo, confirm=_confirm,
                                model=model, rate=rate, budget=budget, nproc=nproc, tag=tag, overrides=overrides,
@@ -218,15 +216,15 @@ def launch(
             raise typer.Exit(1)
         return
     if local:
-        from tunecost.launcher.local_backend import start_local
+        from tunecost.launcher.backends.local import start_local
 
         record = start_local(plan, dataset=str(dataset), ledger=Ledger(), echo=_echo, model=model, rate=rate,
                              budget_usd=budget, nproc=nproc, tag=tag, overrides=overrides)
         _finish(record)
         return
     _check_budget(plan, budget)
-    from tunecost.launcher import sky_backend
-    from tunecost.launcher.task_yaml import default_bucket
+    from tunecost.launcher.backends import skypilot as sky_backend
+    from tunecost.launcher.backends.sky_task import default_bucket
 
     ledger = Ledger()
     prep = sky_backend.prepare(plan, dataset=dataset, bucket=bucket or default_bucket(), ledger=ledger,
@@ -260,7 +258,6 @@ def _hours_cost(hours: Optional[float], cost: Optional[float]) -> str:
     return " ".join(part for part in ("" if hours is None else f"{hours:.3f} h", _money(cost)) if part)
 
 
-@app.command()
 def runs(
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON"),
     tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag"),
@@ -270,11 +267,11 @@ def runs(
                                 "local run folders"),
 ) -> None:
     """The run ledger: every launch with its status, hardware, estimate and actual cost."""
-    from tunecost.launcher.ledger import Ledger
-    from tunecost.launcher.liveness import reconcile
+    from tunecost.launcher.ledger.store import Ledger
+    from tunecost.launcher.ledger.liveness import reconcile
 
     if repair:
-        from tunecost.launcher.ledger_repair import repair as rebuild
+        from tunecost.launcher.ledger.repair import repair as rebuild
 
         backup, rebuilt, skipped = rebuild()
         _echo((f"moved the old ledger to {backup}; " if backup else "") + f"rebuilt {len(rebuilt)} local runs"
@@ -314,7 +311,7 @@ def runs(
         table.add_row(texts[0], Text(r.status, style=style.get(r.status, "white")), *texts[1:])
     console.print(table)
     if any(r.sweep_id for r in records):
-        from tunecost.launcher.sweep_report import sweep_totals
+        from tunecost.launcher.reports.sweep_report import sweep_totals
 
         sweeps = Table(title="Sweeps", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                        collapse_padding=True)

@@ -46,7 +46,7 @@ def _model_source(model: str) -> str:
 
 def estimate_local(plan: dict[str, Any], config: dict[str, Any], model_id: str, home: Path) -> Optional[LocalEstimate]:
     """None when the model has no known shape (the job's 'tiny'), the dataset no example count, or probing fails."""
-    from tunecost.launcher.cpu_probe import cpu_probe
+    from tunecost.launcher.backends.cpu_probe import cpu_probe
 
     fields = {**(plan.get("spec") or {}), "model": model_id, "params_b": None}
     for key in ("micro_batch", "grad_accum", "seq_len", "epochs"):

@@ -18,10 +18,10 @@ from typing import Optional
 
 from pydantic import BaseModel, Field
 
-from tunecost.launcher.cost_summary import CostSummary, summarize
-from tunecost.launcher.ledger import TERMINAL, now
-from tunecost.launcher.run_record import RunRecord
-from tunecost.launcher.sweep_report import SweepTotal, sweep_totals
+from tunecost.launcher.reports.cost_summary import CostSummary, summarize
+from tunecost.launcher.ledger.store import TERMINAL, now
+from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
 from tunecost.planner.errors import UserError
 
 FORMATS = ("md", "html", "csv", "json")

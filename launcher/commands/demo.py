@@ -14,7 +14,6 @@ from typing import Optional
 
 import typer
 
-from tunecost.launcher.cli import app
 from tunecost.planner.errors import UserError
 
 DEMO_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -59,7 +58,6 @@ def demo_commands(plan_path: Path, rate: Optional[float], max_steps: Optional[in
     return [plan, launch, ["report"]]
 
 
-@app.command()
 def demo(
     rate: Optional[float] = typer.Option(None, "--rate", min=0.0, help="USD per hour to bill this machine at "
                                          "[default: 0, said in the report]"),

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tunecost.launcher.plan_view import hours_text
+from tunecost.launcher.views.plan_view import hours_text
 from tunecost.planner.managed import usd
 from tunecost.planner.sweep import SweepPlan
 

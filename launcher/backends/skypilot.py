@@ -16,12 +16,12 @@ from typing import Any, Callable, Optional
 
 from pydantic import BaseModel
 
-from tunecost.launcher import sky_client
-from tunecost.launcher.job_config import build_job_config
-from tunecost.launcher.job_output import OutputScanner
-from tunecost.launcher.ledger import Ledger, new_run_id, now
-from tunecost.launcher.run_record import RunRecord
-from tunecost.launcher.task_yaml import (TaskOptions, candidate_offers, remote_dataset_path, remote_output_dir,
+from tunecost.launcher.backends import sky_client
+from tunecost.launcher.backends.job_config import build_job_config
+from tunecost.launcher.backends.job_output import OutputScanner
+from tunecost.launcher.ledger.store import Ledger, new_run_id, now
+from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.backends.sky_task import (TaskOptions, candidate_offers, remote_dataset_path, remote_output_dir,
                                          render_task_yaml, secret_names, stage_workdir)
 from tunecost.planner.errors import UserError
 

@@ -18,12 +18,12 @@ from typing import Any, Callable, Optional
 
 from tunecost.job.checkpoints import newest_complete
 from tunecost.job.config import HUB_ID, model_folder_problem
-from tunecost.launcher.job_config import CONFIG_NAME, build_job_config, write_job_config
-from tunecost.launcher.job_output import OutputScanner
-from tunecost.launcher.ledger import Ledger, new_run_id, now
-from tunecost.launcher.liveness import LOG, Session, proc, session_summary, write_session
-from tunecost.launcher.local_estimate import estimate_local
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.backends.job_config import CONFIG_NAME, build_job_config, write_job_config
+from tunecost.launcher.backends.job_output import OutputScanner
+from tunecost.launcher.ledger.store import Ledger, new_run_id, now
+from tunecost.launcher.ledger.liveness import LOG, Session, proc, session_summary, write_session
+from tunecost.launcher.backends.local_estimate import estimate_local
+from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
 
 Echo = Callable[[str], None]
@@ -100,7 +100,7 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
     `sweep`: the sweep_id / sweep_point / sweep_params fields of a sweep's run.
 
     The record gets the planner's peak memory and its hours for this machine (the CPU speed model on a probe of
-    this machine, launcher/local_estimate.py), not the plan's quote, which is for a cloud GPU."""
+    this machine, launcher/backends/local_estimate.py), not the plan's quote, which is for a cloud GPU."""
     run_id = run_id or new_run_id()
     folder = run_dir(ledger, run_id)
     price = float(rate or 0.0)
@@ -129,7 +129,7 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
 def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int] = None) -> RunRecord:
     """Continue a stopped (or failed) local run: same run id, same output folder, newest complete checkpoint.
     A run whose launcher died is reconciled first, so it can be resumed too."""
-    from tunecost.launcher.liveness import reconcile
+    from tunecost.launcher.ledger.liveness import reconcile
 
     record = ledger.get(run_id)
     if record.backend != "local":

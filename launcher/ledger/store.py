@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Collection, Iterator, Optional
 
-from tunecost.launcher.run_record import RunRecord, StatusChange
+from tunecost.launcher.ledger.run_record import RunRecord, StatusChange
 from tunecost.planner.errors import UserError
 from tunecost.planner.home import tunecost_home
 

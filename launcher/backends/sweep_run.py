@@ -12,8 +12,8 @@ from __future__ import annotations
 import secrets
 from typing import Any, Callable, Optional
 
-from tunecost.launcher.ledger import TERMINAL, Ledger, new_run_id, now
-from tunecost.launcher.run_record import RunRecord
+from tunecost.launcher.ledger.store import TERMINAL, Ledger, new_run_id, now
+from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
 from tunecost.planner.managed import usd
 from tunecost.planner.sweep_grid import job_settings, label

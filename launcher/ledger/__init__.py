@@ -1,0 +1,1 @@
+"""tunecost.launcher.ledger: the run ledger, its records, their liveness and repair."""

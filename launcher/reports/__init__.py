@@ -1,0 +1,1 @@
+"""tunecost.launcher.reports"""
