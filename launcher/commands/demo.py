@@ -39,6 +39,8 @@ def _check_model_package() -> None:
 
 def _step(args: list[str]) -> None:
     """Print the command as a user would type it, then run it in this process through the same CLI."""
+    from tunecost.launcher.cli import app  # the app imports this module to register `demo`
+
     typer.secho("\n$ tunecost " + shlex.join(args), bold=True, err=True)
     code = app(args=args, prog_name="tunecost", standalone_mode=False)
     if isinstance(code, int) and code != 0:
