@@ -1,8 +1,11 @@
-"""The SkyPilot task for a plan: templates/sky_task.yaml.j2 filled from the plan's top offers and launch options.
+"""The SkyPilot task for a plan: a dict built from the plan's top offers and launch options, dumped as YAML.
 
-WHY a template: the YAML is what the user inspects (`launch --dry-run`) and may run with `sky jobs launch`, so
-it must read like a hand-written task, comments included. It is validated by SkyPilot itself
-(sky_client.validate_task -> sky.Task.from_yaml_config) before anything is launched.
+WHY a dict and yaml.dump, not a text template: file names, tags and paths are user text, and only a YAML
+emitter quotes `: `, `#` and quotes correctly (a dataset named `my: data #1.jsonl` pasted into a template mounted
+`/data/my` silently). The YAML is still what the user inspects (`launch --dry-run`) and may run with
+`sky jobs launch`, so a comment header says what was planned and why each offer is in the fallback order, and
+the scripts stay `|` blocks. SkyPilot itself validates it (sky_client.validate_task -> sky.Task.from_yaml_config)
+before anything is launched.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-import jinja2
+import yaml
 from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
@@ -38,6 +41,7 @@ class TaskOptions(BaseModel):
     top_k: int = Field(default=3, ge=1, le=20, description="offers in the fallback order")
     max_restarts_on_errors: int = Field(default=3, ge=0)
     secrets: list[str] = Field(default_factory=list, description="names only")
+    tag: str = Field(default="", description="the run's --tag, passed to the job as TUNECOST_TAG")
 
 
 def secret_names(env: Mapping[str, str] = os.environ) -> list[str]:
@@ -98,23 +102,107 @@ def _chosen_line(quote: Mapping[str, Any]) -> str:
             f"{quote['hours']:.2f} h, ${quote['cost']:.2f}")
 
 
+RUN_SCRIPT = f"""\
+set -euo pipefail
+NODES="${{SKYPILOT_NUM_NODES:-1}}"
+GPUS="${{SKYPILOT_NUM_GPUS_PER_NODE:-1}}"
+if [ "$((NODES * GPUS))" -gt 1 ]; then
+  MASTER_ADDR="$(echo "$SKYPILOT_NODE_IPS" | head -n1)"
+  torchrun --nnodes="$NODES" --node_rank="${{SKYPILOT_NODE_RANK:-0}}" --nproc_per_node="$GPUS" \\
+    --master_addr="$MASTER_ADDR" --master_port=29500 \\
+    -m job.train --config {CONFIG_NAME}
+else
+  python -m job.train --config {CONFIG_NAME}
+fi
+"""
+SETUP_SCRIPT = "python -m pip install --quiet -r job/requirements.txt\n"
+
+
+class _TaskDumper(yaml.SafeDumper):
+    """SafeDumper that writes multi-line strings (the scripts) as `|` blocks, as a person would."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_TaskDumper.add_representer(str, _str)
+
+
+def _offer_entry(o: Mapping[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"infra": o["infra"], "instance_type": o["instance_type"]}
+    if o.get("accelerators"):
+        entry["accelerators"] = o["accelerators"]
+    entry["use_spot"] = bool(o["spot"])
+    return entry
+
+
+def build_task(plan: Mapping[str, Any], opts: TaskOptions, offers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The task as SkyPilot's YAML schema has it, keys in reading order; `offers` as from _resources."""
+    spec = plan.get("spec") or {}
+    task: dict[str, Any] = {"name": opts.run_id}
+    num_nodes = int(offers[0].get("num_nodes") or 1)
+    if num_nodes > 1:
+        task["num_nodes"] = num_nodes
+    task["resources"] = {
+        "disk_size": disk_size_gb(spec),
+        "job_recovery": {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": opts.max_restarts_on_errors},
+        "ordered": [_offer_entry(o) for o in offers],
+    }
+    task["workdir"] = opts.workdir
+    task["file_mounts"] = {
+        CHECKPOINT_MOUNT: {"name": opts.bucket, "mode": "MOUNT_CACHED"},
+        remote_dataset_path(opts.dataset_local): opts.dataset_local,
+    }
+    if opts.secrets:
+        task["secrets"] = {name: None for name in opts.secrets}
+    task["envs"] = {"TUNECOST_RUN_ID": opts.run_id, **({"TUNECOST_TAG": opts.tag} if opts.tag else {})}
+    task["setup"] = SETUP_SCRIPT
+    task["run"] = RUN_SCRIPT
+    return task
+
+
+def _one_line(text: str) -> str:
+    """User text (a model name, a reason) inside a comment: a newline would end the comment and start YAML."""
+    return " ".join(str(text).splitlines())
+
+
+def _header(plan: Mapping[str, Any], opts: TaskOptions, offers: list[dict[str, Any]], guard_price: float) -> str:
+    """What the plan chose and why each offer is in the order, as comments above the task."""
+    per_node = " per node" if int(offers[0].get("num_nodes") or 1) > 1 else ""
+    lines = [
+        f"tunecost run {opts.run_id}: {_spec_line(plan.get('spec') or {})}",
+        f"Planned: {_chosen_line(offers[0])}",
+        f"Prices as of {plan.get('prices_as_of', 'unknown')}. Run it yourself with: sky jobs launch THIS_FILE"
+        + "".join(f" --secret {s}" for s in opts.secrets),
+        "",
+        "resources.ordered is tried in this order (cheapest first); a capacity failure falls over to the next offer:",
+        *(f"{o['gpu']} x{o['gpu_count']}{per_node}, {'spot' if o['spot'] else 'on-demand'} "
+          f"${o['price_per_hour']:.4f}/h, estimated {o['hours']:.2f} h = ${o['cost']:.2f}"
+          + (f": {o['reason']}" if o.get("reason") else "") for o in offers),
+        "",
+        "job_recovery: a preempted or failed VM restarts in the next region; the job resumes from its newest",
+        "complete checkpoint. Checkpoints survive preemption in the bucket mounted at /checkpoints (MOUNT_CACHED",
+        "writes locally and uploads in the background).",
+    ]
+    if opts.secrets:
+        lines.append("secrets: values come from your environment at launch; they are never written into this file.")
+    lines += [f"The job's budget guard prices the run at the dearest offer above (${guard_price:.4f}/h), so it",
+              "never overspends whichever offer SkyPilot lands on."]
+    return "".join(f"# {_one_line(line)}\n" if line else "#\n" for line in lines) + "\n"
+
+
 def render_task_yaml(plan: Mapping[str, Any], opts: TaskOptions, guard_price: Optional[float] = None) -> str:
     """The task YAML text for this plan; secrets appear by name only. `guard_price`: the $/h the job's budget
     guard uses (default: the dearest offer in the fallback order)."""
-    spec = plan.get("spec") or {}
     offers = [_resources(q) for q in candidate_offers(plan, opts.top_k)]
     if guard_price is None:
         guard_price = max(float(o["price_per_hour"]) for o in offers)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, autoescape=False)
-    template = env.from_string(files("tunecost.templates").joinpath("sky_task.yaml.j2").read_text("utf-8"))
-    return template.render(
-        run_id=opts.run_id, name=opts.run_id, spec_line=_spec_line(spec), chosen_line=_chosen_line(offers[0]),
-        prices_as_of=plan.get("prices_as_of", "unknown"), num_nodes=int(offers[0].get("num_nodes") or 1),
-        disk_size=disk_size_gb(spec), max_restarts_on_errors=opts.max_restarts_on_errors, offers=offers,
-        workdir=opts.workdir, bucket=opts.bucket, dataset_remote=remote_dataset_path(opts.dataset_local),
-        dataset_local=opts.dataset_local, secrets=opts.secrets, config_name=CONFIG_NAME, guard_price=guard_price,
-    )
+    task = build_task(plan, opts, offers)
+    # One top-level key per dump, joined by blank lines: a valid mapping, and sections a reader can tell apart.
+    body = "\n".join(yaml.dump({key: value}, Dumper=_TaskDumper, sort_keys=False, allow_unicode=True,
+                               default_flow_style=False, width=120) for key, value in task.items())
+    return _header(plan, opts, offers, guard_price) + body
 
 
 def stage_workdir(workdir: Path, job_config: dict[str, Any]) -> Path:

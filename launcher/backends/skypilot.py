@@ -50,7 +50,8 @@ class Prepared(BaseModel):
 
 def prepare(plan: dict[str, Any], *, dataset: Path, bucket: str, ledger: Ledger, model: Optional[str] = None,
             budget_usd: Optional[float] = None, overrides: Optional[dict[str, Any]] = None, top_k: int = 3,
-            max_restarts_on_errors: int = 3, run_id: Optional[str] = None, dry_run: bool = False) -> Prepared:
+            max_restarts_on_errors: int = 3, run_id: Optional[str] = None, dry_run: bool = False,
+            tag: str = "") -> Prepared:
     """Stage job/ + config under $TUNECOST_HOME/runs/<id>/sky, render the YAML, and have SkyPilot validate it.
     A dry run stages under $TUNECOST_HOME/dry-run/<id> instead (the previous one removed): runs/ holds recorded
     runs only, and the printed YAML still runs with `sky jobs launch`."""
@@ -69,7 +70,7 @@ def prepare(plan: dict[str, Any], *, dataset: Path, bucket: str, ledger: Ledger,
         secrets = secret_names()
         text = render_task_yaml(plan, TaskOptions(run_id=run_id, bucket=bucket, dataset_local=dataset_local,
                                                   workdir=str(workdir), top_k=top_k, secrets=secrets,
-                                                  max_restarts_on_errors=max_restarts_on_errors),
+                                                  max_restarts_on_errors=max_restarts_on_errors, tag=tag),
                                 guard_price=guard_price)
         sky_client.validate_task(text)
     except BaseException:

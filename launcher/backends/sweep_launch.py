@@ -37,7 +37,7 @@ def launch_sweep(plan: dict[str, Any], *, local: bool, dataset: Path, ledger: Le
         def launch_point(point_plan, job, run_id, fields, left):
             prep = sky_backend.prepare(point_plan, dataset=dataset, bucket=bucket or default_bucket(), ledger=ledger,
                                        model=model, budget_usd=left, overrides=job, top_k=top_k,
-                                       max_restarts_on_errors=max_restarts, run_id=run_id)
+                                       max_restarts_on_errors=max_restarts, run_id=run_id, tag=tag)
             return sky_backend.launch_managed(prep.model_copy(update={"sweep": fields}), ledger=ledger, echo=echo,
                                               confirm=confirm, tag=tag)
 

@@ -229,7 +229,7 @@ def launch(
     ledger = Ledger()
     prep = sky_backend.prepare(plan, dataset=dataset, bucket=bucket or default_bucket(), ledger=ledger,
                                model=model, budget_usd=budget, overrides=overrides, top_k=top_k,
-                               max_restarts_on_errors=max_restarts, dry_run=dry_run)
+                               max_restarts_on_errors=max_restarts, dry_run=dry_run, tag=tag)
     if dry_run:
         sys.stdout.write(prep.yaml_text)
         sys.stderr.write(f"dry run: nothing recorded; the job is staged in {prep.folder} for the YAML's workdir\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sky
 import yaml
 
 from tunecost.launcher.backends import sky_client
@@ -88,7 +89,8 @@ def test_prepare_stages_job_and_config_and_keeps_secrets_out(tmp_path, monkeypat
     dataset.write_text('{"text": "hi"}\n')
     ledger = Ledger(tmp_path / "home")
     prep = prepare(SINGLE, dataset=dataset, bucket="b", ledger=ledger, budget_usd=5.0, top_k=2,
-                   overrides={"max_steps": 7}, run_id="tc-x")
+                   overrides={"max_steps": 7}, run_id="tc-x", tag="team-a")
+    assert yaml.safe_load(prep.yaml_text)["envs"] == {"TUNECOST_RUN_ID": "tc-x", "TUNECOST_TAG": "team-a"}
     workdir = tmp_path / "home" / "runs" / "tc-x" / "sky"
     assert (workdir / "job" / "train.py").is_file()
     config = json.loads((workdir / CONFIG_NAME).read_text())
@@ -134,3 +136,27 @@ def test_job_config_shards_when_any_fallback_offer_was_planned_with_fsdp(tmp_pat
         prepare(data, dataset=dataset, bucket="b", ledger=ledger, top_k=top_k, run_id="tc-p")
         config = json.loads((ledger.home / "runs" / "tc-p" / "sky" / CONFIG_NAME).read_text())
         assert config["parallelism"] == expected, (top_k, expected)
+
+
+def test_yaml_special_characters_in_the_dataset_name_and_tag_round_trip(tmp_path):
+    """The task is dumped by a YAML library, not pasted into a template: a dataset file named with `: ` and `#`
+    (a key/value split and a comment in plain YAML) and a tag with both kinds of quote come back as given."""
+    dataset = tmp_path / "my: data #1.jsonl"
+    dataset.write_text('{"text": "hello"}\n')
+    tag = """it's "q1" # not a comment: {x}"""
+    options = TaskOptions(run_id="tc-test", bucket="my-ckpts", dataset_local=str(dataset), workdir=str(tmp_path),
+                          tag=tag)
+    text = render_task_yaml(SINGLE, options)
+    config = yaml.safe_load(text)
+    task = sky.Task.from_yaml_config(config)
+    assert task.file_mounts["/data/my: data #1.jsonl"] == str(dataset)
+    assert task.envs["TUNECOST_TAG"] == tag and task.envs["TUNECOST_RUN_ID"] == "tc-test"
+    assert task.name == "tc-test"
+
+
+def test_the_task_yaml_starts_with_its_comment_header(tmp_path):
+    text, _ = _render(SINGLE, tmp_path, secrets=["HF_TOKEN"])
+    assert text.startswith("# tunecost run tc-test: qlora of HuggingFaceTB/SmolLM2-135M")
+    assert "# Prices as of undated snapshot. Run it yourself with: sky jobs launch THIS_FILE --secret HF_TOKEN" in text
+    assert "($1.7900/h)" in text  # the budget guard's price, explained
+    assert "run: |" in text  # the scripts stay readable blocks
