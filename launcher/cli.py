@@ -28,6 +28,19 @@ def fail(message: str, code: int = 2) -> None:
     raise SystemExit(code)
 
 
+def _usage_message(err: click_errors.UsageError) -> str:
+    """click's own message, except a refused date: it says what a date looks like, not strptime codes."""
+    param = getattr(err, "param", None)
+    message = str(getattr(err, "message", "")).removeprefix("Value error, ")
+    value, found, _ = message.partition(" does not match the format")  # typer's own datetime parsing
+    if isinstance(err, click_errors.BadParameter) and found and param is not None:
+        from tunecost.launcher.commands.common_options import DATE_HINT
+
+        flag = param.opts[0] if param.opts else param.name
+        return f"{flag} {value} is not a date; use {DATE_HINT}, e.g. {flag} 2026-11-01"
+    return err.format_message()
+
+
 class OneLineErrors(TyperGroup):
     """Runs click non-standalone so that no error leaves as a traceback or a multi-line usage box."""
 
@@ -45,7 +58,7 @@ class OneLineErrors(TyperGroup):
             if type(err).__name__ == "NoArgsIsHelpError":  # bare `tunecost`: the help is the answer
                 sys.stdout.write(err.format_message())
                 sys.exit(0)
-            fail(err.format_message(), err.exit_code)
+            fail(_usage_message(err), err.exit_code)
         except click_errors.ClickException as err:
             fail(err.format_message(), err.exit_code)
         except (typer.Abort, KeyboardInterrupt):

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import typer
 
+from tunecost.launcher.commands.common_options import date_range, since_option, top_option, until_option
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.commands.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
@@ -159,8 +160,9 @@ def launch(
                                          rich_help_panel=RUN),
     nproc: int = typer.Option(1, "--nproc", min=1, help="Local processes (torchrun when > 1)",
                               rich_help_panel=RUN),
-    top_k: int = typer.Option(3, "--top-k", min=1, max=20, help="Offers in the fallback order",
-                              rich_help_panel=RUN),
+    top: int = top_option(3, "Offers in the fallback order (the plan's cheapest first)", max=20,
+                          rich_help_panel=RUN),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, max=20, hidden=True, help="Old name of --top"),
     max_restarts: int = typer.Option(3, "--max-restarts", min=0, help="Restarts on job errors (managed job)",
                                      rich_help_panel=RUN),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps",
@@ -179,6 +181,7 @@ def launch(
     """Run a plan: a SkyPilot managed spot job with checkpoints in a bucket, or --local on this machine."""
     from tunecost.launcher.ledger.store import Ledger
 
+    top = top if top_k is None else top_k
     if rate is not None and rate < 0 or budget is not None and budget <= 0:
         raise UserError("--rate must be >= 0 and --budget > 0")
     if resume is not None:
@@ -211,7 +214,7 @@ def launch(
 
         records = launch_sweep(plan, local=local, dataset=dataset, ledger=Ledger(), echo=_echo, confirm=_confirm,
                                model=model, rate=rate, budget=budget, nproc=nproc, tag=tag, overrides=overrides,
-                               bucket=bucket, top_k=top_k, max_restarts=max_restarts)
+                               bucket=bucket, top_k=top, max_restarts=max_restarts)
         if any(r.status == "failed" for r in records):
             raise typer.Exit(1)
         return
@@ -228,7 +231,7 @@ def launch(
 
     ledger = Ledger()
     prep = sky_backend.prepare(plan, dataset=dataset, bucket=bucket or default_bucket(), ledger=ledger,
-                               model=model, budget_usd=budget, overrides=overrides, top_k=top_k,
+                               model=model, budget_usd=budget, overrides=overrides, top_k=top,
                                max_restarts_on_errors=max_restarts, dry_run=dry_run, tag=tag)
     if dry_run:
         sys.stdout.write(prep.yaml_text)
@@ -261,8 +264,8 @@ def _hours_cost(hours: Optional[float], cost: Optional[float]) -> str:
 def runs(
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON"),
     tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag"),
-    since: Optional[datetime] = typer.Option(None, "--since", help="Only runs created at or after (UTC)"),
-    until: Optional[datetime] = typer.Option(None, "--until", help="Only runs created before (UTC)"),
+    since: Optional[datetime] = since_option(),
+    until: Optional[datetime] = until_option(),
     repair: bool = typer.Option(False, "--repair", help="Move a damaged ledger aside and rebuild it from the "
                                 "local run folders"),
 ) -> None:
@@ -278,7 +281,8 @@ def runs(
               + (f"; not rebuilt (cloud runs or no job config): {', '.join(skipped)}" if skipped else ""))
     ledger = Ledger()
     reconcile(ledger)  # a run whose launcher died is shown as what it is, not as running
-    records = ledger.list(since=since, until=until, tag=tag)
+    dates = date_range(since, until)
+    records = ledger.list(since=dates.since, until=dates.until, tag=tag)
     if as_json:
         rows = [r.model_dump(mode="json", exclude=RUN_FIELDS_EXCLUDED) for r in records]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")

@@ -16,6 +16,7 @@ from typing import List, Optional
 import typer
 
 from tunecost.launcher.atomic_file import check_target, write_atomic
+from tunecost.launcher.commands.common_options import providers_option, top_option
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.commands.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
@@ -48,8 +49,8 @@ def _warn(warnings: list[str]) -> None:
 @workload_options
 def plan(
     workload: Workload,
-    providers: Optional[List[str]] = typer.Option(None, "--providers", help="Only these providers (aws,gcp,...)",
-                                                  rich_help_panel=OFFERS),
+    providers: Optional[List[str]] = providers_option("Only these providers (aws,gcp,...) and managed services",
+                                                      rich_help_panel=OFFERS),
     gpu: Optional[List[str]] = typer.Option(None, "--gpu", help="Only these GPUs (A100-80GB,H100,...)",
                                             rich_help_panel=OFFERS),
     spot: bool = typer.Option(False, "--spot", help="Spot only", rich_help_panel=OFFERS),
@@ -73,7 +74,7 @@ def plan(
     checkpoint_minutes: float = typer.Option(30.0, "--checkpoint-minutes", help="Minutes between checkpoints",
                                              rich_help_panel=MODEL),
     headroom: float = typer.Option(0.9, "--headroom", help="Usable share of GPU memory", rich_help_panel=MODEL),
-    top: int = typer.Option(15, "--top", help="Offers to show"),
+    top: int = top_option(15, "Offers to show"),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print the memory table and every "
                                  "assumption"),

@@ -10,9 +10,11 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
+
+from tunecost.launcher.commands.common_options import providers_option, top_option
 
 
 prices_app = typer.Typer(help="List GPU offers and their prices; refresh them from SkyPilot's catalog.",
@@ -22,16 +24,18 @@ TABLE_COLUMNS = ["provider", "region", "instance_type", "gpu", "gpu_count", "pri
                  "spot_price_per_hour", "as_of", "source", "flag"]
 
 
-def select(offers, gpu: Optional[str], provider: Optional[str], spot: bool, all_regions: bool):
+def select(offers, gpu: Optional[str], providers: Optional[List[str]], spot: bool, all_regions: bool,
+           top: Optional[int] = None):
     """Filter and sort cheapest first; by default one row per provider x instance type (its cheapest region),
-    preferring unflagged rows so a superseded or suspect price never hides a usable one."""
+    preferring unflagged rows so a superseded or suspect price never hides a usable one. `top`: the first N."""
+    from tunecost.planner.candidates import split_names
     from tunecost.planner.gpus import get_gpu
 
     df = offers
     if gpu:
         df = df[df["gpu"] == get_gpu(gpu).name]
-    if provider:
-        wanted = [p.strip().lower() for p in provider.split(",") if p.strip()]
+    wanted = [p.lower() for p in split_names(providers)]
+    if wanted:
         df = df[df["provider"].isin(wanted)]
     price = "spot_price_per_hour" if spot else "price_per_hour"
     df = df[df[price].notna()]
@@ -39,7 +43,8 @@ def select(offers, gpu: Optional[str], provider: Optional[str], spot: bool, all_
                                                            kind="stable")
     if not all_regions:
         df = df.drop_duplicates(["provider", "instance_type"])
-    return df.sort_values([price, "provider", "instance_type"], kind="stable").drop(columns="_flagged")
+    df = df.sort_values([price, "provider", "instance_type"], kind="stable").drop(columns="_flagged")
+    return df if top is None else df.head(top)
 
 
 def _money(value: float) -> str:
@@ -85,9 +90,11 @@ def _print_table(df, as_of: str, spot: bool) -> None:
 def prices(
     ctx: typer.Context,
     gpu: Optional[str] = typer.Option(None, "--gpu", help="Only this GPU, e.g. H100, A100-80GB, RTX4090."),
-    provider: Optional[str] = typer.Option(None, "--provider", help="Only these providers, e.g. runpod,lambda."),
+    providers: Optional[List[str]] = providers_option("Only these providers, e.g. runpod,lambda."),
+    provider: Optional[List[str]] = typer.Option(None, "--provider", hidden=True, help="Old name of --providers."),
     spot: bool = typer.Option(False, "--spot", help="Sort by spot price; hide offers without one."),
     all_regions: bool = typer.Option(False, "--all-regions", help="Every region/zone row, not the cheapest."),
+    top: Optional[int] = top_option(None, "Only the N cheapest rows (all by default)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of offers instead of a table."),
     prices_file: Optional[Path] = typer.Option(None, "--prices", help="Your own price CSV, applied on top."),
 ) -> None:
@@ -99,7 +106,7 @@ def prices(
     tables = load_prices(user_csv=prices_file)
     for warning in tables.warnings:
         sys.stderr.write(f"warning: {warning}\n")
-    df = select(tables.offers, gpu, provider, spot, all_regions)
+    df = select(tables.offers, gpu, [*(providers or []), *(provider or [])], spot, all_regions, top)
     if as_json:
         sys.stdout.write(json.dumps(_records(df), indent=1) + "\n")
     else:

@@ -9,42 +9,26 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from tunecost.launcher.commands.common_options import date_range, since_option, until_option
 from tunecost.planner.errors import UserError
 
 SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".csv": "csv", ".json": "json"}
 
 
-def _day(value: Optional[str], flag: str) -> Optional[date]:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise UserError(f"{flag} {value!r} is not a date; use YYYY-MM-DD, e.g. {flag} 2026-11-01") from None
-
-
-def _range(since: Optional[str], until: Optional[str]) -> tuple[Optional[date], Optional[date], dict]:
-    """Dates as given, and the ledger's [since, until) datetimes: --until is inclusive of its whole day."""
-    first, last = _day(since, "--since"), _day(until, "--until")
-    if first and last and last < first:
-        raise UserError(f"--until {last} is before --since {first}; swap them")
-    bounds = {
-        "since": datetime.combine(first, time.min, tzinfo=timezone.utc) if first else None,
-        "until": datetime.combine(last + timedelta(days=1), time.min, tzinfo=timezone.utc) if last else None,
-    }
-    return first, last, bounds
-
-
-def _format(fmt: Optional[str], out: Optional[Path]) -> Optional[str]:
-    """--format as given, else guessed from --out's suffix (report.html -> html)."""
+def _format(fmt: Optional[str], out: Optional[Path], as_json: bool = False) -> Optional[str]:
+    """--format as given (--json is --format json), else guessed from --out's suffix (report.html -> html)."""
     from tunecost.launcher.reports.expense_report import FORMATS
 
+    if as_json:
+        if fmt is not None and fmt.strip().lower() != "json":
+            raise UserError(f"--json is --format json; drop one of --json and --format {fmt}")
+        return "json"
     if fmt is not None:
         fmt = fmt.strip().lower()
         if fmt not in FORMATS:
@@ -67,10 +51,11 @@ def _console():
 def report(
     run_ids: Optional[List[str]] = typer.Argument(None, help="Runs to report; default: the latest run "
                                                   "(or, with --format, every run in the range)."),
-    since: Optional[str] = typer.Option(None, "--since", help="First day, YYYY-MM-DD (UTC)."),
-    until: Optional[str] = typer.Option(None, "--until", help="Last day, YYYY-MM-DD (UTC, inclusive)."),
+    since: Optional[datetime] = since_option("First day (or time) of the report, UTC."),
+    until: Optional[datetime] = until_option("Last day of the report (inclusive), or a time before which, UTC."),
     tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Expense report format: md, html, csv, json."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the report here (atomically)."),
     sweep: Optional[str] = typer.Option(None, "--sweep", metavar="SWEEP_ID", help="Only the runs of this sweep "
                                         "(its points' losses and total)."),
@@ -82,8 +67,9 @@ def report(
     from tunecost.launcher.ledger.store import Ledger
     from tunecost.launcher.ledger.liveness import reconcile
 
-    first, last, bounds = _range(since, until)
-    fmt = _format(fmt, out)
+    dates = date_range(since, until)
+    first, last = dates.first, dates.last
+    fmt = _format(fmt, out, as_json)
     ledger = Ledger()
     reconcile(ledger)
     filtered = any(v is not None for v in (since, until, tag))
@@ -92,7 +78,7 @@ def report(
     if run_ids:
         records = [ledger.get(run_id) for run_id in dict.fromkeys(run_ids)]
     else:
-        records = ledger.list(since=bounds["since"], until=bounds["until"], tag=tag)
+        records = ledger.list(since=dates.since, until=dates.until, tag=tag)
     if sweep is not None:
         records = [r for r in records if r.sweep_id == sweep]
         if not records:
@@ -139,8 +125,8 @@ def report(
 
 def calibrate_cmd(
     apply: bool = typer.Option(False, "--apply", help="Store the factors for later plans to use."),
-    since: Optional[str] = typer.Option(None, "--since", help="First day, YYYY-MM-DD (UTC)."),
-    until: Optional[str] = typer.Option(None, "--until", help="Last day, YYYY-MM-DD (UTC, inclusive)."),
+    since: Optional[datetime] = since_option(),
+    until: Optional[datetime] = until_option(),
     tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag."),
     as_json: bool = typer.Option(False, "--json", help="Print the table and stored factors as JSON."),
 ) -> None:
@@ -150,10 +136,10 @@ def calibrate_cmd(
     from tunecost.launcher.ledger.store import Ledger
     from tunecost.launcher.ledger.liveness import reconcile
 
-    _, _, bounds = _range(since, until)
+    dates = date_range(since, until)
     ledger = Ledger()
     reconcile(ledger)
-    result = calibrate(ledger.list(since=bounds["since"], until=bounds["until"], tag=tag))
+    result = calibrate(ledger.list(since=dates.since, until=dates.until, tag=tag))
     if not result.rows:
         first = f" (e.g. {result.skipped[0]})" if result.skipped else ""
         raise UserError(f"nothing to calibrate from: {len(result.skipped)} runs in range, none succeeded with a "

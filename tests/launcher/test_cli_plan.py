@@ -244,3 +244,11 @@ def test_plan_start_imports_no_torch_transformers_peft_bitsandbytes_or_sky(tmp_p
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["chosen"]
     assert "HEAVY=\n" in result.stderr, result.stderr
+
+
+def test_providers_repeated_is_the_comma_list_and_top_below_one_is_refused():
+    l4 = ("--gpu", "L4", "--on-demand", "--max-gpus", "1")
+    both = plan_json(*l4, "--providers", "aws,gcp")
+    assert plan_json(*l4, "--providers", "aws", "--providers", "gcp")["quotes"] == both["quotes"]
+    result = run("plan", *MODEL, "--top", "0")
+    assert result.exit_code == 2 and "--top" in result.stderr and "Traceback" not in result.output

@@ -130,3 +130,27 @@ def test_runs_repair_refuses_a_healthy_ledger(isolated_home):
     before = path.read_bytes()
     assert "is not damaged" in _one_line("runs", "--repair")
     assert path.read_bytes() == before and not list(isolated_home.glob("ledger.sqlite.damaged-*"))
+
+
+@pytest.mark.parametrize("command", [["runs"], ["report"], ["report", "--format", "md"], ["calibrate"]])
+@pytest.mark.parametrize("flag, value", [("--since", "2026-13-01"), ("--until", "yesterday"),
+                                         ("--since", "2026-11-01T25:00:00")])
+def test_a_bad_date_is_one_line_naming_the_flag_and_the_format(isolated_home, command, flag, value):
+    """The dates are typer datetime options; click's refusal becomes one line that shows what a date looks like."""
+    _a_run(isolated_home)
+    line = _one_line(*command, flag, value)
+    assert line == f"error: --{flag[2:]} '{value}' is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), " \
+                   f"e.g. {flag} 2026-11-01"
+
+
+@pytest.mark.parametrize("command", ["runs", "report", "calibrate"])
+def test_until_before_since_is_one_line(isolated_home, command):
+    _a_run(isolated_home)
+    line = _one_line(command, "--since", "2026-11-02", "--until", "2026-11-01T12:00:00")
+    assert line == "error: --until 2026-11-01T12:00:00 is before --since 2026-11-02; swap them"
+
+
+def test_report_json_and_format_of_another_kind_is_one_line(isolated_home):
+    _a_run(isolated_home)
+    line = _one_line("report", "--json", "--format", "md")
+    assert "--json" in line and "--format md" in line

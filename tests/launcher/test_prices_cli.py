@@ -31,7 +31,7 @@ def prices_json(runner, *args: str) -> list[dict]:
 
 
 def test_json_one_row_per_instance_type_cheapest_first(runner):
-    rows = prices_json(runner, "--gpu", "h100", "--provider", "aws,runpod,lambda")
+    rows = prices_json(runner, "--gpu", "h100", "--providers", "aws,runpod,lambda")
     assert rows and {r["gpu"] for r in rows} == {"H100"}
     assert {r["provider"] for r in rows} == {"aws", "runpod", "lambda"}
     keys = [(r["provider"], r["instance_type"]) for r in rows]
@@ -46,17 +46,17 @@ def test_json_one_row_per_instance_type_cheapest_first(runner):
 
 
 def test_all_regions_and_spot(runner):
-    every = prices_json(runner, "--gpu", "A10G", "--provider", "aws", "--all-regions")
-    one = prices_json(runner, "--gpu", "A10G", "--provider", "aws")
+    every = prices_json(runner, "--gpu", "A10G", "--providers", "aws", "--all-regions")
+    one = prices_json(runner, "--gpu", "A10G", "--providers", "aws")
     assert len(every) > len(one) >= 6
-    spot = prices_json(runner, "--gpu", "A10G", "--provider", "aws", "--spot")
+    spot = prices_json(runner, "--gpu", "A10G", "--providers", "aws", "--spot")
     assert all(r["spot_price_per_hour"] is not None for r in spot)
     assert [r["spot_price_per_hour"] for r in spot] == sorted(r["spot_price_per_hour"] for r in spot)
     assert all(r["price_per_hour"] is None or not math.isnan(r["price_per_hour"]) for r in every)
 
 
 def test_table_and_warnings(runner):
-    result = runner.invoke(app, ["prices", "--gpu", "L4", "--provider", "gcp"])
+    result = runner.invoke(app, ["prices", "--gpu", "L4", "--providers", "gcp"])
     assert result.exit_code == 0, result.output
     assert "g2-standard-4" in result.stdout and "L4 x1" in result.stdout
     assert "skypilot-catalog v9/gcp@2c3d7ea" in result.stdout
@@ -90,3 +90,20 @@ def test_unknown_gpu_filter_is_a_user_error(runner):
     assert result.exit_code != 0
     # the app (or main(), depending on where cli.py catches UserError) reports it as one line
     assert "unknown GPU 'H1000'" in result.stderr + str(result.exception)
+
+
+def test_providers_repeats_like_plan_and_top_keeps_the_cheapest_rows(runner):
+    """The same flag names as `plan`: --providers (comma list or repeated) and --top N."""
+    listed = prices_json(runner, "--gpu", "h100", "--providers", "aws,lambda")
+    assert prices_json(runner, "--gpu", "h100", "--providers", "aws", "--providers", "lambda") == listed
+    assert prices_json(runner, "--gpu", "h100", "--providers", "aws,lambda", "--top", "2") == listed[:2]
+    assert len(listed) > 2
+    assert prices_json(runner, "--gpu", "h100", "--provider", "aws,lambda") == listed  # the old name, hidden
+    assert "--provider " not in runner.invoke(app, ["prices", "--help"]).stdout
+
+
+def test_top_below_one_is_one_line(runner):
+    result = runner.invoke(app, ["prices", "--top", "0"])
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "--top" in line

@@ -74,3 +74,18 @@ def test_no_runs_yet(tmp_path):
     result = _runs(tmp_path)
     assert result.returncode == 0 and "no runs yet" in result.stdout
     assert json.loads(_runs(tmp_path, "--json").stdout) == []
+
+
+def test_a_day_in_until_includes_that_day_and_a_time_is_exact(tmp_path):
+    """The same --since/--until as `report`: a bare day in --until is inclusive, a time is an exclusive bound."""
+    _fill(tmp_path)
+
+    def ids(*args: str) -> list[str]:
+        done = _runs(tmp_path, "--json", *args)
+        assert done.returncode == 0, done.stderr
+        return [r["id"] for r in json.loads(done.stdout)]
+
+    assert ids("--until", "2026-11-01") == ["tc-a"]  # created 2026-11-01 00:00 UTC
+    assert ids("--until", "2026-11-19T23:59:59") == ["tc-a"]
+    assert ids("--since", "2026-11-01T00:00:01") == ["tc-b"]
+    assert ids("--since", "2026-11-01 00:00:00", "--until", "2026-11-20") == ["tc-a", "tc-b"]

@@ -160,3 +160,23 @@ def test_the_task_yaml_starts_with_its_comment_header(tmp_path):
     assert "# Prices as of undated snapshot. Run it yourself with: sky jobs launch THIS_FILE --secret HF_TOKEN" in text
     assert "($1.7900/h)" in text  # the budget guard's price, explained
     assert "run: |" in text  # the scripts stay readable blocks
+
+
+@pytest.mark.parametrize("flag", ["--top", "--top-k"], ids=["top", "old-name-top-k"])
+def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, monkeypatch, write_plan, flag):
+    """`launch --top N`, the name `plan` and `prices` use (the old --top-k still works, hidden from --help)."""
+    from typer.testing import CliRunner
+
+    from tunecost.launcher.cli import app
+
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+    dataset = tmp_path / "my: data #1.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    result = CliRunner().invoke(app, ["launch", str(write_plan(SINGLE)), "--dataset", str(dataset), "--dry-run",
+                                      flag, "2", "--tag", "it's \"q1\""])
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load(result.stdout)
+    assert len(config["resources"]["ordered"]) == 2
+    assert config["envs"]["TUNECOST_TAG"] == "it's \"q1\""
+    assert config["file_mounts"]["/data/my: data #1.jsonl"] == str(dataset)
+    assert "--top-k" not in CliRunner().invoke(app, ["launch", "--help"]).stdout

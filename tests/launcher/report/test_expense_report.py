@@ -118,6 +118,26 @@ def test_tag_filter_and_date_range_select_runs(real_runs, tunecost_cli):
     assert len(json.loads(done.stdout)["items"]) == 2  # --until includes its whole day
 
 
+def test_json_is_format_json(real_runs, tunecost_cli):
+    by_flag = tunecost_cli(real_runs.home, "report", "--json")
+    by_format = tunecost_cli(real_runs.home, "report", "--format", "json")
+    assert by_flag.returncode == by_format.returncode == 0, by_flag.stderr + by_format.stderr
+    strip = lambda text: {k: v for k, v in json.loads(text).items() if k != "generated_at"}  # noqa: E731
+    assert strip(by_flag.stdout) == strip(by_format.stdout) and len(json.loads(by_flag.stdout)["items"]) == 2
+
+
+def test_since_and_until_take_a_time_of_day(real_runs, tunecost_cli):
+    """Dates are typer datetime options: a time is an exact bound, here one second around the two runs."""
+    created = sorted(r.created_at for r in (real_runs.free, real_runs.priced))
+    before = (created[0] - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    after = (created[-1] + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    done = tunecost_cli(real_runs.home, "report", "--since", before, "--until", after, "--json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["items"]) == 2
+    done = tunecost_cli(real_runs.home, "report", "--until", before, "--json")
+    assert done.returncode == 2 and done.stderr.startswith("error: no runs from the first run to ")
+
+
 def test_empty_range_is_one_clear_line_and_writes_nothing(real_runs, tunecost_cli, tmp_path):
     out = tmp_path / "empty.html"
     done = tunecost_cli(real_runs.home, "report", "--since", "2099-01-01", "--format", "html", "--out", str(out))

@@ -1,0 +1,64 @@
+"""Flags that several commands share, declared once so they are spelled and read the same everywhere:
+`--providers` (filter), `--top` (how many rows or offers), and `--since`/`--until` (a UTC date range).
+
+Dates are typer datetime options (click parses and refuses them; cli.py words the refusal as one line). A bare
+day in `--until` includes that whole day; a time is an exact, exclusive bound. Nothing heavy is imported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Optional
+
+import typer
+
+from tunecost.planner.errors import UserError
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+DATE_HINT = "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)"
+
+
+def providers_option(help: str, **kw: Any) -> Any:
+    """`--providers aws,gcp` or repeated `--providers aws --providers gcp` (a list; split with split_names)."""
+    return typer.Option(None, "--providers", help=help, **kw)
+
+
+def top_option(default: Optional[int], help: str, **kw: Any) -> Any:
+    return typer.Option(default, "--top", min=1, help=help, **kw)
+
+
+def since_option(help: str = "Only runs created at or after this day or time (UTC).") -> Any:
+    return typer.Option(None, "--since", formats=DATE_FORMATS, metavar="DATE", help=help)
+
+
+def until_option(help: str = "Only runs created up to this day (inclusive) or before this time (UTC).") -> Any:
+    return typer.Option(None, "--until", formats=DATE_FORMATS, metavar="DATE", help=help)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """--since/--until as days (for a report's period line) and as the ledger's [since, until) bounds."""
+
+    first: Optional[date] = None
+    last: Optional[date] = None
+    since: Optional[datetime] = None
+    until: Optional[datetime] = None
+
+
+def _shown(value: datetime) -> str:
+    return value.date().isoformat() if value.time() == time.min else value.isoformat(timespec="seconds")
+
+
+def date_range(since: Optional[datetime], until: Optional[datetime]) -> DateRange:
+    """UTC bounds from the parsed flags; an --until at midnight (a bare day) reaches to the end of that day."""
+    start = since.replace(tzinfo=timezone.utc) if since is not None and since.tzinfo is None else since
+    end = None
+    if until is not None:
+        end = until.replace(tzinfo=timezone.utc) if until.tzinfo is None else until
+        if end.time() == time.min:
+            end += timedelta(days=1)
+    if start is not None and end is not None and end <= start:
+        raise UserError(f"--until {_shown(until)} is before --since {_shown(since)}; swap them")  # type: ignore[arg-type]
+    return DateRange(first=since.date() if since else None, last=until.date() if until else None,
+                     since=start, until=end)
