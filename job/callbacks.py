@@ -20,6 +20,7 @@ import torch.distributed as dist
 from transformers import TrainerCallback
 
 from . import checkpoints
+from .run_summary import StopReason
 
 
 @dataclass
@@ -44,7 +45,7 @@ class RunClock:
 @dataclass
 class StopFlags:
     signal_name: Optional[str] = None  # "SIGTERM" | "SIGINT" once received
-    reason: Optional[str] = None  # stop_reason for the summary: "sigterm" | "budget"
+    reason: Optional[StopReason] = None  # stop_reason for the summary: SIGTERM | BUDGET
 
 
 def install_signal_handlers(flags: StopFlags) -> dict[int, Any]:
@@ -87,7 +88,7 @@ class StopAndSave(TrainerCallback):
         sig, budget, timed = _all_ranks_max([float(self.flags.signal_name is not None), float(over_budget),
                                              float(due)])
         if sig or budget:
-            self.flags.reason = self.flags.reason or ("sigterm" if sig else "budget")
+            self.flags.reason = self.flags.reason or (StopReason.SIGTERM if sig else StopReason.BUDGET)
             control.should_save = True
             control.should_training_stop = True
         elif timed:

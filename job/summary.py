@@ -1,4 +1,5 @@
-"""run_summary.json: what the run did and cost, the one thing `tunecost report` reads back from the job.
+"""The torch-side figures of run_summary.json (memory, device, loss curve); the model and its writer are in
+run_summary.py, which imports no torch so the launcher can read summaries too.
 
 Peak memory: on GPU `torch.cuda.max_memory_reserved` (what the allocator held, what decides an OOM). On CPU the
 process's peak resident set size from `resource.getrusage(RUSAGE_SELF).ru_maxrss` (the kernel's high-water mark,
@@ -7,11 +8,9 @@ exact, includes the Python/torch runtime, ~0.5 GiB); it is per process, so under
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import sys
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,11 +39,3 @@ def loss_curve(log_history: list[dict[str, Any]]) -> list[list[float]]:
     """[step, loss] from HF's log history, which survives resumes inside trainer_state.json."""
     return [[h["step"], round(float(h["loss"]), 6)] for h in log_history if "loss" in h and "step" in h]
 
-
-def write_summary(output_dir: Path, summary: dict[str, Any]) -> None:
-    """Write atomically (temp + rename) and print the one-line form last on stdout for the launcher."""
-    path = output_dir / "run_summary.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, path)
-    print("TUNECOST_SUMMARY " + json.dumps(summary, separators=(",", ":")), flush=True)

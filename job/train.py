@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import JobConfig, JobError, load_config, world_size
+from .run_summary import RunSummary, StopReason, write_summary
 
 PROCESS_START = time.time()  # before torch/transformers import: the budget counts the whole process
 
@@ -269,21 +270,22 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     already_spent = cfg.budget_usd is not None and stopper.spent_usd() >= cfg.budget_usd
     try:
         if already_spent:
-            flags.reason = "budget"
+            flags.reason = StopReason.BUDGET
         elif resume and last_step_done(resume, cfg):
             restore_final(trainer, resume)
         else:
             trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     except Exception as exc:  # record the failure for the ledger, then let it surface with its traceback
         if is_rank0():
-            finish(summary, trainer, progress, commit, clock, cfg, "error", None, {}, output_dir, error=repr(exc))
+            finish(summary, trainer, progress, commit, clock, cfg, StopReason.ERROR, None, {}, output_dir,
+                   error=repr(exc))
         raise
 
-    stop_reason = flags.reason or ("max_steps" if cfg.max_steps > 0 else "completed")
+    stop_reason = flags.reason or (StopReason.MAX_STEPS if cfg.max_steps > 0 else StopReason.COMPLETED)
     eval_loss = None
-    if data.eval and stop_reason != "sigterm":
+    if data.eval and stop_reason is not StopReason.SIGTERM:
         eval_loss = trainer.evaluate().get("eval_loss")
-    if sample and stop_reason != "sigterm":
+    if sample and stop_reason is not StopReason.SIGTERM:
         sample["tuned"] = generate_sample(trainer.model, tokenizer, sample["prompt"])
         print(f"sample prompt: {sample['prompt']!r}\n  base:  {sample['base']!r}\n  tuned: {sample['tuned']!r}",
               flush=True)
@@ -291,23 +293,24 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     outputs = save_outputs(trainer, tokenizer, cfg, output_dir) if trainer.state.global_step > 0 else {}
     if is_rank0():
         finish(summary, trainer, progress, commit, clock, cfg, stop_reason, eval_loss, outputs, output_dir)
-    if stop_reason == "sigterm":
+    if stop_reason is StopReason.SIGTERM:
         return 128 + signal.Signals[flags.signal_name or "SIGTERM"].value
     return 0
 
 
-def finish(summary: dict[str, Any], trainer, progress, commit, clock, cfg: JobConfig, stop_reason: str,
+def finish(summary: dict[str, Any], trainer, progress, commit, clock, cfg: JobConfig, stop_reason: StopReason,
            eval_loss: Optional[float], outputs: dict, output_dir: Path, error: Optional[str] = None) -> None:
-    """Assemble and write run_summary.json (rank 0 only)."""
+    """Assemble run_summary.json from the fields `summary` already holds and the run's end, through the
+    RunSummary contract (so the job never writes a summary the launcher cannot read), and write it (rank 0 only)."""
     import torch.distributed as dist
 
-    from .summary import device_name, loss_curve, peak_memory_gib, peak_memory_source, write_summary
+    from .summary import device_name, loss_curve, peak_memory_gib, peak_memory_source
 
     state = trainer.state
     curve = loss_curve(state.log_history)
     steps = progress.step_times[1:] or progress.step_times  # the first step pays for warm-up
-    summary.update({
-        "steps": state.global_step, "epochs": round(float(state.epoch or 0.0), 4),
+    fields = {
+        **summary, "steps": state.global_step, "epochs": round(float(state.epoch or 0.0), 4),
         "train_tokens": int(state.num_input_tokens_seen), "tokens_per_sec": round(progress.tokens_per_sec(state), 2),
         "peak_memory_gib": round(peak_memory_gib(), 4), "peak_memory_source": peak_memory_source(),
         "train_seconds": round(clock.train(), 3), "total_seconds": round(clock.total(), 3),
@@ -321,8 +324,8 @@ def finish(summary: dict[str, Any], trainer, progress, commit, clock, cfg: JobCo
         "price_per_hour": cfg.price_per_hour, "budget_usd": cfg.budget_usd,
         "cost_usd": round(cfg.price_per_hour * clock.total() / 3600.0, 6) if cfg.price_per_hour else None,
         **outputs, "error": error, "config": cfg.to_dict(),
-    })
-    write_summary(output_dir, summary)
+    }
+    write_summary(output_dir, RunSummary.model_validate(fields))
 
 
 def main(argv: Optional[list[str]] = None, started: Optional[float] = None) -> int:

@@ -6,11 +6,12 @@ line is the job's contract for what it did, so one scanner serves both.
 
 from __future__ import annotations
 
-import json
 from collections import deque
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
-SUMMARY_PREFIX = "TUNECOST_SUMMARY "
+from pydantic import ValidationError
+
+from tunecost.job.run_summary import SUMMARY_PREFIX, RunSummary
 
 
 class OutputScanner:
@@ -18,7 +19,7 @@ class OutputScanner:
 
     def __init__(self, echo: Optional[Callable[[str], None]] = None, keep: int = 20) -> None:
         self.echo = echo
-        self.summary: Optional[dict[str, Any]] = None
+        self.summary: Optional[RunSummary] = None
         self.tail: deque[str] = deque(maxlen=keep)
         self._partial = ""
 
@@ -38,8 +39,8 @@ class OutputScanner:
         at = line.find(SUMMARY_PREFIX)
         if at >= 0:
             try:
-                self.summary = json.loads(line[at + len(SUMMARY_PREFIX):])
-            except json.JSONDecodeError:
+                self.summary = RunSummary.model_validate_json(line[at + len(SUMMARY_PREFIX):])
+            except ValidationError:  # a cut or garbled line: keep the last good one
                 pass
             return  # the summary is recorded, not echoed: it is one very long line
         self.tail.append(line)

@@ -18,12 +18,14 @@ from typing import Any, Callable, Optional
 
 from tunecost.job.checkpoints import newest_complete
 from tunecost.job.config import HUB_ID, model_folder_problem
+from tunecost.job.run_summary import RunSummary, StopReason
 from tunecost.launcher.backends.job_config import CONFIG_NAME, build_job_config, write_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.ledger.store import Ledger, new_run_id, now
 from tunecost.launcher.ledger.liveness import LOG, Session, proc, session_summary, write_session
 from tunecost.launcher.backends.local_estimate import estimate_local
 from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
 
 Echo = Callable[[str], None]
@@ -116,14 +118,14 @@ def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Ech
         echo(f"estimated {hours.hours * 60:.1f} min on this machine ({hours.step_seconds:.2f} s per step)")
     write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
     record = ledger.create(RunRecord(
-        id=run_id, status="pending", backend="local", created_at=now(), tag=tag, provider="local",
+        id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag, provider="local",
         instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
         model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
         rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
         estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
         **(sweep or {}),
     ))
-    return _run(record, ledger, echo, nproc=nproc, note="started", expect=("pending",))
+    return _run(record, ledger, echo, nproc=nproc, note="started", expect=(RunStatus.PENDING,))
 
 
 def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int] = None) -> RunRecord:
@@ -136,15 +138,15 @@ def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int
         raise UserError(f"run '{run_id}' ran on {record.backend}; --resume continues local runs only")
     reconcile(ledger)
     record = ledger.get(run_id)
-    if record.status in ("pending", "running"):
+    if record.status in (RunStatus.PENDING, RunStatus.RUNNING):
         raise UserError(f"run '{run_id}' is still running (its launcher or job process is alive); wait for it, "
                         "or stop it first")
-    if record.status not in ("stopped", "failed"):
+    if record.status not in (RunStatus.STOPPED, RunStatus.FAILED):
         raise UserError(f"run '{run_id}' is {record.status}; only a stopped or failed run can be resumed")
     if not (run_dir(ledger, run_id) / CONFIG_NAME).is_file():
         raise UserError(f"run '{run_id}' has no job config in {run_dir(ledger, run_id)}; it cannot be resumed")
     return _run(record, ledger, echo, nproc=nproc or max(record.gpu_count, 1), note="resumed",
-                expect=("stopped", "failed"))
+                expect=(RunStatus.STOPPED, RunStatus.FAILED))
 
 
 def _command(config: Path, nproc: int) -> list[str]:
@@ -160,7 +162,7 @@ def _checkpoint_step(output_dir: Path) -> Optional[int]:
 
 
 def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str,
-         expect: tuple[str, ...] = ("pending",)) -> RunRecord:
+         expect: tuple[RunStatus, ...] = (RunStatus.PENDING,)) -> RunRecord:
     """One process of the run: start, follow its log, forward signals, then record the outcome in one update.
 
     The job writes to runs/<id>/job.log, not to a pipe, and runs in its own session: if this launcher dies the
@@ -171,7 +173,7 @@ def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str
         note = f"{note} from checkpoint step {resume_step}"
     session = Session(launcher=proc(), began=time.time(), resume_step=resume_step)
     write_session(folder, session)
-    if not ledger.set_status(record.id, "running", note, expect=expect):
+    if not ledger.set_status(record.id, RunStatus.RUNNING, note, expect=expect):
         raise UserError(f"run '{record.id}' was started by another launcher meanwhile; see tunecost runs")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     scanner = OutputScanner(echo=echo)
@@ -196,7 +198,7 @@ def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str
     except BaseException as err:
         _signal_group(proc_, signal.SIGKILL)
         proc_.wait()
-        ledger.set_status(record.id, "failed", f"launcher error: {type(err).__name__}: {err}"[:300])
+        ledger.set_status(record.id, RunStatus.FAILED, f"launcher error: {type(err).__name__}: {err}"[:300])
         raise
     finally:
         for sig, handler in previous.items():
@@ -232,31 +234,35 @@ def _signal_group(proc_: subprocess.Popen, signum: int) -> None:
         pass
 
 
-def outcome(run_id: str, summary: dict[str, Any], code: Optional[int], interrupted: bool,
-            died: Optional[str], last_error: str, checkpoint: Optional[int]) -> tuple[str, str]:
-    """(status, note) of a session that ended: from the job's summary, its exit code (None when the launcher
-    did not see it exit) and whether it was interrupted or its launcher died."""
-    reason = summary.get("stop_reason")
+def outcome(run_id: str, summary: Optional[RunSummary], code: Optional[int], interrupted: bool,
+            died: Optional[str], last_error: str, checkpoint: Optional[int]) -> tuple[RunStatus, str]:
+    """(status, note) of a session that ended: from the job's summary (its stop_reason through STATUS_OF_STOP),
+    its exit code (None when the launcher did not see it exit) and whether it was interrupted or its launcher
+    died. An interrupt or a non-zero exit overrides a summary that says it succeeded."""
+    reason = summary.stop_reason if summary else None
+    said = STATUS_OF_STOP.get(reason) if reason else None  # None: no summary, or one without a stop_reason
     again = f"continue with: tunecost launch --local --resume {run_id}"
-    if reason == "sigterm" or (interrupted and code != 0):
-        return "stopped", f"interrupted; checkpointed at step {summary.get('steps', checkpoint)}; {again}"
-    if reason == "budget":
-        return "stopped", f"budget guard stopped the job at ${summary.get('cost_usd') or 0:.2f}"
-    if reason in ("completed", "max_steps") and code in (0, None):
-        return "succeeded", f"stop_reason {reason}" + (f" ({died}; the job finished on its own)" if died else "")
-    if died and reason != "error":
+    if reason is StopReason.SIGTERM or (interrupted and code != 0):
+        steps = summary.steps if summary and summary.steps is not None else checkpoint
+        return RunStatus.STOPPED, f"interrupted; checkpointed at step {steps}; {again}"
+    if reason is StopReason.BUDGET:
+        return RunStatus.STOPPED, f"budget guard stopped the job at ${summary.cost_usd or 0:.2f}"
+    if said is RunStatus.SUCCEEDED and code in (0, None):
+        own = f" ({died}; the job finished on its own)" if died else ""
+        return RunStatus.SUCCEEDED, f"stop_reason {reason}{own}"
+    if died and said is not RunStatus.FAILED:
         at = f"checkpointed at step {checkpoint}" if checkpoint is not None else "no checkpoint yet"
-        return "stopped", f"{died} and the job ended without a summary (killed?); {at}; {again}"
+        return RunStatus.STOPPED, f"{died} and the job ended without a summary (killed?); {at}; {again}"
     if died:
-        return "failed", f"{died}; the job failed: {summary.get('error') or 'see job.log'}"[:300]
+        return RunStatus.FAILED, f"{died}; the job failed: {summary.error or 'see job.log'}"[:300]
     if code is not None and code < 0:  # killed by a signal it could not handle (SIGKILL: OOM killer, kill -9)
-        return "failed", f"the job was killed by {signal.Signals(-code).name} without a summary; {again}"
-    return "failed", f"job exited {code}: {last_error}"
+        return RunStatus.FAILED, f"the job was killed by {signal.Signals(-code).name} without a summary; {again}"
+    return RunStatus.FAILED, f"job exited {code}: {last_error}"
 
 
-def record_outcome(run_id: str, ledger: Ledger, summary: dict[str, Any], code: Optional[int], hours: float,
+def record_outcome(run_id: str, ledger: Ledger, summary: Optional[RunSummary], code: Optional[int], hours: float,
                    interrupted: bool, resume_step: Optional[int], *, died: Optional[str] = None,
-                   last_error: str = "", expect: Optional[tuple[str, ...]] = None) -> bool:
+                   last_error: str = "", expect: Optional[tuple[RunStatus, ...]] = None) -> bool:
     """Write a session's end in one update (hours added, resume step appended); False if `expect` did not hold."""
     current = ledger.get(run_id)
     checkpoint = _checkpoint_step(run_dir(ledger, run_id) / "output")
@@ -265,4 +271,5 @@ def record_outcome(run_id: str, ledger: Ledger, summary: dict[str, Any], code: O
     resumes = list(current.resumes) + ([resume_step] if resume_step is not None else [])
     return ledger.set_status(run_id, status, note, expect=expect, actual_hours=actual_hours,
                              actual_cost=actual_hours * current.price_per_hour, resumes=resumes,
-                             summary=summary or current.summary, gpu=summary.get("device") or current.gpu)
+                             summary=summary or current.summary,
+                             gpu=(summary.device if summary else None) or current.gpu)

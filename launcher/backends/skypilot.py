@@ -16,11 +16,13 @@ from typing import Any, Callable, Optional
 
 from pydantic import BaseModel
 
+from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.backends import sky_client
 from tunecost.launcher.backends.job_config import build_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.ledger.store import Ledger, new_run_id, now
 from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.launcher.backends.sky_task import (TaskOptions, candidate_offers, remote_dataset_path, remote_output_dir,
                                          render_task_yaml, secret_names, stage_workdir)
 from tunecost.planner.errors import UserError
@@ -29,9 +31,12 @@ Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
 
 # SkyPilot managed job status -> ledger status; anything else (PENDING, RUNNING, RECOVERING...) is still running.
-_FINAL = {"SUCCEEDED": "succeeded", "CANCELLED": "stopped", "CANCELLING": "stopped", "FAILED": "failed",
-          "FAILED_SETUP": "failed", "FAILED_PRECHECKS": "failed", "FAILED_NO_RESOURCE": "failed",
-          "FAILED_CONTROLLER": "failed"}
+# A managed job is judged by its controller (it may have recovered, or never started), not by one session's summary.
+_FINAL: dict[str, RunStatus] = {
+    "SUCCEEDED": RunStatus.SUCCEEDED, "CANCELLED": RunStatus.STOPPED, "CANCELLING": RunStatus.STOPPED,
+    "FAILED": RunStatus.FAILED, "FAILED_SETUP": RunStatus.FAILED, "FAILED_PRECHECKS": RunStatus.FAILED,
+    "FAILED_NO_RESOURCE": RunStatus.FAILED, "FAILED_CONTROLLER": RunStatus.FAILED,
+}
 
 
 class Prepared(BaseModel):
@@ -84,7 +89,7 @@ def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:
     chosen = prep.offers[0]
     spec = prep.plan.get("spec") or {}
     return RunRecord(
-        id=prep.run_id, status="pending", backend=backend, created_at=now(), tag=tag,
+        id=prep.run_id, status=RunStatus.PENDING, backend=backend, created_at=now(), tag=tag,
         provider=chosen["provider"], region=chosen.get("region", ""), zone=chosen.get("zone", ""),
         instance_type=chosen["instance_type"], gpu=chosen["gpu"], gpu_count=int(chosen["gpu_count"]),
         spot=bool(chosen["spot"]), price_per_hour=float(chosen["price_per_hour"]), method=spec.get("method", ""),
@@ -126,9 +131,9 @@ def launch_managed(prep: Prepared, *, ledger: Ledger, echo: Echo, confirm: Confi
         try:
             job_id = sky_client.jobs_launch(task, prep.run_id)
         except BaseException as err:
-            ledger.set_status(prep.run_id, "failed", f"launch failed: {err}"[:300])
+            ledger.set_status(prep.run_id, RunStatus.FAILED, f"launch failed: {err}"[:300])
             raise
-        ledger.set_status(prep.run_id, "running", f"managed job {job_id}", sky_job_id=job_id)
+        ledger.set_status(prep.run_id, RunStatus.RUNNING, f"managed job {job_id}", sky_job_id=job_id)
         scanner = OutputScanner(echo=echo)
         try:
             for chunk in sky_client.tail_job_logs(job_id):
@@ -137,10 +142,10 @@ def launch_managed(prep: Prepared, *, ledger: Ledger, echo: Echo, confirm: Confi
         except KeyboardInterrupt:
             if not confirm(f"Cancel managed job {job_id} (run {prep.run_id})? It keeps running otherwise"):
                 done = False
-                ledger.set_status(prep.run_id, "running", f"detached; follow with: sky jobs logs {job_id}")
+                ledger.set_status(prep.run_id, RunStatus.RUNNING, f"detached; follow with: sky jobs logs {job_id}")
                 return ledger.get(prep.run_id)
             sky_client.jobs_cancel(job_id)
-            ledger.set_status(prep.run_id, "running", "cancel requested by the user")
+            ledger.set_status(prep.run_id, RunStatus.RUNNING, "cancel requested by the user")
         return _record_managed(prep, ledger, job_id, scanner)
     finally:
         if started_server and done:
@@ -178,7 +183,7 @@ def _final_record(job_id: int) -> dict[str, Any]:
 
 def _record_managed(prep: Prepared, ledger: Ledger, job_id: int, scanner: OutputScanner) -> RunRecord:
     job = _final_record(job_id)
-    status = _FINAL.get(str(job.get("status")), "running")
+    status = _FINAL.get(str(job.get("status")), RunStatus.RUNNING)
     start, end = _ts(job.get("start_at")), _ts(job.get("end_at"))
     hours = (job["end_at"] - job["start_at"]) / 3600 if start and end else (job.get("job_duration") or 0) / 3600
     offer = _ran_on(prep, job)
@@ -188,13 +193,13 @@ def _record_managed(prep: Prepared, ledger: Ledger, job_id: int, scanner: Output
         note += f" ({job['failure_reason']})"[:300]
     ledger.set_status(
         prep.run_id, status, note, actual_hours=hours, actual_cost=hours * price, price_per_hour=price,
-        recoveries=int(job.get("recovery_count") or 0), summary=scanner.summary or {},
+        recoveries=int(job.get("recovery_count") or 0), summary=scanner.summary,
         started_at=start, provider=offer["provider"], region=job.get("region") or offer.get("region", ""),
         zone=job.get("zone") or offer.get("zone", ""), instance_type=offer["instance_type"], gpu=offer["gpu"],
         gpu_count=int(offer["gpu_count"]), spot=bool(offer["spot"]),
-        resumes=list((scanner.summary or {}).get("resumed_from") or []),
+        resumes=list(scanner.summary.resumed_from) if scanner.summary else [],
     )
-    if end is not None and status != "running":
+    if end is not None and status is not RunStatus.RUNNING:
         ledger.update(prep.run_id, ended_at=end)
     return ledger.get(prep.run_id)
 
@@ -208,13 +213,14 @@ def launch_cluster(prep: Prepared, cluster: str, *, ledger: Ledger, echo: Echo, 
     started = time.monotonic()
     try:
         job_id = sky_client.cluster_launch(task, cluster)
-        ledger.set_status(prep.run_id, "running", f"cluster {cluster}, job {job_id}", sky_job_id=job_id)
+        ledger.set_status(prep.run_id, RunStatus.RUNNING, f"cluster {cluster}, job {job_id}", sky_job_id=job_id)
         for chunk in sky_client.tail_cluster_logs(cluster, job_id):
             scanner.feed(chunk)
         scanner.close()
     except BaseException as err:
         reason = "interrupted" if isinstance(err, KeyboardInterrupt) else f"{type(err).__name__}: {err}"
-        ledger.set_status(prep.run_id, "stopped" if isinstance(err, KeyboardInterrupt) else "failed", reason[:300])
+        interrupted = isinstance(err, KeyboardInterrupt)
+        ledger.set_status(prep.run_id, RunStatus.STOPPED if interrupted else RunStatus.FAILED, reason[:300])
         raise
     finally:
         try:
@@ -222,11 +228,16 @@ def launch_cluster(prep: Prepared, cluster: str, *, ledger: Ledger, echo: Echo, 
         finally:
             hours = (time.monotonic() - started) / 3600
             price = float(prep.offers[0]["price_per_hour"])
-            ledger.update(prep.run_id, actual_hours=hours, actual_cost=hours * price, summary=scanner.summary or {})
+            ledger.update(prep.run_id, actual_hours=hours, actual_cost=hours * price, summary=scanner.summary)
             if started_server:
                 sky_client.api_stop()
-    reason = (scanner.summary or {}).get("stop_reason")
-    ok = reason in ("completed", "max_steps")
-    ledger.set_status(prep.run_id, "succeeded" if ok else ("stopped" if reason else "failed"),
-                      f"stop_reason {reason}" if reason else f"no job summary: {scanner.last_error()}")
+    ledger.set_status(prep.run_id, *cluster_outcome(scanner.summary, scanner.last_error()))
     return ledger.get(prep.run_id)
+
+
+def cluster_outcome(summary: Optional[RunSummary], last_error: str) -> tuple[RunStatus, str]:
+    """(status, note) of a --cluster job whose logs ended: no controller judges it, so its summary's stop_reason
+    does, through the mapping every backend shares (a job that crashed is failed, not stopped)."""
+    if summary is None or summary.stop_reason is None:
+        return RunStatus.FAILED, f"no job summary: {last_error}"
+    return STATUS_OF_STOP[summary.stop_reason], f"stop_reason {summary.stop_reason}"

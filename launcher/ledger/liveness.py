@@ -10,7 +10,6 @@ killed and is `stopped`, resumable from its newest complete checkpoint.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -18,11 +17,13 @@ from typing import Optional
 import psutil
 from pydantic import BaseModel, ValidationError
 
+from tunecost.job.run_summary import SUMMARY_NAME as SUMMARY
+from tunecost.job.run_summary import RunSummary, read_summary
+from tunecost.launcher.ledger.run_status import RunStatus
 from tunecost.launcher.ledger.store import Ledger
 
 ALIVE = "alive.json"
 LOG = "job.log"
-SUMMARY = "run_summary.json"
 
 
 class Proc(BaseModel):
@@ -67,15 +68,15 @@ def read_session(folder: Path) -> Optional[Session]:
         return None
 
 
-def session_summary(output_dir: Path, session: Session) -> dict:
-    """The job's run_summary.json if this session's job wrote it, else {}."""
+def session_summary(output_dir: Path, session: Session) -> Optional[RunSummary]:
+    """The job's run_summary.json if this session's job wrote it, else None."""
     path = output_dir / SUMMARY
     try:
-        if path.stat().st_mtime >= session.began:
-            return json.loads(path.read_text())
-    except (OSError, ValueError):
-        pass
-    return {}
+        if path.stat().st_mtime < session.began:
+            return None
+    except OSError:
+        return None
+    return read_summary(path)
 
 
 def last_sign_of_life(folder: Path, session: Session) -> float:
@@ -95,7 +96,7 @@ def reconcile(ledger: Ledger) -> list[str]:
 
     closed = []
     for record in ledger.list():
-        if record.backend != "local" or record.status not in ("pending", "running"):
+        if record.backend != "local" or record.status not in (RunStatus.PENDING, RunStatus.RUNNING):
             continue
         folder = run_dir(ledger, record.id)
         session = read_session(folder)
@@ -105,6 +106,6 @@ def reconcile(ledger: Ledger) -> list[str]:
         hours = max(last_sign_of_life(folder, session) - session.began, 0.0) / 3600
         who = f"the launcher (pid {session.launcher.pid}) died" + ("" if session.job else " before the job started")
         if record_outcome(record.id, ledger, summary, None, hours, False, session.resume_step, died=who,
-                          expect=("pending", "running")):
+                          expect=(RunStatus.PENDING, RunStatus.RUNNING)):
             closed.append(record.id)
     return closed

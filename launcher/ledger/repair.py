@@ -15,15 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
+from tunecost.job.run_summary import SUMMARY_NAME, read_summary
 from tunecost.launcher.backends.job_config import CONFIG_NAME
 from tunecost.launcher.ledger.store import LEDGER_NAME, Ledger
 from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
 from tunecost.planner.home import tunecost_home
-
-# the job's stop_reason -> the run's status (a folder with no summary was interrupted before the job wrote one)
-STATUS_OF_STOP = {"completed": "succeeded", "max_steps": "succeeded", "sigterm": "stopped", "budget": "stopped",
-                  "error": "failed"}
 
 
 def _read_json(path: Path) -> Optional[dict]:
@@ -47,14 +45,16 @@ def record_from_folder(folder: Path) -> Optional[RunRecord]:
     config = _read_json(folder / CONFIG_NAME)
     if config is None:
         return None
-    summary = _read_json(folder / "output" / "run_summary.json") or {}
-    status = STATUS_OF_STOP.get(str(summary.get("stop_reason")), "stopped")
-    hours = float(summary.get("total_seconds") or 0.0) / 3600 if summary else None
+    summary = read_summary(folder / "output" / SUMMARY_NAME)
+    # a folder with no summary (or no stop_reason in it) was interrupted before the job wrote one
+    reason = summary.stop_reason if summary else None
+    status = STATUS_OF_STOP[reason] if reason else RunStatus.STOPPED
+    hours = (summary.total_seconds or 0.0) / 3600 if summary else None
     price = float(config.get("price_per_hour") or 0.0)
     return RunRecord(
         id=folder.name, status=status, backend="local", created_at=_created(folder.name, folder),
-        provider="local", instance_type="this machine", gpu=str(summary.get("device") or ""),
-        gpu_count=int(summary.get("world_size") or 1), price_per_hour=price, method=str(config.get("method", "")),
+        provider="local", instance_type="this machine", gpu=(summary.device if summary else None) or "",
+        gpu_count=(summary.world_size if summary else None) or 1, price_per_hour=price, method=str(config.get("method", "")),
         model=str(config.get("model", "")), output_dir=str(folder / "output"), summary=summary,
         actual_hours=hours, actual_cost=None if hours is None else hours * price, rate_source="rebuilt: job config",
     )
@@ -92,7 +92,7 @@ def repair(home: Optional[Path] = None) -> tuple[Optional[Path], list[str], list
         if record is None:
             skipped.append(folder.name)
             continue
-        ledger.create(record.model_copy(update={"status": "running"}))
+        ledger.create(record.model_copy(update={"status": RunStatus.RUNNING}))
         ledger.set_status(record.id, record.status, "rebuilt from the run folder by tunecost runs --repair",
                           **{k: getattr(record, k) for k in ("actual_hours", "actual_cost")})
         rebuilt.append(record.id)

@@ -1,15 +1,22 @@
-"""RunRecord: one run in the ledger, from launch to bill. The report and calibrate commands read only this."""
+"""RunRecord: one run in the ledger, from launch to bill. The report and calibrate commands read only this.
+
+Its summary is the job's RunSummary (None when the job wrote none). It is stored as the keys the job wrote, `{}`
+for none, as it always was: ledgers written before the model existed load, and `runs --json` reads the same.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializationInfo, field_serializer, field_validator
+
+from tunecost.job.run_summary import RunSummary
+from tunecost.launcher.ledger.run_status import RunStatus
 
 
 class StatusChange(BaseModel):
-    status: str
+    status: RunStatus
     at: datetime
     note: str = ""
 
@@ -18,7 +25,7 @@ class RunRecord(BaseModel):
     """What a run was planned to cost and what it cost. Money in USD, time in hours, memory in GiB."""
 
     id: str
-    status: str = Field(description="pending | running | succeeded | failed | stopped")
+    status: RunStatus = Field(description="pending | running | succeeded | failed | stopped")
     backend: str = Field(description="local | sky-managed | sky-cluster")
     created_at: datetime
     started_at: Optional[datetime] = None
@@ -42,7 +49,7 @@ class RunRecord(BaseModel):
     resumes: list[int] = Field(default_factory=list, description="steps each resume started from")
     plan: dict[str, Any] = Field(default_factory=dict, description="the plan JSON the run came from")
     task_yaml: str = ""
-    summary: dict[str, Any] = Field(default_factory=dict, description="the job's run_summary.json")
+    summary: Optional[RunSummary] = Field(default=None, description="the job's run_summary.json")
     history: list[StatusChange] = Field(default_factory=list)
     # Added by the launcher (additive): where the run wrote, what SkyPilot called it, and where the rate came from.
     zone: str = ""
@@ -54,3 +61,13 @@ class RunRecord(BaseModel):
     sweep_id: str = ""
     sweep_point: Optional[int] = None
     sweep_params: dict[str, Any] = Field(default_factory=dict, description="sweep key -> value of this point")
+
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _no_summary(cls, value: Any) -> Any:
+        """`{}` is how a record without a summary was (and is) stored."""
+        return None if value == {} else value
+
+    @field_serializer("summary")
+    def _summary_as_written(self, summary: Optional[RunSummary], info: SerializationInfo) -> dict[str, Any]:
+        return {} if summary is None else summary.model_dump(mode=info.mode, exclude_unset=True)

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Collection, Iterator, Optional
 
 from tunecost.launcher.ledger.run_record import RunRecord, StatusChange
+from tunecost.launcher.ledger.run_status import TERMINAL, RunStatus
 from tunecost.planner.errors import UserError
 from tunecost.planner.home import tunecost_home
 
 LEDGER_NAME = "ledger.sqlite"
 REPAIR = ("Rebuild it from the run folders with `tunecost runs --repair` (it keeps a copy), or move it away to "
           "start a new one")
-STATUSES = ("pending", "running", "succeeded", "failed", "stopped")
-TERMINAL = ("succeeded", "failed", "stopped")
+STATUSES = tuple(RunStatus)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -113,7 +113,7 @@ class Ledger:
     def _write(db: sqlite3.Connection, record: RunRecord) -> None:
         db.execute(
             "INSERT OR REPLACE INTO runs (id, created_at, status, tag, record) VALUES (?, ?, ?, ?, ?)",
-            (record.id, _utc(record.created_at).isoformat(), record.status, record.tag,
+            (record.id, _utc(record.created_at).isoformat(), str(record.status), record.tag,
              record.model_dump_json()),
         )
 
@@ -126,11 +126,11 @@ class Ledger:
 
     def create(self, record: RunRecord) -> RunRecord:
         """Insert a new run; its first status goes into the history. Refuses a duplicate id."""
-        if record.status not in ("pending", "running"):
-            raise ValueError(f"a new run starts as pending or running, not {record.status!r}")
+        if record.status not in (RunStatus.PENDING, RunStatus.RUNNING):
+            raise ValueError(f"a new run starts as pending or running, not {str(record.status)!r}")
         if not record.history:
             record = record.model_copy(update={"history": [StatusChange(status=record.status, at=now())]})
-        if record.status == "running" and record.started_at is None:
+        if record.status == RunStatus.RUNNING and record.started_at is None:
             record = record.model_copy(update={"started_at": record.history[-1].at})
         with self._tx() as db:
             if db.execute("SELECT 1 FROM runs WHERE id = ?", (record.id,)).fetchone():
@@ -138,7 +138,8 @@ class Ledger:
             self._write(db, record)
         return record
 
-    def set_status(self, run_id: str, status: str, note: str = "", expect: Optional[Collection[str]] = None,
+    def set_status(self, run_id: str, status: RunStatus | str, note: str = "",
+                   expect: Optional[Collection[RunStatus | str]] = None,
                    **fields) -> bool:
         """Move a run to `status` and append the change (with time and note) to its history.
 
@@ -158,7 +159,7 @@ class Ledger:
                 "status": status,
                 "history": [*record.history, StatusChange(status=status, at=at, note=note)],
             }
-            if status == "running":
+            if status == RunStatus.RUNNING:
                 update["ended_at"] = None
                 if record.started_at is None:
                     update["started_at"] = at

@@ -12,8 +12,10 @@ from typing import Any, Optional
 
 from pydantic import BaseModel
 
+from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.reports.billing import SECONDS_PER_HOUR, billed_seconds, rule_for
 from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.ledger.run_status import TERMINAL
 
 LOCAL_RATE_ZERO = "rate 0 $/h: local run, no compute billed; pass --rate to price it"
 NOT_INCLUDED_CLOUD = (
@@ -112,8 +114,8 @@ def _running_time(record: RunRecord) -> tuple[Optional[float], str]:
         return record.actual_hours * SECONDS_PER_HOUR, "launcher's measured running time"
     if record.started_at and record.ended_at:
         return max((record.ended_at - record.started_at).total_seconds(), 0.0), "ledger start to end"
-    total = _number(record.summary.get("total_seconds"))
-    if total is not None and record.status in ("succeeded", "failed", "stopped"):
+    total = record.summary.total_seconds if record.summary else None
+    if total is not None and record.status in TERMINAL:
         return total, "job's run_summary total_seconds"
     return None, "not finished: no end time yet"
 
@@ -138,7 +140,7 @@ def _run_quote(record: RunRecord) -> dict[str, Any]:
 def summarize(record: RunRecord) -> CostSummary:
     """Build the run's CostSummary from its ledger record (works for unfinished runs too, saying so)."""
     quote = _run_quote(record)
-    summary = record.summary
+    summary = record.summary or RunSummary()  # no summary: every figure from it is unknown
     provider = (record.provider or quote.get("provider") or ("local" if record.backend == "local" else ""))
     rule = rule_for(provider)
     seconds, time_source = _running_time(record)
@@ -154,8 +156,7 @@ def summarize(record: RunRecord) -> CostSummary:
     hours_diff, hours_pct = _diff(actual_hours, est_hours)
     cost_diff, cost_pct = _diff(cost if seconds is not None else None, est_cost)
 
-    tokens = summary.get("train_tokens")
-    tokens = int(tokens) if isinstance(tokens, (int, float)) and tokens > 0 else None
+    tokens = summary.train_tokens if summary.train_tokens and summary.train_tokens > 0 else None
     per_million = cost / tokens * 1e6 if tokens and rate > 0 else None
 
     is_local = record.backend == "local" or provider == "local"
@@ -178,7 +179,7 @@ def summarize(record: RunRecord) -> CostSummary:
 
     return CostSummary(
         run_id=record.id, status=record.status, backend=record.backend, tag=record.tag,
-        model=record.model or str(summary.get("model", "")), method=record.method or str(summary.get("method", "")),
+        model=record.model or summary.model or "", method=record.method or summary.method or "",
         created_at=record.created_at, started_at=record.started_at, ended_at=record.ended_at,
         provider=provider, region=record.region or str(quote.get("region", "")),
         instance_type=record.instance_type or str(quote.get("instance_type", "")),
@@ -192,10 +193,10 @@ def summarize(record: RunRecord) -> CostSummary:
         recoveries=record.recoveries,
         estimated_hours=est_hours, estimated_cost=est_cost,
         hours_diff=hours_diff, hours_diff_pct=hours_pct, cost_diff=cost_diff, cost_diff_pct=cost_pct,
-        estimated_peak_gib=est_peak, peak_memory_gib=_number(summary.get("peak_memory_gib")),
+        estimated_peak_gib=est_peak, peak_memory_gib=summary.peak_memory_gib,
         train_tokens=tokens, usd_per_million_tokens=per_million,
-        final_loss=_number(summary.get("final_loss")), eval_loss=_number(summary.get("eval_loss")),
-        stop_reason=str(summary.get("stop_reason") or ""), notes=notes,
+        final_loss=summary.final_loss, eval_loss=summary.eval_loss,
+        stop_reason=str(summary.stop_reason or ""), notes=notes,
     )
 
 

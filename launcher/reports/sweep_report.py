@@ -36,9 +36,9 @@ class SweepTotal(BaseModel):
     rows: list[SweepRow]
 
 
-def _loss(summary: dict[str, Any], key: str) -> Optional[float]:
-    value = summary.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _loss(record: RunRecord, key: str) -> Optional[float]:
+    """The summary's final_loss or eval_loss (None when the job wrote no summary, or no such loss)."""
+    return getattr(record.summary, key) if record.summary else None
 
 
 def sweep_totals(records: list[RunRecord]) -> list[SweepTotal]:
@@ -51,8 +51,8 @@ def sweep_totals(records: list[RunRecord]) -> list[SweepTotal]:
     for sweep_id, runs in groups.items():
         runs.sort(key=lambda r: (r.sweep_point if r.sweep_point is not None else -1, r.created_at))
         rows = [SweepRow(run_id=r.id, point=r.sweep_point if r.sweep_point is not None else -1,
-                         settings=label(r.sweep_params), status=r.status, final_loss=_loss(r.summary, "final_loss"),
-                         eval_loss=_loss(r.summary, "eval_loss"), estimated_cost=r.estimated_cost,
+                         settings=label(r.sweep_params), status=r.status, final_loss=_loss(r, "final_loss"),
+                         eval_loss=_loss(r, "eval_loss"), estimated_cost=r.estimated_cost,
                          actual_cost=r.actual_cost) for r in runs]
         scored = [row for row in rows if row.status == "succeeded" and (row.eval_loss or row.final_loss) is not None]
         if scored:

@@ -25,7 +25,7 @@ def test_demo_plans_runs_and_reports_a_real_local_qlora_run(tmp_path):
 
     (run,) = Ledger(tmp_path).list(tag="demo")
     assert run.status == "succeeded" and run.backend == "local"
-    assert run.summary["steps"] == 3 and run.summary["method"] == "qlora"
-    assert run.summary["final_loss"] > 0
+    assert run.summary.steps == 3 and run.summary.method == "qlora"
+    assert run.summary.final_loss > 0
     assert f"Cost summary: {run.id}" in proc.stdout  # printed by launch, then again by report
     assert proc.stdout.count(f"Cost summary: {run.id}") == 2

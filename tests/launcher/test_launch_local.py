@@ -56,8 +56,8 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
     assert result.returncode == 0, result.stderr[-2000:]
     [run] = Ledger(home).list()
     assert run.status == "succeeded" and run.backend == "local" and run.tag == "t1"
-    assert run.summary["steps"] == 6 and run.summary["stop_reason"] == "max_steps"
-    assert run.summary["run_id"] == run.id and run.model == str(model)
+    assert run.summary.steps == 6 and run.summary.stop_reason == "max_steps"
+    assert run.summary.run_id == run.id and run.model == str(model)
     assert run.estimated_peak_gib == pytest.approx(_planner_peak(OPTIMIZED["spec"], str(model)), abs=1e-3)
     assert run.estimated_peak_gib != OPTIMIZED["chosen"]["peak_gib_per_gpu"]
     assert 0 < run.estimated_hours < 0.1 and run.estimated_hours != OPTIMIZED["chosen"]["hours"]
@@ -118,8 +118,8 @@ def test_sigint_stops_with_a_checkpoint_and_resume_continues_the_same_run(tmp_pa
     assert proc.returncode == 3, out[-2000:]  # stopped: not 0, so a script can tell it from finished
     [run] = Ledger(home).list()
     assert run.status == "stopped", run.history
-    assert run.summary["stop_reason"] == "sigterm"
-    stopped_at = run.summary["steps"]
+    assert run.summary.stop_reason == "sigterm"
+    stopped_at = run.summary.steps
     assert 10 <= stopped_at < 20
     assert f"--resume {run.id}" in run.history[-1].note
     first_hours = run.actual_hours
@@ -129,7 +129,7 @@ def test_sigint_stops_with_a_checkpoint_and_resume_continues_the_same_run(tmp_pa
     [resumed] = Ledger(home).list()  # still one run
     assert resumed.id == run.id and resumed.status == "succeeded"
     assert resumed.resumes == [stopped_at]
-    assert resumed.summary["resumed_from"] == [stopped_at] and resumed.summary["steps"] == 20
+    assert resumed.summary.resumed_from == [stopped_at] and resumed.summary.steps == 20
     assert resumed.actual_hours > first_hours
     assert [h.status for h in resumed.history] == ["pending", "running", "stopped", "running", "succeeded"]
     assert f"from checkpoint step {stopped_at}" in resumed.history[3].note

@@ -72,7 +72,7 @@ def test_managed_job_completion_recorded__sky_client_replaced(tmp_path, monkeypa
     assert fake.calls == ["launch tc-m1"]  # the server was already running: not ours to stop
     assert fake.task.secrets["HF_TOKEN"].get_secret_value() == "secret-value"  # in memory only
     assert record.status == "succeeded" and record.backend == "sky-managed" and record.sky_job_id == 7
-    assert record.summary["steps"] == 120 and record.resumes == [50, 100]
+    assert record.summary.steps == 120 and record.resumes == [50, 100]
     assert record.recoveries == 2
     assert record.actual_hours == pytest.approx(1.5)  # SkyPilot's start..end, not the job's own clock
     # it ran on the lambda fallback (SkyPilot's cloud/region), so that offer's rate bills it
@@ -122,7 +122,7 @@ def test_job_failure_from_skypilot_is_failed__sky_client_replaced(tmp_path, monk
     record = sky_backend.launch_managed(_prepare(tmp_path, ledger), ledger=ledger, echo=lambda s: None,
                                         confirm=lambda q: False)
     assert record.status == "failed" and record.history[-1].note.startswith("SkyPilot: FAILED_SETUP")
-    assert record.summary == {}
+    assert record.summary is None
 
 
 def test_the_end_is_polled_until_skypilot_reports_a_terminal_state__sky_client_replaced(tmp_path, monkeypatch):
@@ -143,3 +143,41 @@ def test_the_end_is_polled_until_skypilot_reports_a_terminal_state__sky_client_r
     record = sky_backend.launch_managed(_prepare(tmp_path, ledger), ledger=ledger, echo=lambda s: None,
                                         confirm=lambda q: False)
     assert record.status == "succeeded" and len(reads) == 4 and all(reads)
+
+
+class FakeCluster(FakeSky):
+    """The same cloud side for an unmanaged --cluster run: launch on a named cluster, its logs, its teardown."""
+
+    def __init__(self, monkeypatch, logs):
+        super().__init__(monkeypatch, logs=logs)
+        monkeypatch.setattr(sky_client, "cluster_launch", self.cluster_launch)
+        monkeypatch.setattr(sky_client, "tail_cluster_logs", lambda cluster, job_id: self.tail(job_id))
+        monkeypatch.setattr(sky_client, "down", lambda cluster: self.calls.append(f"down {cluster}"))
+
+    def cluster_launch(self, task, cluster):
+        self.calls.append(f"launch {cluster}")
+        return 3
+
+
+@pytest.mark.parametrize("stop_reason,status", [("error", "failed"), ("completed", "succeeded"),
+                                                ("max_steps", "succeeded"), ("sigterm", "stopped"),
+                                                ("budget", "stopped")])
+def test_cluster_job_status_follows_its_summary_a_crash_is_failed__sky_client_replaced(
+        tmp_path, monkeypatch, stop_reason, status):
+    """--cluster has no controller to judge the job: its summary does, through the mapping every backend shares.
+    A job that crashed (stop_reason error) was recorded as stopped, which reads as resumable, not broken."""
+    line = f'{{"steps": 7, "stop_reason": "{stop_reason}", "error": "RuntimeError(\'boom\')"}}'
+    fake = FakeCluster(monkeypatch, logs=["step 7/120\n", "TUNECOST_SUMMARY " + line + "\n"])
+    ledger = Ledger(tmp_path / "home")
+    record = sky_backend.launch_cluster(_prepare(tmp_path, ledger), "dbg", ledger=ledger, echo=lambda s: None)
+    assert record.status == status and record.backend == "sky-cluster"
+    assert record.history[-1].note == f"stop_reason {stop_reason}" and record.summary.steps == 7
+    assert fake.calls == ["launch dbg", "down dbg"]  # torn down whatever the outcome
+
+
+def test_cluster_job_without_a_summary_is_failed_with_its_last_error__sky_client_replaced(tmp_path, monkeypatch):
+    FakeCluster(monkeypatch, logs=["Traceback (most recent call last):\n", "ImportError: no module named x\n"])
+    ledger = Ledger(tmp_path / "home")
+    record = sky_backend.launch_cluster(_prepare(tmp_path, ledger), "dbg", ledger=ledger, echo=lambda s: None)
+    assert record.status == "failed" and record.summary is None
+    assert record.history[-1].note == "no job summary: ImportError: no module named x"

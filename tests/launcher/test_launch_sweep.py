@@ -43,12 +43,12 @@ def test_local_rank_sweep_runs_every_point_and_reports_losses_and_the_total(tmp_
     assert len({r.id for r in runs}) == 2 and len({r.output_dir for r in runs}) == 2  # own run id, own checkpoints
     assert all(r.status == "succeeded" and r.tag == "sw" for r in runs)
     assert [r.plan["spec"]["rank"] for r in runs] == [4, 8]
-    assert all(r.summary["final_loss"] > 0 and r.summary["eval_loss"] > 0 for r in runs)
+    assert all(r.summary.final_loss > 0 and r.summary.eval_loss > 0 for r in runs)
     report = _cli(["report"], home, timeout=120).stdout
     assert f"Sweep {runs[0].sweep_id}: 2 points, 2 succeeded" in report and "sweep total: $" in report
     for r in runs:
         line = next(line for line in report.splitlines() if r.id in line and "│" not in line and "Cost" not in line)
-        assert f"{r.summary['final_loss']:.4f}" in line and f"{r.summary['eval_loss']:.4f}" in line
+        assert f"{r.summary.final_loss:.4f}" in line and f"{r.summary.eval_loss:.4f}" in line
     listing = _cli(["runs"], home, timeout=120).stdout
     assert "Sweeps" in listing and runs[0].sweep_id in listing
     md = _cli(["report", "--format", "md"], home, timeout=120).stdout

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tunecost.job.run_summary import RunSummary, StopReason
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
 
 
@@ -153,3 +157,45 @@ def test_new_run_ids_are_unique_and_skypilot_safe():
     ids = {new_run_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(re.fullmatch(r"tc-\d{6}-\d{6}-[0-9a-f]{4}", i) for i in ids)
+
+
+# A record as the ledger stored it before RunSummary and RunStatus existed: plain strings and a summary dict with
+# the job's keys (one it no longer writes), and a run that ended without a summary ({}).
+OLD_SUMMARY = {"run_id": "tc-old", "method": "lora", "model": "tiny", "resumed_from": [4], "bad_rows": 0, "rows": 64,
+               "steps": 8, "epochs": 0.5, "train_tokens": 2048, "peak_memory_gib": 0.61, "total_seconds": 36.5,
+               "final_loss": 2.5, "eval_loss": None, "loss_curve": [[1, 3.1], [8, 2.5]], "stop_reason": "max_steps",
+               "device": "cpu (2 cores)", "world_size": 1, "sample": {"prompt": "hi", "base": "a", "tuned": "b"},
+               "config": {"method": "lora"}, "adapter_dir": "/x/adapter", "a_key_from_an_older_job": 1}
+
+
+def _old_row(run_id: str, status: str, summary: dict) -> str:
+    return json.dumps({"id": run_id, "status": status, "backend": "local", "created_at": "2026-11-01T00:00:00Z",
+                       "summary": summary, "history": [{"status": "running", "at": "2026-11-01T00:00:00Z"},
+                                                       {"status": status, "at": "2026-11-01T00:10:00Z"}]})
+
+
+def test_a_record_stored_before_the_typed_contracts_loads(tmp_path):
+    ledger = Ledger(tmp_path)
+    with closing(sqlite3.connect(ledger.path)) as db, db:
+        for run_id, status, summary in (("tc-old", "succeeded", OLD_SUMMARY), ("tc-none", "stopped", {})):
+            db.execute("INSERT INTO runs VALUES (?, ?, ?, '', ?)", (run_id, "2026-11-01T00:00:00+00:00", status,
+                                                                   _old_row(run_id, status, summary)))
+    old, none = ledger.get("tc-old"), ledger.get("tc-none")
+    assert old.status is RunStatus.SUCCEEDED and old.history[-1].status is RunStatus.SUCCEEDED
+    assert isinstance(old.summary, RunSummary) and old.summary.stop_reason is StopReason.MAX_STEPS
+    assert (old.summary.steps, old.summary.loss_curve, old.summary.sample["tuned"]) == (8, [(1, 3.1), (8, 2.5)], "b")
+    assert none.summary is None and none.status is RunStatus.STOPPED
+    # written back, it is stored as before: the job's keys (the unknown one dropped), {} for no summary
+    ledger.set_status("tc-old", "succeeded", "again")
+    ledger.set_status("tc-none", "stopped", "again")
+    with closing(sqlite3.connect(ledger.path)) as db:
+        rows = {run_id: (status, json.loads(record)) for run_id, status, record in
+                db.execute("SELECT id, status, record FROM runs")}
+    expected = {k: v for k, v in OLD_SUMMARY.items() if k != "a_key_from_an_older_job"}
+    assert rows["tc-old"][0] == "succeeded" and rows["tc-old"][1]["summary"] == expected
+    assert rows["tc-none"][0] == "stopped" and rows["tc-none"][1]["summary"] == {}
+
+
+def test_every_stop_reason_the_job_writes_has_one_run_status():
+    assert set(STATUS_OF_STOP) == set(StopReason)
+    assert STATUS_OF_STOP[StopReason.ERROR] is RunStatus.FAILED

@@ -118,7 +118,7 @@ def test_runs_repair_backs_up_and_rebuilds_from_the_run_folders(isolated_home):
     backups = list(isolated_home.glob("ledger.sqlite.damaged-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == b"garbage" * 100
     [run] = Ledger(isolated_home).list()
-    assert run.id == folder.name and run.status == "succeeded" and run.summary["steps"] == 20
+    assert run.id == folder.name and run.status == "succeeded" and run.summary.steps == 20
     assert run.actual_hours == pytest.approx(0.01) and "rebuilt" in run.history[-1].note
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -38,7 +38,7 @@ def test_factor_is_the_median_ratio_of_measured_to_estimated(real_runs):
     assert real_runs.free.gpu == real_runs.priced.gpu  # the launcher records the job's device
     assert (row.gpu, row.method, row.runs) == (real_runs.priced.gpu or "cpu (local)", "qlora", 2)
     assert row.hours_factor == pytest.approx(1 / 0.8)
-    peaks = [r.summary["peak_memory_gib"] for r in records]
+    peaks = [r.summary.peak_memory_gib for r in records]
     assert row.memory_factor == pytest.approx(median(p / 0.5 for p in peaks))
     assert row.peak_memory_gib == pytest.approx(median(peaks))
     assert result.skipped == []
@@ -113,7 +113,7 @@ def test_a_gpu_run_compares_reserved_memory_with_the_plan_less_its_cuda_context(
 
     local = _with_estimates(real_runs, memory_gib=2.0)
     cloud = [r.model_copy(update={"backend": "sky-managed", "provider": "runpod"}) for r in local]
-    peaks = [r.summary["peak_memory_gib"] for r in local]
+    peaks = [r.summary.peak_memory_gib for r in local]
     assert calibrate(local).rows[0].memory_factor == pytest.approx(median(p / 2.0 for p in peaks))
     row = calibrate(cloud).rows[0]
     assert row.memory_factor == pytest.approx(median(p / (2.0 - CUDA_CONTEXT_GIB) for p in peaks))

@@ -27,11 +27,11 @@ def test_priced_local_run_bills_every_started_second_at_the_rate(real_runs):
     assert s.billed_seconds == math.ceil(_seconds(rec) - 1e-9)
     assert s.compute_cost == pytest.approx(s.billed_seconds / 3600 * rec.price_per_hour)
     assert s.compute_cost > 0
-    tokens = rec.summary["train_tokens"]
+    tokens = rec.summary.train_tokens
     assert s.train_tokens == tokens > 0
     assert s.usd_per_million_tokens == pytest.approx(s.compute_cost / tokens * 1e6)
-    assert s.final_loss == pytest.approx(rec.summary["final_loss"])
-    assert s.peak_memory_gib == pytest.approx(rec.summary["peak_memory_gib"])
+    assert s.final_loss == pytest.approx(rec.summary.final_loss)
+    assert s.peak_memory_gib == pytest.approx(rec.summary.peak_memory_gib)
     assert LOCAL_RATE_ZERO not in s.notes
     assert s.not_included, "the summary must say what it does not include"
 
@@ -81,7 +81,7 @@ def test_resumed_run_bills_its_running_sessions_not_the_days_it_sat_stopped(real
 
 
 def test_unfinished_run_bills_nothing_and_says_why(real_runs):
-    running = real_runs.priced.model_copy(update={"status": "running", "ended_at": None, "summary": {},
+    running = real_runs.priced.model_copy(update={"status": "running", "ended_at": None, "summary": None,
                                                   "actual_hours": None})
     s = summarize(running)
     assert s.actual_seconds is None and s.billed_seconds == 0
