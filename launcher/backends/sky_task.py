@@ -21,6 +21,8 @@ from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
 from tunecost.planner.errors import UserError
+from tunecost.planner.plan import Plan
+from tunecost.planner.spec import Method, TrainSpec
 
 # Secrets the job may need on the VM; only their names go into the YAML, values come from the environment.
 SECRET_NAMES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "WANDB_API_KEY")
@@ -59,11 +61,11 @@ def remote_output_dir(run_id: str) -> str:
     return f"{CHECKPOINT_MOUNT}/{run_id}"
 
 
-def candidate_offers(plan: Mapping[str, Any], top_k: int) -> list[dict[str, Any]]:
+def candidate_offers(plan: Plan, top_k: int) -> list[dict[str, Any]]:
     """The fallback order (launcher/backends/fallbacks.py), each offer with its `reason` for the YAML comment."""
     from tunecost.launcher.backends.fallbacks import fallback_order
 
-    return [{**f.offer, "reason": f.reason} for f in fallback_order(plan, top_k)]
+    return [{**f.offer.model_dump(mode="json"), "reason": f.reason} for f in fallback_order(plan, top_k)]
 
 
 def _resources(quote: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,18 +77,18 @@ def _resources(quote: Mapping[str, Any]) -> dict[str, Any]:
     return {**quote, "infra": infra, "accelerators": accelerators}
 
 
-def disk_size_gb(spec: Mapping[str, Any]) -> int:
+def disk_size_gb(spec: TrainSpec) -> int:
     """OS image + pip (~50 GB), bf16 weights twice (hub cache + merge), checkpoints cached by MOUNT_CACHED
     (two kept; full fine-tunes save ~16 B/param of weights and optimizer state, adapters are small)."""
-    params_b = float(spec.get("params_b") or 8.0)
-    checkpoints = 2 * 16 * params_b if spec.get("method") == "full" else 2.0
+    params_b = spec.params_b or 8.0
+    checkpoints = 2 * 16 * params_b if spec.method is Method.full else 2.0
     return int(math.ceil((50 + 2 * 2 * params_b + checkpoints) / 10) * 10)
 
 
-def _spec_line(spec: Mapping[str, Any]) -> str:
-    model = spec.get("model") or f"{spec.get('params_b')}B params"
-    return (f"{spec.get('method', '?')} of {model}, rank {spec.get('rank')}, seq {spec.get('seq_len')}, "
-            f"micro-batch {spec.get('micro_batch')} x accum {spec.get('grad_accum')}, {spec.get('epochs')} epoch(s)")
+def _spec_line(spec: TrainSpec) -> str:
+    model = spec.model or f"{spec.params_b}B params"
+    return (f"{spec.method.value} of {model}, rank {spec.rank}, seq {spec.seq_len}, "
+            f"micro-batch {spec.micro_batch} x accum {spec.grad_accum}, {spec.epochs} epoch(s)")
 
 
 def _chosen_line(quote: Mapping[str, Any]) -> str:
@@ -98,10 +100,10 @@ def _chosen_line(quote: Mapping[str, Any]) -> str:
             f"{quote['hours']:.2f} h, ${quote['cost']:.2f}")
 
 
-def render_task_yaml(plan: Mapping[str, Any], opts: TaskOptions, guard_price: Optional[float] = None) -> str:
+def render_task_yaml(plan: Plan, opts: TaskOptions, guard_price: Optional[float] = None) -> str:
     """The task YAML text for this plan; secrets appear by name only. `guard_price`: the $/h the job's budget
     guard uses (default: the dearest offer in the fallback order)."""
-    spec = plan.get("spec") or {}
+    spec = plan.spec
     offers = [_resources(q) for q in candidate_offers(plan, opts.top_k)]
     if guard_price is None:
         guard_price = max(float(o["price_per_hour"]) for o in offers)
@@ -110,7 +112,7 @@ def render_task_yaml(plan: Mapping[str, Any], opts: TaskOptions, guard_price: Op
     template = env.from_string(files("tunecost.templates").joinpath("sky_task.yaml.j2").read_text("utf-8"))
     return template.render(
         run_id=opts.run_id, name=opts.run_id, spec_line=_spec_line(spec), chosen_line=_chosen_line(offers[0]),
-        prices_as_of=plan.get("prices_as_of", "unknown"), num_nodes=int(offers[0].get("num_nodes") or 1),
+        prices_as_of=plan.prices_as_of or "unknown", num_nodes=int(offers[0].get("num_nodes") or 1),
         disk_size=disk_size_gb(spec), max_restarts_on_errors=opts.max_restarts_on_errors, offers=offers,
         workdir=opts.workdir, bucket=opts.bucket, dataset_remote=remote_dataset_path(opts.dataset_local),
         dataset_local=opts.dataset_local, secrets=opts.secrets, config_name=CONFIG_NAME, guard_price=guard_price,

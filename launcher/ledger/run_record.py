@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from tunecost.planner.plan import Plan
 
 
 class StatusChange(BaseModel):
@@ -40,7 +42,7 @@ class RunRecord(BaseModel):
     actual_cost: Optional[float] = None
     recoveries: int = 0
     resumes: list[int] = Field(default_factory=list, description="steps each resume started from")
-    plan: dict[str, Any] = Field(default_factory=dict, description="the plan JSON the run came from")
+    plan: Optional[Plan] = Field(default=None, description="the plan the run came from")
     task_yaml: str = ""
     summary: dict[str, Any] = Field(default_factory=dict, description="the job's run_summary.json")
     history: list[StatusChange] = Field(default_factory=list)
@@ -54,3 +56,9 @@ class RunRecord(BaseModel):
     sweep_id: str = ""
     sweep_point: Optional[int] = None
     sweep_params: dict[str, Any] = Field(default_factory=dict, description="sweep key -> value of this point")
+
+    @field_validator("plan", mode="before")
+    @classmethod
+    def _no_plan(cls, value: Any) -> Any:
+        """Records written before plans were typed stored `{}` for "no plan"."""
+        return None if value == {} else value
