@@ -34,11 +34,11 @@ def _record(home: Path) -> dict:
     from tunecost.launcher.ledger.store import Ledger
 
     record = Ledger(home).list()[0]
-    summary = record.summary or {}
+    summary = record.summary
     probe = json.loads((home / "cpu_probe.json").read_text())
     return {"estimated_s": round(record.estimated_hours * 3600, 1), "actual_s": round(record.actual_hours * 3600, 1),
-            "ratio": round(record.estimated_hours / record.actual_hours, 3), "steps": summary.get("steps"),
-            "startup_s": summary.get("startup_seconds"), "train_s": summary.get("train_seconds"),
+            "ratio": round(record.estimated_hours / record.actual_hours, 3), "steps": summary.steps,
+            "startup_s": summary.startup_seconds, "train_s": summary.train_seconds,
             "probe_gflops": round(probe["matmul_gflops"], 1), "probe_op_us": round(probe["op_seconds"] * 1e6, 1),
             "probe_import_s": round(probe["import_seconds"], 1), "load_1min": round(os.getloadavg()[0], 2)}
 

@@ -7,7 +7,7 @@ it answers the question that needs none: peak memory per GPU, by component.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from pydantic import BaseModel
 
@@ -17,7 +17,8 @@ from tunecost.planner.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.gpus import get_gpu
 from tunecost.planner.quote import Overheads, checkpoint_gb, hours_breakdown
 from tunecost.planner.shapes import resolve_shape
-from tunecost.planner.speed import estimate_speed
+from tunecost.planner.memory import MemoryEstimate
+from tunecost.planner.speed import SpeedEstimate, estimate_speed
 from tunecost.planner.spec import Parallelism, TrainSpec
 
 
@@ -33,8 +34,8 @@ class Estimate(BaseModel):
     fits: Optional[bool] = None
     fit_reason: str = ""
     hint: str = ""
-    memory: dict[str, Any]
-    speed: Optional[dict[str, Any]] = None
+    memory: MemoryEstimate
+    speed: Optional[SpeedEstimate] = None
     tokens_per_sec: Optional[float] = None
     train_tokens: int
     hours: Optional[float] = None
@@ -53,7 +54,7 @@ def memory_only(spec: TrainSpec, *, gpu_count: int = 1, parallelism: Optional[Pa
         notes.append(f"no --gpu: {parallelism.value.upper()} over {gpu_count} GPUs (give --gpu to let the fit choose, "
                      "or --parallelism)")
     return Estimate(model=shape.name, framework=spec.framework.value, gpu_count=gpu_count,
-                    parallelism=parallelism.value, memory=memory.model_dump(mode="json"),
+                    parallelism=parallelism.value, memory=memory,
                     train_tokens=spec.train_tokens, assumptions=list(dict.fromkeys(notes)))
 
 
@@ -99,6 +100,6 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
         gpu_memory_gib=gpu.memory_gib, fits=fits,
         fit_reason="" if fits else fitter.reason(gpu.name, gpu_count, gpu.memory_gib, memory, parallelism),
         hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib, gpu.name),
-        memory=fitter.corrected(memory).model_dump(mode="json"), speed=speed.model_dump(mode="json"), tokens_per_sec=tokens_per_sec,
+        memory=fitter.corrected(memory), speed=speed, tokens_per_sec=tokens_per_sec,
         train_tokens=spec.train_tokens, hours=hours,
         hours_breakdown={k: round(v, 6) for k, v in parts.items()}, assumptions=assumptions)

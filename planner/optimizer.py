@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from pydantic import BaseModel, Field
-
 from tunecost.planner.candidates import select_offers, split_names
 from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
@@ -22,6 +20,7 @@ from tunecost.planner.managed import ManagedQuote, quote_managed, verdict
 from tunecost.planner.managed_prices import ManagedPrice
 from tunecost.planner.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
+from tunecost.planner.plan import PLAN_SCHEMA, Plan
 from tunecost.planner.quote import Infeasible, Overheads, Quote, checkpoint_gb, hours_breakdown
 from tunecost.planner.shapes import ModelShape, resolve_shape
 from tunecost.planner.speed import SpeedEstimate, estimate_speed
@@ -30,26 +29,6 @@ from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 __all__ = ["Infeasible", "Overheads", "Plan", "Quote", "optimize"]
 
 DEFAULT_TOP_K = 50
-
-
-class Plan(BaseModel):
-    """What `tunecost plan` decided and why; saved as plan.json and read back by `tunecost launch`."""
-
-    spec: TrainSpec
-    chosen: Optional[Quote] = None
-    quotes: list[Quote] = Field(description="ranked by cost")
-    infeasible: list[Infeasible] = Field(default_factory=list)
-    prices_as_of: str = ""
-    memory: dict[str, Any] = Field(default_factory=dict, description="MemoryEstimate of the chosen topology "
-                                   "(with a 'learned_correction' component when a calibrated factor applied)")
-    speed: dict[str, Any] = Field(default_factory=dict, description="SpeedEstimate of the chosen GPU")
-    assumptions: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    created_at: str = ""
-    managed: list[ManagedQuote] = Field(default_factory=list, description="hosted fine-tuning services that "
-                                        "can train this model and method, cheapest first (not launchable)")
-    managed_verdict: str = Field(default="", description="renting the chosen offer vs the cheapest open-weight "
-                                 "managed service, and the break-even size")
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -239,8 +218,8 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")
     managed = quote_managed(spec, shape.total_params() / 1e9, managed_rows, include_closed=include_closed)
-    return Plan(spec=spec, chosen=chosen, quotes=kept, infeasible=misfits, prices_as_of=prices.as_of,
-                memory=memory.model_dump(mode="json"), speed=speed.model_dump(mode="json"),
+    return Plan(schema_version=PLAN_SCHEMA, spec=spec, chosen=chosen, quotes=kept, infeasible=misfits, prices_as_of=prices.as_of,
+                memory=memory, speed=speed,
                 assumptions=assumptions, warnings=_unique([*prices.warnings, *warnings]),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 managed=managed, managed_verdict=verdict(chosen, managed, spec.train_tokens))

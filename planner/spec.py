@@ -7,7 +7,7 @@ with one clear message, and the rest of the planner can trust its input.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -99,6 +99,11 @@ class TrainSpec(BaseModel):
         if not self.model and self.params_b is None:
             raise ValueError("give a model (--model ID or path to config.json) or a size (--params 7B)")
         return self
+
+    def with_model(self, model: str, **changes: Any) -> "TrainSpec":
+        """This spec for another model (the size then comes from its shape), validated again: the job's own
+        models (smollm2) and the settings a run changed (micro batch...) are checked as if given."""
+        return TrainSpec.model_validate({**self.model_dump(), **changes, "model": model, "params_b": None})
 
     @property
     def lora_alpha(self) -> int:

@@ -8,54 +8,17 @@ and on one provider; `each` takes the cheapest offer per point.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
-
-from pydantic import BaseModel, Field
+from typing import Any, Optional
 
 from tunecost.planner.errors import UserError
 from tunecost.planner.offers import PriceTables
-from tunecost.planner.optimizer import Plan, Quote, optimize
+from tunecost.planner.optimizer import Quote, optimize
+from tunecost.planner.plan import Plan, Sweep, SweepOffers, SweepPoint
 from tunecost.planner.spec import TrainSpec
-from tunecost.planner.sweep_grid import job_settings, label
+from tunecost.planner.sweep_grid import job_settings
 
-SweepOffers = Literal["one", "each"]
 FALLBACKS = 3  # offers per point in a launch's fallback order
 ALL_QUOTES = 1_000_000  # a sweep needs every fitting offer of every point to find the ones they share
-
-
-class SweepPoint(BaseModel):
-    """One point of the grid: its settings, the spec it trains, and its quotes (the first is the one priced)."""
-
-    index: int
-    params: dict[str, Any] = Field(description="sweep key -> value, e.g. {'rank': 8, 'learning-rate': 0.0001}")
-    spec: TrainSpec
-    job: dict[str, Any] = Field(default_factory=dict, description="job-only settings (learning_rate)")
-    quotes: list[Quote] = Field(description="the priced offer first, then fallbacks")
-
-    @property
-    def quote(self) -> Quote:
-        return self.quotes[0]
-
-    @property
-    def label(self) -> str:
-        return label(self.params)
-
-
-class Sweep(BaseModel):
-    """The grid, its points and the totals the budget is checked against."""
-
-    offers: SweepOffers
-    axes: dict[str, list[Any]]
-    points: list[SweepPoint]
-    total_cost: float
-    total_hours: float = Field(description="one point after another")
-    offer: str = Field(default="", description="the shared offer (offers='one')")
-
-
-class SweepPlan(Plan):
-    """A Plan (of the first point, so every reader of a plan still works) plus the whole sweep."""
-
-    sweep: Sweep
 
 
 def _key(q: Quote) -> tuple:
@@ -80,7 +43,7 @@ def _shared(plans: list[Plan]) -> list[list[Quote]]:
 
 
 def price_sweep(points: list[tuple[dict[str, Any], TrainSpec]], prices: PriceTables, *, offers: SweepOffers = "one",
-                budget: Optional[float] = None, **optimize_args: Any) -> SweepPlan:
+                budget: Optional[float] = None, **optimize_args: Any) -> Plan:
     """Plan every point, price the sweep on the chosen offers, and check the total against the budget."""
     if offers not in ("one", "each"):
         raise UserError(f"--sweep-offers must be one or each (got {offers!r})")
@@ -110,6 +73,5 @@ def price_sweep(points: list[tuple[dict[str, Any], TrainSpec]], prices: PriceTab
     sweep = Sweep(offers=offers, axes=axes, points=swept, total_cost=total,
                   total_hours=sum(p.quote.hours for p in swept),
                   offer=_name(swept[0].quote) if offers == "one" else "")
-    base = first.model_dump()  # the first point's plan, on the sweep's offers, so `Plan` readers see that point
-    base.update(chosen=swept[0].quote.model_dump(), quotes=[q.model_dump() for q in swept[0].quotes])
-    return SweepPlan.model_validate({**base, "sweep": sweep.model_dump()})
+    # the first point's plan, on the sweep's offers, so every reader of a plan sees that point
+    return first.model_copy(update={"chosen": swept[0].quote, "quotes": swept[0].quotes, "sweep": sweep})

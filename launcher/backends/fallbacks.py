@@ -11,28 +11,29 @@ on primeintellect FI, the next provider $0.72).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Callable, Optional
 
 from pydantic import BaseModel
 
 from tunecost.planner.errors import UserError
+from tunecost.planner.plan import Plan
+from tunecost.planner.quote import Quote
 
 COST_TOLERANCE = 0.25  # a fallback on another provider/region may cost up to 25 % more than the plan's choice,
 COST_TOLERANCE_USD = 1.0  # or up to $1 more, whichever is larger
 
 
 class Fallback(BaseModel):
-    offer: dict[str, Any]
+    offer: Quote
     reason: str  # why it is in the order, for the task YAML's comment
 
 
-def _key(quote: Mapping[str, Any]) -> tuple:
-    return tuple(quote.get(k) for k in ("provider", "region", "zone", "instance_type", "spot"))
+def _key(quote: Quote) -> tuple:
+    return (quote.provider, quote.region, quote.zone, quote.instance_type, quote.spot)
 
 
-def _extra(quote: Mapping[str, Any], base: float) -> str:
-    cost = float(quote.get("cost") or 0.0)
-    return f"+{(cost / base - 1) * 100:.0f}% over the choice" if base > 0 else "cost unknown"
+def _extra(quote: Quote, base: float) -> str:
+    return f"+{(quote.cost / base - 1) * 100:.0f}% over the choice" if base > 0 else "cost unknown"
 
 
 def limit(base: float, tolerance: float = COST_TOLERANCE, usd: float = COST_TOLERANCE_USD) -> float:
@@ -40,29 +41,27 @@ def limit(base: float, tolerance: float = COST_TOLERANCE, usd: float = COST_TOLE
     return max(base * (1 + tolerance), base + usd)
 
 
-def fallback_order(plan: Mapping[str, Any], top_k: int, tolerance: float = COST_TOLERANCE,
+def fallback_order(plan: Plan, top_k: int, tolerance: float = COST_TOLERANCE,
                    usd: float = COST_TOLERANCE_USD) -> list[Fallback]:
     """The plan's choice, then up to top_k - 1 fallbacks with the same node count (num_nodes is per task)."""
-    chosen = plan.get("chosen")
-    if not chosen:
+    chosen = plan.chosen
+    if chosen is None:
         raise UserError("the plan has no chosen offer (nothing fits?); re-run tunecost plan with a smaller "
                         "model, a shorter --seq-len or more --max-gpus")
-    nodes = int(chosen.get("num_nodes") or 1)
     pool, seen = [], {_key(chosen)}
-    for quote in sorted(plan.get("quotes") or [], key=lambda q: float(q.get("cost") or 0.0)):
-        if _key(quote) not in seen and int(quote.get("num_nodes") or 1) == nodes:
+    for quote in sorted(plan.quotes, key=lambda q: q.cost):
+        if _key(quote) not in seen and quote.num_nodes == chosen.num_nodes:
             seen.add(_key(quote))
-            pool.append(dict(quote))
-    base = float(chosen.get("cost") or 0.0)
-    near = [q for q in pool if float(q.get("cost") or 0.0) <= limit(base, tolerance, usd)]
-    picked = [Fallback(offer=dict(chosen), reason="the plan's choice (cheapest that fits)")]
+            pool.append(quote)
+    base = chosen.cost
+    near = [q for q in pool if q.cost <= limit(base, tolerance, usd)]
+    picked = [Fallback(offer=chosen, reason="the plan's choice (cheapest that fits)")]
 
-    def first(pred) -> Optional[dict[str, Any]]:
+    def first(pred: Callable[[Quote], bool]) -> Optional[Quote]:
         return next((q for q in near if pred(q) and all(_key(q) != _key(p.offer) for p in picked)), None)
 
-    for label, pred in (("another provider", lambda q: q["provider"] != chosen["provider"]),
-                        ("another region", lambda q: (q["provider"], q.get("region")) !=
-                         (chosen["provider"], chosen.get("region")))):
+    for label, pred in (("another provider", lambda q: q.provider != chosen.provider),
+                        ("another region", lambda q: (q.provider, q.region) != (chosen.provider, chosen.region))):
         if len(picked) >= top_k:
             break
         if any(pred(p.offer) for p in picked):
@@ -75,11 +74,11 @@ def fallback_order(plan: Mapping[str, Any], top_k: int, tolerance: float = COST_
         if len(picked) >= top_k:
             break
         if all(_key(quote) != _key(p.offer) for p in picked):
-            place = ", another provider" if quote["provider"] != chosen["provider"] else \
-                ", another region" if quote.get("region") != chosen.get("region") else ""
+            place = ", another provider" if quote.provider != chosen.provider else \
+                ", another region" if quote.region != chosen.region else ""
             picked.append(Fallback(offer=quote, reason=f"next cheapest{place} ({_extra(quote, base)})"))
-    if len(picked) > 1 and len({(p.offer["provider"], p.offer.get("region")) for p in picked}) == 1:
+    if len(picked) > 1 and len({(p.offer.provider, p.offer.region) for p in picked}) == 1:
         for f in picked[1:]:
             f.reason += f"; no other provider or region within {tolerance:.0%} or ${usd:g}"
-    head, rest = picked[0], sorted(picked[1:], key=lambda f: float(f.offer.get("cost") or 0.0))
+    head, rest = picked[0], sorted(picked[1:], key=lambda f: f.offer.cost)
     return [head, *rest]  # cheapest first after the choice: SkyPilot tries them in this order

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from tunecost.planner.errors import UserError
+from tunecost.planner.plan import Plan
 
 CONFIG_NAME = "tunecost_job.json"
 
@@ -33,14 +34,14 @@ def _targets(value: Any) -> Any:
     return value
 
 
-def build_job_config(plan: dict[str, Any], *, run_id: str, dataset: str, output_dir: str,
+def build_job_config(plan: Plan, *, run_id: str, dataset: str, output_dir: str,
                      price_per_hour: float, budget_usd: Optional[float] = None, model: Optional[str] = None,
                      local: bool = False, overrides: Optional[dict[str, Any]] = None,
                      offers: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Job config for this plan. `local` drops GPU-only choices the plan made for its cloud GPU. `offers`: the
     ones the run may land on; one config serves them all, so it shards (FSDP) when any of them was planned
     sharded: a DDP copy per GPU would not fit there (the job runs one-GPU offers unsharded either way)."""
-    spec = plan.get("spec") or {}
+    spec = plan.spec.model_dump(mode="json")
     config: dict[str, Any] = {key: spec[key] for key in _SAME if spec.get(key) is not None}
     for field, key in _RENAMED.items():
         if spec.get(field) is not None:

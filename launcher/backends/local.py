@@ -27,6 +27,7 @@ from tunecost.launcher.backends.local_estimate import estimate_local
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
+from tunecost.planner.plan import Plan
 
 Echo = Callable[[str], None]
 # The job's own names for models it builds locally -> the catalog model they are ('tiny' has no catalog shape).
@@ -44,7 +45,7 @@ def rate_note(rate: float, given: bool) -> str:
     return "local run priced at 0 USD/h: --rate not given"
 
 
-def estimated_peak_gib(plan: dict[str, Any], model: Optional[str] = None) -> Optional[float]:
+def estimated_peak_gib(plan: Plan, model: Optional[str] = None) -> Optional[float]:
     """The planner's peak GiB for one process of this run (hardware-independent, so it holds on this machine too).
 
     Computed from the spec for one process, not read from the plan: the plan's figure is per GPU of the cloud
@@ -55,13 +56,8 @@ def estimated_peak_gib(plan: dict[str, Any], model: Optional[str] = None) -> Opt
 
     from tunecost.planner.memory import estimate_memory
     from tunecost.planner.shapes import resolve_shape
-    from tunecost.planner.spec import TrainSpec
-
-    fields = dict(plan.get("spec") or {})
-    if model:
-        fields.update(model=JOB_MODEL_IDS.get(model, model), params_b=None)
     try:
-        spec = TrainSpec.model_validate(fields)
+        spec = plan.spec.with_model(JOB_MODEL_IDS.get(model, model)) if model else plan.spec
         return round(estimate_memory(spec, resolve_shape(spec)).peak_gib, 3)
     except (UserError, ValidationError):
         return None
@@ -94,7 +90,7 @@ def hub_model_problem(name: str) -> Optional[str]:
     return None
 
 
-def start_local(plan: dict[str, Any], *, dataset: str, ledger: Ledger, echo: Echo, model: Optional[str] = None,
+def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: Optional[str] = None,
                 rate: Optional[float] = None, budget_usd: Optional[float] = None, nproc: int = 1, tag: str = "",
                 overrides: Optional[dict[str, Any]] = None, run_id: Optional[str] = None,
                 sweep: Optional[dict[str, Any]] = None) -> RunRecord:

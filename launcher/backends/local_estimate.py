@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from tunecost.planner.cpu_speed import LocalEstimate, local_run_hours
 from tunecost.planner.errors import UserError
+from tunecost.planner.plan import Plan
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.spec import TrainSpec
 
@@ -44,16 +45,13 @@ def _model_source(model: str) -> str:
     return "folder"
 
 
-def estimate_local(plan: dict[str, Any], config: dict[str, Any], model_id: str, home: Path) -> Optional[LocalEstimate]:
+def estimate_local(plan: Plan, config: dict[str, Any], model_id: str, home: Path) -> Optional[LocalEstimate]:
     """None when the model has no known shape (the job's 'tiny'), the dataset no example count, or probing fails."""
     from tunecost.launcher.backends.cpu_probe import cpu_probe
 
-    fields = {**(plan.get("spec") or {}), "model": model_id, "params_b": None}
-    for key in ("micro_batch", "grad_accum", "seq_len", "epochs"):
-        if config.get(key) is not None:
-            fields[key] = config[key]
+    ran = {key: config[key] for key in ("micro_batch", "grad_accum", "seq_len", "epochs") if config.get(key) is not None}
     try:
-        spec = TrainSpec.model_validate(fields)
+        spec = plan.spec.with_model(model_id, **ran)
         shape = resolve_shape(spec)
     except (UserError, ValidationError):
         return None

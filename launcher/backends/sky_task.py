@@ -24,6 +24,8 @@ from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
 from tunecost.planner.errors import UserError
+from tunecost.planner.plan import Plan
+from tunecost.planner.spec import Method, TrainSpec
 
 # Secrets the job may need on the VM; only their names go into the YAML, values come from the environment.
 SECRET_NAMES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "WANDB_API_KEY")
@@ -63,11 +65,11 @@ def remote_output_dir(run_id: str) -> str:
     return f"{CHECKPOINT_MOUNT}/{run_id}"
 
 
-def candidate_offers(plan: Mapping[str, Any], top_k: int) -> list[dict[str, Any]]:
+def candidate_offers(plan: Plan, top_k: int) -> list[dict[str, Any]]:
     """The fallback order (launcher/backends/fallbacks.py), each offer with its `reason` for the YAML comment."""
     from tunecost.launcher.backends.fallbacks import fallback_order
 
-    return [{**f.offer, "reason": f.reason} for f in fallback_order(plan, top_k)]
+    return [{**f.offer.model_dump(mode="json"), "reason": f.reason} for f in fallback_order(plan, top_k)]
 
 
 def _resources(quote: Mapping[str, Any]) -> dict[str, Any]:
@@ -79,18 +81,18 @@ def _resources(quote: Mapping[str, Any]) -> dict[str, Any]:
     return {**quote, "infra": infra, "accelerators": accelerators}
 
 
-def disk_size_gb(spec: Mapping[str, Any]) -> int:
+def disk_size_gb(spec: TrainSpec) -> int:
     """OS image + pip (~50 GB), bf16 weights twice (hub cache + merge), checkpoints cached by MOUNT_CACHED
     (two kept; full fine-tunes save ~16 B/param of weights and optimizer state, adapters are small)."""
-    params_b = float(spec.get("params_b") or 8.0)
-    checkpoints = 2 * 16 * params_b if spec.get("method") == "full" else 2.0
+    params_b = spec.params_b or 8.0
+    checkpoints = 2 * 16 * params_b if spec.method is Method.full else 2.0
     return int(math.ceil((50 + 2 * 2 * params_b + checkpoints) / 10) * 10)
 
 
-def _spec_line(spec: Mapping[str, Any]) -> str:
-    model = spec.get("model") or f"{spec.get('params_b')}B params"
-    return (f"{spec.get('method', '?')} of {model}, rank {spec.get('rank')}, seq {spec.get('seq_len')}, "
-            f"micro-batch {spec.get('micro_batch')} x accum {spec.get('grad_accum')}, {spec.get('epochs')} epoch(s)")
+def _spec_line(spec: TrainSpec) -> str:
+    model = spec.model or f"{spec.params_b}B params"
+    return (f"{spec.method.value} of {model}, rank {spec.rank}, seq {spec.seq_len}, "
+            f"micro-batch {spec.micro_batch} x accum {spec.grad_accum}, {spec.epochs} epoch(s)")
 
 
 def _chosen_line(quote: Mapping[str, Any]) -> str:
@@ -137,9 +139,9 @@ def _offer_entry(o: Mapping[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def build_task(plan: Mapping[str, Any], opts: TaskOptions, offers: list[dict[str, Any]]) -> dict[str, Any]:
+def build_task(plan: Plan, opts: TaskOptions, offers: list[dict[str, Any]]) -> dict[str, Any]:
     """The task as SkyPilot's YAML schema has it, keys in reading order; `offers` as from _resources."""
-    spec = plan.get("spec") or {}
+    spec = plan.spec
     task: dict[str, Any] = {"name": opts.run_id}
     num_nodes = int(offers[0].get("num_nodes") or 1)
     if num_nodes > 1:
@@ -167,13 +169,13 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).splitlines())
 
 
-def _header(plan: Mapping[str, Any], opts: TaskOptions, offers: list[dict[str, Any]], guard_price: float) -> str:
+def _header(plan: Plan, opts: TaskOptions, offers: list[dict[str, Any]], guard_price: float) -> str:
     """What the plan chose and why each offer is in the order, as comments above the task."""
     per_node = " per node" if int(offers[0].get("num_nodes") or 1) > 1 else ""
     lines = [
-        f"tunecost run {opts.run_id}: {_spec_line(plan.get('spec') or {})}",
+        f"tunecost run {opts.run_id}: {_spec_line(plan.spec)}",
         f"Planned: {_chosen_line(offers[0])}",
-        f"Prices as of {plan.get('prices_as_of', 'unknown')}. Run it yourself with: sky jobs launch THIS_FILE"
+        f"Prices as of {plan.prices_as_of or 'unknown'}. Run it yourself with: sky jobs launch THIS_FILE"
         + "".join(f" --secret {s}" for s in opts.secrets),
         "",
         "resources.ordered is tried in this order (cheapest first); a capacity failure falls over to the next offer:",
@@ -192,7 +194,7 @@ def _header(plan: Mapping[str, Any], opts: TaskOptions, offers: list[dict[str, A
     return "".join(f"# {_one_line(line)}\n" if line else "#\n" for line in lines) + "\n"
 
 
-def render_task_yaml(plan: Mapping[str, Any], opts: TaskOptions, guard_price: Optional[float] = None) -> str:
+def render_task_yaml(plan: Plan, opts: TaskOptions, guard_price: Optional[float] = None) -> str:
     """The task YAML text for this plan; secrets appear by name only. `guard_price`: the $/h the job's budget
     guard uses (default: the dearest offer in the fallback order)."""
     offers = [_resources(q) for q in candidate_offers(plan, opts.top_k)]

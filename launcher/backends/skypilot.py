@@ -26,6 +26,7 @@ from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.launcher.backends.sky_task import (TaskOptions, candidate_offers, remote_dataset_path, remote_output_dir,
                                          render_task_yaml, secret_names, stage_workdir)
 from tunecost.planner.errors import UserError
+from tunecost.planner.plan import Plan
 
 Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
@@ -47,13 +48,13 @@ class Prepared(BaseModel):
     yaml_text: str
     secrets: list[str]
     offers: list[dict[str, Any]]
-    plan: dict[str, Any]
+    plan: Plan
     job_model: str
     budget_usd: Optional[float] = None
     sweep: dict[str, Any] = {}  # the sweep_id / sweep_point / sweep_params of a sweep's run
 
 
-def prepare(plan: dict[str, Any], *, dataset: Path, bucket: str, ledger: Ledger, model: Optional[str] = None,
+def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Optional[str] = None,
             budget_usd: Optional[float] = None, overrides: Optional[dict[str, Any]] = None, top_k: int = 3,
             max_restarts_on_errors: int = 3, run_id: Optional[str] = None, dry_run: bool = False,
             tag: str = "") -> Prepared:
@@ -87,12 +88,11 @@ def prepare(plan: dict[str, Any], *, dataset: Path, bucket: str, ledger: Ledger,
 
 def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:
     chosen = prep.offers[0]
-    spec = prep.plan.get("spec") or {}
     return RunRecord(
         id=prep.run_id, status=RunStatus.PENDING, backend=backend, created_at=now(), tag=tag,
         provider=chosen["provider"], region=chosen.get("region", ""), zone=chosen.get("zone", ""),
         instance_type=chosen["instance_type"], gpu=chosen["gpu"], gpu_count=int(chosen["gpu_count"]),
-        spot=bool(chosen["spot"]), price_per_hour=float(chosen["price_per_hour"]), method=spec.get("method", ""),
+        spot=bool(chosen["spot"]), price_per_hour=float(chosen["price_per_hour"]), method=prep.plan.spec.method.value,
         model=prep.job_model, estimated_hours=chosen.get("hours"), estimated_cost=chosen.get("cost"),
         estimated_peak_gib=chosen.get("peak_gib_per_gpu"), plan=prep.plan, task_yaml=prep.yaml_text,
         output_dir=f"{remote_output_dir(prep.run_id)} (bucket mount)", budget_usd=prep.budget_usd,

@@ -12,11 +12,12 @@ from typing import Any, Callable, Optional
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.backends.sweep_run import run_sweep
+from tunecost.planner.plan import Plan
 
 Echo = Callable[[str], None]
 
 
-def launch_sweep(plan: dict[str, Any], *, local: bool, dataset: Path, ledger: Ledger, echo: Echo,
+def launch_sweep(plan: Plan, *, local: bool, dataset: Path, ledger: Ledger, echo: Echo,
                  confirm: Callable[[str], bool], model: Optional[str], rate: Optional[float],
                  budget: Optional[float], nproc: int, tag: str, overrides: dict[str, Any], bucket: Optional[str],
                  top_k: int, max_restarts: int) -> list[RunRecord]:

@@ -16,27 +16,22 @@ from tunecost.launcher.ledger.store import TERMINAL, Ledger, new_run_id, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
 from tunecost.planner.managed import usd
-from tunecost.planner.sweep_grid import job_settings, label
+from tunecost.planner.plan import PLAN_SCHEMA, Plan, Sweep, SweepPoint
+from tunecost.planner.spec import TrainSpec
+from tunecost.planner.sweep_grid import job_settings
 
 Echo = Callable[[str], None]
 # (plan of one point, job overrides, the run id, the record's sweep fields, USD left for the job's own guard)
-LaunchPoint = Callable[[dict[str, Any], dict[str, Any], str, dict[str, Any], Optional[float]], RunRecord]
+LaunchPoint = Callable[[Plan, dict[str, Any], str, dict[str, Any], Optional[float]], RunRecord]
 
 
 def new_sweep_id() -> str:
     return f"sw-{now():%y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def point_plan(plan: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
-    """The plan one point runs: the sweep plan's fields with this point's spec and offers, no sweep."""
-    quotes = point.get("quotes") or []
-    single = {k: v for k, v in plan.items() if k != "sweep"}
-    return {**single, "spec": point["spec"], "chosen": quotes[0] if quotes else None, "quotes": quotes}
-
-
-def check_overrides(plan: dict[str, Any], overrides: dict[str, Any]) -> None:
+def check_overrides(sweep: Sweep, overrides: dict[str, Any]) -> None:
     """A job setting given once for all points and swept too is ambiguous: refuse it before anything runs."""
-    swept = {k for p in plan["sweep"]["points"] for k in p.get("job", {})}
+    swept = {k for p in sweep.points for k in p.job}
     both = sorted(k for k in swept if overrides.get(k) is not None)
     if both:
         flag = "--" + both[0].replace("_", "-")
@@ -51,40 +46,40 @@ def spent_and_committed(ledger: Ledger, sweep_id: str) -> tuple[float, float]:
     return spent, committed
 
 
-def run_sweep(plan: dict[str, Any], *, launch_point: LaunchPoint, ledger: Ledger, echo: Echo,
+def run_sweep(plan: Plan, *, launch_point: LaunchPoint, ledger: Ledger, echo: Echo,
               overrides: dict[str, Any], budget: Optional[float] = None, priced: bool = True) -> list[RunRecord]:
     """Every point in order, under the budget guard; returns the records of the points that ran.
 
     `priced`: the points' quotes are what they will cost (cloud). A local run is billed at --rate, not at the
     plan's cloud quote, so locally only what was spent counts (each run's own guard stops it at what is left)."""
-    check_overrides(plan, overrides)
-    points = plan["sweep"]["points"]
+    if plan.sweep is None:
+        raise ValueError("run_sweep needs a sweep plan")
+    check_overrides(plan.sweep, overrides)
+    points = plan.sweep.points
     sweep_id = new_sweep_id()
     records: list[RunRecord] = []
     for point in points:
-        quotes = point.get("quotes") or []
-        estimate = float(quotes[0]["cost"]) if quotes and priced else 0.0
+        estimate = point.quote.cost if point.quotes and priced else 0.0
         spent, committed = spent_and_committed(ledger, sweep_id)
         left = None if budget is None else budget - spent - committed
         if left is not None and (estimate > left or left <= 0):
             echo(f"sweep {sweep_id}: budget guard: spent {usd(spent)} + committed {usd(committed)} + point "
-                 f"{point['index']} {usd(estimate)} would pass --budget {usd(budget or 0)}; "
+                 f"{point.index} {usd(estimate)} would pass --budget {usd(budget or 0)}; "
                  f"{len(points) - len(records)} point(s) not launched")
             break
         run_id = new_run_id()
-        echo(f"sweep {sweep_id}: point {point['index'] + 1}/{len(points)} {label(point['params'])} (run {run_id})")
-        fields = {"sweep_id": sweep_id, "sweep_point": point["index"], "sweep_params": point["params"]}
-        record = launch_point(point_plan(plan, point), {**overrides, **point.get("job", {})}, run_id, fields, left)
+        echo(f"sweep {sweep_id}: point {point.index + 1}/{len(points)} {point.label} (run {run_id})")
+        fields = {"sweep_id": sweep_id, "sweep_point": point.index, "sweep_params": point.params}
+        record = launch_point(plan.point(point), {**overrides, **point.job}, run_id, fields, left)
         records.append(record)
         if record.status == "stopped":
-            echo(f"sweep {sweep_id}: point {point['index']} stopped; the remaining points are not launched")
+            echo(f"sweep {sweep_id}: point {point.index} stopped; the remaining points are not launched")
             break
     return records
 
 
-def local_sweep_plan(points: list[tuple[dict[str, Any], Any]]) -> dict[str, Any]:
+def local_sweep_plan(points: list[tuple[dict[str, Any], TrainSpec]]) -> Plan:
     """A sweep plan for this machine from the grid alone: the specs, no offers (a local run is not priced)."""
-    swept = [{"index": i, "params": params, "spec": spec.model_dump(mode="json"),
-              "job": job_settings(params), "quotes": []}
+    swept = [SweepPoint(index=i, params=params, spec=spec, job=job_settings(params))
              for i, (params, spec) in enumerate(points)]
-    return {"spec": swept[0]["spec"], "sweep": {"points": swept}}
+    return Plan(schema_version=PLAN_SCHEMA, spec=swept[0].spec, sweep=Sweep(points=swept))

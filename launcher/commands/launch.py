@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -20,33 +20,20 @@ from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFla
 from tunecost.launcher.commands.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
 
+if TYPE_CHECKING:
+    from tunecost.planner.plan import Plan
+
 RUN = "Run"
 DEMO_DATASET = "demo"  # the job's built-in demo data (local runs and tests)
 
 
-def load_plan(path: Path) -> dict[str, Any]:
-    """Read a plan.json written by `tunecost plan --save`; one clear line if it is not one."""
-    try:
-        data = json.loads(path.expanduser().read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"plan file {path} not found; write one with `tunecost plan ... --save {path}`") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}:{err.lineno}: not valid JSON ({err.msg}); write it with `tunecost plan --save`") \
-            from None
-    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
-        raise UserError(f"{path}: not a tunecost plan (no 'spec'); write it with `tunecost plan ... --save FILE`")
-    return data
-
-
-def _refuse_managed(plan: dict[str, Any]) -> None:
+def _refuse_managed(plan: "Plan") -> None:
     """A managed fine-tuning quote is the service's to run, not ours: refuse it before anything is recorded."""
     from tunecost.planner.managed import refuse_managed_launch
     from tunecost.planner.managed_prices import load_managed_prices
 
-    chosen = plan.get("chosen") or {}
-    services = {r.provider for r in load_managed_prices()} | {str(m.get("provider", "")).lower()
-                                                              for m in plan.get("managed") or []}
-    refuse_managed_launch(str(chosen.get("provider", "")), services)
+    services = {r.provider for r in load_managed_prices()} | {m.provider.lower() for m in plan.managed}
+    refuse_managed_launch(plan.chosen.provider if plan.chosen else "", services)
 
 
 def refuse_other_framework(framework: str, source: str) -> None:
@@ -57,7 +44,7 @@ def refuse_other_framework(framework: str, source: str) -> None:
 
 
 def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], sweep: SweepFlags = None,
-                     sweep_file: Optional[Path] = None) -> dict[str, Any]:
+                     sweep_file: Optional[Path] = None) -> "Plan":
     """Plan from the workload flags. A local run needs only the spec; a cloud run needs priced offers."""
     refuse_other_framework(workload.framework.value, f"--framework {workload.framework.value}")
     if not workload.given:
@@ -71,16 +58,20 @@ def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], s
             from tunecost.launcher.backends.sweep_run import local_sweep_plan
 
             return local_sweep_plan(points)
-        return {"spec": counted.to_spec().model_dump(mode="json")}
+        from tunecost.planner.plan import PLAN_SCHEMA, Plan
+
+        return Plan(schema_version=PLAN_SCHEMA, spec=counted.to_spec())
+    from tunecost.planner.corrections import load_corrections
     from tunecost.planner.offers import load_prices
     from tunecost.planner.optimizer import optimize
 
     points = sweep_points(workload, sweep, sweep_file)
+    learned = load_corrections()  # as `plan` does: a launch from flags runs what `plan` would have chosen
     if points:
         from tunecost.planner.sweep import price_sweep
 
-        return price_sweep(points, load_prices(), budget=budget).model_dump(mode="json")
-    return optimize(workload.to_spec(), load_prices(), budget=budget).model_dump(mode="json")
+        return price_sweep(points, load_prices(), budget=budget, corrections=learned)
+    return optimize(workload.to_spec(), load_prices(), budget=budget, corrections=learned)
 
 
 def _dataset(workload: Workload, local: bool) -> Path:
@@ -107,10 +98,10 @@ def check_rows(path: Path) -> None:
         raise UserError(f"--dataset {err}") from None
 
 
-def _check_budget(plan: dict[str, Any], budget: Optional[float]) -> None:
-    chosen = plan.get("chosen") or {}
-    if budget is not None and chosen.get("cost") is not None and float(chosen["cost"]) > budget:
-        raise UserError(f"the plan's estimate ${float(chosen['cost']):.2f} exceeds --budget ${budget:.2f}; raise "
+def _check_budget(plan: "Plan", budget: Optional[float]) -> None:
+    chosen = plan.chosen
+    if budget is not None and chosen is not None and chosen.cost > budget:
+        raise UserError(f"the plan's estimate ${chosen.cost:.2f} exceeds --budget ${budget:.2f}; raise "
                         f"--budget or re-plan within it (tunecost plan ... --budget {budget:g})")
 
 
@@ -197,17 +188,19 @@ def launch(
     if plan_file is not None and (sweep or sweep_file):
         raise UserError("--sweep and --sweep-file plan a sweep from the workload flags; a plan file brings its own "
                         "(tunecost plan ... --sweep ... --save plan.json)")
+    from tunecost.planner.plan import load_plan
+
     plan = load_plan(plan_file) if plan_file is not None else _plan_from_flags(workload, local, budget, sweep,
                                                                                sweep_file)
     _refuse_managed(plan)
     if plan_file is not None:
-        framework = str((plan.get("spec") or {}).get("framework") or "tunecost")
+        framework = plan.spec.framework.value
         refuse_other_framework(framework, f"{plan_file} (planned for --framework {framework})")
     model = workload.model if plan_file is not None else None
     dataset = _dataset(workload, local)
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,
                  "eval_fraction": eval_fraction}
-    if plan.get("sweep"):
+    if plan.sweep is not None:
         if dry_run or cluster:
             raise UserError("--dry-run and --cluster take one run; a sweep launches one managed job per point")
         from tunecost.launcher.backends.sweep_launch import launch_sweep

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, SerializationInfo, field_serializer, fiel
 
 from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.ledger.run_status import RunStatus
+from tunecost.planner.plan import Plan
 
 
 class StatusChange(BaseModel):
@@ -47,7 +48,7 @@ class RunRecord(BaseModel):
     actual_cost: Optional[float] = None
     recoveries: int = 0
     resumes: list[int] = Field(default_factory=list, description="steps each resume started from")
-    plan: dict[str, Any] = Field(default_factory=dict, description="the plan JSON the run came from")
+    plan: Optional[Plan] = Field(default=None, description="the plan the run came from")
     task_yaml: str = ""
     summary: Optional[RunSummary] = Field(default=None, description="the job's run_summary.json")
     history: list[StatusChange] = Field(default_factory=list)
@@ -62,10 +63,10 @@ class RunRecord(BaseModel):
     sweep_point: Optional[int] = None
     sweep_params: dict[str, Any] = Field(default_factory=dict, description="sweep key -> value of this point")
 
-    @field_validator("summary", mode="before")
+    @field_validator("summary", "plan", mode="before")
     @classmethod
-    def _no_summary(cls, value: Any) -> Any:
-        """`{}` is how a record without a summary was (and is) stored."""
+    def _none_if_empty(cls, value: Any) -> Any:
+        """`{}` is how a record without a summary was (and is) stored, and one without a plan was."""
         return None if value == {} else value
 
     @field_serializer("summary")

@@ -20,6 +20,7 @@ from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.corrections import Correction, Corrections, corrections_path, load_corrections
 from tunecost.planner.home import tunecost_home
 from tunecost.planner.memory import CUDA_CONTEXT_GIB
+from tunecost.planner.plan import Plan
 
 SANE_FACTOR = (0.1, 10.0)  # outside this, a factor says "the run or the plan was broken", not "plan is off"
 
@@ -60,12 +61,10 @@ class Calibration(BaseModel):
     skipped: list[str]
 
 
-def _applied(plan: dict, gpu: str) -> dict[str, float]:
+def _applied(plan: Optional[Plan], gpu: str) -> dict[str, float]:
     """The learned factors the plan had already applied to this GPU's quotes (the same for all of them)."""
-    for quote in [plan.get("chosen") or {}, *(plan.get("quotes") or [])]:
-        if quote.get("gpu") == gpu:
-            return quote.get("corrections") or {}
-    return {}
+    quotes = [*([plan.chosen] if plan and plan.chosen else []), *(plan.quotes if plan else [])]
+    return next((q.corrections for q in quotes if q.gpu == gpu), {})
 
 
 def _unscaled(value: Optional[float], factor: Optional[float]) -> Optional[float]:

@@ -89,14 +89,6 @@ class CostSummary(BaseModel):
         return self.instance_type or ("this machine" if self.is_local else "unknown instance")
 
 
-def _quote(plan: dict[str, Any]) -> dict[str, Any]:
-    """The chosen quote of a plan JSON, whatever the key it was stored under."""
-    for key in ("chosen", "quote", "best"):
-        if isinstance(plan.get(key), dict):
-            return plan[key]
-    return {}
-
-
 def _number(value: Any) -> Optional[float]:
     try:
         return None if value is None or value == "" else float(value)
@@ -128,12 +120,12 @@ def _diff(actual: Optional[float], estimate: Optional[float]) -> tuple[Optional[
     return actual - estimate, pct
 
 
-def _run_quote(record: RunRecord) -> dict[str, Any]:
+def _run_quote(record: RunRecord) -> Optional[Quote]:
     """The plan's quote, when it describes where the run ran: a local run launched from a cloud plan did not run
     on the quoted GPU, so the quote's region, GPU, hours and cost are not this run's."""
-    quote = _quote(record.plan)
-    if record.backend == "local" and quote.get("provider") not in (None, "local"):
-        return {}
+    quote = record.plan.chosen if record.plan else None
+    if quote is None or record.backend == "local" and quote.provider != "local":
+        return None
     return quote
 
 
@@ -141,17 +133,17 @@ def summarize(record: RunRecord) -> CostSummary:
     """Build the run's CostSummary from its ledger record (works for unfinished runs too, saying so)."""
     quote = _run_quote(record)
     summary = record.summary or RunSummary()  # no summary: every figure from it is unknown
-    provider = (record.provider or quote.get("provider") or ("local" if record.backend == "local" else ""))
+    provider = (record.provider or (quote.provider if quote else "") or ("local" if record.backend == "local" else ""))
     rule = rule_for(provider)
     seconds, time_source = _running_time(record)
     billed = billed_seconds(seconds, rule) if seconds is not None else 0
     rate = record.price_per_hour
     cost = billed / SECONDS_PER_HOUR * rate
 
-    est_hours = record.estimated_hours if record.estimated_hours is not None else _number(quote.get("hours"))
-    est_cost = record.estimated_cost if record.estimated_cost is not None else _number(quote.get("cost"))
+    est_hours = record.estimated_hours if record.estimated_hours is not None else quote.hours if quote else None
+    est_cost = record.estimated_cost if record.estimated_cost is not None else quote.cost if quote else None
     est_peak = (record.estimated_peak_gib if record.estimated_peak_gib is not None
-                else _number(quote.get("peak_gib_per_gpu")))
+                else quote.peak_gib_per_gpu if quote else None)
     actual_hours = seconds / SECONDS_PER_HOUR if seconds is not None else None
     hours_diff, hours_pct = _diff(actual_hours, est_hours)
     cost_diff, cost_pct = _diff(cost if seconds is not None else None, est_cost)
@@ -181,9 +173,9 @@ def summarize(record: RunRecord) -> CostSummary:
         run_id=record.id, status=record.status, backend=record.backend, tag=record.tag,
         model=record.model or summary.model or "", method=record.method or summary.method or "",
         created_at=record.created_at, started_at=record.started_at, ended_at=record.ended_at,
-        provider=provider, region=record.region or str(quote.get("region", "")),
-        instance_type=record.instance_type or str(quote.get("instance_type", "")),
-        gpu=record.gpu or str(quote.get("gpu", "")), gpu_count=record.gpu_count or int(quote.get("gpu_count") or 0),
+        provider=provider, region=record.region or (quote.region if quote else ""),
+        instance_type=record.instance_type or (quote.instance_type if quote else ""),
+        gpu=record.gpu or (quote.gpu if quote else ""), gpu_count=record.gpu_count or (quote.gpu_count if quote else 0),
         spot=record.spot, rate_per_hour=rate, rate_source=record.rate_source,
         actual_seconds=seconds, time_source=time_source,
         billed_seconds=billed, billed_hours=billed / SECONDS_PER_HOUR,

@@ -156,11 +156,11 @@ class MemoryBar:
 
 def memory_bar(plan: Plan, width: int = 920) -> MemoryBar | None:
     """The chosen topology's memory per GPU, component by component, against the chosen GPU's memory."""
-    components = {k: v for k, v in (plan.memory.get("components_gib") or {}).items() if v > 0}
-    if not components or plan.chosen is None:
+    components = {k: v for k, v in (plan.memory.components_gib if plan.memory else {}).items() if v > 0}
+    if not components or plan.chosen is None or plan.memory is None:
         return None
     has = plan.chosen.gpu_memory_gib
-    peak = float(plan.memory.get("peak_gib", sum(components.values())))
+    peak = plan.memory.peak_gib
     left, end = 10.0, width - 10.0
     per_gib = (end - left) / max(has, peak)
     segments, at = [], left

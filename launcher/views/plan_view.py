@@ -5,6 +5,8 @@ Only the text view lives here; `--json` output never imports rich's table machin
 
 from __future__ import annotations
 
+from typing import Optional
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -14,6 +16,7 @@ from rich.text import Text
 from tunecost.planner.estimate import Estimate
 from tunecost.planner.fit import LEARNED_COMPONENT
 from tunecost.planner.managed import usd
+from tunecost.planner.memory import MemoryEstimate
 from tunecost.planner.optimizer import Plan, Quote
 
 HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints",
@@ -153,25 +156,24 @@ def _render_misfits(plan: Plan, console: Console, shown: int) -> None:
         console.print(f"... and {len(plan.infeasible) - shown} more (see --verbose or --json)")
 
 
-def _memory_line(memory: dict, console: Console) -> None:
+def _memory_line(memory: Optional[MemoryEstimate], console: Console) -> None:
     """'Memory per GPU: 12.36 GiB peak = weights 3.79 + ... ': the breakdown in one line."""
-    components = memory.get("components_gib", {})
-    if components:
+    if memory is not None and memory.components_gib:
+        components = memory.components_gib
         parts = " + ".join(f"{name.replace('_', ' ')} {gib:.2f}" for name, gib in components.items()
                           if gib >= 0.005)
-        console.print(f"[bold]Memory per GPU: {memory.get('peak_gib', 0):.2f} GiB peak[/] = {parts}")
+        console.print(f"[bold]Memory per GPU: {memory.peak_gib:.2f} GiB peak[/] = {parts}")
 
 
-def render_memory(memory: dict, console: Console) -> None:
-    components = memory.get("components_gib", {})
-    if not components:
+def render_memory(memory: Optional[MemoryEstimate], console: Console) -> None:
+    if memory is None or not memory.components_gib:
         return
-    console.print(f"[bold]Memory per GPU: {memory.get('peak_gib', 0):.2f} GiB peak[/]")
+    console.print(f"[bold]Memory per GPU: {memory.peak_gib:.2f} GiB peak[/]")
     table = Table(header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
                   collapse_padding=True)
     table.add_column("component")
     table.add_column("GiB", justify="right")
-    for name, gib in components.items():
+    for name, gib in memory.components_gib.items():
         table.add_row(Text(name.replace("_", " ")), f"{gib:.2f}")
     console.print(table)
 
@@ -190,12 +192,11 @@ def render_estimate(est: Estimate, console: Console) -> None:
         render_memory(est.memory, console)
         render_assumptions(est.assumptions, console)
         return
-    speed = est.speed or {}
     verdict = "[bold green]fits[/]" if est.fits else f"[bold red]does not fit[/]: {escape(f'{est.fit_reason}; {est.hint}')}"
     console.print(f"[bold]{escape(est.model)}[/] on {escape(est.gpu)} x{est.gpu_count} ({est.parallelism}): {verdict}")
     console.print(f"speed: {est.tokens_per_sec:,.0f} tokens/s in total "
-                  f"({speed.get('tokens_per_sec_per_gpu', 0):,.0f} per GPU, "
-                  f"{speed.get('efficiency', 0):.0%} of {speed.get('peak_tflops', 0):g} TFLOPS peak)")
+                  f"({est.speed.tokens_per_sec_per_gpu:,.0f} per GPU, "
+                  f"{est.speed.efficiency:.0%} of {est.speed.peak_tflops:g} TFLOPS peak)")
     console.print(f"time for {est.train_tokens:,} tokens: about {hours_text(est.hours or 0.0)} "
                   f"({hours_parts(est.hours_breakdown)})")
     render_memory(est.memory, console)

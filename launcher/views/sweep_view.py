@@ -9,10 +9,10 @@ from rich.table import Table
 
 from tunecost.launcher.views.plan_view import hours_text
 from tunecost.planner.managed import usd
-from tunecost.planner.sweep import SweepPlan
+from tunecost.planner.plan import Plan
 
 
-def render_sweep(plan: SweepPlan, console: Console) -> None:
+def render_sweep(plan: Plan, console: Console) -> None:
     """The grid priced point by point; the sum is what --budget was checked against."""
     sweep, spec = plan.sweep, plan.spec
     what = spec.model or f"{spec.params_b:g}B params"

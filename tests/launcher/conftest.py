@@ -1,9 +1,8 @@
 """Plan JSON fixtures and an isolated TUNECOST_HOME.
 
-OPTIMIZED comes from the real optimizer (a small price table), so it is the plan JSON contract itself. The
-hand-written plans (SINGLE, MULTI_GPU, MULTI_NODE) pin offers, prices and hours the tests assert on; they pass
-through the planner's own Plan model here, and test_plan_fixtures.py checks their keys against OPTIMIZED, so
-they cannot drift from what `tunecost plan` writes.
+OPTIMIZED comes from the real optimizer (a small price table). The hand-written plans (SINGLE, MULTI_GPU,
+MULTI_NODE) pin offers, prices and hours the tests assert on; they are built through the planner's own Plan
+model, so a missing or mistyped field fails here, not in a test that reads it.
 """
 
 from __future__ import annotations
@@ -15,7 +14,8 @@ import pandas as pd
 import pytest
 
 from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
-from tunecost.planner.optimizer import Plan, optimize
+from tunecost.planner.optimizer import optimize
+from tunecost.planner.plan import PLAN_SCHEMA, Plan
 from tunecost.planner.spec import DatasetSize, TrainSpec
 
 
@@ -33,23 +33,18 @@ def quote(provider="runpod", region="US", zone="", instance_type="1x_A100-80GB_S
     }
 
 
-def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135, method="qlora") -> dict:
+def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135, method="qlora") -> Plan:
     """A hand-written plan, checked by the planner's Plan model (a missing or mistyped field fails here)."""
-    return _checked({
+    return Plan.model_validate({"schema_version": PLAN_SCHEMA,
         "spec": {"model": model, "params_b": params_b, "method": method, "rank": 8, "alpha": None,
                  "targets": "all-linear", "virtual_tokens": 20, "seq_len": 64, "micro_batch": 4, "grad_accum": 1,
                  "gradient_checkpointing": True, "optimizer": "paged-adamw-8bit", "precision": "bf16-mixed",
                  "dataset": {"tokens_per_epoch": 20000, "examples": 400, "source": "counted"}, "epochs": 1.0,
                  "packing": False, "framework": "tunecost"},
         "chosen": quotes[0], "quotes": quotes, "infeasible": [], "prices_as_of": "undated snapshot",
-        "memory": {}, "speed": {}, "assumptions": [], "warnings": [], "created_at": "2026-11-23T10:00:00Z",
-        "managed": [], "managed_verdict": "",
+        "assumptions": [], "warnings": [], "created_at": "2026-11-23T10:00:00Z", "managed": [],
+        "managed_verdict": "",
     })
-
-
-def _checked(data: dict) -> dict:
-    Plan.model_validate(data)
-    return data
 
 
 def _offer(provider, region, instance_type, gpu, count, gib, price, spot=float("nan"), zone="") -> dict:
@@ -66,7 +61,7 @@ OPTIMIZED = optimize(OPTIMIZED_SPEC, PriceTables(offers=pd.DataFrame([
     _offer("lambda", "us-east-1", "gpu_1x_a100_sxm4", "A100-80GB", 1, 80.0, 1.79),
     _offer("aws", "us-east-1", "g6.xlarge", "L4", 1, 22.35, 0.80, spot=0.35, zone="us-east-1a"),
     _offer("gcp", "us-central1", "n1-highmem-8", "T4", 1, 15.0, 0.50, spot=0.20),
-], columns=OFFER_COLUMNS), as_of="2026-11-01")).model_dump(mode="json")
+], columns=OFFER_COLUMNS), as_of="2026-11-01"))
 
 
 SINGLE = plan([
@@ -103,8 +98,8 @@ def home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def write_plan(tmp_path):
-    def _write(data: dict, name: str = "plan.json") -> Path:
+    def _write(data: Plan | dict, name: str = "plan.json") -> Path:
         path = tmp_path / name
-        path.write_text(json.dumps(data))
+        path.write_text(data.model_dump_json() if isinstance(data, Plan) else json.dumps(data))
         return path
     return _write

@@ -13,15 +13,12 @@ from typer.testing import CliRunner
 
 from tunecost.launcher.cli import app
 from tunecost.planner.memory import estimate_memory
+from tunecost.planner.plan import PLAN_SCHEMA, Plan
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.spec import Parallelism, TrainSpec
 
 TUNECOST = Path(sys.executable).with_name("tunecost")
 MODEL = ["--model", "meta-llama/Llama-3.1-8B", "--tokens", "20000000"]
-QUOTE_KEYS = {"provider", "region", "zone", "instance_type", "gpu", "gpu_count", "spot", "price_per_hour", "hours",
-              "cost", "peak_gib_per_gpu", "gpu_memory_gib", "as_of", "source", "pareto", "parallelism", "num_nodes",
-              "tokens_per_sec", "hours_breakdown", "corrections", "interconnect", "interconnect_assumed",
-              "communication_hours"}
 
 
 @pytest.fixture(autouse=True)
@@ -43,14 +40,12 @@ def plan_json(*args, model=tuple(MODEL)) -> dict:
 def test_plan_json_has_the_contract_fields():
     result = run("plan", *MODEL, "--json")
     assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
-    assert {"spec", "chosen", "quotes", "infeasible", "prices_as_of", "memory", "speed", "assumptions",
-            "warnings", "created_at"} <= set(data)
-    assert set(data["chosen"]) == QUOTE_KEYS
-    assert data["chosen"] == data["quotes"][0]
-    assert data["spec"]["model"] == "meta-llama/Llama-3.1-8B" and data["spec"]["method"] == "qlora"
-    assert data["memory"]["peak_gib"] > 0 and data["memory"]["components_gib"]
-    assert data["speed"]["tokens_per_sec_per_gpu"] > 0
+    plan = Plan.model_validate_json(result.stdout)  # the contract is the model `launch` reads it with
+    assert plan.schema_version == PLAN_SCHEMA and plan.created_at
+    assert plan.chosen == plan.quotes[0]
+    assert plan.spec.model == "meta-llama/Llama-3.1-8B" and plan.spec.method.value == "qlora"
+    assert plan.memory.peak_gib > 0 and plan.memory.components_gib
+    assert plan.speed.tokens_per_sec_per_gpu > 0
     assert all(line.startswith("warning: ") for line in result.stderr.splitlines())
 
 
@@ -130,13 +125,13 @@ def test_estimate_json_matches_the_memory_model():
     assert data["hours_breakdown"]["communication"] > 0  # no link given: PCIe without P2P is assumed
 
 
-def _store_factors(hours: float, memory: float) -> None:
+def _store_factors(hours: float, memory: float, gpu: str = "L4") -> None:
     """A calibration.json as `tunecost calibrate --apply` writes it, in this test's $TUNECOST_HOME."""
     from tunecost.planner.corrections import Correction, Corrections, corrections_path
 
     path = corrections_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(Corrections(factors=[Correction(gpu="L4", method="qlora", hours_factor=hours,
+    path.write_text(Corrections(factors=[Correction(gpu=gpu, method="qlora", hours_factor=hours,
                                                     memory_factor=memory, runs=2, run_ids=["r1", "r2"])]
                                 ).model_dump_json())
 
@@ -165,6 +160,21 @@ def test_plan_and_estimate_apply_the_factors_calibrate_stored():
     assert any(a.startswith("hours x1.300 for L4 qlora") for a in est["assumptions"])
     other = json.loads(run("estimate", *MODEL, "--gpu", "A100-80GB", "--json").stdout)
     assert not any("tunecost calibrate" in a for a in other["assumptions"])  # learned for L4 only
+
+
+def test_launch_from_flags_applies_the_factors_calibrate_stored_as_plan_does():
+    """`launch --model ...` plans first; it must price with the same learned factors `plan` shows."""
+    from tunecost.launcher.commands.launch import _plan_from_flags
+    from tunecost.launcher.commands.workload_options import Workload
+
+    workload = Workload(model="meta-llama/Llama-3.1-8B", tokens=20_000_000)
+    before = _plan_from_flags(workload, local=False, budget=None)
+    _store_factors(hours=1.3, memory=1.0, gpu=before.chosen.gpu)
+    after = _plan_from_flags(workload, local=False, budget=None)
+    same = next(q for q in after.quotes if q.instance_type == before.chosen.instance_type
+                and q.provider == before.chosen.provider and q.spot == before.chosen.spot)
+    assert same.hours == pytest.approx(1.3 * before.chosen.hours) and same.corrections == {"hours": 1.3}
+
 
 
 def test_estimate_text_says_when_it_does_not_fit():

@@ -12,7 +12,7 @@ from .conftest import plan, quote
 
 
 def _where(order) -> list[tuple]:
-    return [(f.offer["provider"], f.offer["region"], f.offer["instance_type"]) for f in order]
+    return [(f.offer.provider, f.offer.region, f.offer.instance_type) for f in order]
 
 
 def test_one_zone_cheapest_three_still_get_another_provider_within_tolerance():
@@ -32,7 +32,7 @@ def test_another_region_of_the_same_provider_when_no_other_provider_is_close():
     quotes = [quote(region="US", instance_type="a", price=1.0), quote(region="US", instance_type="b", price=1.01),
               quote(region="EU", instance_type="c", price=1.2), quote(provider="lambda", price=2.0)]
     order = fallback_order(plan(quotes), 3)
-    assert [f.offer["region"] for f in order] == ["US", "US", "EU"]
+    assert [f.offer.region for f in order] == ["US", "US", "EU"]
     assert order[2].reason.startswith("another region")
 
 
@@ -46,7 +46,7 @@ def test_nothing_elsewhere_within_tolerance_is_said():
 def test_the_8b_qlora_plan_on_the_shipped_prices_spans_two_providers_or_regions():
     spec = TrainSpec(model="meta-llama/Llama-3.1-8B", method="qlora",
                      dataset=DatasetSize(tokens_per_epoch=30_000_000, source="given"))
-    data = optimize(spec, load_prices()).model_dump(mode="json")
+    data = optimize(spec, load_prices())
     order = fallback_order(data, 3)
-    assert len({(f.offer["provider"], f.offer["region"]) for f in order}) >= 2, _where(order)
-    assert all(float(f.offer["cost"]) <= limit(float(order[0].offer["cost"])) for f in order)
+    assert len({(f.offer.provider, f.offer.region) for f in order}) >= 2, _where(order)
+    assert all(f.offer.cost <= limit(order[0].offer.cost) for f in order)

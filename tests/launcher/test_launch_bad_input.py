@@ -57,3 +57,27 @@ def test_a_hub_model_that_cannot_be_fetched_is_refused_before_a_local_run_exists
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: --model someorg/not-a-model: not in the local Hugging Face cache"), line
     _nothing_recorded(home)
+
+
+def _old_plan() -> str:
+    """A plan.json as tunecost wrote it before plans carried a schema version."""
+    return json.dumps(json.loads(SINGLE.model_dump_json(exclude={"schema_version", "sweep"})))
+
+
+@pytest.mark.parametrize("text, says", [
+    (_old_plan(), "a plan of schema 1, from an older tunecost (this one reads 2)"),
+    (SINGLE.model_copy(update={"schema_version": 99}).model_dump_json(), "a plan of schema 99, from a newer"),
+    ('{"model": "gpt2", "epochs": 3}', "not a tunecost plan (spec: Field required)"),
+    ('[1, 2]', "not a tunecost plan (the file: Input should be an object"),
+    ('{"spec": {"model": "x"}, "chosen": {"gpu": "A100"}}', "not a tunecost plan (chosen.provider: Field required)"),
+    ("model: gpt2\n", "not valid JSON"),
+], ids=["older", "newer", "foreign", "list", "half", "yaml"])
+def test_a_plan_file_of_another_version_or_tool_is_one_line(tmp_path, text, says):
+    path = tmp_path / "plan.json"
+    path.write_text(text)
+    home = tmp_path / "home"
+    result = _launch([str(path), "--dataset", "demo", "--local"], home)
+    assert result.returncode == 2, result.stderr[-2000:]
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path}: {says}") and line.endswith(f"--save {path}`"), line
+    _nothing_recorded(home)

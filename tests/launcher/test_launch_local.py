@@ -16,7 +16,7 @@ import pytest
 from tunecost.launcher.reports.cost_summary import summarize, summary_rows
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.backends.local import estimated_peak_gib
-from tunecost.planner.memory import estimate_memory
+from tunecost.planner.memory import MemoryEstimate, estimate_memory
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.spec import Parallelism, TrainSpec
 
@@ -41,8 +41,8 @@ def _tiny_folder(target: Path) -> Path:
     return target
 
 
-def _planner_peak(spec: dict, model: str) -> float:
-    shaped = TrainSpec.model_validate({**spec, "model": model, "params_b": None})
+def _planner_peak(spec: TrainSpec, model: str) -> float:
+    shaped = spec.with_model(model)
     return estimate_memory(shaped, resolve_shape(shaped)).peak_gib
 
 
@@ -58,9 +58,9 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
     assert run.status == "succeeded" and run.backend == "local" and run.tag == "t1"
     assert run.summary.steps == 6 and run.summary.stop_reason == "max_steps"
     assert run.summary.run_id == run.id and run.model == str(model)
-    assert run.estimated_peak_gib == pytest.approx(_planner_peak(OPTIMIZED["spec"], str(model)), abs=1e-3)
-    assert run.estimated_peak_gib != OPTIMIZED["chosen"]["peak_gib_per_gpu"]
-    assert 0 < run.estimated_hours < 0.1 and run.estimated_hours != OPTIMIZED["chosen"]["hours"]
+    assert run.estimated_peak_gib == pytest.approx(_planner_peak(OPTIMIZED.spec, str(model)), abs=1e-3)
+    assert run.estimated_peak_gib != OPTIMIZED.chosen.peak_gib_per_gpu
+    assert 0 < run.estimated_hours < 0.1 and run.estimated_hours != OPTIMIZED.chosen.hours
     assert run.estimated_cost == pytest.approx(run.estimated_hours * 1.5)
     assert (home / "cpu_probe.json").is_file()  # the probe is cached for the next local run
     s = summarize(run)
@@ -82,11 +82,12 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
 
 def test_local_peak_estimate_is_one_process_of_the_model_the_run_trains():
     assert estimated_peak_gib(SINGLE, "tiny") is None  # the job's tiny model has no known shape: no estimate
-    smol = _planner_peak(SINGLE["spec"], "HuggingFaceTB/SmolLM2-135M-Instruct")
+    smol = _planner_peak(SINGLE.spec, "HuggingFaceTB/SmolLM2-135M-Instruct")
     assert estimated_peak_gib(SINGLE, "smollm2") == pytest.approx(smol, abs=1e-3)  # the job's name for it
-    spec = TrainSpec.model_validate(MULTI_NODE["spec"])
+    spec = MULTI_NODE.spec
     shard = estimate_memory(spec, resolve_shape(spec), gpu_count=16, parallelism=Parallelism.fsdp).peak_gib
-    one = estimated_peak_gib({**MULTI_NODE, "memory": {"peak_gib": shard}})
+    sharded = MemoryEstimate(peak_gib=shard, components_gib={}, trainable_params=0, assumptions=[])
+    one = estimated_peak_gib(MULTI_NODE.model_copy(update={"memory": sharded}))
     assert one == pytest.approx(estimate_memory(spec, resolve_shape(spec)).peak_gib, abs=1e-3) and one > 4 * shard
 
 

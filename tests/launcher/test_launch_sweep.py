@@ -20,8 +20,9 @@ from tunecost.launcher.backends.sweep_run import run_sweep
 from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
 from tunecost.planner.sweep import price_sweep
 from tunecost.planner.sweep_grid import expand
+from tunecost.planner.quote import Quote
 
-from .conftest import OPTIMIZED_SPEC, _offer
+from .conftest import OPTIMIZED_SPEC, _offer, quote
 from .test_launch_sky_managed import FakeSky
 
 TUNECOST = [sys.executable, "-c", "from tunecost.launcher.cli import main; main()"]
@@ -42,7 +43,7 @@ def test_local_rank_sweep_runs_every_point_and_reports_losses_and_the_total(tmp_
     assert len({r.sweep_id for r in runs}) == 1 and runs[0].sweep_id.startswith("sw-")
     assert len({r.id for r in runs}) == 2 and len({r.output_dir for r in runs}) == 2  # own run id, own checkpoints
     assert all(r.status == "succeeded" and r.tag == "sw" for r in runs)
-    assert [r.plan["spec"]["rank"] for r in runs] == [4, 8]
+    assert [r.plan.spec.rank for r in runs] == [4, 8]
     assert all(r.summary.final_loss > 0 and r.summary.eval_loss > 0 for r in runs)
     report = _cli(["report"], home, timeout=120).stdout
     assert f"Sweep {runs[0].sweep_id}: 2 points, 2 succeeded" in report and "sweep total: $" in report
@@ -63,7 +64,7 @@ TABLES = PriceTables(offers=pd.DataFrame([
 
 def _sweep_plan(ranks):
     points = [(p, OPTIMIZED_SPEC.model_copy(update={"rank": p["rank"]})) for p in expand({"rank": ranks})]
-    return price_sweep(points, TABLES).model_dump(mode="json")
+    return price_sweep(points, TABLES)
 
 
 def _sky_sweep(tmp_path, monkeypatch, plan, budget, home):
@@ -83,10 +84,10 @@ def test_sky_sweep_is_one_managed_job_per_point_and_the_guard_stops_launching__s
     plan = _sweep_plan([4, 8, 16])
     free, _ = _sky_sweep(tmp_path, monkeypatch, plan, None, tmp_path / "a")
     assert [r.backend for r in free] == ["sky-managed"] * 3 and len({r.sweep_id for r in free}) == 1
-    assert [r.estimated_cost for r in free] == [p["quotes"][0]["cost"] for p in plan["sweep"]["points"]]
-    assert [r.plan["spec"]["rank"] for r in free] == [4, 8, 16]  # each job trains its own point
+    assert [r.estimated_cost for r in free] == [p.quote.cost for p in plan.sweep.points]
+    assert [r.plan.spec.rank for r in free] == [4, 8, 16]  # each job trains its own point
     # a budget that covers the first point's bill and the second's estimate, not the third point as well
-    budget = free[0].actual_cost + plan["sweep"]["points"][1]["quotes"][0]["cost"] + 1e-6
+    budget = free[0].actual_cost + plan.sweep.points[1].quote.cost + 1e-6
     guarded, echoed = _sky_sweep(tmp_path, monkeypatch, plan, budget, tmp_path / "b")
     assert len(guarded) == 2
     assert any("budget guard" in e and "1 point(s) not launched" in e for e in echoed)
@@ -96,8 +97,9 @@ def test_sky_sweep_is_one_managed_job_per_point_and_the_guard_stops_launching__s
 def test_guard_counts_what_unfinished_points_committed__recording_launcher_in_place_of_the_backends(tmp_path):
     """The backends are replaced by a launcher that records a detached, still running run with a $1 estimate."""
     ledger = Ledger(tmp_path)
-    plan = {"sweep": {"points": [{"index": i, "params": {"rank": r}, "spec": {}, "job": {},
-                                  "quotes": [{"cost": 1.0}]} for i, r in enumerate([4, 8, 16])]}}
+    one_dollar = Quote.model_validate(quote(price=0.5, hours=2.0))
+    plan = _sweep_plan([4, 8, 16])
+    plan.sweep.points = [p.model_copy(update={"quotes": [one_dollar]}) for p in plan.sweep.points]
 
     def detached(point_plan, job, run_id, fields, left):
         return ledger.create(RunRecord(id=run_id, status="running", backend="sky-managed", created_at=now(),

@@ -16,6 +16,8 @@ from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
 
+from .conftest import SINGLE
+
 
 def _record(run_id: str, created: datetime | None = None, **fields) -> RunRecord:
     created = created or datetime.now(timezone.utc)
@@ -33,12 +35,27 @@ def test_home_defaults_to_tunecost_home_env(tmp_path, monkeypatch):
 def test_create_get_roundtrip_keeps_every_field(tmp_path):
     ledger = Ledger(tmp_path)
     rec = _record("r1", gpu="A100-80GB", gpu_count=2, spot=True, price_per_hour=3.5, estimated_hours=1.25,
-                  estimated_cost=4.375, plan={"chosen": {"gpu": "A100-80GB"}}, summary={"steps": 3})
+                  estimated_cost=4.375, plan=SINGLE, summary={"steps": 3})
     stored = ledger.create(rec)
     got = ledger.get("r1")
     assert got == stored
-    assert got.gpu_count == 2 and got.plan["chosen"]["gpu"] == "A100-80GB"
+    assert got.gpu_count == 2 and got.plan == SINGLE and got.plan.chosen.gpu == "A100-80GB"
     assert [h.status for h in got.history] == ["pending"]
+
+
+def test_records_written_before_plans_were_typed_still_load(tmp_path):
+    """A record from an older tunecost: its plan has no schema version and dicts for memory and speed (or is
+    `{}` for a run launched without one); both load, the plan typed, so reports keep reading old runs."""
+    old_plan = json.loads(SINGLE.model_dump_json(exclude={"schema_version", "sweep"}))
+    old_plan.update(memory={}, speed={})
+    made = datetime.now(timezone.utc).isoformat()
+    planned = RunRecord.model_validate_json(json.dumps({"id": "old1", "status": "succeeded", "backend": "local",
+                                                        "created_at": made, "plan": old_plan}))
+    assert planned.plan.schema_version == 1 and planned.plan.chosen == SINGLE.chosen
+    assert planned.plan.memory is None
+    bare = RunRecord.model_validate_json(json.dumps({"id": "old2", "status": "stopped", "backend": "local",
+                                                     "created_at": made, "plan": {}}))
+    assert bare.plan is None
 
 
 def test_create_refuses_duplicate_id(tmp_path):

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.ledger.run_record import RunRecord
 
+from .conftest import SINGLE
+
 REQUIRED = {"id", "status", "backend", "gpu", "gpu_count", "spot", "price_per_hour", "estimated_hours",
             "estimated_cost", "actual_hours", "actual_cost", "recoveries", "summary"}
 
@@ -26,7 +28,7 @@ def _fill(home) -> None:
     ledger.create(RunRecord(id="tc-a", status="running", backend="sky-managed", tag="exp",
                             created_at=datetime(2026, 11, 1, tzinfo=timezone.utc), provider="runpod", region="US",
                             gpu="A100-80GB", gpu_count=1, spot=True, price_per_hour=1.19, estimated_hours=2.0,
-                            estimated_cost=2.38, plan={"big": "plan"}, task_yaml="name: x"))
+                            estimated_cost=2.38, plan=SINGLE, task_yaml="name: x"))
     ledger.set_status("tc-a", "succeeded", actual_hours=1.5, actual_cost=1.785, recoveries=1,
                       summary={"steps": 120})
     ledger.create(RunRecord(id="tc-b", status="pending", backend="local",

@@ -15,11 +15,13 @@ from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.backends.skypilot import prepare
 from tunecost.launcher.backends.sky_task import TaskOptions, candidate_offers, disk_size_gb, render_task_yaml
 from tunecost.planner.errors import UserError
+from tunecost.planner.plan import Plan
+from tunecost.planner.quote import Quote
 
 from .conftest import MULTI_GPU, MULTI_NODE, SINGLE, plan, quote
 
 
-def _render(plan_data: dict, tmp_path, **opts) -> tuple[str, object]:
+def _render(plan_data: Plan, tmp_path, **opts) -> tuple[str, object]:
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hello"}\n')
     options = TaskOptions(run_id="tc-test", bucket="my-ckpts", dataset_local=str(dataset), workdir=str(tmp_path),
@@ -40,7 +42,7 @@ def test_single_gpu_plan_round_trips_with_fallback_order(tmp_path):
     assert task.num_nodes == 1
     first = task.resources[0]
     assert first.job_recovery == {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": 3}
-    assert first.disk_size == disk_size_gb(SINGLE["spec"])
+    assert first.disk_size == disk_size_gb(SINGLE.spec)
     mount = task.storage_mounts["/checkpoints"]
     assert mount.name == "my-ckpts" and mount.mode.value == "MOUNT_CACHED"
     assert task.file_mounts["/data/train.jsonl"] == str(tmp_path / "train.jsonl")
@@ -50,7 +52,7 @@ def test_single_gpu_plan_round_trips_with_fallback_order(tmp_path):
 
 
 def test_gcp_n1_host_carries_its_attached_gpus(tmp_path):
-    gcp_first = plan([SINGLE["quotes"][3]])
+    gcp_first = plan([SINGLE.quotes[3].model_dump()])
     text, task = _render(gcp_first, tmp_path)
     assert yaml.safe_load(text)["resources"]["ordered"][0]["accelerators"] == {"T4": 1}
     assert task.resources[0].instance_type == "n1-highmem-8"
@@ -110,7 +112,7 @@ def test_prepare_stages_job_and_config_and_keeps_secrets_out(tmp_path, monkeypat
 
 def test_plan_without_chosen_offer_is_one_clear_error():
     with pytest.raises(UserError, match="no chosen offer"):
-        candidate_offers({"spec": {}, "chosen": None, "quotes": []}, 3)
+        candidate_offers(SINGLE.model_copy(update={"chosen": None, "quotes": []}), 3)
 
 
 def test_skypilot_rejects_a_misspelled_key(tmp_path):
@@ -128,9 +130,9 @@ def test_job_config_shards_when_any_fallback_offer_was_planned_with_fsdp(tmp_pat
     """One config serves every offer in the fallback order: a DDP copy per GPU would not fit on an FSDP offer."""
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
-    mixed = {**MULTI_GPU, "quotes": [*MULTI_GPU["quotes"], quote(
+    mixed = MULTI_GPU.model_copy(update={"quotes": [*MULTI_GPU.quotes, Quote.model_validate(quote(
         provider="runpod", region="CA", instance_type="2x_RTXA5000_SECURE", gpu="RTXA5000", gpu_count=2, price=3.3,
-        hours=4.0, parallelism="fsdp")]}
+        hours=4.0, parallelism="fsdp"))]})
     for data, top_k, expected in ((MULTI_GPU, 3, "ddp"), (mixed, 2, "ddp"), (mixed, 3, "fsdp")):
         ledger = Ledger(tmp_path / f"home-{expected}-{top_k}")
         prepare(data, dataset=dataset, bucket="b", ledger=ledger, top_k=top_k, run_id="tc-p")

@@ -125,7 +125,7 @@ def test_too_big_to_replicate_uses_fsdp_and_peak_matches_torchtune_TT31_07_70b_l
     q = plan.chosen
     assert (q.gpu_count, q.parallelism) == (8, "fsdp")  # 140 GB of bf16 weights cannot be replicated (DDP)
     assert q.peak_gib_per_gpu == pytest.approx(float(row["peak_vram_gb"]), rel=0.35)
-    assert q.tokens_per_sec == pytest.approx(8 * plan.speed["tokens_per_sec_per_gpu"])
+    assert q.tokens_per_sec == pytest.approx(8 * plan.speed.tokens_per_sec_per_gpu)
     assert any("FSDP" in a for a in plan.assumptions)
 
 
@@ -267,4 +267,4 @@ def test_a_learned_memory_factor_decides_the_fit():
     l4 = next(i for i in plan.infeasible if i.gpu == "L4")
     assert l4.needs_gib == pytest.approx(peak * factor, abs=0.01)
     assert f"x{factor:.3f} learned" in l4.reason
-    assert plan.memory["peak_gib"] == pytest.approx(plan.chosen.peak_gib_per_gpu, abs=0.01)  # chosen: not an L4
+    assert plan.memory.peak_gib == pytest.approx(plan.chosen.peak_gib_per_gpu, abs=0.01)  # chosen: not an L4

@@ -15,6 +15,8 @@ from tunecost.launcher.reports.calibrate import apply, calibrate, calibration_pa
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.planner.errors import UserError
 
+from ..conftest import SINGLE
+
 
 def _measured_hours(record) -> float:
     """As the ledger measured it: the launcher's running hours, else first start to last end."""
@@ -48,7 +50,8 @@ def test_a_factor_the_plan_already_applied_is_taken_out_so_factors_do_not_compou
     """A run planned with a learned x2 on its GPU: the new factor is measured against the planner's own figure."""
     records = []
     for r in _with_estimates(real_runs):
-        applied = {"chosen": {"gpu": r.gpu, "corrections": {"hours": 2.0, "memory": 2.0}}}
+        applied = SINGLE.model_copy(update={"chosen": SINGLE.chosen.model_copy(
+            update={"gpu": r.gpu, "corrections": {"hours": 2.0, "memory": 2.0}})})
         records.append(r.model_copy(update={"plan": applied, "estimated_hours": r.estimated_hours * 2.0,
                                             "estimated_peak_gib": r.estimated_peak_gib * 2.0}))
     row = calibrate(records).rows[0]

@@ -10,6 +10,9 @@ from rich.console import Console
 
 from tunecost.launcher.reports.cost_summary import LOCAL_RATE_ZERO, print_summary, summarize
 from tunecost.launcher.ledger.store import Ledger
+from tunecost.planner.quote import Quote
+
+from ..conftest import SINGLE, quote
 
 
 def _seconds(record) -> float:
@@ -55,7 +58,8 @@ def test_estimate_difference_is_actual_minus_estimate_in_hours_and_dollars(real_
 
 
 def test_estimate_is_read_from_the_plan_when_the_record_has_none(real_runs):
-    plan = {"chosen": {"provider": "local", "hours": 0.5, "cost": 0.9, "peak_gib_per_gpu": 0.3}}
+    local = Quote.model_validate({**quote(provider="local", price=1.8, hours=0.5), "peak_gib_per_gpu": 0.3})
+    plan = SINGLE.model_copy(update={"chosen": local})
     s = summarize(real_runs.priced.model_copy(update={"plan": plan}))
     assert (s.estimated_hours, s.estimated_cost, s.estimated_peak_gib) == (0.5, 0.9, 0.3)
 

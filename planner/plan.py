@@ -1,0 +1,115 @@
+"""Plan: the one contract from `tunecost plan` to `launch`, the ledger and the reports; saved as plan.json.
+
+WHY a schema version: a plan file outlives the code that wrote it. A file from another version (or another tool)
+gets one line saying so, instead of a KeyError deep in the launcher; run records keep the plan they ran, so old
+ledger rows still load (a plan without a version is version 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from tunecost.planner.errors import UserError
+from tunecost.planner.managed import ManagedQuote
+from tunecost.planner.memory import MemoryEstimate
+from tunecost.planner.quote import Infeasible, Quote
+from tunecost.planner.speed import SpeedEstimate
+from tunecost.planner.spec import TrainSpec
+from tunecost.planner.sweep_grid import label
+
+PLAN_SCHEMA = 2  # 2: typed memory/speed, sweep in the plan; 1: plans saved before the version was written
+SweepOffers = Literal["one", "each"]
+
+
+class SweepPoint(BaseModel):
+    """One point of the grid: its settings, the spec it trains, and its quotes (the first is the one priced)."""
+
+    index: int
+    params: dict[str, Any] = Field(description="sweep key -> value, e.g. {'rank': 8, 'learning-rate': 0.0001}")
+    spec: TrainSpec
+    job: dict[str, Any] = Field(default_factory=dict, description="job-only settings (learning_rate)")
+    quotes: list[Quote] = Field(default_factory=list, description="the priced offer first, then fallbacks "
+                                "(none for a local sweep: this machine is not priced)")
+
+    @property
+    def quote(self) -> Quote:
+        return self.quotes[0]
+
+    @property
+    def label(self) -> str:
+        return label(self.params)
+
+
+class Sweep(BaseModel):
+    """The grid, its points and the totals the budget is checked against."""
+
+    offers: SweepOffers = "one"
+    axes: dict[str, list[Any]] = Field(default_factory=dict)
+    points: list[SweepPoint]
+    total_cost: float = 0.0
+    total_hours: float = Field(default=0.0, description="one point after another")
+    offer: str = Field(default="", description="the shared offer (offers='one')")
+
+
+class Plan(BaseModel):
+    """What `tunecost plan` decided and why. A sweep's plan is its first point's plan plus the whole sweep."""
+
+    schema_version: int = Field(default=1, description=f"{PLAN_SCHEMA} for plans this version writes")
+    spec: TrainSpec
+    chosen: Optional[Quote] = None
+    quotes: list[Quote] = Field(default_factory=list, description="ranked by cost")
+    infeasible: list[Infeasible] = Field(default_factory=list)
+    prices_as_of: str = ""
+    memory: Optional[MemoryEstimate] = Field(default=None, description="of the chosen topology (with a "
+                                             "'learned_correction' component when a calibrated factor applied)")
+    speed: Optional[SpeedEstimate] = Field(default=None, description="of the chosen GPU")
+    assumptions: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    created_at: str = ""
+    managed: list[ManagedQuote] = Field(default_factory=list, description="hosted fine-tuning services that "
+                                        "can train this model and method, cheapest first (not launchable)")
+    managed_verdict: str = Field(default="", description="renting the chosen offer vs the cheapest open-weight "
+                                 "managed service, and the break-even size")
+    sweep: Optional[Sweep] = None
+
+    @field_validator("memory", "speed", mode="before")
+    @classmethod
+    def _none_if_empty(cls, value: Any) -> Any:
+        """Schema-1 plans stored `{}` for an estimate they did not make (run records keep such plans)."""
+        return None if value == {} else value
+
+    def point(self, point: SweepPoint) -> "Plan":
+        """The plan one sweep point runs: this plan with the point's spec and offers, no sweep."""
+        return self.model_copy(update={"spec": point.spec, "chosen": next(iter(point.quotes), None), "quotes": point.quotes,
+                                       "sweep": None})
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the file"
+    return f"{where}: {first['msg']}"
+
+
+def load_plan(path: Path) -> Plan:
+    """Read a plan.json written by `tunecost plan --save`; one clear line if it is not one of this version."""
+    fix = f"write it again with `tunecost plan ... --save {path}`"
+    try:
+        text = path.expanduser().read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"plan file {path} not found; write one with `tunecost plan ... --save {path}`") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"plan file {path}: cannot read it ({err}); {fix}") from None
+    try:
+        plan = Plan.model_validate_json(text)
+    except ValidationError as err:
+        if err.errors()[0]["type"].startswith("json"):
+            raise UserError(f"{path}: not valid JSON ({err.errors()[0]['msg']}); {fix}") from None
+        raise UserError(f"{path}: not a tunecost plan ({_first_error(err)}); {fix}") from None
+    if plan.schema_version != PLAN_SCHEMA:
+        age = "an older" if plan.schema_version < PLAN_SCHEMA else "a newer"
+        raise UserError(f"{path}: a plan of schema {plan.schema_version}, from {age} tunecost (this one reads "
+                        f"{PLAN_SCHEMA}); {fix}")
+    return plan
