@@ -14,6 +14,8 @@ from typing import Optional
 
 import typer
 
+from tunecost.planner.money import money
+
 
 prices_app = typer.Typer(help="List GPU offers and their prices; refresh them from SkyPilot's catalog.",
                          invoke_without_command=True, no_args_is_help=False)
@@ -40,10 +42,6 @@ def select(offers, gpu: Optional[str], provider: Optional[str], spot: bool, all_
     if not all_regions:
         df = df.drop_duplicates(["provider", "instance_type"])
     return df.sort_values([price, "provider", "instance_type"], kind="stable").drop(columns="_flagged")
-
-
-def _money(value: float) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.2f}"
 
 
 def _records(df) -> list[dict]:
@@ -75,8 +73,8 @@ def _print_table(df, as_of: str, spot: bool) -> None:
                          max_width=40 if name in ("source", "flag") else None)
     for row in df.itertuples():
         table.add_row(*map(Text, (str(row.provider), str(row.region or "-"), str(row.instance_type),
-                                  f"{row.gpu} x{row.gpu_count}", _money(row.price_per_hour),
-                                  _money(row.spot_price_per_hour), str(row.as_of or "undated"),
+                                  f"{row.gpu} x{row.gpu_count}", money(row.price_per_hour, missing="-"),
+                                  money(row.spot_price_per_hour, missing="-"), str(row.as_of or "undated"),
                                   short_source(row.source), str(row.flag))))  # Text: prices may be user CSVs
     Console().print(table)
 
