@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from .atomic import atomic_write
+
 GIB = float(2**30)
 
 
@@ -44,7 +46,5 @@ def loss_curve(log_history: list[dict[str, Any]]) -> list[list[float]]:
 def write_summary(output_dir: Path, summary: dict[str, Any]) -> None:
     """Write atomically (temp + rename) and print the one-line form last on stdout for the launcher."""
     path = output_dir / "run_summary.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(summary, indent=1))
     print("TUNECOST_SUMMARY " + json.dumps(summary, separators=(",", ":")), flush=True)

@@ -18,6 +18,7 @@ from typing import Optional
 import psutil
 from pydantic import BaseModel, ValidationError
 
+from tunecost.job.atomic import atomic_write
 from tunecost.launcher.ledger.store import Ledger
 
 ALIVE = "alive.json"
@@ -55,9 +56,7 @@ def is_alive(p: Optional[Proc]) -> bool:
 
 
 def write_session(folder: Path, session: Session) -> None:
-    tmp = folder / f".{ALIVE}.tmp"
-    tmp.write_text(session.model_dump_json())
-    os.replace(tmp, folder / ALIVE)
+    atomic_write(folder / ALIVE, session.model_dump_json())
 
 
 def read_session(folder: Path) -> Optional[Session]:
