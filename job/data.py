@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import torch
 
-from .config import JobError
+from .errors import JobError
 from .contract import alpaca_prompt
 from .rows import FORMATS, RowError, bad_row, read_rows, row_format
 

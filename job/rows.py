@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from .config import JobError
+from .errors import JobError
 
 FORMATS = "text | prompt+completion | messages | instruction+output"
 

@@ -33,7 +33,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import JobConfig, JobError, load_config, world_size
+from .config import JobConfig, load_config, world_size
+from .errors import JobError
 
 PROCESS_START = time.time()  # before torch/transformers import: the budget counts the whole process
 

@@ -98,7 +98,7 @@ def _dataset(workload: Workload, local: bool) -> Path:
 
 def check_rows(path: Path) -> None:
     """The job's own row checks, before anything is recorded: a bad row is bad input here, not a failed run."""
-    from tunecost.job.config import JobError
+    from tunecost.job.errors import JobError
     from tunecost.job.rows import check_dataset
 
     try:
