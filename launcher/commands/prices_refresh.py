@@ -70,7 +70,7 @@ def refresh_provider(provider: str, out_dir: Path, timeout: float = DOWNLOAD_TIM
     from sky.skylet import constants
 
     from tunecost.planner.gpus import load_gpus
-    from tunecost.planner.offers import OFFER_COLUMNS
+    from tunecost.planner.offer_table import OFFER_COLUMNS
     from tunecost.planner.skypilot_catalog import catalog_to_offers
 
     filename = f"{provider}/vms.csv"
