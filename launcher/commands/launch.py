@@ -266,7 +266,7 @@ def runs(
 ) -> None:
     """The run ledger: every launch with its status, hardware, estimate and actual cost."""
     from tunecost.launcher.ledger.store import Ledger
-    from tunecost.launcher.ledger.liveness import reconcile
+    from tunecost.launcher.backends.local import reconcile
 
     if repair:
         from tunecost.launcher.ledger.repair import repair as rebuild

@@ -80,7 +80,7 @@ def report(
     from tunecost.launcher.output_file import write_output
     from tunecost.launcher.reports.expense_report import build_report, render
     from tunecost.launcher.ledger.store import Ledger
-    from tunecost.launcher.ledger.liveness import reconcile
+    from tunecost.launcher.backends.local import reconcile
 
     first, last, bounds = _range(since, until)
     fmt = _format(fmt, out)
@@ -148,7 +148,7 @@ def calibrate_cmd(
     from tunecost.launcher.reports.calibrate import (apply as store, calibrate, calibration_path, load_factors,
                                              print_calibration, print_factors)
     from tunecost.launcher.ledger.store import Ledger
-    from tunecost.launcher.ledger.liveness import reconcile
+    from tunecost.launcher.backends.local import reconcile
 
     _, _, bounds = _range(since, until)
     ledger = Ledger()
