@@ -8,7 +8,7 @@ no launcher, and the launcher imports it from here.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
@@ -17,7 +17,8 @@ def atomic_write(path: Path, text: str, *, durable: bool = False) -> None:
     `durable` also flushes it to disk before the rename (a checkpoint's commit marker must survive a power cut).
     Raises OSError, leaving no temp file behind."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # unique: writers may race
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's mode, as open() gives (not 0600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             out.write(text)

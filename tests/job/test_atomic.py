@@ -25,3 +25,11 @@ def test_a_failed_write_keeps_the_old_file_and_removes_its_temp_file(tmp_path):
 def test_a_missing_folder_is_an_os_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         atomic_write(tmp_path / "nope" / "x.json", "{}")
+
+
+def test_the_file_gets_the_mode_open_would_give_it(tmp_path):
+    """Not mkstemp's 0600: a report or a summary is as readable as any file the user's umask allows."""
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic_write(tmp_path / "atomic.txt", "x")
+    assert (tmp_path / "atomic.txt").stat().st_mode == plain.stat().st_mode
