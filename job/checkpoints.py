@@ -10,22 +10,16 @@ complete ones and runs only after the newer one is complete, so a complete check
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any, Optional
 
+from .atomic import atomic_write
+
 MARKER = "COMPLETE"
 STATE = "tunecost_state.json"  # run_id, resumes, cumulative seconds: what HF's trainer_state does not carry
 _NAME = re.compile(r"^checkpoint-(\d+)$")
-
-
-def _fsync_write(path: Path, text: str) -> None:
-    with open(path, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def all_checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
@@ -57,8 +51,8 @@ def remove_partial(output_dir: Path) -> list[str]:
 
 def mark_complete(folder: Path, state: dict[str, Any]) -> None:
     """Write our run state, then the marker: the marker is the commit point."""
-    _fsync_write(folder / STATE, json.dumps(state, indent=1))
-    _fsync_write(folder / MARKER, "ok\n")
+    atomic_write(folder / STATE, json.dumps(state, indent=1), durable=True)
+    atomic_write(folder / MARKER, "ok\n", durable=True)
 
 
 def read_state(folder: Path) -> dict[str, Any]:

@@ -19,12 +19,10 @@ from typing import Any, Optional, Union
 
 from . import contract
 from .contract import DEFAULT_LR, DEFAULTS, METHODS, OPTIMIZERS, PARALLELISMS
+from .errors import JobError
+from .smollm2 import package_problem
 
 PRECISIONS = contract.PRECISIONS + ("auto",)  # auto: bf16-mixed where the GPU has bf16, fp16 on older GPUs, fp32 on CPU
-
-
-class JobError(Exception):
-    """Bad input: the entry point prints `error: <message>` and exits 2, no traceback."""
 
 
 def world_size() -> int:
@@ -46,8 +44,6 @@ def model_folder_problem(name: str) -> Optional[str]:
     HF folder, or a hub id (org/name, downloaded by from_pretrained on the VM, with HF_TOKEN for gated models).
     Torch-free, so the local launcher checks it before it records a run."""
     if name == "smollm2":
-        from .smollm2 import package_problem  # here, not at the top: smollm2 imports JobError from this module
-
         return package_problem()
     folder = Path(name)
     if name in BUILT_IN_MODELS or (HUB_ID.fullmatch(name) and not folder.exists()):

@@ -16,9 +16,9 @@ from typing import Any, Optional
 
 import torch
 
-from .config import JobError
+from .errors import JobError
 from .contract import alpaca_prompt
-from .rows import FORMATS, RowError, bad_row, read_rows, row_format
+from .rows import parse_rows, row_format
 
 IGNORE = -100
 
@@ -70,19 +70,7 @@ def _from_messages(messages: list[dict[str, str]], tokenizer) -> Example:
 
 def read_examples(path: Path, tokenizer, skip_bad_rows: bool) -> tuple[list[Example], int]:
     """Read a JSONL file; returns (examples, bad row count)."""
-    examples, bad = [], 0
-    for lineno, row in read_rows(path):
-        try:
-            if isinstance(row, RowError):
-                raise row
-            examples.append(parse_row(row, tokenizer))
-        except ValueError as exc:
-            if not skip_bad_rows:
-                raise bad_row(path, exc if isinstance(exc, RowError) else RowError(lineno, str(exc))) from None
-            bad += 1
-    if not examples:
-        raise JobError(f"{path}: no usable rows; each line needs one of the formats {FORMATS}")
-    return examples, bad
+    return parse_rows(path, lambda row: parse_row(row, tokenizer), skip_bad_rows)
 
 
 def tokenize(example: Example, tokenizer, seq_len: int) -> dict[str, list[int]]:

@@ -18,14 +18,12 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from . import contract
-from .config import JobConfig, JobError, model_folder_problem
+from .cache import cache_root
+from .config import JobConfig, model_folder_problem
+from .errors import JobError
 from .smollm2 import smollm2_folder
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "uint8": torch.uint8}
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("TUNECOST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tunecost"))
 
 
 def tiny_folder() -> str:

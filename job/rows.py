@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
-from .config import JobError
+from .errors import JobError
 
 FORMATS = "text | prompt+completion | messages | instruction+output"
+T = TypeVar("T")
 
 
 class RowError(ValueError):
@@ -89,19 +90,26 @@ def bad_row(path: Path, err: RowError) -> JobError:
     return JobError(f"{path}:{err.line}: {err.reason}; fix the row or set skip_bad_rows")
 
 
-def check_dataset(path: Path, skip_bad_rows: bool = False) -> tuple[int, int]:
-    """(usable rows, bad rows) of a JSONL file; JobError at the first bad line unless skip_bad_rows."""
-    good = bad = 0
+def parse_rows(path: Path, parse: Callable[[Any], T], skip_bad_rows: bool) -> tuple[list[T], int]:
+    """(parse(row) of each usable row, bad row count) of a JSONL file. A bad row (not JSON, or `parse` raises
+    ValueError) is JobError at its file:line, unless skip_bad_rows counts it; no usable row at all is JobError.
+    The launcher's check (check_dataset) and the job's read (data.read_examples) both go through here."""
+    parsed, bad = [], 0
     for lineno, row in read_rows(path):
         try:
             if isinstance(row, RowError):
                 raise row
-            row_format(row)
-            good += 1
+            parsed.append(parse(row))
         except ValueError as exc:
             if not skip_bad_rows:
                 raise bad_row(path, exc if isinstance(exc, RowError) else RowError(lineno, str(exc))) from None
             bad += 1
-    if not good:
+    if not parsed:
         raise JobError(f"{path}: no usable rows; each line needs one of the formats {FORMATS}")
-    return good, bad
+    return parsed, bad
+
+
+def check_dataset(path: Path, skip_bad_rows: bool = False) -> tuple[int, int]:
+    """(usable rows, bad rows) of a JSONL file; JobError at the first bad line unless skip_bad_rows."""
+    formats, bad = parse_rows(path, row_format, skip_bad_rows)
+    return len(formats), bad

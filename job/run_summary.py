@@ -9,12 +9,13 @@ summaries load, every field has a default (an old or partial file may lack it), 
 from __future__ import annotations
 
 import json
-import os
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .atomic import atomic_write
 
 SUMMARY_NAME = "run_summary.json"
 SUMMARY_PREFIX = "TUNECOST_SUMMARY "  # the one-line form, last on the job's stdout
@@ -82,9 +83,7 @@ def write_summary(output_dir: Path, summary: RunSummary) -> None:
     Python's float spelling, NaN for a diverged loss), and the file and the line are the same JSON exactly."""
     data = summary.model_dump(mode="json")
     path = output_dir / SUMMARY_NAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(data, indent=1))
     print(SUMMARY_PREFIX + json.dumps(data, separators=(",", ":")), flush=True)
 
 

@@ -14,14 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from .config import JobError
+from .cache import cache_root
+from .errors import JobError
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("TUNECOST_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tunecost")
-    return Path(root) / "smollm2-135m-instruct-v2"  # v2: eos fixed to <|im_end|>
+    return cache_root() / "smollm2-135m-instruct-v2"  # v2: eos fixed to <|im_end|>
 
 
 def package_problem() -> Optional[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+
 GIB = float(2**30)
 
 

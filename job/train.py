@@ -33,7 +33,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import JobConfig, JobError, load_config, world_size
+from .config import JobConfig, load_config, world_size
+from .errors import JobError
 from .run_summary import RunSummary, StopReason, write_summary
 
 PROCESS_START = time.time()  # before torch/transformers import: the budget counts the whole process

@@ -23,8 +23,9 @@ from tunecost.planner.spec import Parallelism, TrainSpec
 ALPACA_LONGEST_LLAMA2 = 1304  # longest Alpaca sample in Llama-2 tokens (LGRT source); peak memory = longest batch
 
 
-class Case(BaseModel):
-    """One published run restated: what was trained, where, how, and which of its numbers we compare."""
+class PublishedRun(BaseModel):
+    """A published run restated: what was trained, where and how. The memory comparison's Case and the speed
+    fit's SpeedCase (speed_calibration.py) are this plus what each reads of the row's measurement."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -35,10 +36,15 @@ class Case(BaseModel):
     parallelism: Parallelism = Parallelism.single
     stack: str = "torchtune"
     compiled: bool = False
+    total_speed: bool = False    # the tokens/s figure is for all GPUs together (per GPU it would exceed the peak)
+
+
+class Case(PublishedRun):
+    """One published run restated, and which of its numbers we compare."""
+
     memory: bool = True          # compare peak memory
     speed: bool = True           # compare tokens/s (when the row has it)
     memory_kind: str = "allocated"  # allocated/active (allocator peak) | reserved (allocator + slack)
-    total_speed: bool = False    # the tokens/s figure is for all GPUs together (per GPU it would exceed the peak)
     why: str = ""
 
 

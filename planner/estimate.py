@@ -13,9 +13,10 @@ from pydantic import BaseModel
 
 from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
-from tunecost.planner.fit import LEARNED_COMPONENT, Fitter
+from tunecost.planner.fit import Fitter
 from tunecost.planner.gpus import get_gpu
-from tunecost.planner.quote import Overheads, checkpoint_gb, hours_breakdown
+from tunecost.planner.optimizer import Pricer
+from tunecost.planner.quote import Overheads
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.memory import MemoryEstimate
 from tunecost.planner.speed import SpeedEstimate, estimate_speed
@@ -74,9 +75,8 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
     overheads = overheads or Overheads()
     gpu = get_gpu(gpu_name)
     shape = resolve_shape(spec)
-    corrections = corrections or Corrections()
-    memory_factor, memory_note = corrections.adjust_memory(1.0, gpu.name, spec.method.value)
-    fitter = Fitter(spec, shape, headroom, max_gpus=max(gpu_count, 8), memory_factor=memory_factor)
+    pricer = Pricer(spec, shape, Fitter(spec, shape, headroom, max_gpus=max(gpu_count, 8)), overheads, corrections)
+    fitter = pricer.fitter_for(gpu.name)  # peak memory times the factor learned for this GPU and method
     if parallelism is None:
         parallelism, memory, fits = fitter.best(gpu_count, gpu.memory_gib)
     else:
@@ -84,17 +84,10 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
         fits = fitter.fits(memory, gpu.memory_gib)
     speed = estimate_speed(spec, shape, gpu, gpu_count=gpu_count, parallelism=parallelism)
     tokens_per_sec = speed.tokens_per_sec_per_gpu * gpu_count  # speed's per-GPU figure includes DDP/FSDP scaling
-    parts = hours_breakdown(train_tokens=spec.train_tokens, tokens_per_sec=tokens_per_sec,
-                            model_gb=shape.total_params() * 2 / 1e9,
-                            checkpoint_size_gb=checkpoint_gb(spec, memory.trainable_params), spot=False,
-                            overheads=overheads, time_shares=speed.time_shares)
-    modelled = sum(parts.values())
-    hours, hours_note = corrections.adjust_hours(modelled, gpu.name, spec.method.value)
-    if hours_note:
-        parts[LEARNED_COMPONENT] = hours - modelled  # the learned share, so the parts still add up to hours
+    hours, parts, _ = pricer.billed_hours(gpu.name, memory, speed, tokens_per_sec, spot=False)
     assumptions = list(dict.fromkeys(line for line in [
         f"model shape: {shape.source}", f"dataset: {spec.dataset.source}",
-        *memory.assumptions, *speed.assumptions, *overheads.assumptions(), memory_note, hours_note] if line))
+        *memory.assumptions, *speed.assumptions, *overheads.assumptions(), *pricer.notes] if line))
     return Estimate(
         model=shape.name, framework=spec.framework.value, gpu=gpu.name, gpu_count=gpu_count, parallelism=parallelism.value,
         gpu_memory_gib=gpu.memory_gib, fits=fits,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from tunecost.planner.errors import UserError
 from tunecost.planner.managed_prices import ManagedPrice
+from tunecost.planner.money import money
 from tunecost.planner.quote import Quote
 from tunecost.planner.spec import Method, TrainSpec
 
@@ -115,11 +116,6 @@ def quote_managed(spec: TrainSpec, params_b: float, rows: list[ManagedPrice], *,
     return sorted((_quote(spec, r) for r in chosen), key=lambda q: (not q.open_weights, q.cost))
 
 
-def usd(x: float) -> str:
-    """Dollars to the cent, or to four places under ten cents (a small fine-tune costs fractions of a cent)."""
-    return f"${x:,.2f}" if x >= 0.1 or x == 0 else f"${x:.4f}"
-
-
 def _tokens(n: float) -> str:
     for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if n >= size:
@@ -157,10 +153,10 @@ def verdict(chosen: Optional[Quote], managed: list[ManagedQuote], train_tokens: 
     n = break_even_tokens(chosen, best, train_tokens)
     if chosen.cost <= best.cost:
         ratio = best.cost / chosen.cost if chosen.cost > 0 else float("inf")
-        line = f"renting is {usd(chosen.cost)} vs {usd(best.cost)} at {where} ({_times(ratio)})"
+        line = f"renting is {money(chosen.cost)} vs {money(best.cost)} at {where} ({_times(ratio)})"
         return line + (f"; managed wins below about {_tokens(n)} training tokens" if n and n < train_tokens else "")
     ratio = chosen.cost / best.cost if best.cost > 0 else float("inf")
-    line = f"managed at {where} is {usd(best.cost)} vs renting {usd(chosen.cost)} ({_times(ratio)})"
+    line = f"managed at {where} is {money(best.cost)} vs renting {money(chosen.cost)} ({_times(ratio)})"
     return line + (f"; renting wins above about {_tokens(n)} training tokens" if n and n > train_tokens else "")
 
 

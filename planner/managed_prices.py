@@ -16,6 +16,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tunecost.planner.csv_file import data_rows, read_text
 from tunecost.planner.errors import UserError, from_validation
 
 SHIPPED = "managed_prices.csv"
@@ -98,13 +99,7 @@ def _read_rows(text: str, where: str) -> list[ManagedPrice]:
     if missing:
         raise UserError(f"{where} line 1: missing column {missing[0]!r} (required: {', '.join(REQUIRED)})")
     rows, seen = [], {}
-    for fields in reader:
-        line = reader.line_num
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) != len(header):
-            raise UserError(f"{where} line {line}: {len(fields)} fields but the header has {len(header)} "
-                            "(quote values that contain commas)")
+    for line, fields in data_rows(reader, where, len(header)):
         try:
             row = ManagedPrice.model_validate(dict(zip(header, fields)))
         except ValidationError as err:
@@ -124,13 +119,8 @@ def _read_rows(text: str, where: str) -> list[ManagedPrice]:
 
 def read_managed_prices(path: Path) -> list[ManagedPrice]:
     """A user's managed price CSV (same columns as the shipped table; rows without source_kind are 'user')."""
-    try:
-        text = Path(path).expanduser().read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file (pass a CSV of managed fine-tuning prices with "
-                        "--managed-prices FILE)") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: cannot read it as UTF-8 text ({err.__class__.__name__})") from None
+    usage = "a CSV of managed fine-tuning prices with --managed-prices FILE"
+    text = read_text(Path(path).expanduser(), str(path), usage)
     return _read_rows(text, str(path))
 
 

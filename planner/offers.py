@@ -19,11 +19,9 @@ import pandas as pd
 from tunecost.planner.errors import UserError
 from tunecost.planner.gpus import load_gpus
 from tunecost.planner.home import tunecost_home
+from tunecost.planner.offer_table import FLOAT_COLUMNS, OFFER_COLUMNS, TEXT_COLUMNS, conform
+from tunecost.planner.user_prices import read_user_prices
 
-OFFER_COLUMNS = ["provider", "region", "zone", "instance_type", "gpu", "gpu_count", "gpu_memory_gib",
-                 "vcpus", "memory_gib", "price_per_hour", "spot_price_per_hour", "as_of", "source", "flag"]
-TEXT_COLUMNS = ["provider", "region", "zone", "instance_type", "gpu", "as_of", "source", "flag"]
-FLOAT_COLUMNS = ["gpu_memory_gib", "vcpus", "memory_gib", "price_per_hour", "spot_price_per_hour"]
 KEY = ["provider", "region", "zone", "instance_type"]
 
 SHIPPED_FILES = ("offers.csv", "list_prices.csv")
@@ -61,17 +59,6 @@ def read_offer_table(source: object) -> pd.DataFrame:
         raise UserError(f"{source}: not a tunecost price table (missing columns {', '.join(missing)}); "
                         "run `tunecost prices refresh` again or delete the file")
     return conform(df)
-
-
-def conform(df: pd.DataFrame) -> pd.DataFrame:
-    """Exactly OFFER_COLUMNS with fixed dtypes: text '' for missing, floats NaN, gpu_count int."""
-    out = df[OFFER_COLUMNS].copy()
-    for col in TEXT_COLUMNS:
-        out[col] = out[col].fillna("").astype(str)
-    for col in FLOAT_COLUMNS:
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    out["gpu_count"] = pd.to_numeric(out["gpu_count"]).astype(int)
-    return out.reset_index(drop=True)
 
 
 def override(base: pd.DataFrame, top: pd.DataFrame) -> pd.DataFrame:
@@ -125,8 +112,6 @@ def staleness(offers: pd.DataFrame, today: date) -> tuple[str, list[str]]:
 def load_prices(user_csv: Optional[Path] = None, home: Optional[Path] = None,
                 today: Optional[date] = None) -> PriceTables:
     """Merge shipped < refreshed < user tables into one offer table with its age, warnings and sources."""
-    from tunecost.planner.user_prices import read_user_prices
-
     data = files("tunecost.pricing_data")
     offers = pd.DataFrame(columns=OFFER_COLUMNS)
     sources = []

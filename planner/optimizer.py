@@ -16,8 +16,9 @@ from tunecost.planner.errors import UserError
 from tunecost.planner.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.gpus import load_gpus
 from tunecost.planner.interconnect import Interconnect, lookup
-from tunecost.planner.managed import ManagedQuote, quote_managed, verdict
+from tunecost.planner.managed import quote_managed, verdict
 from tunecost.planner.managed_prices import ManagedPrice
+from tunecost.planner.memory import MemoryEstimate
 from tunecost.planner.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
@@ -117,18 +118,11 @@ class Pricer:
         speed = self._speed(row.gpu, total, parallelism, link, nodes)
         tokens_per_sec = speed.tokens_per_sec_per_gpu * total  # per-GPU speed includes its communication
         price = float(row.price) * nodes
-        parts = hours_breakdown(train_tokens=self.spec.train_tokens, tokens_per_sec=tokens_per_sec,
-                                model_gb=self.model_gb,
-                                checkpoint_size_gb=checkpoint_gb(self.spec, memory.trainable_params),
-                                spot=bool(row.spot), overheads=self.overheads, nodes=nodes,
-                                time_shares=speed.time_shares)
-        modelled = sum(parts.values())
-        hours, note = self.corrections.adjust_hours(modelled, row.gpu, self.spec.method.value)
+        hours, parts, hours_factor = self.billed_hours(row.gpu, memory, speed, tokens_per_sec, spot=bool(row.spot),
+                                                       nodes=nodes)
         applied = {"memory": fitter.memory_factor} if fitter.memory_factor != 1.0 else {}
-        if note:
-            parts[LEARNED_COMPONENT] = hours - modelled  # the learned share, so the parts still add up to hours
-            applied["hours"] = hours / modelled
-            self.notes.append(note)
+        if hours_factor is not None:
+            applied["hours"] = hours_factor
         self.quotes.append(Quote(
             provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
             gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
@@ -138,6 +132,23 @@ class Pricer:
             interconnect=speed.interconnect, interconnect_assumed=speed.interconnect_assumed,
             communication_hours=round(self.spec.train_tokens / tokens_per_sec / 3600 * speed.communication_share, 6)))
         self.speed_of[id(self.quotes[-1])] = speed
+
+    def billed_hours(self, gpu: str, memory: MemoryEstimate, speed: SpeedEstimate, tokens_per_sec: float, *,
+                     spot: bool, nodes: int = 1) -> tuple[float, dict[str, float], Optional[float]]:
+        """(hours, their parts, the learned hours factor or None) on this GPU: the modelled hours times the
+        factor learned for this GPU and method, its line joining `notes`. The learned share is a part of its
+        own, so the parts still add up to the hours. `tunecost estimate` prices its topology with this too."""
+        parts = hours_breakdown(train_tokens=self.spec.train_tokens, tokens_per_sec=tokens_per_sec,
+                                model_gb=self.model_gb,
+                                checkpoint_size_gb=checkpoint_gb(self.spec, memory.trainable_params),
+                                spot=spot, overheads=self.overheads, nodes=nodes, time_shares=speed.time_shares)
+        modelled = sum(parts.values())
+        hours, note = self.corrections.adjust_hours(modelled, gpu, self.spec.method.value)
+        if not note:
+            return hours, parts, None
+        parts[LEARNED_COMPONENT] = hours - modelled
+        self.notes.append(note)
+        return hours, parts, hours / modelled
 
     def _speed(self, gpu: str, total: int, parallelism: Parallelism, link: Interconnect, nodes: int) -> SpeedEstimate:
         # single-GPU speed does not depend on the link: one estimate per GPU type

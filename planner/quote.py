@@ -16,8 +16,9 @@ from tunecost.planner.spec import Method, Optimizer, TrainSpec
 
 GB = 1e9  # network and disk bandwidths are quoted in decimal GB/s
 
-# Bytes of optimizer state per trainable parameter, as saved in a checkpoint (m and v for AdamW).
-OPTIMIZER_STATE_BYTES = {
+# Bytes of optimizer state per trainable parameter as saved in a checkpoint (m and v for AdamW). Not
+# memory.OPTIMIZER_STATE_BYTES, the state held in GPU memory while training (SGD 4 B here, 0 B there).
+CHECKPOINT_OPTIMIZER_BYTES = {
     Optimizer.adamw: 8.0,
     Optimizer.adamw_8bit: 2.0,
     Optimizer.paged_adamw_8bit: 2.0,
@@ -100,7 +101,7 @@ class Infeasible(BaseModel):
 def checkpoint_gb(spec: TrainSpec, trainable_params: int) -> float:
     """Size of one resumable checkpoint: trainable weights (fp32 adapters; bf16 for full) + optimizer state."""
     weight_bytes = 2.0 if spec.method is Method.full else 4.0
-    return trainable_params * (weight_bytes + OPTIMIZER_STATE_BYTES[spec.optimizer]) / GB
+    return trainable_params * (weight_bytes + CHECKPOINT_OPTIMIZER_BYTES[spec.optimizer]) / GB
 
 
 def hours_breakdown(*, train_tokens: int, tokens_per_sec: float, model_gb: float, checkpoint_size_gb: float,

@@ -14,9 +14,9 @@ from __future__ import annotations
 from statistics import median
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from tunecost.planner.calibration import CASES, L2_7, L2_13, L31_8, L32_1, L32_3, _litgpt
+from tunecost.planner.calibration import CASES, L2_7, L2_13, L31_8, L32_1, L32_3, PublishedRun, _litgpt
 from tunecost.planner.gpus import get_gpu
 from tunecost.planner.interconnect import Interconnect, lookup
 from tunecost.planner.shapes import resolve_shape
@@ -29,20 +29,10 @@ SHORT_TOKENS = 1024    # micro batches below this many tokens calibrate the per-
 ROUNDS = 6
 SXM_NODE = "8x A100 SXM node"  # assumed: torchtune's 8-GPU A100 runs state no form factor
 
-class SpeedCase(BaseModel):
+class SpeedCase(PublishedRun):
     """One published throughput, restated: what ran where, and how to read its measurement."""
 
-    model_config = ConfigDict(frozen=True)
-
-    row_id: str
-    spec: TrainSpec
-    gpu: str
-    gpu_count: int = 1
-    parallelism: Parallelism = Parallelism.single
-    compiled: bool = False
-    total_speed: bool = False             # tokens/s stated for all GPUs together
     micro_steps: Optional[float] = None   # wall-time rows: micro steps (per GPU) the wall time covers
-    stack: str = "torchtune"
     instance: str = ""                    # what the source says of the machine, matched like an instance type
 
     @property
@@ -77,8 +67,7 @@ LGCH = [("LGCH-02", L32_1, "lora", 1, 8, 32, 2), ("LGCH-03", L32_1, "qlora", 2, 
         ("LGCH-12", "mistralai/Mistral-7B-v0.1", "qlora", 2, 8, 32, 4)]
 
 SPEED_CASES: list[SpeedCase] = [
-    *[SpeedCase(row_id=c.row_id, spec=c.spec, gpu=c.gpu, gpu_count=c.gpu_count, parallelism=c.parallelism,
-                compiled=c.compiled, total_speed=c.total_speed,
+    *[SpeedCase(**{name: getattr(c, name) for name in PublishedRun.model_fields},
                 instance=SXM_NODE if c.gpu.startswith("A100") and c.gpu_count > 1 else "")
       for c in CASES if c.speed and c.row_id.split("-")[0] in ("TT31", "TTL2", "TTOPT")],
     *[SpeedCase(row_id=r, spec=_alpaca(m, meth, mb, 128 // mb, 1304, gc=n > 1), gpu="A100", gpu_count=n,

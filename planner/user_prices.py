@@ -14,8 +14,10 @@ from typing import Callable
 
 import pandas as pd
 
+from tunecost.planner.csv_file import data_rows, read_text
 from tunecost.planner.errors import UserError
 from tunecost.planner.gpus import get_gpu
+from tunecost.planner.offer_table import OFFER_COLUMNS, conform
 
 REQUIRED = ["provider", "instance_type", "gpu", "gpu_count"]
 PRICES = ["price_per_hour", "spot_price_per_hour"]
@@ -131,27 +133,13 @@ def _check_header(where: str, header: list[str] | None) -> list[str]:
 def read_user_prices(path: Path) -> tuple[pd.DataFrame, list[str]]:
     """Parse and check a user price CSV; rows come back in OFFER_COLUMNS, undated rows dated by the file, with
     warnings for what is legal but likely a mistake (spot dearer than on-demand, no rows at all)."""
-    from tunecost.planner.offers import OFFER_COLUMNS, conform
-
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-        modified = datetime.fromtimestamp(path.stat().st_mtime).date().isoformat()
-    except FileNotFoundError:
-        raise UserError(f"{where}: no such file (pass a CSV of prices with --prices FILE)") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{where}: cannot read it as UTF-8 text ({err.__class__.__name__})") from None
-
+    text = read_text(path, where, "a CSV of prices with --prices FILE")
+    modified = datetime.fromtimestamp(path.stat().st_mtime).date().isoformat()
     reader = csv.reader(text.splitlines())
     names = _check_header(where, next(reader, None))
     rows, seen, warnings = [], {}, []
-    for fields in reader:
-        line = reader.line_num
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) != len(names):
-            raise UserError(f"{where} line {line}: {len(fields)} fields but the header has {len(names)} "
-                            "(quote values that contain commas)")
+    for line, fields in data_rows(reader, where, len(names)):
         row: dict[str, object] = {col: "" for col in OFFER_COLUMNS}
         row.update({c: math.nan for c in ("gpu_memory_gib", "vcpus", "memory_gib", *PRICES)})
         for col, value in zip(names, fields):

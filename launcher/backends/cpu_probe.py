@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional
 
+from tunecost.job.atomic import atomic_write
 from tunecost.planner.cpu_speed import CpuProbe
 
 PROBE_FILE = "cpu_probe.json"
@@ -88,7 +89,5 @@ def cpu_probe(home: Path) -> Optional[CpuProbe]:
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
     home.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(probe.model_dump_json(indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, probe.model_dump_json(indent=1))
     return probe

@@ -7,11 +7,10 @@ where plan fields become job keys, so `launch` (sky) and `launch --local` train 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from tunecost.job.atomic import atomic_write
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 
@@ -73,9 +72,5 @@ def build_job_config(plan: Plan, *, run_id: str, dataset: str, output_dir: str,
 def write_job_config(config: dict[str, Any], path: Path) -> Path:
     """Write atomically (temp file + rename), so a crash never leaves a half-written config behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".job-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(config, out, indent=2, sort_keys=True)
-        out.write("\n")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(config, indent=2, sort_keys=True) + "\n")
     return path

@@ -22,7 +22,8 @@ from tunecost.job.run_summary import RunSummary, StopReason
 from tunecost.launcher.backends.job_config import CONFIG_NAME, build_job_config, write_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.ledger.store import Ledger, new_run_id, now
-from tunecost.launcher.ledger.liveness import LOG, Session, proc, session_summary, write_session
+from tunecost.launcher.ledger.liveness import (LOG, SUMMARY, Session, is_alive, proc, read_session, session_summary,
+                                               write_session)
 from tunecost.launcher.backends.local_estimate import estimate_local
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
@@ -127,8 +128,6 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
 def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int] = None) -> RunRecord:
     """Continue a stopped (or failed) local run: same run id, same output folder, newest complete checkpoint.
     A run whose launcher died is reconciled first, so it can be resumed too."""
-    from tunecost.launcher.ledger.liveness import reconcile
-
     record = ledger.get(run_id)
     if record.backend != "local":
         raise UserError(f"run '{run_id}' ran on {record.backend}; --resume continues local runs only")
@@ -162,7 +161,7 @@ def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str
     """One process of the run: start, follow its log, forward signals, then record the outcome in one update.
 
     The job writes to runs/<id>/job.log, not to a pipe, and runs in its own session: if this launcher dies the
-    job carries on to its end, and alive.json lets `runs` tell (liveness.reconcile)."""
+    job carries on to its end, and alive.json lets `runs` tell (reconcile)."""
     folder = run_dir(ledger, record.id)
     resume_step = _checkpoint_step(folder / "output")
     if resume_step is not None:
@@ -269,3 +268,33 @@ def record_outcome(run_id: str, ledger: Ledger, summary: Optional[RunSummary], c
                              actual_cost=actual_hours * current.price_per_hour, resumes=resumes,
                              summary=summary or current.summary,
                              gpu=(summary.device if summary else None) or current.gpu)
+
+
+def last_sign_of_life(folder: Path, session: Session) -> float:
+    """When the session was last seen working: its summary, else its log's last line, else its start."""
+    times = [session.began]
+    for path in (folder / "output" / SUMMARY, folder / LOG):
+        try:
+            times.append(path.stat().st_mtime)
+        except OSError:
+            pass
+    return max(times)
+
+
+def reconcile(ledger: Ledger) -> list[str]:
+    """Close every local run whose launcher and job are both gone; returns their ids."""
+    closed = []
+    for record in ledger.list():
+        if record.backend != "local" or record.status not in (RunStatus.PENDING, RunStatus.RUNNING):
+            continue
+        folder = run_dir(ledger, record.id)
+        session = read_session(folder)
+        if session is None or is_alive(session.launcher) or is_alive(session.job):
+            continue  # a run from before alive.json, or one still going
+        summary = session_summary(folder / "output", session)
+        hours = max(last_sign_of_life(folder, session) - session.began, 0.0) / 3600
+        who = f"the launcher (pid {session.launcher.pid}) died" + ("" if session.job else " before the job started")
+        if record_outcome(record.id, ledger, summary, None, hours, False, session.resume_step, died=who,
+                          expect=(RunStatus.PENDING, RunStatus.RUNNING)):
+            closed.append(record.id)
+    return closed

@@ -23,7 +23,6 @@ import yaml
 from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
-from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 from tunecost.planner.spec import Method, TrainSpec
 

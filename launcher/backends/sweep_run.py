@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from tunecost.launcher.ledger.store import TERMINAL, Ledger, new_run_id, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
-from tunecost.planner.managed import usd
+from tunecost.planner.money import money
 from tunecost.planner.plan import PLAN_SCHEMA, Plan, Sweep, SweepPoint
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import job_settings
@@ -63,8 +63,8 @@ def run_sweep(plan: Plan, *, launch_point: LaunchPoint, ledger: Ledger, echo: Ec
         spent, committed = spent_and_committed(ledger, sweep_id)
         left = None if budget is None else budget - spent - committed
         if left is not None and (estimate > left or left <= 0):
-            echo(f"sweep {sweep_id}: budget guard: spent {usd(spent)} + committed {usd(committed)} + point "
-                 f"{point.index} {usd(estimate)} would pass --budget {usd(budget or 0)}; "
+            echo(f"sweep {sweep_id}: budget guard: spent {money(spent)} + committed {money(committed)} + point "
+                 f"{point.index} {money(estimate)} would pass --budget {money(budget or 0)}; "
                  f"{len(points) - len(records)} point(s) not launched")
             break
         run_id = new_run_id()

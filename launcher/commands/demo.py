@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from importlib.resources import files
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -37,12 +37,11 @@ def _check_model_package() -> None:
         raise UserError(problem)
 
 
-def _step(args: list[str]) -> None:
-    """Print the command as a user would type it, then run it in this process through the same CLI."""
-    from tunecost.launcher.cli import app  # the app imports this module to register `demo`
-
+def _step(cli: Any, args: list[str]) -> None:
+    """Print the command as a user would type it, then run it in this process through `cli`, the running CLI (the
+    root of the demo's own context: importing the app here would import this module back)."""
     typer.secho("\n$ tunecost " + shlex.join(args), bold=True, err=True)
-    code = app(args=args, prog_name="tunecost", standalone_mode=False)
+    code = cli(args=args, prog_name="tunecost", standalone_mode=False)
     if isinstance(code, int) and code != 0:
         raise typer.Exit(code)
 
@@ -61,6 +60,7 @@ def demo_commands(plan_path: Path, rate: Optional[float], max_steps: Optional[in
 
 
 def demo(
+    ctx: typer.Context,
     rate: Optional[float] = typer.Option(None, "--rate", min=0.0, help="USD per hour to bill this machine at "
                                          "[default: 0, said in the report]"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop the local run early "
@@ -73,4 +73,4 @@ def demo(
     home = tunecost_home()
     home.mkdir(parents=True, exist_ok=True)
     for args in demo_commands(home / "demo-plan.json", rate, max_steps):
-        _step(args)
+        _step(ctx.find_root().command, args)

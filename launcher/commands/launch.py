@@ -19,6 +19,7 @@ from tunecost.launcher.commands.common_options import date_range, since_option, 
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.commands.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
+from tunecost.planner.money import money
 
 if TYPE_CHECKING:
     from tunecost.planner.plan import Plan
@@ -89,7 +90,7 @@ def _dataset(workload: Workload, local: bool) -> Path:
 
 def check_rows(path: Path) -> None:
     """The job's own row checks, before anything is recorded: a bad row is bad input here, not a failed run."""
-    from tunecost.job.config import JobError
+    from tunecost.job.errors import JobError
     from tunecost.job.rows import check_dataset
 
     try:
@@ -240,10 +241,6 @@ def launch(
 RUN_FIELDS_EXCLUDED = {"plan", "task_yaml"}
 
 
-def _money(value: Optional[float]) -> str:
-    return "" if value is None else f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
-
-
 def _restarts(recoveries: int, resumes: list[int]) -> str:
     """Cloud recoveries, and the steps a run was resumed at (local --resume)."""
     return f"{recoveries}" + (f", resumed at {','.join(str(s) for s in resumes)}" if resumes else "")
@@ -251,7 +248,8 @@ def _restarts(recoveries: int, resumes: list[int]) -> str:
 
 def _hours_cost(hours: Optional[float], cost: Optional[float]) -> str:
     """'2.000 h $2.38', or what is known of it ('' when neither is)."""
-    return " ".join(part for part in ("" if hours is None else f"{hours:.3f} h", _money(cost)) if part)
+    parts = ("" if hours is None else f"{hours:.3f} h", money(cost, missing=""))
+    return " ".join(part for part in parts if part)
 
 
 def runs(
@@ -264,7 +262,7 @@ def runs(
 ) -> None:
     """The run ledger: every launch with its status, hardware, estimate and actual cost."""
     from tunecost.launcher.ledger.store import Ledger
-    from tunecost.launcher.ledger.liveness import reconcile
+    from tunecost.launcher.backends.local import reconcile
 
     if repair:
         from tunecost.launcher.ledger.repair import repair as rebuild
@@ -316,6 +314,6 @@ def runs(
             sweeps.add_column(name, justify="left" if name in ("sweep", "lowest loss") else "right", no_wrap=True)
         for s in sweep_totals(records):
             best = next((row for row in s.rows if row.best), None)
-            sweeps.add_row(s.sweep_id, str(s.points), str(s.succeeded), _money(s.estimated_cost),
-                           _money(s.actual_cost), escape(f"{best.point}: {best.settings}") if best else "")
+            sweeps.add_row(s.sweep_id, str(s.points), str(s.succeeded), money(s.estimated_cost, missing=""),
+                           money(s.actual_cost, missing=""), escape(f"{best.point}: {best.settings}") if best else "")
         console.print(sweeps)

@@ -15,8 +15,8 @@ from typing import List, Optional
 
 import typer
 
-from tunecost.launcher.atomic_file import check_target, write_atomic
 from tunecost.launcher.commands.common_options import providers_option, top_option
+from tunecost.launcher.output_file import check_target, write_output
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.commands.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
@@ -115,9 +115,9 @@ def plan(
 
         page = render_plan_html(result)
     if save is not None:
-        write_atomic(save, text + "\n", "--save")
+        write_output(save, text + "\n", "--save")
     if page is not None:
-        write_atomic(html, page, "--html")
+        write_output(html, page, "--html")
     _warn(result.warnings)
     if as_json:
         sys.stdout.write(text + "\n")

@@ -15,6 +15,7 @@ from typing import List, Optional
 import typer
 
 from tunecost.launcher.commands.common_options import providers_option, top_option
+from tunecost.planner.money import money
 
 
 prices_app = typer.Typer(help="List GPU offers and their prices; refresh them from SkyPilot's catalog.",
@@ -47,10 +48,6 @@ def select(offers, gpu: Optional[str], providers: Optional[List[str]], spot: boo
     return df if top is None else df.head(top)
 
 
-def _money(value: float) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.2f}"
-
-
 def _records(df) -> list[dict]:
     """Rows as plain dicts with NaN -> None, for --json."""
     return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
@@ -80,8 +77,8 @@ def _print_table(df, as_of: str, spot: bool) -> None:
                          max_width=40 if name in ("source", "flag") else None)
     for row in df.itertuples():
         table.add_row(*map(Text, (str(row.provider), str(row.region or "-"), str(row.instance_type),
-                                  f"{row.gpu} x{row.gpu_count}", _money(row.price_per_hour),
-                                  _money(row.spot_price_per_hour), str(row.as_of or "undated"),
+                                  f"{row.gpu} x{row.gpu_count}", money(row.price_per_hour, missing="-"),
+                                  money(row.spot_price_per_hour, missing="-"), str(row.as_of or "undated"),
                                   short_source(row.source), str(row.flag))))  # Text: prices may be user CSVs
     Console().print(table)
 

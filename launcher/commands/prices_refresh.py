@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Optional
 
+from tunecost.job.atomic import atomic_write
 from tunecost.planner.errors import UserError
 
 DEFAULT_PROVIDERS = ("aws", "gcp", "azure", "lambda", "runpod")
@@ -70,7 +70,7 @@ def refresh_provider(provider: str, out_dir: Path, timeout: float = DOWNLOAD_TIM
     from sky.skylet import constants
 
     from tunecost.planner.gpus import load_gpus
-    from tunecost.planner.offers import OFFER_COLUMNS
+    from tunecost.planner.offer_table import OFFER_COLUMNS
     from tunecost.planner.skypilot_catalog import catalog_to_offers
 
     filename = f"{provider}/vms.csv"
@@ -97,10 +97,7 @@ def refresh_provider(provider: str, out_dir: Path, timeout: float = DOWNLOAD_TIM
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{provider}.csv"
-    with tempfile.NamedTemporaryFile("w", dir=out_dir, prefix=f".{provider}.", suffix=".tmp", delete=False,
-                                     encoding="utf-8", newline="") as tmp:
-        offers[OFFER_COLUMNS].to_csv(tmp, index=False)
-    os.replace(tmp.name, target)
+    atomic_write(target, offers[OFFER_COLUMNS].to_csv(index=False))
     return Refreshed(provider, target, len(offers), stamp.isoformat(), source)
 
 

@@ -62,10 +62,10 @@ def report(
 ) -> None:
     """The cost of a run, or an expense report over runs (line items, totals per provider and tag)."""
     from tunecost.launcher.reports.cost_summary import print_summary, summarize
-    from tunecost.launcher.atomic_file import write_atomic
+    from tunecost.launcher.output_file import write_output
     from tunecost.launcher.reports.expense_report import build_report, render
     from tunecost.launcher.ledger.store import Ledger
-    from tunecost.launcher.ledger.liveness import reconcile
+    from tunecost.launcher.backends.local import reconcile
 
     dates = date_range(since, until)
     first, last = dates.first, dates.last
@@ -117,7 +117,7 @@ def report(
     if out is None:
         sys.stdout.write(text)
         return
-    write_atomic(out, text, "--out")
+    write_output(out, text, "--out")
     runs = f"{len(expense.items)} run" + ("s" if len(expense.items) != 1 else "")
     console.print(f"wrote {out} ({fmt}): {runs}, total {expense.total:,.2f} {expense.currency}",
                   markup=False, highlight=False)
@@ -134,7 +134,7 @@ def calibrate_cmd(
     from tunecost.launcher.reports.calibrate import (apply as store, calibrate, calibration_path, load_factors,
                                              print_calibration, print_factors)
     from tunecost.launcher.ledger.store import Ledger
-    from tunecost.launcher.ledger.liveness import reconcile
+    from tunecost.launcher.backends.local import reconcile
 
     dates = date_range(since, until)
     ledger = Ledger()

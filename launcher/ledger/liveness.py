@@ -1,5 +1,6 @@
 """Is a local run still alive? The launcher writes runs/<id>/alive.json (its own and the job's pid and process
-start time); `runs`, `report` and `launch --resume` reconcile every local run the ledger calls pending/running.
+start time); `runs`, `report` and `launch --resume` reconcile every local run the ledger calls pending/running
+(backends/local.py's reconcile, which writes a dead run's outcome as a finished session's is written).
 
 WHY pid + start time: a launcher killed by SIGKILL, a closed terminal or a reboot cannot update the ledger, and a
 pid alone can be reused by another process after a reboot; the pair names one process. The job logs to the run's
@@ -17,10 +18,9 @@ from typing import Optional
 import psutil
 from pydantic import BaseModel, ValidationError
 
+from tunecost.job.atomic import atomic_write
 from tunecost.job.run_summary import SUMMARY_NAME as SUMMARY
 from tunecost.job.run_summary import RunSummary, read_summary
-from tunecost.launcher.ledger.run_status import RunStatus
-from tunecost.launcher.ledger.store import Ledger
 
 ALIVE = "alive.json"
 LOG = "job.log"
@@ -56,9 +56,7 @@ def is_alive(p: Optional[Proc]) -> bool:
 
 
 def write_session(folder: Path, session: Session) -> None:
-    tmp = folder / f".{ALIVE}.tmp"
-    tmp.write_text(session.model_dump_json())
-    os.replace(tmp, folder / ALIVE)
+    atomic_write(folder / ALIVE, session.model_dump_json())
 
 
 def read_session(folder: Path) -> Optional[Session]:
@@ -78,34 +76,3 @@ def session_summary(output_dir: Path, session: Session) -> Optional[RunSummary]:
         return None
     return read_summary(path)
 
-
-def last_sign_of_life(folder: Path, session: Session) -> float:
-    """When the session was last seen working: its summary, else its log's last line, else its start."""
-    times = [session.began]
-    for path in (folder / "output" / SUMMARY, folder / LOG):
-        try:
-            times.append(path.stat().st_mtime)
-        except OSError:
-            pass
-    return max(times)
-
-
-def reconcile(ledger: Ledger) -> list[str]:
-    """Close every local run whose launcher and job are both gone; returns their ids."""
-    from tunecost.launcher.backends.local import record_outcome, run_dir
-
-    closed = []
-    for record in ledger.list():
-        if record.backend != "local" or record.status not in (RunStatus.PENDING, RunStatus.RUNNING):
-            continue
-        folder = run_dir(ledger, record.id)
-        session = read_session(folder)
-        if session is None or is_alive(session.launcher) or is_alive(session.job):
-            continue  # a run from before alive.json, or one still going
-        summary = session_summary(folder / "output", session)
-        hours = max(last_sign_of_life(folder, session) - session.began, 0.0) / 3600
-        who = f"the launcher (pid {session.launcher.pid}) died" + ("" if session.job else " before the job started")
-        if record_outcome(record.id, ledger, summary, None, hours, False, session.resume_step, died=who,
-                          expect=(RunStatus.PENDING, RunStatus.RUNNING)):
-            closed.append(record.id)
-    return closed

@@ -14,7 +14,7 @@ from typing import Optional
 from pydantic import BaseModel
 
 from tunecost.launcher.reports.cost_summary import summarize
-from tunecost.launcher.atomic_file import write_atomic
+from tunecost.launcher.output_file import write_output
 from tunecost.launcher.ledger.store import now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.corrections import Correction, Corrections, corrections_path, load_corrections
@@ -159,7 +159,7 @@ def apply(calibration: Calibration, home: Optional[Path] = None) -> tuple[Path, 
     path = calibration_path(home)
     tunecost_home(home).mkdir(parents=True, exist_ok=True)
     payload = Corrections(updated_at=now(), factors=sorted(stored.values(), key=lambda f: (f.gpu, f.method)))
-    write_atomic(path, payload.model_dump_json(indent=2) + "\n", "calibration file")
+    write_output(path, payload.model_dump_json(indent=2) + "\n", "calibration file")
     return path, payload.factors, refused
 
 

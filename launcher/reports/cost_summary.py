@@ -16,6 +16,8 @@ from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.reports.billing import SECONDS_PER_HOUR, billed_seconds, rule_for
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import TERMINAL
+from tunecost.planner.money import money
+from tunecost.planner.quote import Quote
 
 LOCAL_RATE_ZERO = "rate 0 $/h: local run, no compute billed; pass --rate to price it"
 NOT_INCLUDED_CLOUD = (
@@ -192,16 +194,10 @@ def summarize(record: RunRecord) -> CostSummary:
     )
 
 
-def _money(value: Optional[float]) -> str:
-    if value is None:
-        return "n/a"
-    return f"${value:,.4f}" if 0 < abs(value) < 0.01 else f"${value:,.2f}"
-
-
 def _signed(diff: Optional[float], pct: Optional[float], unit: str) -> str:
     if diff is None:
         return "n/a (no estimate)"
-    amount = f"{diff:+,.4f} {unit}" if unit == "h" else f"{'+' if diff >= 0 else '-'}{_money(abs(diff))}"
+    amount = f"{diff:+,.4f} {unit}" if unit == "h" else f"{'+' if diff >= 0 else '-'}{money(abs(diff))}"
     return f"{amount} ({pct:+.1f}%)" if pct is not None else amount
 
 
@@ -222,15 +218,15 @@ def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
         ("billed", f"{s.billed_hours:.4f} h = {s.billed_seconds} s, {s.billing_rule}"),
         ("billing rule source", f"{s.billing_source or ('none: this machine' if s.is_local else 'none')} "
                                 f"(as of {s.billing_as_of or '?'})"),
-        ("compute cost", _money(s.compute_cost)),
+        ("compute cost", money(s.compute_cost)),
         ("NOT included", "; ".join(s.not_included)),
         ("recoveries", str(s.recoveries)),
-        ("estimated", f"{s.estimated_hours:.4f} h, {_money(s.estimated_cost)}" if s.estimated_hours is not None
+        ("estimated", f"{s.estimated_hours:.4f} h, {money(s.estimated_cost)}" if s.estimated_hours is not None
          else "no estimate recorded"),
         ("actual - estimated", f"{_signed(s.hours_diff, s.hours_diff_pct, 'h')}; "
                                f"{_signed(s.cost_diff, s.cost_diff_pct, '$')}"),
         ("train tokens", f"{s.train_tokens:,}" if s.train_tokens else "n/a"),
-        ("$ per million tokens", _money(s.usd_per_million_tokens) if s.usd_per_million_tokens is not None
+        ("$ per million tokens", money(s.usd_per_million_tokens) if s.usd_per_million_tokens is not None
          else "n/a (no cost or no tokens)"),
         ("final loss", f"{s.final_loss:.4f}" if s.final_loss is not None else "n/a"),
     ]

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from tunecost.launcher.views.plan_view import hours_parts, hours_text
-from tunecost.planner.managed import usd
+from tunecost.planner.money import money
 from tunecost.planner.optimizer import Plan, Quote
 
 PALETTE = ("#2f6fdb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#364fc7",
@@ -109,7 +109,7 @@ def _spread_labels(lanes: list[Lane], gap: float, top: float) -> None:
 def _quote_label(q: Quote) -> str:
     kind = "spot" if q.spot else "on-demand"
     return (f"{q.provider} {q.instance_type}: {q.gpu} x{q.gpu_count * q.num_nodes} {kind}, "
-            f"{hours_text(q.hours)}, {usd(q.cost)}")
+            f"{hours_text(q.hours)}, {money(q.cost)}")
 
 
 def scatter(plan: Plan, width: int = 920, height: int = 360) -> Scatter:
@@ -128,7 +128,7 @@ def scatter(plan: Plan, width: int = 920, height: int = 360) -> Scatter:
     for i, m in enumerate(front_points):  # staircase: cheaper-but-slower to faster-but-dearer
         path += f"M{m.x:.1f},{m.y:.1f}" if i == 0 else f" H{m.x:.1f} V{m.y:.1f}"
     lanes = [Lane(y.at(max(m.cost, y.lo)), 0.0, "#000" if m.open_weights else "#868e96",
-                  f"{m.provider} {usd(m.cost)}" + ("" if m.open_weights else " (closed model)")) for m in managed]
+                  f"{m.provider} {money(m.cost)}" + ("" if m.open_weights else " (closed model)")) for m in managed]
     _spread_labels(lanes, gap=12.0, top=top + 4)
     return Scatter(width, height, left, right, top, bottom, x.ticks, y.ticks, marks, path, lanes,
                    [(p, *style[p]) for p in providers])
@@ -176,4 +176,4 @@ def render_plan_html(plan: Plan) -> str:
 
     return template_env().get_template("plan.html.j2").render(
         plan=plan, scatter=scatter(plan) if plan.quotes else None, memory=memory_bar(plan),
-        rows=plan.quotes[:TABLE_ROWS], usd=usd, hours=hours_text, hours_parts=hours_parts)
+        rows=plan.quotes[:TABLE_ROWS], money=money, hours=hours_text, hours_parts=hours_parts)

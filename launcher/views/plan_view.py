@@ -15,8 +15,8 @@ from rich.text import Text
 
 from tunecost.planner.estimate import Estimate
 from tunecost.planner.fit import LEARNED_COMPONENT
-from tunecost.planner.managed import usd
 from tunecost.planner.memory import MemoryEstimate
+from tunecost.planner.money import money
 from tunecost.planner.optimizer import Plan, Quote
 
 HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints",
@@ -37,10 +37,6 @@ def hours_parts(breakdown: dict[str, float]) -> str:
                      if breakdown.get(k, 0.0) > 0 or (k == LEARNED_COMPONENT and breakdown.get(k)))
 
 
-def _money(x: float) -> str:
-    return f"${x:,.2f}"
-
-
 def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Table:
     table = Table(title=title, title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
                   collapse_padding=True)
@@ -56,7 +52,7 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
             mark, q.provider, q.region, q.instance_type,
             f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
             + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""),
-            "spot" if q.spot else "on-demand", _money(q.price_per_hour), hours_text(q.hours), _money(q.cost),
+            "spot" if q.spot else "on-demand", money(q.price_per_hour), hours_text(q.hours), money(q.cost),
             f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "")),
             style="bold green" if q == chosen else None)
     return table
@@ -81,8 +77,8 @@ def _managed_table(plan: Plan, verbose: bool) -> Table:
     for q in plan.managed:
         status = "" if q.status == "active" else q.status
         rows.append({"service": q.provider, "model": q.model_bracket, "method": q.method,
-                     "$/M tokens": _money(q.usd_per_million_tokens), "billed tokens": f"{q.billed_tokens:,}",
-                     "total": usd(q.cost), **({"min": _money(q.minimum_usd) if q.minimum_usd else ""} if minimum else {}),
+                     "$/M tokens": money(q.usd_per_million_tokens), "billed tokens": f"{q.billed_tokens:,}",
+                     "total": money(q.cost), **({"min": money(q.minimum_usd) if q.minimum_usd else ""} if minimum else {}),
                      "as of": q.as_of or "undated", "source": q.source_kind,
                      "serving / status": _cut("; ".join(filter(None, (status, q.serving_note))) or "not stated",
                                               None if verbose else SERVING_SHOWN)})
@@ -113,7 +109,7 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
         where = (f"{chosen.gpu} x{chosen.gpu_count}{nodes}", "spot" if chosen.spot else "on-demand", chosen.region,
                  chosen.zone)
         console.print(
-            f"[bold green]Chosen: {_money(chosen.cost)}[/] on {escape(chosen.provider)} "
+            f"[bold green]Chosen: {money(chosen.cost)}[/] on {escape(chosen.provider)} "
             f"{escape(chosen.instance_type)} ({escape(', '.join(filter(None, where)))}) in about "
             f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} "
             "GiB per GPU")

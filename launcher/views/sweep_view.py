@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tunecost.launcher.views.plan_view import hours_text
-from tunecost.planner.managed import usd
+from tunecost.planner.money import money
 from tunecost.planner.plan import Plan
 
 
@@ -21,7 +21,7 @@ def render_sweep(plan: Plan, console: Console) -> None:
     console.print(f"[bold]{escape(what)}[/], {spec.method.value}: a sweep of {len(sweep.points)} points ({escape(axes)})")
     where = f"on one offer that fits every point: {escape(sweep.offer)}" if sweep.offers == "one" else \
         "each point on its cheapest offer"
-    console.print(f"[bold green]Sweep total: {usd(sweep.total_cost)}[/] and about {hours_text(sweep.total_hours)} "
+    console.print(f"[bold green]Sweep total: {money(sweep.total_cost)}[/] and about {hours_text(sweep.total_hours)} "
                   f"one point after another, {where}")
     table = Table(title="Points", title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
                   collapse_padding=True)
@@ -34,7 +34,7 @@ def render_sweep(plan: Plan, console: Console) -> None:
     for p in sweep.points:
         q = p.quote
         cells = [str(p.index), p.label, f"{p.spec.train_tokens:,}", f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}",
-                 hours_text(q.hours), usd(q.cost)]
+                 hours_text(q.hours), money(q.cost)]
         if sweep.offers == "each":
             cells.append(f"{q.provider} {q.instance_type} ({q.gpu} x{q.gpu_count}, {'spot' if q.spot else 'on-demand'})")
         table.add_row(*map(escape, cells))

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tunecost.job.config import JobConfig, JobError, load_config, model_folder_problem
+from tunecost.job.config import JobConfig, load_config, model_folder_problem
+from tunecost.job.errors import JobError
 from tunecost.job.train import main
 
 

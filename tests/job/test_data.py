@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tunecost.job.config import JobError
+from tunecost.job.errors import JobError
 from tunecost.job.data import IGNORE, Collator, load_data, parse_row, tokenize
 from tunecost.job.tiny import build_tokenizer
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tunecost.job.config import JobError
+from tunecost.job.errors import JobError
 from tunecost.job.rows import check_dataset
 
 from .conftest import write_jsonl

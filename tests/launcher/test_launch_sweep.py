@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tunecost.launcher.ledger.store import Ledger, new_run_id, now
+from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.backends.sweep_launch import launch_sweep
 from tunecost.launcher.backends.sweep_run import run_sweep

@@ -4,6 +4,7 @@ shows what the run really is, and `launch --local --resume` continues it to the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import psutil
 
@@ -42,6 +44,17 @@ def _trainer(launcher: subprocess.Popen) -> psutil.Process:
     raise AssertionError("the launcher started no trainer")
 
 
+@contextlib.contextmanager
+def _launched(home: Path, plan: Path, **options) -> Iterator[tuple[subprocess.Popen, psutil.Process]]:
+    """A launcher running the plan and its trainer; the launcher is killed on the way out if still alive."""
+    launcher = _start(home, plan, **options)
+    try:
+        yield launcher, _trainer(launcher)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+
+
 def _runs(home: Path) -> list[dict]:
     result = subprocess.run(TUNECOST + ["runs", "--json"], env=_env(home), capture_output=True, text=True,
                             timeout=60)
@@ -65,17 +78,12 @@ def _kill(proc, missing_ok: bool = False) -> None:
 def test_launcher_and_trainer_sigkilled_mid_training_then_runs_shows_stopped_and_resume_finishes(tmp_path,
                                                                                                  write_plan):
     home = tmp_path / "home"
-    launcher = _start(home, write_plan(SINGLE))
-    try:
-        trainer = _trainer(launcher)
+    with _launched(home, write_plan(SINGLE)) as (launcher, trainer):
         _wait_for(launcher, "step 10/20", timeout=180)
         _kill(launcher)
         _kill(trainer)
         launcher.wait(timeout=30)
         trainer.wait(timeout=30)
-    finally:
-        if launcher.poll() is None:
-            launcher.kill()
     [run] = _runs(home)
     assert run["status"] == "stopped", run["history"]
     assert "died" in run["history"][-1]["note"] and f"--resume {run['id']}" in run["history"][-1]["note"]
@@ -92,9 +100,7 @@ def test_launcher_sigkilled_alone_the_trainer_finishes_and_runs_records_its_summ
     """The trainer logs to the run's file, not to the dead launcher's pipe: it finishes instead of dying of a
     BrokenPipeError; until then the run is running (and cannot be resumed twice), then it is succeeded."""
     home = tmp_path / "home"
-    launcher = _start(home, write_plan(SINGLE), steps=20, save=100)
-    try:
-        trainer = _trainer(launcher)
+    with _launched(home, write_plan(SINGLE), steps=20, save=100) as (launcher, trainer):
         _wait_for(launcher, "step 10/20", timeout=180)
         _kill(launcher)
         launcher.wait(timeout=30)
@@ -103,9 +109,6 @@ def test_launcher_sigkilled_alone_the_trainer_finishes_and_runs_records_its_summ
         refused = _resume(home, run["id"])
         assert refused.returncode == 2 and "still running" in refused.stderr, refused.stderr
         trainer.wait(timeout=240)
-    finally:
-        if launcher.poll() is None:
-            launcher.kill()
     [run] = _runs(home)
     assert run["status"] == "succeeded", run["history"]
     assert run["summary"]["steps"] == 20 and run["summary"]["stop_reason"] == "max_steps"
@@ -116,19 +119,18 @@ def test_launcher_sigkilled_alone_the_trainer_finishes_and_runs_records_its_summ
 def test_killed_right_after_the_last_checkpoint_resume_trains_no_extra_step(tmp_path, write_plan):
     home = tmp_path / "home"
     for _ in range(3):  # the kill races the job's final save; a try where the job won proves nothing
-        launcher = _start(home, write_plan(SINGLE), steps=12, save=12)
-        trainer = _trainer(launcher)
-        output = None
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            found = list((home / "runs").glob("*/output/checkpoint-12/COMPLETE"))
-            if found:
-                output = found[0].parent.parent
-                break
-            time.sleep(0.002)
-        _kill(trainer, missing_ok=True)
-        _kill(launcher)
-        launcher.wait(timeout=30)
+        with _launched(home, write_plan(SINGLE), steps=12, save=12) as (launcher, trainer):
+            output = None
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                found = list((home / "runs").glob("*/output/checkpoint-12/COMPLETE"))
+                if found:
+                    output = found[0].parent.parent
+                    break
+                time.sleep(0.002)
+            _kill(trainer, missing_ok=True)
+            _kill(launcher)
+            launcher.wait(timeout=30)
         if output is not None and not (output / "run_summary.json").exists():
             break
     else:

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from tunecost.launcher.atomic_file import write_atomic
+from tunecost.launcher.output_file import write_output
 from tunecost.launcher.reports.expense_report import CSV_COLUMNS, build_report, render
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
@@ -163,12 +163,12 @@ def test_running_runs_in_range_are_left_out_of_the_report(real_runs, tunecost_cl
     assert "left out: in-flight (running" in done.stdout
 
 
-def test_write_atomic_refuses_a_missing_folder_and_replaces_whole_files(tmp_path):
+def test_write_output_refuses_a_missing_folder_and_replaces_whole_files(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
-        write_atomic(tmp_path / "nope" / "r.md", "x", "--out")
+        write_output(tmp_path / "nope" / "r.md", "x", "--out")
     target = tmp_path / "r.md"
     target.write_text("old report")
-    write_atomic(target, "new report", "--out")
+    write_output(target, "new report", "--out")
     assert target.read_text() == "new report"
     assert [p.name for p in tmp_path.iterdir()] == ["r.md"]
 

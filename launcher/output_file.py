@@ -1,11 +1,11 @@
-"""Write a user's output file (a plan, a report) whole or not at all, and say in one line why it cannot be."""
+"""Write a user's output file (a plan, a report, the calibration file) whole or not at all, and say in one line
+why it cannot be. The writing itself is job/atomic.py's, the one atomic writer."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from tunecost.job.atomic import atomic_write
 from tunecost.planner.errors import UserError
 
 
@@ -21,22 +21,11 @@ def check_target(path: Path, option: str) -> Path:
     return path
 
 
-def write_atomic(path: Path, text: str, option: str) -> None:
-    """Temp file in the same folder, then rename: a reader never sees half a file. `option` names the flag
-    (--save, --out) in the error line."""
+def write_output(path: Path, text: str, option: str) -> None:
+    """Write atomically after check_target; `option` names the flag (--save, --out) in the error line."""
     path = check_target(path, option)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic_write(path, text)
     except OSError as err:
         raise UserError(f"{option} {path}: cannot write in {path.parent} ({err.strerror}); pick a writable "
                         "folder") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise UserError(f"{option} {path}: cannot write ({err.strerror}); pick a writable folder") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

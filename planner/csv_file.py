@@ -1,0 +1,33 @@
+"""Reading a user's CSV (offer prices, managed prices): the file's text and its data rows, each bad one named by
+file and line in one clear line. The columns are each table's own business."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterator
+
+from tunecost.planner.errors import UserError
+
+
+def read_text(path: Path, where: str, usage: str) -> str:
+    """The file as text (a BOM dropped); a missing or unreadable file is one line, `usage` saying what to pass."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UserError(f"{where}: no such file (pass {usage})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"{where}: cannot read it as UTF-8 text ({err.__class__.__name__})") from None
+
+
+def data_rows(reader: "csv._reader", where: str, width: int) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each row after the header, blank rows skipped; a row whose field count is not
+    the header's `width` stops the read (an unquoted comma)."""
+    for fields in reader:
+        line = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) != width:
+            raise UserError(f"{where} line {line}: {len(fields)} fields but the header has {width} "
+                            "(quote values that contain commas)")
+        yield line, fields
