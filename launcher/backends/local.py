@@ -21,7 +21,7 @@ from tunecost.job.config import HUB_ID, model_folder_problem
 from tunecost.job.run_summary import RunSummary, StopReason
 from tunecost.launcher.backends.job_config import CONFIG_NAME, build_job_config, write_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
-from tunecost.launcher.ledger.store import Ledger, new_run_id, now
+from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.liveness import (LOG, SUMMARY, Session, is_alive, proc, read_session, session_summary,
                                                write_session)
 from tunecost.launcher.backends.local_estimate import estimate_local
@@ -100,7 +100,7 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
 
     The record gets the planner's peak memory and its hours for this machine (the CPU speed model on a probe of
     this machine, launcher/backends/local_estimate.py), not the plan's quote, which is for a cloud GPU."""
-    run_id = run_id or new_run_id()
+    run_id = run_id or ledger.new_run_id()
     folder = run_dir(ledger, run_id)
     price = float(rate or 0.0)
     config = build_job_config(plan, run_id=run_id, dataset=dataset, output_dir=str(folder / "output"),

@@ -20,7 +20,7 @@ from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.backends import sky_client
 from tunecost.launcher.backends.job_config import build_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
-from tunecost.launcher.ledger.store import Ledger, new_run_id, now
+from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.launcher.backends.sky_task import (TaskOptions, candidate_offers, remote_dataset_path, remote_output_dir,
@@ -61,7 +61,7 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
     """Stage job/ + config under $TUNECOST_HOME/runs/<id>/sky, render the YAML, and have SkyPilot validate it.
     A dry run stages under $TUNECOST_HOME/dry-run/<id> instead (the previous one removed): runs/ holds recorded
     runs only, and the printed YAML still runs with `sky jobs launch`."""
-    run_id = run_id or new_run_id()
+    run_id = run_id or ledger.new_run_id()
     offers = candidate_offers(plan, top_k)
     guard_price = max(float(o["price_per_hour"]) for o in offers)
     dataset_local = str(dataset.expanduser().resolve())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Callable, Optional
 
-from tunecost.launcher.ledger.store import TERMINAL, Ledger, new_run_id, now
+from tunecost.launcher.ledger.store import TERMINAL, Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
 from tunecost.planner.money import money
@@ -67,7 +67,7 @@ def run_sweep(plan: Plan, *, launch_point: LaunchPoint, ledger: Ledger, echo: Ec
                  f"{point.index} {money(estimate)} would pass --budget {money(budget or 0)}; "
                  f"{len(points) - len(records)} point(s) not launched")
             break
-        run_id = new_run_id()
+        run_id = ledger.new_run_id()
         echo(f"sweep {sweep_id}: point {point.index + 1}/{len(points)} {point.label} (run {run_id})")
         fields = {"sweep_id": sweep_id, "sweep_point": point.index, "sweep_params": point.params}
         record = launch_point(plan.point(point), {**overrides, **point.job}, run_id, fields, left)

@@ -186,6 +186,16 @@ class Ledger:
             self._write(db, merged)
         return merged
 
+    def new_run_id(self) -> str:
+        """A run id neither in the ledger nor a folder under runs/: a run writes its folder before its record,
+        so an id drawn twice in one second (1 in 65536 per pair) must not reach another run's folder."""
+        while True:
+            run_id = new_run_id()
+            with self._tx() as db:
+                taken = db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if not taken and not (self.home / "runs" / run_id).exists():
+                return run_id
+
     def get(self, run_id: str) -> RunRecord:
         """The run with this id; UserError if there is none."""
         with self._tx() as db:

@@ -176,6 +176,23 @@ def test_new_run_ids_are_unique_and_skypilot_safe():
     assert all(re.fullmatch(r"tc-\d{6}-\d{6}-[0-9a-f]{4}", i) for i in ids)
 
 
+def test_a_run_id_drawn_twice_in_one_second_is_drawn_again(tmp_path, monkeypatch):
+    """The random part is 2 bytes: a second run in the same second can draw a taken id. The ledger skips ids
+    it holds and ids with a run folder (written before the record), never handing one out twice."""
+    import secrets
+
+    from tunecost.launcher.ledger import store
+
+    ledger = Ledger(tmp_path)
+    draws = iter(["beef", "beef", "cafe", "cafe", "f00d"])
+    monkeypatch.setattr(secrets, "token_hex", lambda n: next(draws))
+    monkeypatch.setattr(store, "now", lambda: datetime(2026, 12, 2, 16, 0, 0, tzinfo=timezone.utc))
+    first = ledger.new_run_id()
+    ledger.create(_record(first))
+    (tmp_path / "runs" / "tc-261202-160000-cafe").mkdir(parents=True)  # staged, not yet recorded
+    assert (first, ledger.new_run_id()) == ("tc-261202-160000-beef", "tc-261202-160000-f00d")
+
+
 # A record as the ledger stored it before RunSummary and RunStatus existed: plain strings and a summary dict with
 # the job's keys (one it no longer writes), and a run that ended without a summary ({}).
 OLD_SUMMARY = {"run_id": "tc-old", "method": "lora", "model": "tiny", "resumed_from": [4], "bad_rows": 0, "rows": 64,
