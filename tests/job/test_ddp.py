@@ -9,9 +9,13 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from tunecost.job import checkpoints
 
 from .conftest import summary_line, tiny_args
+
+pytestmark = pytest.mark.slow  # real training runs
 
 
 def _free_port() -> int:

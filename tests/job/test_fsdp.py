@@ -31,6 +31,7 @@ def test_fsdp_needs_several_processes_and_a_gpu(tmp_path, monkeypatch):
     assert not _config(tmp_path, parallelism="ddp").resolve(cuda=True).fsdp()
 
 
+@pytest.mark.slow  # a child process that imports transformers and accelerate
 def test_transformers_accepts_the_fsdp2_arguments__gpu_check_replaced(tmp_path):
     """TrainingArguments validates the FSDP config (and sets process-wide env for accelerate), so it is built in a
     child process; JobConfig.fsdp is the one thing replaced (no GPU here)."""

@@ -14,6 +14,8 @@ from tunecost.job.train import main, resume_point
 
 from .conftest import tiny_args
 
+pytestmark = pytest.mark.slow  # real training runs
+
 
 def _summary(out) -> dict:
     return json.loads((out / "run_summary.json").read_text())

@@ -16,6 +16,8 @@ from tunecost.job.train import main
 
 from .conftest import job_cmd, run_job, summary_line, tiny_args
 
+pytestmark = pytest.mark.slow  # real training runs
+
 # packed 64-token blocks, past an epoch boundary: the resume has to skip batches mid-epoch and restore RNG (dropout)
 RESUME_RUN = dict(max_steps=16, save_steps=4, micro_batch=8, seq_len=64, packing="true", keep_checkpoints=2)
 

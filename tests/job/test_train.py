@@ -13,6 +13,8 @@ from tunecost.job.train import main
 
 from .conftest import tiny_args, write_jsonl
 
+pytestmark = pytest.mark.slow  # real training runs
+
 
 def summary(out) -> dict:
     return json.loads((out / "run_summary.json").read_text())

@@ -5,7 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tunecost.launcher.ledger.store import Ledger
+
+pytestmark = pytest.mark.slow  # real training runs
 
 
 def test_demo_plans_runs_and_reports_a_real_local_qlora_run(tmp_path):

@@ -46,6 +46,7 @@ def _planner_peak(spec: TrainSpec, model: str) -> float:
     return estimate_memory(shaped, resolve_shape(shaped)).peak_gib
 
 
+@pytest.mark.slow  # a real training run
 def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan):
     """From a real plan (the optimizer's, chosen: a gcp T4): the run records the planner's one-process peak for
     the model it trains (a folder with config.json), hours for this machine (CPU probe + speed model, not the
@@ -104,6 +105,7 @@ def _wait_for(proc: subprocess.Popen, text: str, timeout: float) -> str:
     raise AssertionError(f"never saw {text!r}; output:\n{seen[-2000:]}")
 
 
+@pytest.mark.slow  # a real training run
 def test_sigint_stops_with_a_checkpoint_and_resume_continues_the_same_run(tmp_path, write_plan):
     home = tmp_path / "home"
     proc = subprocess.Popen(TUNECOST + ["launch", "--local", str(write_plan(SINGLE)), "--model", "tiny",
@@ -176,6 +178,7 @@ def test_incomplete_model_folder_is_one_line_and_nothing_is_recorded(tmp_path, w
     assert Ledger(home).list() == [] and not (home / "runs").exists()
 
 
+@pytest.mark.slow  # a real training run
 def test_a_job_that_fails_exits_1_and_is_recorded_failed_with_its_reason(tmp_path, write_plan):
     """Rows the launcher accepts (well-formed) but the job cannot train on: every completion is cut off by the
     plan's seq_len (64 tokens). The job says so in one line; the launcher records the run as failed with that line

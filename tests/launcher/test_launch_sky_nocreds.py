@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import psutil
+import pytest
 
 from tunecost.launcher.ledger.store import Ledger
 
@@ -34,6 +35,7 @@ def _servers_on(port: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow  # starts SkyPilot's real API server (about 10 s)
 def test_launch_without_credentials_is_one_line_and_leaves_nothing(tmp_path, write_plan):
     port = _free_port()
     env = {**os.environ, "HOME": str(tmp_path / "user"), "SKY_RUNTIME_DIR": str(tmp_path / "skyrt"),

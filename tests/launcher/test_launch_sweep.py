@@ -32,6 +32,7 @@ def _cli(args: list[str], home: Path, timeout: int = 600) -> subprocess.Complete
     return subprocess.run(TUNECOST + args, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.mark.slow  # two real training runs
 def test_local_rank_sweep_runs_every_point_and_reports_losses_and_the_total(tmp_path):
     home = tmp_path / "home"
     result = _cli(["launch", "--local", "--model", "tiny", "--dataset", "demo", "--sweep", "rank=4,8",

@@ -16,10 +16,14 @@ from typing import Iterator
 
 import psutil
 
+import pytest
+
 from tunecost.job import checkpoints
 
 from .conftest import SINGLE
 from .test_launch_local import _wait_for
+
+pytestmark = pytest.mark.slow  # real training runs
 
 TUNECOST = [sys.executable, "-c", "from tunecost.launcher.cli import main; main()"]
 

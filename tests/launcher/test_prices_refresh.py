@@ -106,6 +106,7 @@ def test_refresh_without_network_or_cache_is_one_line(tmp_path):
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.slow  # waits out the download timeout
 def test_refresh_download_that_hangs_is_bounded(tmp_path):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -55,6 +55,7 @@ def test_an_absurd_token_count_is_refused():
     assert "--tokens" in line and "more than" in line
 
 
+@pytest.mark.slow  # the real console script twice, SkyPilot imported
 def test_dry_run_leaves_no_unrecorded_run_folder(tmp_path, write_plan, home):
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')

@@ -17,6 +17,8 @@ from tunecost.planner.errors import UserError
 
 from ..conftest import SINGLE
 
+pytestmark = pytest.mark.slow  # real training runs
+
 
 def _measured_hours(record) -> float:
     """As the ledger measured it: the launcher's running hours, else first start to last end."""

@@ -14,6 +14,8 @@ from tunecost.planner.quote import Quote
 
 from ..conftest import SINGLE, quote
 
+pytestmark = pytest.mark.slow  # real training runs
+
 
 def _seconds(record) -> float:
     """Running seconds as the ledger has them: the launcher's measured hours, else first start to last end."""

@@ -17,6 +17,8 @@ from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
 
+pytestmark = pytest.mark.slow  # real training runs
+
 EVIL = "<script>alert(1)</script>"
 
 
