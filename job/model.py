@@ -106,9 +106,22 @@ def load_base(folder: str, cfg: JobConfig):
         quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                    bnb_4bit_use_double_quant=st.double_quant, bnb_4bit_compute_dtype=DTYPES[st.compute],
                                    bnb_4bit_quant_storage=DTYPES[st.quant_storage])
-        return _loading("weights", folder, lambda: AutoModelForCausalLM.from_pretrained(
-            folder, quantization_config=quant, dtype=DTYPES[st.rest], device_map=None if fsdp else _device_map()))
+        return keep_4bit_trainable(_loading("weights", folder, lambda: AutoModelForCausalLM.from_pretrained(
+            folder, quantization_config=quant, dtype=DTYPES[st.rest], device_map=None if fsdp else _device_map())))
     return _loading("weights", folder, lambda: AutoModelForCausalLM.from_pretrained(folder, dtype=DTYPES[st.base]))
+
+
+def keep_4bit_trainable(model):
+    """On a CPU with AVX512-BF16, bitsandbytes repacks a 4-bit weight for its inference kernel the first time the
+    layer runs in eval mode (the job's before-training sample, an eval) and keeps it repacked; that kernel has no
+    backward, so every later training step gets wrong gradients through the frozen layers (bitsandbytes 0.50
+    warns "gemv_4bit: an autograd kernel was not registered"; the demo's loss rose 3.6 -> 6.7). Never repack."""
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+    return model
 
 
 def target_modules(spec, model_type: Optional[str]) -> list[str]:
