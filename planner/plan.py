@@ -83,8 +83,8 @@ class Plan(BaseModel):
 
     def point(self, point: SweepPoint) -> "Plan":
         """The plan one sweep point runs: this plan with the point's spec and offers, no sweep."""
-        return self.model_copy(update={"spec": point.spec, "chosen": next(iter(point.quotes), None), "quotes": point.quotes,
-                                       "sweep": None})
+        return self.model_copy(update={"spec": point.spec, "chosen": next(iter(point.quotes), None),
+                                       "quotes": point.quotes, "sweep": None})
 
 
 def _first_error(err: ValidationError) -> str:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from tunecost.job.atomic import atomic_write
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
+from tunecost.planner.quote import Quote
 
 CONFIG_NAME = "tunecost_job.json"
 
@@ -36,7 +37,7 @@ def _targets(value: Any) -> Any:
 def build_job_config(plan: Plan, *, run_id: str, dataset: str, output_dir: str,
                      price_per_hour: float, budget_usd: Optional[float] = None, model: Optional[str] = None,
                      local: bool = False, overrides: Optional[dict[str, Any]] = None,
-                     offers: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+                     offers: Sequence[Quote] = ()) -> dict[str, Any]:
     """Job config for this plan. `local` drops GPU-only choices the plan made for its cloud GPU. `offers`: the
     ones the run may land on; one config serves them all, so it shards (FSDP) when any of them was planned
     sharded: a DDP copy per GPU would not fit there (the job runs one-GPU offers unsharded either way)."""
@@ -57,7 +58,7 @@ def build_job_config(plan: Plan, *, run_id: str, dataset: str, output_dir: str,
     if local and config.get("optimizer") == "paged-adamw-8bit":
         config.pop("optimizer")
     if offers:
-        config["parallelism"] = "fsdp" if any(o.get("parallelism") == "fsdp" for o in offers) else "ddp"
+        config["parallelism"] = "fsdp" if any(o.parallelism == "fsdp" for o in offers) else "ddp"
     config.update(dataset=dataset, output_dir=output_dir, run_id=run_id, price_per_hour=float(price_per_hour))
     if budget_usd is not None:
         config["budget_usd"] = float(budget_usd)

@@ -49,7 +49,8 @@ def estimate_local(plan: Plan, config: dict[str, Any], model_id: str, home: Path
     """None when the model has no known shape (the job's 'tiny'), the dataset no example count, or probing fails."""
     from tunecost.launcher.backends.cpu_probe import cpu_probe
 
-    ran = {key: config[key] for key in ("micro_batch", "grad_accum", "seq_len", "epochs") if config.get(key) is not None}
+    ran = {key: config[key] for key in ("micro_batch", "grad_accum", "seq_len", "epochs")
+           if config.get(key) is not None}  # what the job was told to run, over the plan's spec
     try:
         spec = plan.spec.with_model(model_id, **ran)
         shape = resolve_shape(spec)

@@ -23,7 +23,9 @@ import yaml
 from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
+from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
 from tunecost.planner.plan import Plan
+from tunecost.planner.quote import Quote
 from tunecost.planner.spec import Method, TrainSpec
 
 # Secrets the job may need on the VM; only their names go into the YAML, values come from the environment.
@@ -64,20 +66,14 @@ def remote_output_dir(run_id: str) -> str:
     return f"{CHECKPOINT_MOUNT}/{run_id}"
 
 
-def candidate_offers(plan: Plan, top_k: int) -> list[dict[str, Any]]:
+def candidate_offers(plan: Plan, top_k: int) -> list[Fallback]:
     """The fallback order (launcher/backends/fallbacks.py), each offer with its `reason` for the YAML comment."""
-    from tunecost.launcher.backends.fallbacks import fallback_order
-
-    return [{**f.offer.model_dump(mode="json"), "reason": f.reason} for f in fallback_order(plan, top_k)]
+    return fallback_order(plan, top_k)
 
 
-def _resources(quote: Mapping[str, Any]) -> dict[str, Any]:
-    """One `ordered` entry. The instance type pins the GPUs, except GCP n1 hosts where GPUs are attached."""
-    infra = "/".join(str(p) for p in (quote["provider"], quote.get("region"), quote.get("zone")) if p)
-    accelerators = None
-    if quote["provider"] == "gcp" and str(quote["instance_type"]).startswith("n1-"):
-        accelerators = {quote["gpu"]: int(quote["gpu_count"])}
-    return {**quote, "infra": infra, "accelerators": accelerators}
+def _where(quote: Quote) -> str:
+    """'gcp/us-central1/us-central1-a': SkyPilot's infra, the parts the offer names."""
+    return "/".join(p for p in (quote.provider, quote.region, quote.zone) if p)
 
 
 def disk_size_gb(spec: TrainSpec) -> int:
@@ -94,13 +90,12 @@ def _spec_line(spec: TrainSpec) -> str:
             f"micro-batch {spec.micro_batch} x accum {spec.grad_accum}, {spec.epochs} epoch(s)")
 
 
-def _chosen_line(quote: Mapping[str, Any]) -> str:
-    where = "/".join(p for p in (quote.get("provider"), quote.get("region"), quote.get("zone")) if p)
-    nodes = int(quote.get("num_nodes") or 1)
-    return (f"{quote['gpu']} x{quote['gpu_count']}{f' x {nodes} nodes' if nodes > 1 else ''} "
-            f"({quote.get('parallelism', 'single')}) on {where} {quote['instance_type']}, "
-            f"{'spot' if quote.get('spot') else 'on-demand'} ${quote['price_per_hour']:.4f}/h, "
-            f"{quote['hours']:.2f} h, ${quote['cost']:.2f}")
+def _chosen_line(quote: Quote) -> str:
+    nodes = quote.num_nodes
+    return (f"{quote.gpu} x{quote.gpu_count}{f' x {nodes} nodes' if nodes > 1 else ''} "
+            f"({quote.parallelism}) on {_where(quote)} {quote.instance_type}, "
+            f"{'spot' if quote.spot else 'on-demand'} ${quote.price_per_hour:.4f}/h, "
+            f"{quote.hours:.2f} h, ${quote.cost:.2f}")
 
 
 RUN_SCRIPT = f"""\
@@ -130,19 +125,20 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _TaskDumper.add_representer(str, _str)
 
 
-def _offer_entry(o: Mapping[str, Any]) -> dict[str, Any]:
-    entry: dict[str, Any] = {"infra": o["infra"], "instance_type": o["instance_type"]}
-    if o.get("accelerators"):
-        entry["accelerators"] = o["accelerators"]
-    entry["use_spot"] = bool(o["spot"])
+def _offer_entry(quote: Quote) -> dict[str, Any]:
+    """One `ordered` entry. The instance type pins the GPUs, except GCP n1 hosts where GPUs are attached."""
+    entry: dict[str, Any] = {"infra": _where(quote), "instance_type": quote.instance_type}
+    if quote.provider == "gcp" and quote.instance_type.startswith("n1-"):
+        entry["accelerators"] = {quote.gpu: quote.gpu_count}
+    entry["use_spot"] = quote.spot
     return entry
 
 
-def build_task(plan: Plan, opts: TaskOptions, offers: list[dict[str, Any]]) -> dict[str, Any]:
-    """The task as SkyPilot's YAML schema has it, keys in reading order; `offers` as from _resources."""
+def build_task(plan: Plan, opts: TaskOptions, offers: list[Quote]) -> dict[str, Any]:
+    """The task as SkyPilot's YAML schema has it, keys in reading order; `offers` in the fallback order."""
     spec = plan.spec
     task: dict[str, Any] = {"name": opts.run_id}
-    num_nodes = int(offers[0].get("num_nodes") or 1)
+    num_nodes = offers[0].num_nodes
     if num_nodes > 1:
         task["num_nodes"] = num_nodes
     task["resources"] = {
@@ -168,19 +164,19 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).splitlines())
 
 
-def _header(plan: Plan, opts: TaskOptions, offers: list[dict[str, Any]], guard_price: float) -> str:
+def _header(plan: Plan, opts: TaskOptions, order: list[Fallback], guard_price: float) -> str:
     """What the plan chose and why each offer is in the order, as comments above the task."""
-    per_node = " per node" if int(offers[0].get("num_nodes") or 1) > 1 else ""
+    per_node = " per node" if order[0].offer.num_nodes > 1 else ""
     lines = [
         f"tunecost run {opts.run_id}: {_spec_line(plan.spec)}",
-        f"Planned: {_chosen_line(offers[0])}",
+        f"Planned: {_chosen_line(order[0].offer)}",
         f"Prices as of {plan.prices_as_of or 'unknown'}. Run it yourself with: sky jobs launch THIS_FILE"
         + "".join(f" --secret {s}" for s in opts.secrets),
         "",
         "resources.ordered is tried in this order (cheapest first); a capacity failure falls over to the next offer:",
-        *(f"{o['gpu']} x{o['gpu_count']}{per_node}, {'spot' if o['spot'] else 'on-demand'} "
-          f"${o['price_per_hour']:.4f}/h, estimated {o['hours']:.2f} h = ${o['cost']:.2f}"
-          + (f": {o['reason']}" if o.get("reason") else "") for o in offers),
+        *(f"{f.offer.gpu} x{f.offer.gpu_count}{per_node}, {'spot' if f.offer.spot else 'on-demand'} "
+          f"${f.offer.price_per_hour:.4f}/h, estimated {f.offer.hours:.2f} h = ${f.offer.cost:.2f}"
+          + (f": {f.reason}" if f.reason else "") for f in order),
         "",
         "job_recovery: a preempted or failed VM restarts in the next region; the job resumes from its newest",
         "complete checkpoint. Checkpoints survive preemption in the bucket mounted at /checkpoints (MOUNT_CACHED",
@@ -196,14 +192,14 @@ def _header(plan: Plan, opts: TaskOptions, offers: list[dict[str, Any]], guard_p
 def render_task_yaml(plan: Plan, opts: TaskOptions, guard_price: Optional[float] = None) -> str:
     """The task YAML text for this plan; secrets appear by name only. `guard_price`: the $/h the job's budget
     guard uses (default: the dearest offer in the fallback order)."""
-    offers = [_resources(q) for q in candidate_offers(plan, opts.top_k)]
+    order = candidate_offers(plan, opts.top_k)
     if guard_price is None:
-        guard_price = max(float(o["price_per_hour"]) for o in offers)
-    task = build_task(plan, opts, offers)
+        guard_price = max(f.offer.price_per_hour for f in order)
+    task = build_task(plan, opts, [f.offer for f in order])
     # One top-level key per dump, joined by blank lines: a valid mapping, and sections a reader can tell apart.
     body = "\n".join(yaml.dump({key: value}, Dumper=_TaskDumper, sort_keys=False, allow_unicode=True,
                                default_flow_style=False, width=120) for key, value in task.items())
-    return _header(plan, opts, offers, guard_price) + body
+    return _header(plan, opts, order, guard_price) + body
 
 
 def stage_workdir(workdir: Path, job_config: dict[str, Any]) -> Path:

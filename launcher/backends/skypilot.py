@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.backends import sky_client
@@ -27,6 +27,7 @@ from tunecost.launcher.backends.sky_task import (TaskOptions, candidate_offers, 
                                          render_task_yaml, secret_names, stage_workdir)
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
+from tunecost.planner.quote import Quote
 
 Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
@@ -47,7 +48,7 @@ class Prepared(BaseModel):
     folder: str
     yaml_text: str
     secrets: list[str]
-    offers: list[dict[str, Any]]
+    offers: list[Quote] = Field(description="the fallback order, the plan's choice first")
     plan: Plan
     job_model: str
     budget_usd: Optional[float] = None
@@ -62,8 +63,8 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
     A dry run stages under $TUNECOST_HOME/dry-run/<id> instead (the previous one removed): runs/ holds recorded
     runs only, and the printed YAML still runs with `sky jobs launch`."""
     run_id = run_id or ledger.new_run_id()
-    offers = candidate_offers(plan, top_k)
-    guard_price = max(float(o["price_per_hour"]) for o in offers)
+    offers = [f.offer for f in candidate_offers(plan, top_k)]
+    guard_price = max(o.price_per_hour for o in offers)
     dataset_local = str(dataset.expanduser().resolve())
     config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(dataset_local),
                               output_dir=remote_output_dir(run_id), price_per_hour=guard_price,
@@ -90,14 +91,13 @@ def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:
     chosen = prep.offers[0]
     return RunRecord(
         id=prep.run_id, status=RunStatus.PENDING, backend=backend, created_at=now(), tag=tag,
-        provider=chosen["provider"], region=chosen.get("region", ""), zone=chosen.get("zone", ""),
-        instance_type=chosen["instance_type"], gpu=chosen["gpu"], gpu_count=int(chosen["gpu_count"]),
-        spot=bool(chosen["spot"]), price_per_hour=float(chosen["price_per_hour"]), method=prep.plan.spec.method.value,
-        model=prep.job_model, estimated_hours=chosen.get("hours"), estimated_cost=chosen.get("cost"),
-        estimated_peak_gib=chosen.get("peak_gib_per_gpu"), plan=prep.plan, task_yaml=prep.yaml_text,
+        provider=chosen.provider, region=chosen.region, zone=chosen.zone, instance_type=chosen.instance_type,
+        gpu=chosen.gpu, gpu_count=chosen.gpu_count, spot=chosen.spot, price_per_hour=chosen.price_per_hour,
+        method=prep.plan.spec.method.value, model=prep.job_model, estimated_hours=chosen.hours,
+        estimated_cost=chosen.cost, estimated_peak_gib=chosen.peak_gib_per_gpu, plan=prep.plan, task_yaml=prep.yaml_text,
         output_dir=f"{remote_output_dir(prep.run_id)} (bucket mount)", budget_usd=prep.budget_usd,
-        rate_source=f"plan: {chosen['provider']} {chosen.get('region', '')} {chosen['instance_type']} "
-                    f"{'spot' if chosen['spot'] else 'on-demand'}, prices as of {chosen.get('as_of', '?')}",
+        rate_source=f"plan: {chosen.provider} {chosen.region} {chosen.instance_type} "
+                    f"{'spot' if chosen.spot else 'on-demand'}, prices as of {chosen.as_of}",
         **prep.sweep,
     )
 
@@ -156,11 +156,11 @@ def _ts(value: Optional[float]) -> Optional[datetime]:
     return datetime.fromtimestamp(value, tz=timezone.utc) if value else None
 
 
-def _ran_on(prep: Prepared, job: dict[str, Any]) -> dict[str, Any]:
+def _ran_on(prep: Prepared, job: dict[str, Any]) -> Quote:
     """The offer the job ran on: the first candidate in SkyPilot's cloud and region, else the chosen one."""
     cloud, region = str(job.get("cloud") or "").lower(), job.get("region")
     for offer in prep.offers:
-        if offer["provider"].lower() == cloud and (not region or offer.get("region") == region):
+        if offer.provider.lower() == cloud and (not region or offer.region == region):
             return offer
     return prep.offers[0]
 
@@ -187,16 +187,16 @@ def _record_managed(prep: Prepared, ledger: Ledger, job_id: int, scanner: Output
     start, end = _ts(job.get("start_at")), _ts(job.get("end_at"))
     hours = (job["end_at"] - job["start_at"]) / 3600 if start and end else (job.get("job_duration") or 0) / 3600
     offer = _ran_on(prep, job)
-    price = float(offer["price_per_hour"])
+    price = offer.price_per_hour
     note = f"SkyPilot: {job.get('status')}"
     if job.get("failure_reason"):
         note += f" ({job['failure_reason']})"[:300]
     ledger.set_status(
         prep.run_id, status, note, actual_hours=hours, actual_cost=hours * price, price_per_hour=price,
         recoveries=int(job.get("recovery_count") or 0), summary=scanner.summary,
-        started_at=start, provider=offer["provider"], region=job.get("region") or offer.get("region", ""),
-        zone=job.get("zone") or offer.get("zone", ""), instance_type=offer["instance_type"], gpu=offer["gpu"],
-        gpu_count=int(offer["gpu_count"]), spot=bool(offer["spot"]),
+        started_at=start, provider=offer.provider, region=job.get("region") or offer.region,
+        zone=job.get("zone") or offer.zone, instance_type=offer.instance_type, gpu=offer.gpu,
+        gpu_count=offer.gpu_count, spot=offer.spot,
         resumes=list(scanner.summary.resumed_from) if scanner.summary else [],
     )
     if end is not None and status is not RunStatus.RUNNING:
@@ -227,7 +227,7 @@ def launch_cluster(prep: Prepared, cluster: str, *, ledger: Ledger, echo: Echo, 
             sky_client.down(cluster)
         finally:
             hours = (time.monotonic() - started) / 3600
-            price = float(prep.offers[0]["price_per_hour"])
+            price = prep.offers[0].price_per_hour
             ledger.update(prep.run_id, actual_hours=hours, actual_cost=hours * price, summary=scanner.summary)
             if started_server:
                 sky_client.api_stop()
