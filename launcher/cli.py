@@ -7,6 +7,7 @@ becomes one line `error: ...` on stderr and exit code 2, however the app is invo
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -14,6 +15,7 @@ import typer
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
+from tunecost.launcher.commands.common_options import PlainFlagsCommand, plain_flags
 from tunecost.planner.errors import UserError, from_validation
 
 try:  # typer >= 0.22 vendors click as typer._click; older typer uses click itself
@@ -44,6 +46,9 @@ def _usage_message(err: click_errors.UsageError) -> str:
 class OneLineErrors(TyperGroup):
     """Runs click non-standalone so that no error leaves as a traceback or a multi-line usage box."""
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        return plain_flags(super().get_params(ctx))
+
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
@@ -71,7 +76,8 @@ app = typer.Typer(
     help="What will this fine-tune cost, where, and how long? Then run it there.",
     cls=OneLineErrors,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command and group
     pretty_exceptions_enable=False,
 )
 
@@ -96,14 +102,15 @@ def _register() -> None:
     """Every command, named here once: the command modules declare functions and know nothing of the app."""
     from tunecost.launcher.commands import demo, launch, plan, prices, report
 
-    app.command("plan")(plan.plan)
-    app.command("estimate")(plan.estimate)
-    app.add_typer(prices.prices_app, name="prices")
-    app.command("launch")(launch.launch)
-    app.command("runs")(launch.runs)
-    app.command("report")(report.report)
-    app.command("calibrate")(report.calibrate_cmd)
-    app.command("demo")(demo.demo)
+    command = functools.partial(app.command, cls=PlainFlagsCommand)
+    command("plan")(plan.plan)
+    command("estimate")(plan.estimate)
+    app.add_typer(prices.prices_app, name="prices", cls=OneLineErrors)
+    command("launch")(launch.launch)
+    command("runs")(launch.runs)
+    command("report")(report.report)
+    command("calibrate")(report.calibrate_cmd)
+    command("demo")(demo.demo)
 
 
 _register()

@@ -43,6 +43,14 @@ class PriceTables:
     as_of: str
     warnings: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    user_warnings: list[str] = field(default_factory=list)  # about the user's --prices file, whatever is filtered
+    today: date = field(default_factory=date.today)
+
+    def age_of(self, offers: pd.DataFrame) -> tuple[str, list[str]]:
+        """The as-of label and warnings of the offers a plan kept (its --providers, --gpu, ...), so an age
+        warning names only providers the user asked for."""
+        as_of, warnings = staleness(offers, self.today)
+        return as_of, [*warnings, *self.user_warnings]
 
 
 def prices_dir(home: Optional[Path] = None) -> Path:
@@ -136,5 +144,7 @@ def load_prices(user_csv: Optional[Path] = None, home: Optional[Path] = None,
         sources.append(str(user_csv))
 
     offers = usable_gpu_memory(fill_gpu_memory(conform(offers)))
-    as_of, warnings = staleness(offers, today or date.today())
-    return PriceTables(offers=offers, as_of=as_of, warnings=[*warnings, *user_warnings], sources=sources)
+    today = today or date.today()
+    as_of, warnings = staleness(offers, today)
+    return PriceTables(offers=offers, as_of=as_of, warnings=[*warnings, *user_warnings], sources=sources,
+                       user_warnings=user_warnings, today=today)

@@ -12,8 +12,25 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from tunecost.planner.errors import UserError
+
+
+def plain_flags(params: list[Any]) -> list[Any]:
+    """An on/off flag shows no `<bool>` type tag in --help: it takes no value, so the tag reads as if it did."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class PlainFlagsCommand(TyperCommand):
+    """Every command's class (see _register): its --help lists flags without a type tag."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return plain_flags(super().get_params(ctx))
+
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 DATE_HINT = "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)"

@@ -131,7 +131,8 @@ def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False, err=True)
 
 
-@workload_options
+@workload_options(dataset="JSONL file to train on: the job reads it (a local run may name 'demo', the job's demo "
+                          "data); without a plan file it is also counted to plan the run")
 def launch(
     workload: Workload,
     plan_file: Optional[Path] = typer.Argument(None, help="plan.json from `tunecost plan --save` [or give the "

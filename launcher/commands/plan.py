@@ -132,7 +132,8 @@ def plan(
     else:
         render_plan(result, console, top=top, verbose=verbose)
     if save is not None:
-        console.print(f"saved {save} (run it with `tunecost launch {save} --dataset FILE`)", markup=False,
+        what = "every point" if points else "it"
+        console.print(f"saved {save} (run {what} with `tunecost launch {save} --dataset FILE`)", markup=False,
                       highlight=False)
     if html is not None:
         console.print(f"wrote {html} (open it in a browser; it prints on one page)", markup=False, highlight=False)

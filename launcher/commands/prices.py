@@ -14,7 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from tunecost.launcher.commands.common_options import providers_option, top_option
+from tunecost.launcher.commands.common_options import PlainFlagsCommand, providers_option, top_option
 from tunecost.planner.money import money
 
 
@@ -110,7 +110,7 @@ def prices(
         _print_table(df, tables.as_of, spot)
 
 
-@prices_app.command("refresh")
+@prices_app.command("refresh", cls=PlainFlagsCommand)
 def refresh_cmd(
     providers: str = typer.Option(",".join(("aws", "gcp", "azure", "lambda", "runpod")), "--providers",
                                   help="Comma-separated SkyPilot cloud names."),

@@ -6,6 +6,7 @@ three commands cannot drift apart, and every bad value is refused in one place, 
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from dataclasses import dataclass, fields
@@ -127,10 +128,17 @@ OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, typer.Option)
 assert set(OPTIONS) == {f.name for f in fields(Workload)}, "every Workload field needs a flag"
 
 
-def workload_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator: add the workload flags to a typer command and pass them in as `workload: Workload`."""
+def workload_options(command: Optional[Callable[..., Any]] = None, **helps: str) -> Any:
+    """Decorator: add the workload flags to a typer command and pass them in as `workload: Workload`.
+
+    `@workload_options(dataset="...")` gives a flag this command's own help text (what it does with the flag)."""
+    if command is None:
+        return functools.partial(workload_options, **helps)
+    unknown = set(helps) - set(OPTIONS)
+    assert not unknown, f"no workload flags {unknown}"
     own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "workload"]
-    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=_own_help(option, helps.get(name)),
+                               annotation=annotation)
              for name, (annotation, option) in OPTIONS.items()]
 
     @functools.wraps(command)
@@ -143,3 +151,12 @@ def workload_options(command: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     del wrapper.__wrapped__  # typer must see the new signature, not the wrapped one
     return wrapper
+
+
+def _own_help(option: Any, help: Optional[str]) -> Any:
+    """A copy of the shared option with this command's help text (the shared one is left as it is)."""
+    if help is None:
+        return option
+    own = copy.copy(option)
+    own.help = help
+    return own

@@ -39,5 +39,5 @@ def render_sweep(plan: Plan, console: Console) -> None:
             cells.append(f"{q.provider} {q.instance_type} ({q.gpu} x{q.gpu_count}, {'spot' if q.spot else 'on-demand'})")
         table.add_row(*map(escape, cells))
     console.print(table)
-    console.print("each point's spec and offers: --json or --save; run them all with `tunecost launch plan.json`",
+    console.print("each point's spec and offers: --json or --save",
                   highlight=False)
