@@ -20,7 +20,7 @@ from typing import Any, Optional, Union
 from . import contract
 from .contract import DEFAULT_LR, DEFAULTS, METHODS, OPTIMIZERS, PARALLELISMS
 from .errors import JobError
-from .smollm2 import package_problem
+from .smollm2 import HUB_ID as SMOLLM2_HUB_ID, package_problem
 
 PRECISIONS = contract.PRECISIONS + ("auto",)  # auto: bf16-mixed where the GPU has bf16, fp16 on older GPUs, fp32 on CPU
 
@@ -37,6 +37,14 @@ FOLDER_NEEDS = {
     "weights (*.safetensors or pytorch_model*.bin)": ("*.safetensors", "pytorch_model*.bin"),
     "tokenizer (tokenizer.json, tokenizer.model or vocab.json)": ("tokenizer.json", "tokenizer.model", "vocab.json"),
 }
+
+
+def base_model_id(name: str) -> Optional[str]:
+    """The hub id of the model `name` trains (what an adapter names as its base, so it loads anywhere by that
+    name): smollm2's, or `name` itself when it is one; None for the tiny model and local folders."""
+    if name == "smollm2":
+        return SMOLLM2_HUB_ID
+    return name if HUB_ID.fullmatch(name) and not Path(name).exists() else None
 
 
 def model_folder_problem(name: str) -> Optional[str]:

@@ -17,6 +17,10 @@ OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "adafactor")
 # fine-tune; small updates can round away). fp16: fp16 compute, fp32 trainables (loss scaling needs them).
 PRECISIONS = ("bf16-mixed", "bf16", "fp16", "fp32")
 PARALLELISMS = ("single", "ddp", "fsdp")
+# The job's tiny Llama (`--model tiny`, job/tiny.py builds it; the planner shapes it): HF config keys.
+TINY_CONFIG = {"model_type": "llama", "vocab_size": 512, "hidden_size": 64, "intermediate_size": 128,
+               "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+               "max_position_embeddings": 1024, "tie_word_embeddings": True}
 
 
 @dataclass(frozen=True)

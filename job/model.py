@@ -83,10 +83,22 @@ def _loading(what: str, folder: str, load):
                        "gated model, HF_TOKEN)") from err
 
 
+def tokenizer_cleanup_ignored(tokenizer) -> bool:
+    """Whether the tokenizer asks for a decode cleanup that transformers skips for its BPE model."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    forced = getattr(tokenizer, "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output", False)
+    return bool(getattr(tokenizer, "clean_up_tokenization_spaces", False)) and not forced \
+        and type(getattr(backend, "model", None)).__name__ == "BPE"
+
+
 def load_tokenizer(folder: str):
     tokenizer = _loading("tokenizer", folder, lambda: AutoTokenizer.from_pretrained(folder))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer_cleanup_ignored(tokenizer):
+        # transformers 5 ignores this cleanup for BPE tokenizers (SmolLM2's config asks for it) and warns on every
+        # decode; turning it off changes no output, and the adapter's tokenizer is saved as it runs
+        tokenizer.clean_up_tokenization_spaces = False
     return tokenizer
 
 

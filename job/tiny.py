@@ -13,6 +13,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from .contract import TINY_CONFIG
+
 SPECIALS = ["<pad>", "<s>", "</s>", "<|user|>", "<|assistant|>", "<|system|>"]
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
@@ -26,7 +28,7 @@ def _corpus() -> list[str]:
     return [" ".join(str(v) for v in row.values()) for row in rows] + ["The quick brown fox jumps over the lazy dog."]
 
 
-def build_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
+def build_tokenizer(vocab_size: int = TINY_CONFIG["vocab_size"]) -> PreTrainedTokenizerFast:
     """Byte-level BPE trained on the demo corpus; any byte string still tokenizes."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -41,11 +43,10 @@ def build_tokenizer(vocab_size: int = 512) -> PreTrainedTokenizerFast:
 
 
 def build_model(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCausalLM:
-    """LlamaConfig(hidden 64, intermediate 128, 2 layers) with seeded weights."""
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
+    """LlamaConfig from the contract's TINY_CONFIG (hidden 64, intermediate 128, 2 layers) with seeded weights."""
+    shape = {k: v for k, v in TINY_CONFIG.items() if k != "model_type"}
+    config = LlamaConfig(**{**shape, "vocab_size": len(tokenizer)}, pad_token_id=tokenizer.pad_token_id,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
     fork = torch.random.fork_rng()
     with fork:
         torch.manual_seed(seed)

@@ -156,6 +156,8 @@ def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[s
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(tmp))  # all ranks call it; only the main process writes
     out: dict[str, Optional[str]] = {"adapter_dir": None, "model_dir": None, "merged_dir": None}
+    for peft_config in getattr(trainer.accelerator.unwrap_model(trainer.model), "peft_config", {}).values():
+        peft_config.base_model_name_or_path = base_model_name(cfg)  # adapter_config.json: its hub id, not a path
     if not is_rank0():
         return out
     tokenizer.save_pretrained(str(tmp))
@@ -170,6 +172,14 @@ def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[s
         os.replace(tmp_m, merged)
         out["merged_dir"] = str(merged)
     return out
+
+
+def base_model_name(cfg: JobConfig) -> str:
+    """The base model as an adapter should name it: its hub id where it has one, else the folder it came from."""
+    from .config import base_model_id
+    from .model import model_folder
+
+    return base_model_id(cfg.model) or model_folder(cfg.model)
 
 
 def last_step_done(checkpoint: Path, cfg: JobConfig) -> bool:
@@ -194,8 +204,26 @@ def restore_final(trainer, checkpoint: Path) -> None:
               "nothing left to train; writing the adapter and summary from it", flush=True)
 
 
+def evaluate_before(trainer, cfg: JobConfig, has_eval: bool) -> Optional[float]:
+    """The held-out loss before the first step, the baseline the final eval loss is read against. Not under
+    FSDP: the Trainer shards the model when training starts, and an eval before that would load it unsharded."""
+    if not has_eval or cfg.fsdp():
+        return None
+    loss = trainer.evaluate().get("eval_loss")
+    if is_rank0() and loss is not None:
+        print(f"eval loss {loss:.4f} before training", flush=True)
+    return loss
+
+
+def _before(loss: Optional[float]) -> str:
+    return f"{loss:.4f} before" if loss is not None else "no eval before training"
+
+
 def run(cfg: JobConfig, started: float) -> int:
     """Signal handlers around the recipe; returns the process exit code."""
+    from .quiet import silence_known_noise
+
+    silence_known_noise()  # before anything imports bitsandbytes (callbacks -> transformers -> peft does)
     from .callbacks import RunClock, StopFlags, install_signal_handlers
 
     clock, flags = RunClock(started=started), StopFlags()
@@ -268,6 +296,8 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     sample = {"prompt": data.eval_prompts[0]} if data.eval_prompts and is_rank0() and not cfg.fsdp() else None
     if sample:
         sample["base"] = generate_sample(model, tokenizer, sample["prompt"])
+    summary["eval_loss_before"] = run_state["eval_loss_before"] = \
+        prior.get("eval_loss_before") if resume else evaluate_before(trainer, cfg, bool(data.eval))
     already_spent = cfg.budget_usd is not None and stopper.spent_usd() >= cfg.budget_usd
     try:
         if already_spent:
@@ -286,6 +316,8 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     eval_loss = None
     if data.eval and stop_reason is not StopReason.SIGTERM:
         eval_loss = trainer.evaluate().get("eval_loss")
+        if is_rank0():
+            print(f"eval loss {eval_loss:.4f} after training ({_before(summary['eval_loss_before'])})", flush=True)
     if sample and stop_reason is not StopReason.SIGTERM:
         sample["tuned"] = generate_sample(trainer.model, tokenizer, sample["prompt"])
         print(f"sample prompt: {sample['prompt']!r}\n  base:  {sample['base']!r}\n  tuned: {sample['tuned']!r}",
@@ -326,7 +358,12 @@ def finish(summary: dict[str, Any], trainer, progress, commit, clock, cfg: JobCo
         "cost_usd": round(cfg.price_per_hour * clock.total() / 3600.0, 6) if cfg.price_per_hour else None,
         **outputs, "error": error, "config": cfg.to_dict(),
     }
-    write_summary(output_dir, RunSummary.model_validate(fields))
+    result = RunSummary.model_validate(fields)
+    if result.adapter_dir:
+        from .model_card import write_card
+
+        write_card(Path(result.adapter_dir), result, base_model_name(cfg))
+    write_summary(output_dir, result)
 
 
 def main(argv: Optional[list[str]] = None, started: Optional[float] = None) -> int:

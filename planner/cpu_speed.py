@@ -26,6 +26,7 @@ FINISH_COST_OPS = 50_000         # final save and run summary: stated
 CPU_DEQUANT_BYTES = 8.0          # 4-bit -> fp32 per weight and pass when the probe could not time bitsandbytes
 LOAD_SECONDS_PER_GPARAM = {"gguf": 60.0, "folder": 4.0}  # weights read + 4-bit quantization, s per 1e9 params
 SAMPLE_TOKENS = 2 * 48           # the job generates one sample before and one after training (when it holds out)
+EVAL_PASSES = 2                  # and evaluates the held-out examples before and after (job/train.py)
 
 
 class CpuProbe(BaseModel):
@@ -80,15 +81,16 @@ def local_run_hours(spec: TrainSpec, shape: ModelShape, probe: CpuProbe, *, opti
     step, notes = step_seconds(spec, shape, probe)
     load = shape.total_params() / 1e9 * LOAD_SECONDS_PER_GPARAM[model_source]
     per_example = tokens_per_micro_batch(spec) / spec.micro_batch
-    evals = math.ceil(eval_examples / spec.micro_batch) * _forward_seconds(spec, shape, probe, tokens_per_micro_batch(spec))
+    evals = EVAL_PASSES * math.ceil(eval_examples / spec.micro_batch) * _forward_seconds(
+        spec, shape, probe, tokens_per_micro_batch(spec))
     samples = SAMPLE_TOKENS * _forward_seconds(spec, shape, probe, 1.0) if eval_examples else 0.0
     parts = {
         "startup": (probe.import_seconds + load) / 3600,  # the probe's imports cover the job's setup as well
         "training": optimizer_steps * step / 3600,
         "finish": (evals + samples + FINISH_COST_OPS * probe.op_seconds) / 3600,
     }
-    notes.append(f"held-out eval of {eval_examples} examples of ~{per_example:.0f} tokens and "
-                 f"{SAMPLE_TOKENS if eval_examples else 0} generated sample tokens at the end")
+    notes.append(f"held-out eval of {eval_examples} examples of ~{per_example:.0f} tokens before and after training, "
+                 f"and {SAMPLE_TOKENS if eval_examples else 0} generated sample tokens")
     notes += [f"startup: {probe.import_seconds:.1f} s imports (probed) + {load:.1f} s model load "
               f"({LOAD_SECONDS_PER_GPARAM[model_source]:g} s per 1e9 params, {model_source})",
               f"{optimizer_steps} optimizer steps x {step:.2f} s; probe of {probe.machine} at {probe.measured_at}"]

@@ -1,9 +1,12 @@
-"""How many tokens one epoch of the user's dataset holds, without a tokenizer.
+"""How many tokens one epoch of the user's dataset holds: by the model's tokenizer when it is on this machine,
+else by a stated characters-per-token rule.
 
-`tunecost plan` must start in under a second and never load transformers, so a JSONL file is counted by a stated
-characters-per-token rule (about 4 characters per token for English with Llama/Mistral/Qwen-style BPE
-vocabularies) over exactly the text fields the training job reads, plus a stated number of template tokens per
-example (BOS/EOS, chat role headers). A bad line is refused with file:line, as the job itself would refuse it.
+`tunecost plan` must start in under a second and never load transformers. With the model's `tokenizer.json` on
+disk (planner/tokenizer_count.py) the text fields the job reads are tokenized as the job tokenizes them (prompt
+and completion apart, one EOS). Otherwise, or with `--chars-per-token` given, a JSONL file is counted by the rule
+(about 4 characters per token for English with Llama/Mistral/Qwen-style BPE vocabularies) over the same fields,
+plus a stated number of template tokens per example (BOS/EOS, chat role headers). A bad line is refused with
+file:line, as the job itself would refuse it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from tunecost.job.contract import ALPACA_INPUT_BLOCK, ALPACA_TEMPLATE
+from tunecost.job.contract import ALPACA_INPUT_BLOCK, ALPACA_TEMPLATE, alpaca_prompt
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import DatasetSize
+from tunecost.planner.tokenizer_count import JOB_EOS_TOKENS, TokenCounter, token_counter
 
 CHARS_PER_TOKEN = 4.0  # English prose with a 32k-150k BPE vocabulary; code and other languages use more tokens
 EXAMPLE_OVERHEAD_TOKENS = 2  # BOS + EOS around every example
@@ -30,37 +34,30 @@ def _where(path: Path, line_no: int) -> str:
     return f"{path}:{line_no}"
 
 
-def _row_text(row: Any, where: str) -> tuple[int, int]:
-    """(characters of text, template tokens) of one example, in the formats the job reads."""
+def _row_parts(row: Any, where: str) -> tuple[list[str], int, int]:
+    """(text parts the job tokenizes, template tokens under the characters rule, the same with a tokenizer) of one
+    example, in the formats the job reads."""
     if not isinstance(row, dict):
         raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}; each line must be one of {FORMATS}")
     if "messages" in row:
         messages = row["messages"]
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise UserError(f"{where}: 'messages' must be a list of {{\"role\", \"content\"}} objects")
-        chars = sum(len(str(m.get("content") or "")) for m in messages)
-        return chars, EXAMPLE_OVERHEAD_TOKENS + MESSAGE_OVERHEAD_TOKENS * len(messages)
+        headers = MESSAGE_OVERHEAD_TOKENS * len(messages)
+        return [str(m.get("content") or "") for m in messages], EXAMPLE_OVERHEAD_TOKENS + headers, headers
     if "prompt" in row and "completion" in row:
-        return len(str(row["prompt"] or "")) + len(str(row["completion"] or "")), EXAMPLE_OVERHEAD_TOKENS
+        return [str(row["prompt"] or ""), str(row["completion"] or "")], EXAMPLE_OVERHEAD_TOKENS, JOB_EOS_TOKENS
     if "instruction" in row and "output" in row:
-        fields = (row["instruction"], row.get("input"), row["output"])
-        template = ALPACA_TEMPLATE_CHARS + (ALPACA_INPUT_CHARS if row.get("input") else 0)
-        return sum(len(str(f or "")) for f in fields) + template, EXAMPLE_OVERHEAD_TOKENS
+        prompt = alpaca_prompt(str(row["instruction"] or ""), str(row.get("input") or ""))
+        return [prompt, str(row["output"] or "")], EXAMPLE_OVERHEAD_TOKENS, JOB_EOS_TOKENS
     if "text" in row:
-        return len(str(row["text"] or "")), EXAMPLE_OVERHEAD_TOKENS
+        return [str(row["text"] or "")], EXAMPLE_OVERHEAD_TOKENS, JOB_EOS_TOKENS
     keys = ", ".join(sorted(map(str, row))) or "none"
     raise UserError(f"{where}: no text fields (keys: {keys}); each line must be one of {FORMATS}")
 
 
-def count_jsonl(path: Path | str, *, chars_per_token: float = CHARS_PER_TOKEN,
-                seq_len: Optional[int] = None) -> DatasetSize:
-    """Tokens per epoch of a JSONL file. With `seq_len` (no packing), each example is cut at seq_len tokens."""
-    path = Path(path)
-    if chars_per_token <= 0:
-        raise UserError(f"--chars-per-token must be positive (got {chars_per_token})")
-    if not path.is_file():
-        raise UserError(f"dataset file not found: {path} (give a JSONL file, or --tokens N)")
-    tokens = examples = 0
+def _rows(path: Path):
+    """(line number, parsed row) of every non-blank line; a line that is not UTF-8 JSON is refused by file:line."""
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
             try:
@@ -71,25 +68,58 @@ def count_jsonl(path: Path | str, *, chars_per_token: float = CHARS_PER_TOKEN,
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                yield line_no, json.loads(line)
             except json.JSONDecodeError as err:
                 raise UserError(f"{_where(path, line_no)}: not valid JSON ({err.msg} at column {err.colno}); "
                                 "fix or remove the line") from None
-            chars, overhead = _row_text(row, _where(path, line_no))
-            example_tokens = round(chars / chars_per_token) + overhead
-            tokens += min(example_tokens, seq_len) if seq_len else example_tokens
-            examples += 1
-    if examples == 0:
+
+
+BATCH = 2048  # rows tokenized together (the tokenizer encodes a batch in parallel)
+
+
+def count_jsonl(path: Path | str, *, chars_per_token: Optional[float] = None, seq_len: Optional[int] = None,
+                model: Optional[str] = None) -> DatasetSize:
+    """Tokens per epoch of a JSONL file. With `seq_len` (no packing), each example is cut at seq_len tokens.
+    `chars_per_token` None: the model's tokenizer when it is on this machine, else CHARS_PER_TOKEN."""
+    path = Path(path)
+    if chars_per_token is not None and chars_per_token <= 0:
+        raise UserError(f"--chars-per-token must be positive (got {chars_per_token})")
+    if not path.is_file():
+        raise UserError(f"dataset file not found: {path} (give a JSONL file, or --tokens N)")
+    counter = token_counter(model) if chars_per_token is None else None
+    rule = chars_per_token or CHARS_PER_TOKEN
+    per_example: list[int] = []
+    batch: list[tuple[list[str], int]] = []
+    for line_no, row in _rows(path):
+        parts, rule_overhead, tokenizer_overhead = _row_parts(row, _where(path, line_no))
+        if counter is None:
+            per_example.append(round(sum(map(len, parts)) / rule) + rule_overhead)
+            continue
+        batch.append((parts, tokenizer_overhead))
+        if len(batch) >= BATCH:
+            per_example += _tokenized(counter, batch)
+            batch = []
+    if counter is not None:
+        per_example += _tokenized(counter, batch)
+    if not per_example:
         raise UserError(f"{path.name}: no examples (the file is empty); give a JSONL file with one example per line")
+    tokens = sum(min(n, seq_len) if seq_len else n for n in per_example)
     cut = f", each cut at {seq_len} tokens (no packing)" if seq_len else ""
-    source = (f"counted {path.name}: {examples} examples at {chars_per_token:g} chars/token "
-              f"+ template tokens{cut}")
-    return DatasetSize(tokens_per_epoch=max(tokens, 1), examples=examples, source=source)
+    how = (f"with the model's tokenizer ({counter.path}) + the job's EOS" if counter is not None
+           else f"at {rule:g} chars/token + template tokens")
+    return DatasetSize(tokens_per_epoch=max(tokens, 1), examples=len(per_example),
+                       source=f"counted {path.name}: {len(per_example)} examples {how}{cut}")
+
+
+def _tokenized(counter: TokenCounter, batch: list[tuple[list[str], int]]) -> list[int]:
+    """Tokens per example of a batch: its parts tokenized apart (as job/data.py does), plus its template tokens."""
+    counts = iter(counter.count([part for parts, _ in batch for part in parts]))
+    return [sum(next(counts) for _ in parts) + overhead for parts, overhead in batch]
 
 
 def dataset_size(*, dataset: Optional[Path] = None, tokens: Optional[int] = None, examples: Optional[int] = None,
-                 avg_tokens: Optional[int] = None, chars_per_token: float = CHARS_PER_TOKEN,
-                 seq_len: Optional[int] = None) -> Optional[DatasetSize]:
+                 avg_tokens: Optional[int] = None, chars_per_token: Optional[float] = None,
+                 seq_len: Optional[int] = None, model: Optional[str] = None) -> Optional[DatasetSize]:
     """One DatasetSize from whichever of --dataset / --tokens / --examples x --avg-tokens was given (None if none)."""
     given = [name for name, value in (("--dataset", dataset), ("--tokens", tokens)) if value is not None]
     if examples is not None or avg_tokens is not None:
@@ -97,7 +127,7 @@ def dataset_size(*, dataset: Optional[Path] = None, tokens: Optional[int] = None
     if len(given) > 1:
         raise UserError(f"give one dataset size, not {' and '.join(given)}")
     if dataset is not None:
-        return count_jsonl(dataset, chars_per_token=chars_per_token, seq_len=seq_len)
+        return count_jsonl(dataset, chars_per_token=chars_per_token, seq_len=seq_len, model=model)
     if tokens is not None:
         if tokens <= 0:
             raise UserError(f"--tokens must be a positive number of training tokens per epoch (got {tokens})")

@@ -100,19 +100,25 @@ def usable_gpu_memory(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+NAMED = 6  # providers a warning names before it says "and N more" (--providers narrows the list)
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names) if len(names) <= NAMED else f"{', '.join(names[:NAMED - 1])} and {len(names) - NAMED + 1} more"
+
+
 def staleness(offers: pd.DataFrame, today: date) -> tuple[str, list[str]]:
     """The as-of label for the whole table and the warnings: undated rows, or dated rows over STALE_DAYS."""
     warnings = []
     undated = offers["as_of"] == ""
     if undated.any():
-        providers = ", ".join(sorted(offers.loc[undated, "provider"].unique()))
-        warnings.append(UNDATED_WARNING.format(providers=providers))
+        warnings.append(UNDATED_WARNING.format(providers=_some(sorted(offers.loc[undated, "provider"].unique()))))
     dated = offers.loc[~undated, ["as_of", "provider"]]
     oldest = dated["as_of"].min() if not dated.empty else None
     if oldest is not None and (today - date.fromisoformat(oldest)).days > STALE_DAYS:
         cutoff = date.fromordinal(today.toordinal() - STALE_DAYS).isoformat()
         old = sorted(dated.loc[dated["as_of"] < cutoff, "provider"].unique())
-        warnings.append(STALE_WARNING.format(days=STALE_DAYS, oldest=oldest, providers=", ".join(old)))
+        warnings.append(STALE_WARNING.format(days=STALE_DAYS, oldest=oldest, providers=_some(old)))
     as_of = SNAPSHOT_AS_OF if undated.any() else (oldest or "")
     return as_of, warnings
 

@@ -31,8 +31,6 @@ from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 
 Echo = Callable[[str], None]
-# The job's own names for models it builds locally -> the catalog model they are ('tiny' has no catalog shape).
-JOB_MODEL_IDS = {"smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct"}
 
 
 def run_dir(ledger: Ledger, run_id: str) -> Path:
@@ -51,15 +49,16 @@ def estimated_peak_gib(plan: Plan, model: Optional[str] = None) -> Optional[floa
 
     Computed from the spec for one process, not read from the plan: the plan's figure is per GPU of the cloud
     topology it chose (an FSDP shard, or with a factor learned on that GPU). None when the trained model has no
-    known shape (the job's 'tiny'), so the report says "no estimate" rather than compare against a wrong one.
+    known shape, so the report says "no estimate" rather than compare against a wrong one.
     """
     from pydantic import ValidationError
 
+    from tunecost.launcher.backends.local_estimate import job_model_id, job_model_shape
     from tunecost.planner.memory import estimate_memory
     from tunecost.planner.shapes import resolve_shape
     try:
-        spec = plan.spec.with_model(JOB_MODEL_IDS.get(model, model)) if model else plan.spec
-        return round(estimate_memory(spec, resolve_shape(spec)).peak_gib, 3)
+        spec = plan.spec.with_model(job_model_id(model)) if model else plan.spec
+        return round(estimate_memory(spec, job_model_shape(spec, model) if model else resolve_shape(spec)).peak_gib, 3)
     except (UserError, ValidationError):
         return None
 
@@ -110,7 +109,7 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
     if problem:  # before anything is written: a bad --model is not a failed run
         raise UserError(f"--model {problem}" if problem.startswith(config["model"]) else f"--model: {problem}")
     write_job_config(config, folder / CONFIG_NAME)
-    hours = estimate_local(plan, config, JOB_MODEL_IDS.get(config["model"], config["model"]), ledger.home)
+    hours = estimate_local(plan, config, ledger.home)
     if hours is not None:
         echo(f"estimated {hours.hours * 60:.1f} min on this machine ({hours.step_seconds:.2f} s per step)")
     write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen

@@ -15,8 +15,22 @@ from pydantic import ValidationError
 from tunecost.planner.cpu_speed import LocalEstimate, local_run_hours
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
-from tunecost.planner.shapes import resolve_shape
+from tunecost.job.config import base_model_id
+from tunecost.job.contract import TINY_CONFIG
+from tunecost.planner.shapes import ModelShape, resolve_shape, shape_from_config
 from tunecost.planner.spec import TrainSpec
+
+TINY_SOURCE = "job/contract.py TINY_CONFIG (the job's tiny Llama)"
+
+
+def job_model_id(model: str) -> str:
+    """The name the planner knows the job's model by: a built-in's hub id (smollm2), else the name as given."""
+    return base_model_id(model) or model
+
+
+def job_model_shape(spec: TrainSpec, model: str) -> ModelShape:
+    """The shape of the model a run trains: the job's tiny Llama from the contract, any other by its name."""
+    return shape_from_config(TINY_CONFIG, TINY_SOURCE) if model == "tiny" else resolve_shape(spec)
 
 
 def held_out(spec: TrainSpec, config: dict[str, Any]) -> int:
@@ -45,15 +59,15 @@ def _model_source(model: str) -> str:
     return "folder"
 
 
-def estimate_local(plan: Plan, config: dict[str, Any], model_id: str, home: Path) -> Optional[LocalEstimate]:
-    """None when the model has no known shape (the job's 'tiny'), the dataset no example count, or probing fails."""
+def estimate_local(plan: Plan, config: dict[str, Any], home: Path) -> Optional[LocalEstimate]:
+    """None when the model has no known shape, the dataset no example count, or probing fails."""
     from tunecost.launcher.backends.cpu_probe import cpu_probe
 
     ran = {key: config[key] for key in ("micro_batch", "grad_accum", "seq_len", "epochs")
            if config.get(key) is not None}  # what the job was told to run, over the plan's spec
     try:
-        spec = plan.spec.with_model(model_id, **ran)
-        shape = resolve_shape(spec)
+        spec = plan.spec.with_model(job_model_id(config["model"]), **ran)
+        shape = job_model_shape(spec, config["model"])
     except (UserError, ValidationError):
         return None
     steps = optimizer_steps(spec, config)

@@ -49,7 +49,7 @@ def _step(cli: Any, args: list[str]) -> None:
 def demo_commands(plan_path: Path, rate: Optional[float], max_steps: Optional[int]) -> list[list[str]]:
     """The three commands of the demo, in order."""
     dataset = str(_demo_dataset())
-    plan = ["plan", *DEMO_WORKLOAD, "--dataset", dataset, "--top", "5", "--save", str(plan_path)]
+    plan = ["plan", *DEMO_WORKLOAD, "--dataset", dataset, "--top", "3", "--save", str(plan_path)]
     launch = ["launch", "--local", str(plan_path), "--model", "smollm2", "--dataset", dataset,
               "--learning-rate", DEMO_LEARNING_RATE, "--eval-fraction", "0.1", "--tag", "demo"]
     if rate is not None:

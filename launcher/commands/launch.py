@@ -110,13 +110,13 @@ EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}  # 2 is bad input (cli.
 
 
 def _finish(record: Any) -> None:
-    """Print the run's bill (the report's own summary: one source of truth), and exit with the run's outcome so
-    scripts and CI can tell: finished 0, failed 1, stopped 3 (Ctrl-C, SIGTERM, budget guard: resumable)."""
-    from rich.console import Console
+    """Print the run's outcome in a few lines (the bill itself is `tunecost report`'s, printed once, there), and
+    exit with it so scripts and CI can tell: finished 0, failed 1, stopped 3 (Ctrl-C, SIGTERM, budget guard)."""
+    from tunecost.launcher.reports.cost_summary import outcome_lines, summarize
 
-    from tunecost.launcher.reports.cost_summary import print_summary, summarize
-
-    print_summary(summarize(record), Console())
+    note = record.history[-1].note if record.history else ""
+    for line in outcome_lines(summarize(record), note):
+        _echo(line)
     code = EXIT_CODES.get(record.status, 0)  # running: a managed job left running on its own
     if code:
         raise typer.Exit(code)

@@ -48,7 +48,7 @@ class Workload:
     tokens: Optional[int] = None
     examples: Optional[int] = None
     avg_tokens: Optional[int] = None
-    chars_per_token: float = CHARS_PER_TOKEN
+    chars_per_token: Optional[float] = None  # None: the model's tokenizer when it is here, else CHARS_PER_TOKEN
     epochs: float = _D["epochs"]
     packing: bool = _D["packing"]
     framework: Framework = _D["framework"]
@@ -64,7 +64,7 @@ class Workload:
 
         size = dataset_size(dataset=self.dataset, tokens=self.tokens, examples=self.examples,
                             avg_tokens=self.avg_tokens, chars_per_token=self.chars_per_token,
-                            seq_len=None if self.packing else self.seq_len)
+                            seq_len=None if self.packing else self.seq_len, model=self.model)
         values: dict[str, Any] = dict(
             model=self.model, params_b=parse_params(self.params) if self.params is not None else None,
             method=self.method, rank=self.rank, alpha=self.alpha, targets=self.targets,
@@ -113,12 +113,15 @@ OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, typer.Option)
                                              help="Recompute activations in backward (less memory, ~1/3 slower)")),
     "optimizer": (Optimizer, _option(_D["optimizer"], "--optimizer", help="Optimizer")),
     "precision": (Precision, _option(_D["precision"], "--precision", help="Compute precision")),
-    "dataset": (Optional[Path], _option(None, "--dataset", help="JSONL training file to count tokens from")),
+    "dataset": (Optional[Path], _option(None, "--dataset", help="JSONL training file to count tokens from (with the "
+                                        "model's tokenizer when it is on this machine)")),
     "tokens": (Optional[int], _option(None, "--tokens", help="Training tokens per epoch [default: 10M]")),
     "examples": (Optional[int], _option(None, "--examples", help="Number of examples (with --avg-tokens)")),
     "avg_tokens": (Optional[int], _option(None, "--avg-tokens", help="Average tokens per example")),
-    "chars_per_token": (float, _option(CHARS_PER_TOKEN, "--chars-per-token",
-                                       help="Characters per token when counting --dataset (4 for English)")),
+    "chars_per_token": (Optional[float], _option(None, "--chars-per-token",
+                                                 help="Count --dataset at this many characters per token instead of "
+                                                 "with the model's tokenizer [default: the tokenizer when it is on "
+                                                 f"this machine, else {CHARS_PER_TOKEN:g}]")),
     "epochs": (float, _option(_D["epochs"], "--epochs", help="Passes over the dataset")),
     "packing": (bool, _option(_D["packing"], "--packing/--no-packing",
                               help="Pack examples into full sequences (else each is cut at --seq-len)")),

@@ -72,9 +72,13 @@ class CostSummary(BaseModel):
     estimated_peak_gib: Optional[float] = None
     peak_memory_gib: Optional[float] = None
     train_tokens: Optional[int] = None
+    planned_tokens: Optional[int] = None  # the plan's training tokens (all epochs), to read train_tokens against
+    held_out: float = 0.0  # the share of the dataset the job held out for eval (the plan counted it too)
     usd_per_million_tokens: Optional[float] = None
     final_loss: Optional[float] = None
     eval_loss: Optional[float] = None
+    eval_loss_before: Optional[float] = None
+    steps: Optional[int] = None
     stop_reason: str = ""
     notes: list[str]
 
@@ -189,7 +193,10 @@ def summarize(record: RunRecord) -> CostSummary:
         hours_diff=hours_diff, hours_diff_pct=hours_pct, cost_diff=cost_diff, cost_diff_pct=cost_pct,
         estimated_peak_gib=est_peak, peak_memory_gib=summary.peak_memory_gib,
         train_tokens=tokens, usd_per_million_tokens=per_million,
-        final_loss=summary.final_loss, eval_loss=summary.eval_loss,
+        planned_tokens=record.plan.spec.train_tokens if record.plan and record.plan.spec.dataset else None,
+        held_out=float((summary.config or {}).get("eval_fraction") or 0.0),
+        final_loss=summary.final_loss, eval_loss=summary.eval_loss, eval_loss_before=summary.eval_loss_before,
+        steps=summary.steps,
         stop_reason=str(summary.stop_reason or ""), notes=notes,
     )
 
@@ -199,6 +206,42 @@ def _signed(diff: Optional[float], pct: Optional[float], unit: str) -> str:
         return "n/a (no estimate)"
     amount = f"{diff:+,.4f} {unit}" if unit == "h" else f"{'+' if diff >= 0 else '-'}{money(abs(diff))}"
     return f"{amount} ({pct:+.1f}%)" if pct is not None else amount
+
+
+def _tokens(s: CostSummary) -> str:
+    """'11,110 trained, 12,342 planned (-10.0%; the plan counts the 10% held out for eval)'."""
+    if not s.train_tokens:
+        return "n/a"
+    if not s.planned_tokens:
+        return f"{s.train_tokens:,} trained"
+    pct = (s.train_tokens - s.planned_tokens) / s.planned_tokens * 100
+    why = [f"the plan counts the {s.held_out:.0%} held out for eval" if s.held_out else "",
+           "stopped at --max-steps" if s.stop_reason == "max_steps" else ""]
+    reasons = "; ".join(filter(None, why))
+    return f"{s.train_tokens:,} trained, {s.planned_tokens:,} planned ({pct:+.1f}%" + (f"; {reasons})" if reasons else ")")
+
+
+def _eval(s: CostSummary) -> str:
+    """'2.4123 before training, 0.2830 after' (what is known of it)."""
+    before = f"{s.eval_loss_before:.4f} before training" if s.eval_loss_before is not None else "none before training"
+    return before + (f", {s.eval_loss:.4f} after" if s.eval_loss is not None else ", none after")
+
+
+def outcome_lines(s: CostSummary, note: str = "") -> list[str]:
+    """What `launch` prints when a run ends: its outcome in two lines (three with the ledger's `note` on why, unless
+    it succeeded). The bill is `tunecost report`'s, so the summary is printed once, where it is asked for; the eval
+    losses are the job's own last lines."""
+    took = f" in {s.actual_seconds / 60:.1f} min" if s.actual_seconds is not None else ""
+    if s.estimated_hours is not None and s.actual_seconds is not None:
+        took += f" (estimated {s.estimated_hours * 60:.1f} min)"
+    done = f"{s.steps} steps" if s.steps is not None else "no steps recorded"
+    loss = f", final loss {s.final_loss:.4f}" if s.final_loss is not None else ""
+    lines = [f"run {s.run_id} {s.status}: {done}{took}{loss}; compute cost {money(s.compute_cost)}"
+             + (" (local rate 0 $/h)" if s.is_local and s.rate_per_hour == 0 else "")]
+    if note and s.status != "succeeded":
+        lines.append(f"why: {note}")
+    lines.append(f"its bill, estimate vs actual and tokens: tunecost report {s.run_id}")
+    return lines
 
 
 def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
@@ -225,11 +268,16 @@ def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
          else "no estimate recorded"),
         ("actual - estimated", f"{_signed(s.hours_diff, s.hours_diff_pct, 'h')}; "
                                f"{_signed(s.cost_diff, s.cost_diff_pct, '$')}"),
-        ("train tokens", f"{s.train_tokens:,}" if s.train_tokens else "n/a"),
+        ("train tokens", _tokens(s)),
         ("$ per million tokens", money(s.usd_per_million_tokens) if s.usd_per_million_tokens is not None
          else "n/a (no cost or no tokens)"),
         ("final loss", f"{s.final_loss:.4f}" if s.final_loss is not None else "n/a"),
     ]
+    if s.eval_loss is not None or s.eval_loss_before is not None:
+        rows.append(("eval loss", _eval(s)))
+    if s.is_local:  # no provider's rule, no recovery, and at rate 0 no cost per token: rows that would say nothing
+        silent = {"billing rule source", "recoveries"} | ({"$ per million tokens"} if s.rate_per_hour == 0 else set())
+        rows = [row for row in rows if row[0] not in silent or row[0] == "recoveries" and s.recoveries]
     if s.peak_memory_gib is not None or s.estimated_peak_gib is not None:
         est = f"{s.estimated_peak_gib:.2f}" if s.estimated_peak_gib is not None else "?"
         got = f"{s.peak_memory_gib:.2f}" if s.peak_memory_gib is not None else "?"
@@ -239,10 +287,12 @@ def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
 
 def print_summary(summary: CostSummary, console) -> None:
     """Print the summary as a rich table, then its notes; `console` is a rich Console."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"Cost summary: {summary.run_id}", show_header=False, title_justify="left")
+    table = Table(title=f"Cost summary: {summary.run_id}", show_header=False, title_justify="left",
+                  box=box.SIMPLE, pad_edge=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     for label, value in summary_rows(summary):

@@ -23,6 +23,7 @@ from tunecost.launcher.ledger.store import TERMINAL, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
 from tunecost.planner.errors import UserError
+from tunecost.planner.money import SMALL_USD
 
 FORMATS = ("md", "html", "csv", "json")
 CSV_COLUMNS = ["date", "vendor", "description", "quantity", "unit_price", "amount", "currency", "reference"]
@@ -225,9 +226,23 @@ def template_env():
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
     env.filters["md"] = _md_escape
-    env.filters["money"] = lambda v: "n/a" if v is None else f"{v:,.2f}"
     env.filters["hours"] = lambda v: "n/a" if v is None else f"{v:,.4f}"
+    return with_places(env, 2)
+
+
+def with_places(env, places: int):
+    """Every amount of one report (prices, costs, totals, differences) to the same number of decimal places."""
+    env.filters["money"] = lambda v: "n/a" if v is None else f"{v:,.{places}f}"
+    env.filters["signed_money"] = lambda v: "n/a" if v is None else f"{v:+,.{places}f}"
     return env
+
+
+def money_places(report: ExpenseReport) -> int:
+    """4 when any price or cost in the report is a fraction of ten cents (money()'s rule, for the whole report,
+    so no row mixes 0.00 with 0.0000), else 2."""
+    amounts = [v for i in report.items for v in (i.unit_price, i.actual_cost, i.amount, i.estimated_cost,
+                                                   i.summary.compute_cost) if v is not None]
+    return 4 if any(0 < abs(v) < SMALL_USD for v in amounts) else 2
 
 
 def to_csv(report: ExpenseReport) -> str:
@@ -247,6 +262,7 @@ def render(report: ExpenseReport, fmt: str) -> str:
         return to_csv(report)
     if fmt == "json":
         return report.model_dump_json(indent=2) + "\n"
-    return template_env().get_template(f"report.{fmt}.j2").render(report=report)
+    env = with_places(template_env(), money_places(report))
+    return env.get_template(f"report.{fmt}.j2").render(report=report)
 
 

@@ -15,8 +15,10 @@ from tunecost.launcher.views.plan_view import hours_parts, hours_text
 from tunecost.planner.money import money
 from tunecost.planner.optimizer import Plan, Quote
 
-PALETTE = ("#2f6fdb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#364fc7",
-           "#a61e4d", "#087f5b", "#495057")
+# One colour per provider, Tableau 10 (designed so that no two of its colours are taken for one another); past ten
+# providers the shapes change. The old palette gave Azure and Lambda two blues 38 RGB units apart.
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+           "#bab0ac")
 SHAPES = ("circle", "square", "triangle")
 MEMORY_COLOURS = ("#2f6fdb", "#74a7f2", "#0b7285", "#66d9e8", "#2b8a3e", "#8ce99a", "#e67700", "#ffd43b",
                   "#862e9c", "#d0bfff", "#868e96", "#ced4da")

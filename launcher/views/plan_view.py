@@ -37,38 +37,68 @@ def hours_parts(breakdown: dict[str, float]) -> str:
                      if breakdown.get(k, 0.0) > 0 or (k == LEARNED_COMPONENT and breakdown.get(k)))
 
 
-def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
-                  collapse_padding=True)
-    for name, justify in (("", "left"), ("provider", "left"), ("region", "left"), ("instance", "left"),
-                          ("GPU", "left"), ("type", "left"), ("$/h", "right"), ("hours", "right"),
-                          ("total", "right"), ("GiB need/has", "right"), ("as of", "left"), ("P", "center")):
-        text = name in ("provider", "region", "instance", "GPU", "as of")  # may fold on narrow terminals
-        table.add_column(name, justify=justify, no_wrap=not text, overflow="fold",
-                         min_width=14 if name == "instance" else None)
+NARROW = 110  # columns below which the offer tables stack pairs of cells; a plan needs about 118 side by side
+NUMBERS = ("$/h", "hours", "total", "GiB need/has", "$/M tokens", "billed tokens", "min")
+
+
+def _stack(top: str, below: str) -> str:
+    return f"{top}\n{below}" if below else top
+
+
+def _add_columns(table: Table, rows: list[dict[str, str]], left_text: tuple[str, ...]) -> None:
+    """Numbers are right-aligned and never narrower than their widest cell (a narrow terminal folds or wraps the
+    text columns and the headers, never a figure); `left_text` columns may fold, the others keep their width."""
+    for name in rows[0]:
+        number = name in NUMBERS
+        widest = max((len(line) for r in rows for line in r[name].splitlines()), default=0)
+        table.add_column(name, justify="right" if number else "left", no_wrap=not number and name not in left_text,
+                         overflow="fold", min_width=widest if number or name not in left_text else None)
+
+
+def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str, width: int) -> Table:
+    """The ranked offers. Below NARROW columns the region goes under the provider and the type under the GPU,
+    and an as-of date all offers share moves into the title."""
+    narrow = width < NARROW
+    dates = {q.as_of or "undated" for q in quotes}
+    shared = narrow and len(dates) == 1
+    rows = []
     for q in quotes:
-        mark = "→" if q == chosen else ""
-        table.add_row(*map(Text, (  # Text, not markup: offers may come from the user's --prices CSV
-            mark, q.provider, q.region, q.instance_type,
-            f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
-            + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""),
-            "spot" if q.spot else "on-demand", money(q.price_per_hour), hours_text(q.hours), money(q.cost),
-            f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "")),
-            style="bold green" if q == chosen else None)
+        gpu = (f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
+               + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""))
+        kind = "spot" if q.spot else "on-demand"
+        row = {"": "→" if q == chosen else "",
+               **({"provider": _stack(q.provider, q.region), "instance": q.instance_type, "GPU": _stack(gpu, kind)}
+                  if narrow else {"provider": q.provider, "region": q.region, "instance": q.instance_type, "GPU": gpu,
+                                  "type": kind}),
+               "$/h": money(q.price_per_hour), "hours": hours_text(q.hours), "total": money(q.cost),
+               "GiB need/has": f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}"}
+        if not shared:
+            row["as of"] = q.as_of or "undated"
+        row["P"] = "*" if q.pareto else ""
+        rows.append(row)
+    table = Table(title=title + (f"; prices {dates.pop()}" if shared else ""), title_justify="left",
+                  header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD, collapse_padding=True)
+    if rows:
+        _add_columns(table, rows, ("provider", "region", "instance", "GPU", "as of"))
+    for row, q in zip(rows, quotes):  # Text, not markup: offers may come from the user's --prices CSV
+        table.add_row(*map(Text, row.values()), style="bold green" if q == chosen else None)
     return table
 
 
 SERVING_SHOWN = 60  # characters of a service's serving terms in the concise view; --verbose prints them whole
+SERVING_SHOWN_NARROW = 30  # the same below NARROW columns, where the column is a few characters wide
 
 
 def _cut(text: str, most: int | None) -> str:
     return text if most is None or len(text) <= most else text[:most - 1].rstrip() + "…"
 
 
-def _managed_table(plan: Plan, verbose: bool) -> Table:
+def _managed_table(plan: Plan, verbose: bool, width: int) -> Table:
     """Hosted services beside the GPU offers: what each bills for this fine-tune, and on what basis.
 
-    The as-of date is never cut; the serving terms are cut to SERVING_SHOWN characters unless --verbose."""
+    The as-of date is never cut; the serving terms are cut to SERVING_SHOWN characters unless --verbose. Below
+    NARROW columns the method goes under the service and the source under the date."""
+    narrow = width < NARROW
     table = Table(title="Managed fine-tuning (the service runs it; tunecost cannot launch these)",
                   title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
                   collapse_padding=True)
@@ -76,18 +106,17 @@ def _managed_table(plan: Plan, verbose: bool) -> Table:
     rows = []
     for q in plan.managed:
         status = "" if q.status == "active" else q.status
-        rows.append({"service": q.provider, "model": q.model_bracket, "method": q.method,
+        as_of = q.as_of or "undated"
+        rows.append({**({"service": _stack(q.provider, q.method), "model": q.model_bracket} if narrow else
+                        {"service": q.provider, "model": q.model_bracket, "method": q.method}),
                      "$/M tokens": money(q.usd_per_million_tokens), "billed tokens": f"{q.billed_tokens:,}",
                      "total": money(q.cost), **({"min": money(q.minimum_usd) if q.minimum_usd else ""} if minimum else {}),
-                     "as of": q.as_of or "undated", "source": q.source_kind,
+                     **({"as of": _stack(as_of, q.source_kind)} if narrow else {"as of": as_of, "source": q.source_kind}),
                      "serving / status": _cut("; ".join(filter(None, (status, q.serving_note))) or "not stated",
-                                              None if verbose else SERVING_SHOWN)})
-    for name in rows[0]:
-        wraps = name in ("model", "serving / status")
-        table.add_column(name, justify="right" if name[0] in "$bt" or name == "min" else "left", no_wrap=not wraps,
-                         overflow="fold", min_width=max(len(r[name]) for r in rows) if name == "as of" else None)
+                                              None if verbose else SERVING_SHOWN_NARROW if narrow else SERVING_SHOWN)})
+    _add_columns(table, rows, ("model", "as of", "serving / status"))
     for row, q in zip(rows, plan.managed):
-        table.add_row(*map(escape, row.values()), style=None if q.open_weights else "dim")  # CSV text is not markup
+        table.add_row(*map(Text, row.values()), style=None if q.open_weights else "dim")  # CSV text is not markup
     return table
 
 
@@ -122,9 +151,9 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
     others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
     shown = ([chosen] if chosen else []) + others
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
-                                               "P * = Pareto-optimal in cost and hours)"))
+                                               "P * = Pareto-optimal in cost and hours)", console.width))
     if plan.managed:
-        console.print(_managed_table(plan, verbose))
+        console.print(_managed_table(plan, verbose, console.width))
     if plan.managed_verdict:
         console.print(f"[bold]{escape(plan.managed_verdict)}[/]")
     _render_misfits(plan, console, top if verbose else min(top, MISFITS_SHOWN))

@@ -31,5 +31,13 @@ def test_demo_plans_runs_and_reports_a_real_local_qlora_run(tmp_path):
     assert run.status == "succeeded" and run.backend == "local"
     assert run.summary.steps == 3 and run.summary.method == "qlora"
     assert run.summary.final_loss > 0
-    assert f"Cost summary: {run.id}" in proc.stdout  # printed by launch, then again by report
-    assert proc.stdout.count(f"Cost summary: {run.id}") == 2
+    assert proc.stdout.count(f"Cost summary: {run.id}") == 1  # by report; launch ends with the outcome
+    assert f"eval loss {run.summary.eval_loss_before:.4f} before training" in proc.stdout
+    assert f"eval loss {run.summary.eval_loss:.4f} after training" in proc.stdout
+    for noise in ("pip install kernels", "Converting and de-quantizing", "clean_up_tokenization_spaces"):
+        assert noise not in proc.stdout + proc.stderr
+    adapter = tmp_path / "runs" / run.id / "output" / "adapter"
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"  # loads anywhere by name
+    assert 'base_model: "HuggingFaceTB/SmolLM2-135M-Instruct"' in (adapter / "README.md").read_text()
+    assert "with the model's tokenizer" in plan["spec"]["dataset"]["source"]  # the job's cache holds it

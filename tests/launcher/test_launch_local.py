@@ -70,19 +70,21 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
     assert s.estimated_peak_gib == run.estimated_peak_gib and s.peak_memory_gib > 0
     rows = dict(summary_rows(s))
     assert rows["where"] == "this machine (local run)" and rows["estimated"].startswith(f"{run.estimated_hours:.4f} h")
-    printed = result.stdout.split("Cost summary")[1]
-    assert "T4" not in printed and "gcp" not in printed and "GiB estimated" in printed
+    printed = result.stdout.split("its bill, estimate vs actual")[0].rsplit("\nrun ", 1)[1]  # launch's outcome lines
+    assert "T4" not in printed and "gcp" not in printed and f"{run.id} succeeded: 6 steps" in printed
     assert 0 < run.actual_hours < 0.1
     assert run.actual_cost == run.actual_hours * 1.5 and run.price_per_hour == 1.5
     assert "--rate 1.5" in run.rate_source
     assert [h.status for h in run.history] == ["pending", "running", "succeeded"]
     assert (home / "runs" / run.id / "output" / "adapter").is_dir()
-    assert "Cost summary" in result.stdout  # the report's summary, printed after the run
+    assert "Cost summary" not in result.stdout  # the bill is `tunecost report`'s: printed once, there
+    assert f"tunecost report {run.id}" in result.stdout
     assert b"secret-value" not in (home / "ledger.sqlite").read_bytes()
 
 
-def test_local_peak_estimate_is_one_process_of_the_model_the_run_trains():
-    assert estimated_peak_gib(SINGLE, "tiny") is None  # the job's tiny model has no known shape: no estimate
+def test_local_peak_estimate_is_one_process_of_the_model_the_run_trains(tmp_path):
+    tiny = _tiny_folder(tmp_path / "tiny-model")  # the job's tiny model is shaped from the contract, as built
+    assert estimated_peak_gib(SINGLE, "tiny") == pytest.approx(_planner_peak(SINGLE.spec, str(tiny)), abs=1e-3)
     smol = _planner_peak(SINGLE.spec, "HuggingFaceTB/SmolLM2-135M-Instruct")
     assert estimated_peak_gib(SINGLE, "smollm2") == pytest.approx(smol, abs=1e-3)  # the job's name for it
     spec = MULTI_NODE.spec
@@ -90,6 +92,20 @@ def test_local_peak_estimate_is_one_process_of_the_model_the_run_trains():
     sharded = MemoryEstimate(peak_gib=shard, components_gib={}, trainable_params=0, assumptions=[])
     one = estimated_peak_gib(MULTI_NODE.model_copy(update={"memory": sharded}))
     assert one == pytest.approx(estimate_memory(spec, resolve_shape(spec)).peak_gib, abs=1e-3) and one > 4 * shard
+
+
+@pytest.mark.slow  # probes this CPU
+def test_a_local_run_of_the_tiny_model_gets_an_hours_estimate(tmp_path):
+    from tunecost.launcher.backends.job_config import build_job_config
+    from tunecost.launcher.backends.local_estimate import estimate_local
+    from tunecost.planner.spec import DatasetSize
+
+    spec = SINGLE.spec.model_copy(update={"dataset": DatasetSize(tokens_per_epoch=6400, examples=320)})
+    plan = SINGLE.model_copy(update={"spec": spec})
+    config = build_job_config(plan, run_id="r", dataset="demo", output_dir=str(tmp_path / "o"), price_per_hour=0,
+                              model="tiny", local=True, overrides={"max_steps": 3})
+    hours = estimate_local(plan, config, tmp_path / "home")  # was None: "no known shape"
+    assert hours is not None and hours.hours > 0 and hours.step_seconds > 0
 
 
 def _wait_for(proc: subprocess.Popen, text: str, timeout: float) -> str:
@@ -194,4 +210,4 @@ def test_a_job_that_fails_exits_1_and_is_recorded_failed_with_its_reason(tmp_pat
     [run] = Ledger(home).list()
     assert run.status == "failed" and run.model == "tiny"
     assert "every example lost its completion to truncation" in run.history[-1].note
-    assert f"Cost summary: {run.id}" in result.stdout  # the bill of a failed run is still shown
+    assert f"run {run.id} failed" in result.stdout and "why: job exited 1" in result.stdout  # the outcome, and why

@@ -134,3 +134,61 @@ def test_a_sweep_plan_page_lists_every_point_and_the_total(tmp_path):
     text = " ".join(" ".join(parsed.text).split())
     assert "Sweep: 2 points" in text and "rank=8" in text and "rank=64" in text
     assert f"${plan['sweep']['total_cost']:,.2f} in total" in text or f"${plan['sweep']['total_cost']:.4f} in total" in text
+
+
+def _lab(colour: str) -> tuple[float, float, float]:
+    """sRGB hex -> CIE L*a*b* (D65), the space where distance follows what the eye tells apart."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+           for c in (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))]
+    xyz = [sum(w * c for w, c in zip(row, lin)) / n for row, n in (((0.4124, 0.3576, 0.1805), 0.95047),
+                                                                  ((0.2126, 0.7152, 0.0722), 1.0),
+                                                                  ((0.0193, 0.1192, 0.9505), 1.08883))]
+    f = [t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz]
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
+def test_provider_colours_are_far_apart():
+    """No two providers' marks share nearly one colour: every pair of the palette is more than 20 apart (CIE76 delta
+    E); Azure and Lambda's two blues (#2f6fdb, #364fc7) were 17.4 apart."""
+    from itertools import combinations
+
+    from tunecost.launcher.views.plan_html import PALETTE
+
+    def distance(a: str, b: str) -> float:
+        return sum((p - q) ** 2 for p, q in zip(_lab(a), _lab(b))) ** 0.5
+
+    assert distance("#2f6fdb", "#364fc7") < 20  # the measure tells the old pair apart from the new palette
+    assert len(set(PALETTE)) == len(PALETTE) >= 10
+    assert min(distance(a, b) for a, b in combinations(PALETTE, 2)) > 20
+
+
+@pytest.mark.slow  # headless Chromium
+def test_the_page_prints_as_the_cli_says(tmp_path):
+    """Printed by headless Chromium on A4: the plan on page 1 (chosen offer, chart, every ranked row), the details
+    from page 2, and no page ends on a heading (each heading stays with its table)."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not chromium or not shutil.which("pdftotext"):
+        pytest.skip("needs chromium and poppler-utils (apt-get install chromium poppler-utils)")
+    page, pdf = tmp_path / "plan.html", tmp_path / "plan.pdf"
+    result = CliRunner().invoke(app, ["plan", "--model", "meta-llama/Llama-3.1-70B", "--method", "qlora", "--tokens",
+                                      "20000000", "--html", str(page)], env={"TUNECOST_HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert "it prints on A4: the plan first, its details from a new page" in " ".join(result.output.split())
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", str(page)], capture_output=True, timeout=180, check=True)
+    texts = []
+    while True:
+        done = subprocess.run(["pdftotext", "-layout", "-f", str(len(texts) + 1), "-l", str(len(texts) + 1), str(pdf),
+                               "-"], capture_output=True, text=True)
+        if done.returncode != 0 or not done.stdout.strip():
+            break
+        texts.append(done.stdout)
+    assert len(texts) >= 2 and "Chosen:" in texts[0] and "Offers ranked by total cost" in texts[0]
+    assert "Assumptions" not in texts[0] and texts[1].lstrip().startswith("Managed fine-tuning")
+    for text in texts:
+        last = [line.strip() for line in text.splitlines() if line.strip()][-1]
+        assert not any(last.startswith(h) for h in ("Managed fine-tuning", "Memory per GPU", "Does not fit",
+                                                    "Assumptions", "Warnings", "Offers ranked", "Cost against")), last

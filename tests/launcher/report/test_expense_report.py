@@ -179,3 +179,20 @@ def test_csv_text_is_read_back_by_pandas(real_runs):
     text = render(build_report([real_runs.priced]), "csv")
     frame = pd.read_csv(io.StringIO(text))
     assert frame.loc[0, "quantity"] == pytest.approx(build_report([real_runs.priced]).items[0].quantity)
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_every_amount_in_a_report_has_the_same_decimal_places(real_runs, fmt):
+    """A priced local run costs a fraction of a cent: its unit price, amount, estimate and actual cost all show four
+    places, where the line item used to read 0.0000 beside 0.00 and the estimate 0.00 beside 0.0042."""
+    import re
+
+    from tunecost.launcher.reports.expense_report import money_places
+
+    report = build_report([real_runs.free, real_runs.priced])
+    places = money_places(report)
+    assert places == 4  # the priced run's cost is under ten cents
+    text = render(report, fmt)
+    item = next(line for line in text.splitlines() if real_runs.priced.id in line and "local" in line)
+    rates = re.findall(r"(?<![\d.])[+-]?\d+\.(\d+)(?![\d.%])", item.replace(",", ""))
+    assert len(rates) >= 3 and {len(d) for d in rates} == {4}, item  # hours, unit price, amount
