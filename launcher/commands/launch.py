@@ -253,6 +253,49 @@ def _hours_cost(hours: Optional[float], cost: Optional[float]) -> str:
     return " ".join(part for part in parts if part)
 
 
+RUNS_NARROW = 120  # columns below which the runs table stacks the date under the id, the tag under the status and
+# the actual under the estimate
+
+
+def runs_table(records: list, width: int):
+    """The ledger as a table; ids, figures and dates are never cut (ids are copied), the hardware folds."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    narrow = width < RUNS_NARROW
+    style = {"succeeded": "green", "failed": "red", "stopped": "yellow", "running": "cyan"}
+    rows = []
+    for r in records:
+        where = "/".join(p for p in (r.provider, r.region) if p)
+        cells = {"run": r.id, "status": r.status, "hardware": f"{r.gpu or '?'} x{r.gpu_count}{' spot' if r.spot else ''} "
+                 f"{where}".strip(), "$/h": f"{r.price_per_hour:g}",
+                 "estimated": _hours_cost(r.estimated_hours, r.estimated_cost),
+                 "actual": _hours_cost(r.actual_hours, r.actual_cost),
+                 "recoveries": _restarts(r.recoveries, r.resumes), "tag": r.tag,
+                 "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M}"}
+        if narrow:
+            cells = {"run / created (UTC)": f"{cells['run']}\n{cells['created (UTC)']}",
+                     "status / tag": f"{cells['status']}\n{cells['tag']}".rstrip(), "hardware": cells["hardware"],
+                     "$/h": cells["$/h"], "estimated / actual": f"{cells['estimated']}\n{cells['actual']}",
+                     "restarts": cells["recoveries"]}
+        rows.append((r, cells))
+    table = Table(title="tunecost runs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    folds = ("hardware", "tag", "status / tag", "restarts")  # wrap at spaces, never cut
+    for name in rows[0][1]:
+        widest = max(len(line) for _, cells in rows for line in cells[name].splitlines() or [""])
+        table.add_column(name, justify="right" if name in ("$/h", "estimated", "actual", "estimated / actual")
+                         else "left", no_wrap=name not in folds, overflow="fold",
+                         min_width=max(len(r.status) for r, _ in rows) if name == "status / tag" else
+                         len(name) if name == "restarts" else None if name in folds else widest)
+    for r, cells in rows:  # Text, not markup: a tag such as "[/]" or "[link=...]" prints as typed
+        texts = [Text(c) for c in cells.values()]
+        texts[1].stylize(style.get(r.status, "white"), 0, len(r.status))
+        table.add_row(*texts)
+    return table
+
+
 def runs(
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON"),
     tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag"),
@@ -289,23 +332,7 @@ def runs(
     if not records:
         console.print("no runs yet; start one with `tunecost launch`")
         return
-    table = Table(title="tunecost runs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
-    whole = {"run": max(len(r.id) for r in records), "status": 9, "created (UTC)": 16}  # ids are copied: never cut
-    for name, just in (("run", "left"), ("status", "left"), ("hardware", "left"), ("$/h", "right"),
-                       ("estimated", "right"), ("actual", "right"), ("recoveries", "left"), ("tag", "left"),
-                       ("created (UTC)", "left")):
-        table.add_column(name, justify=just, no_wrap=name in whole, min_width=whole.get(name))  # type: ignore[arg-type]
-    style = {"succeeded": "green", "failed": "red", "stopped": "yellow", "running": "cyan"}
-    for r in records:
-        where = "/".join(p for p in (r.provider, r.region) if p)
-        hardware = f"{r.gpu or '?'} x{r.gpu_count}{' spot' if r.spot else ''} {where}".strip()
-        cells = (r.id, hardware, f"{r.price_per_hour:g}", _hours_cost(r.estimated_hours, r.estimated_cost),
-                 _hours_cost(r.actual_hours, r.actual_cost), _restarts(r.recoveries, r.resumes), r.tag,
-                 f"{r.created_at:%Y-%m-%d %H:%M}")
-        texts = [Text(c) for c in cells]  # Text, not markup: a tag such as "[/]" or "[link=...]" prints as typed
-        table.add_row(texts[0], Text(r.status, style=style.get(r.status, "white")), *texts[1:])
-    console.print(table)
+    console.print(runs_table(records, console.width))
     if any(r.sweep_id for r in records):
         from tunecost.launcher.reports.sweep_report import sweep_totals
 

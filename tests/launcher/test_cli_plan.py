@@ -262,3 +262,24 @@ def test_providers_repeated_is_the_comma_list_and_top_below_one_is_refused():
     assert plan_json(*l4, "--providers", "aws", "--providers", "gcp")["quotes"] == both["quotes"]
     result = run("plan", *MODEL, "--top", "0")
     assert result.exit_code == 2 and "--top" in result.stderr and "Traceback" not in result.output
+
+
+def test_at_80_columns_the_plan_fits_and_no_figure_is_cut(tmp_path):
+    """COLUMNS=80: the offer and managed tables stack pairs of cells and fold text, and every cost, rate, hours
+    and memory figure of the JSON plan is printed whole (managed totals were cut to `$11.0`)."""
+    from tunecost.launcher.views.plan_view import hours_text
+    from tunecost.planner.money import money
+
+    args = ["plan", "--model", "meta-llama/Llama-3.1-8B", "--method", "qlora", "--examples", "10000",
+            "--avg-tokens", "800", "--epochs", "3", "--providers", "aws,gcp,azure,lambda,runpod,together,fireworks,ori",
+            "--top", "5"]
+    text = CliRunner().invoke(app, args, env={"COLUMNS": "80"}).stdout
+    plan = json.loads(CliRunner().invoke(app, [*args, "--json"]).stdout)
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80, text
+    cells = set(text.split())
+    for q in plan["quotes"][:5]:
+        assert {money(q["cost"]), money(q["price_per_hour"]),
+                f"{q['peak_gib_per_gpu']:.1f}/{q['gpu_memory_gib']:.0f}"} <= cells, q
+        assert hours_text(q["hours"]) in text
+    for m in plan["managed"]:
+        assert {money(m["cost"]), money(m["usd_per_million_tokens"]), f"{m['billed_tokens']:,}"} <= cells, m

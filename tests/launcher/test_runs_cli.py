@@ -91,3 +91,13 @@ def test_a_day_in_until_includes_that_day_and_a_time_is_exact(tmp_path):
     assert ids("--until", "2026-11-19T23:59:59") == ["tc-a"]
     assert ids("--since", "2026-11-01T00:00:01") == ["tc-b"]
     assert ids("--since", "2026-11-01 00:00:00", "--until", "2026-11-20") == ["tc-a", "tc-b"]
+
+
+def test_at_80_columns_every_id_figure_and_date_is_whole(tmp_path):
+    """A narrow terminal stacks cells (id over date, status over tag, actual under estimate) instead of cutting."""
+    _fill(tmp_path)
+    out = _runs(tmp_path, columns=80).stdout
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 80, out
+    for text in ("tc-a", "tc-b", "succeeded", "stopped", "2.000 h $2.38", "1.500 h $1.78", "2026-11-01 00:00",
+                 "2026-11-20 00:00", "1.19", "resumed"):
+        assert text in out, out
