@@ -18,7 +18,8 @@ from tunecost.planner.errors import UserError
 
 DEMO_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # The workload the demo plans and runs: QLoRA on attention, one short example per row (no packing), so one CPU
-# step takes about 1.5 s; 10% held out gives an eval loss and a before/after answer to a held-out prompt.
+# step takes 1-2 s on an idle 2-core machine; 10% held out gives an eval loss before and after training and a
+# before/after answer to a held-out prompt.
 DEMO_WORKLOAD = ["--model", DEMO_MODEL, "--method", "qlora", "--rank", "8", "--targets", "attention",
                  "--seq-len", "64", "--batch", "8", "--no-gradient-checkpointing", "--no-packing", "--epochs", "2"]
 DEMO_LEARNING_RATE = "1e-3"  # 72 steps are few: a higher rate than the 2e-4 default makes the change visible
@@ -64,9 +65,10 @@ def demo(
     rate: Optional[float] = typer.Option(None, "--rate", min=0.0, help="USD per hour to bill this machine at "
                                          "[default: 0, said in the report]"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop the local run early "
-                                            "[default: 2 epochs, 72 steps, about 2 minutes]"),
+                                            "[default: 2 epochs, 72 steps]"),
 ) -> None:
-    """Plan, run and report a QLoRA fine-tune of SmolLM2-135M on this machine's CPU (offline, about 2 min)."""
+    """Plan, run and report a QLoRA fine-tune of SmolLM2-135M on this machine's CPU (offline; 2-3 min on an idle
+    2-core machine, up to 10x that on a busy one: the run prints its own estimate first)."""
     from tunecost.planner.offers import tunecost_home
 
     _check_model_package()
