@@ -326,7 +326,6 @@ def runs(
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-    from rich.text import Text
 
     console = Console()
     if not records:

@@ -256,7 +256,7 @@ def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
         ("where", "this machine (local run)" if s.is_local else f"{s.provider or '?'} {s.region}".strip()),
         ("hardware", s.hardware),
         ("pricing", f"{'local rate' if s.is_local else 'spot' if s.spot else 'on-demand'} ${s.rate_per_hour:,.4f}/h"
-         + (f" ({s.rate_source})" if s.rate_source else "")),
+         + (f" ({s.rate_source})" if s.rate_source and LOCAL_RATE_ZERO not in s.notes else "")),  # else the note says it
         ("ran", f"{s.actual_seconds:,.0f} s ({s.time_source})" if s.actual_seconds is not None else s.time_source),
         ("billed", f"{s.billed_hours:.4f} h = {s.billed_seconds} s, {s.billing_rule}"),
         ("billing rule source", f"{s.billing_source or ('none: this machine' if s.is_local else 'none')} "
@@ -292,7 +292,7 @@ def print_summary(summary: CostSummary, console) -> None:
     from rich.text import Text
 
     table = Table(title=f"Cost summary: {summary.run_id}", show_header=False, title_justify="left",
-                  box=box.SIMPLE, pad_edge=False)
+                  box=box.SIMPLE, pad_edge=False, show_edge=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     for label, value in summary_rows(summary):

@@ -45,6 +45,15 @@ def _stack(top: str, below: str) -> str:
     return f"{top}\n{below}" if below else top
 
 
+def _two_lines(text: str) -> list[str]:
+    """`text` broken at the space nearest its middle (the width that shows it on two lines)."""
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    if not spaces:
+        return [text]
+    cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
+    return [text[:cut], text[cut + 1:]]
+
+
 def _add_columns(table: Table, rows: list[dict[str, str]], left_text: tuple[str, ...]) -> None:
     """Numbers are right-aligned and never narrower than their widest cell (a narrow terminal folds or wraps the
     text columns and the headers, never a figure); `left_text` columns may fold, the others keep their width."""
@@ -77,7 +86,7 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str, width: 
         row["P"] = "*" if q.pareto else ""
         rows.append(row)
     table = Table(title=title + (f"; prices {dates.pop()}" if shared else ""), title_justify="left",
-                  header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD, collapse_padding=True)
+                  header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=not narrow)
     if rows:
         _add_columns(table, rows, ("provider", "region", "instance", "GPU", "as of"))
     for row, q in zip(rows, quotes):  # Text, not markup: offers may come from the user's --prices CSV
@@ -86,7 +95,7 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str, width: 
 
 
 SERVING_SHOWN = 60  # characters of a service's serving terms in the concise view; --verbose prints them whole
-SERVING_SHOWN_NARROW = 30  # the same below NARROW columns, where the column is a few characters wide
+SERVING_SHOWN_NARROW = 20  # the same below NARROW columns, where the column is a few characters wide
 
 
 def _cut(text: str, most: int | None) -> str:
@@ -101,7 +110,7 @@ def _managed_table(plan: Plan, verbose: bool, width: int) -> Table:
     narrow = width < NARROW
     table = Table(title="Managed fine-tuning (the service runs it; tunecost cannot launch these)",
                   title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
-                  collapse_padding=True)
+                  collapse_padding=True, show_edge=not narrow)
     minimum = any(q.minimum_usd for q in plan.managed)  # no shipped service states one: no empty column
     rows = []
     for q in plan.managed:
@@ -115,6 +124,9 @@ def _managed_table(plan: Plan, verbose: bool, width: int) -> Table:
                      "serving / status": _cut("; ".join(filter(None, (status, q.serving_note))) or "not stated",
                                               None if verbose else SERVING_SHOWN_NARROW if narrow else SERVING_SHOWN)})
     _add_columns(table, rows, ("model", "as of", "serving / status"))
+    if narrow:  # the model bracket on two lines ("open models" over "<=16B"), not three
+        model = next(column for column in table.columns if column.header == "model")
+        model.min_width = max(len(line) for r in rows for line in _two_lines(r["model"]))
     for row, q in zip(rows, plan.managed):
         table.add_row(*map(Text, row.values()), style=None if q.open_weights else "dim")  # CSV text is not markup
     return table
@@ -150,9 +162,14 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
                              else "it overlaps compute, so none of it adds to the hours"), highlight=False, markup=False)
     others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
     shown = ([chosen] if chosen else []) + others
+    narrow = console.width < NARROW  # the tables drop their blank edges; one blank line parts them
+    if narrow:
+        console.print()
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
                                                "P * = Pareto-optimal in cost and hours)", console.width))
     if plan.managed:
+        if narrow:
+            console.print()
         console.print(_managed_table(plan, verbose, console.width))
     if plan.managed_verdict:
         console.print(f"[bold]{escape(plan.managed_verdict)}[/]")
@@ -163,7 +180,7 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
         return
     _memory_line(plan.memory, console)
     console.print(f"{len(plan.assumptions) + 1} assumptions behind these numbers: --verbose lists them "
-                  "(so do --json and --html)", highlight=False)
+                  "(and --json, --html)", highlight=False)
 
 
 def _render_misfits(plan: Plan, console: Console, shown: int) -> None:

@@ -10,6 +10,7 @@ from tunecost.launcher.commands import demo
 @pytest.fixture
 def steps(monkeypatch, home):
     monkeypatch.setattr(demo, "_check_model_package", lambda: None)
+    monkeypatch.setattr(demo, "_prepare_model", lambda: None)
 
     def use(commands: list[list[str]]) -> None:
         monkeypatch.setattr(demo, "demo_commands", lambda *args: commands)
