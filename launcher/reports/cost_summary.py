@@ -135,6 +135,14 @@ def _run_quote(record: RunRecord) -> Optional[Quote]:
     return quote
 
 
+def _planned_tokens(record: RunRecord) -> Optional[int]:
+    """The plan's training tokens, when the plan counted or was given a dataset (not its 10M-token default)."""
+    spec = record.plan.spec if record.plan else None
+    if spec is None or spec.dataset.source.startswith("default"):
+        return None
+    return spec.train_tokens
+
+
 def summarize(record: RunRecord) -> CostSummary:
     """Build the run's CostSummary from its ledger record (works for unfinished runs too, saying so)."""
     quote = _run_quote(record)
@@ -193,7 +201,7 @@ def summarize(record: RunRecord) -> CostSummary:
         hours_diff=hours_diff, hours_diff_pct=hours_pct, cost_diff=cost_diff, cost_diff_pct=cost_pct,
         estimated_peak_gib=est_peak, peak_memory_gib=summary.peak_memory_gib,
         train_tokens=tokens, usd_per_million_tokens=per_million,
-        planned_tokens=record.plan.spec.train_tokens if record.plan and record.plan.spec.dataset else None,
+        planned_tokens=_planned_tokens(record),
         held_out=float((summary.config or {}).get("eval_fraction") or 0.0),
         final_loss=summary.final_loss, eval_loss=summary.eval_loss, eval_loss_before=summary.eval_loss_before,
         steps=summary.steps,

@@ -1,0 +1,43 @@
+"""What a finished run prints: `launch` its outcome in two lines, `report` the bill once, with the trained tokens
+beside the plan's and the eval loss before and after training."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from tunecost.job.run_summary import RunSummary
+from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.reports.cost_summary import outcome_lines, summarize, summary_rows
+from tunecost.planner.spec import DatasetSize
+
+from .conftest import SINGLE
+
+
+def _record(dataset: DatasetSize, **summary) -> RunRecord:
+    plan = SINGLE.model_copy(update={"spec": SINGLE.spec.model_copy(update={"dataset": dataset, "epochs": 2.0})})
+    fields = dict(steps=72, train_tokens=11_110, final_loss=0.25, eval_loss=0.28, eval_loss_before=2.41,
+                  stop_reason="completed", config={"eval_fraction": 0.1})
+    return RunRecord(id="tc-x", status="succeeded", backend="local", provider="local", created_at=datetime(
+        2026, 12, 7, tzinfo=timezone.utc), price_per_hour=0.0, actual_hours=0.05, estimated_hours=0.04, plan=plan,
+        summary=RunSummary(**{**fields, **summary}))
+
+
+def test_report_puts_trained_tokens_beside_planned_and_eval_loss_before_after():
+    counted = DatasetSize(tokens_per_epoch=6_171, examples=320, source="counted demo_data.jsonl: tokenizer")
+    rows = dict(summary_rows(summarize(_record(counted))))
+    assert rows["train tokens"] == "11,110 trained, 12,342 planned (-10.0%; the plan counts the 10% held out for eval)"
+    assert rows["eval loss"] == "2.4100 before training, 0.2800 after"
+    assert "billing rule source" not in rows and "recoveries" not in rows  # a local run: rows that say nothing
+
+
+def test_a_plan_without_a_dataset_has_no_planned_tokens_to_compare():
+    rows = dict(summary_rows(summarize(_record(DatasetSize(tokens_per_epoch=10_000_000, source="default: 10M tokens")))))
+    assert rows["train tokens"] == "11,110 trained"
+
+
+def test_launch_prints_the_outcome_not_the_bill():
+    lines = outcome_lines(summarize(_record(DatasetSize(tokens_per_epoch=6_171, source="counted"))))
+    assert lines == ["run tc-x succeeded: 72 steps in 3.0 min (estimated 2.4 min), final loss 0.2500; compute cost "
+                     "$0.00 (local rate 0 $/h)", "its bill, estimate vs actual and tokens: tunecost report tc-x"]
+    failed = _record(DatasetSize(tokens_per_epoch=6_171, source="counted")).model_copy(update={"status": "failed"})
+    assert "why: job exited 1: boom" in outcome_lines(summarize(failed), "job exited 1: boom")
