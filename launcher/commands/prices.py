@@ -101,13 +101,14 @@ def prices(
     from tunecost.planner.offers import load_prices
 
     tables = load_prices(user_csv=prices_file)
-    for warning in tables.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
     df = select(tables.offers, gpu, [*(providers or []), *(provider or [])], spot, all_regions, top)
+    as_of, warnings = tables.age_of(df)  # the age of the rows listed, naming only their providers
+    for warning in warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     if as_json:
         sys.stdout.write(json.dumps(_records(df), indent=1) + "\n")
     else:
-        _print_table(df, tables.as_of, spot)
+        _print_table(df, as_of, spot)
 
 
 @prices_app.command("refresh", cls=PlainFlagsCommand)
