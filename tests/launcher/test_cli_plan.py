@@ -283,3 +283,16 @@ def test_at_80_columns_the_plan_fits_and_no_figure_is_cut(tmp_path):
         assert hours_text(q["hours"]) in text
     for m in plan["managed"]:
         assert {money(m["cost"]), money(m["usd_per_million_tokens"]), f"{m['billed_tokens']:,}"} <= cells, m
+
+
+def test_the_age_warning_names_only_the_providers_asked_for():
+    """--providers aws,gcp: the undated-snapshot warning names those two, not all twenty providers."""
+    import re
+
+    result = CliRunner().invoke(app, ["plan", *MODEL, "--providers", "aws,gcp", "--top", "3"])
+    assert result.exit_code == 0, result.output
+    [warning] = [line for line in result.stderr.splitlines() if "undated snapshot" in line]
+    named = re.search(r"\(([^)]*)\); run", warning).group(1).split(", ")
+    assert named == ["aws", "gcp"], warning
+    everything = CliRunner().invoke(app, ["plan", *MODEL, "--top", "3"]).stderr
+    assert re.search(r"\((\w+, ){4}\w+ and \d+ more\); run", everything), everything  # five named, the rest counted
