@@ -132,7 +132,9 @@ def _confirm(question: str) -> bool:
 
 
 @workload_options(dataset="JSONL file to train on: the job reads it (a local run may name 'demo', the job's demo "
-                          "data); without a plan file it is also counted to plan the run")
+                          "data); without a plan file it is also counted to plan the run",
+                  model="The model the job trains: a hub id, a local HF folder, or the job's own tiny / smollm2; "
+                        "without a plan file it is planned first, as `plan --model`")
 def launch(
     workload: Workload,
     plan_file: Optional[Path] = typer.Argument(None, help="plan.json from `tunecost plan --save` [or give the "
