@@ -316,7 +316,7 @@ def recipe(cfg: JobConfig, clock, flags) -> int:
     eval_loss = None
     if data.eval and stop_reason is not StopReason.SIGTERM:
         eval_loss = trainer.evaluate().get("eval_loss")
-        if is_rank0():
+        if is_rank0() and eval_loss is not None:
             print(f"eval loss {eval_loss:.4f} after training ({_before(summary['eval_loss_before'])})", flush=True)
     if sample and stop_reason is not StopReason.SIGTERM:
         sample["tuned"] = generate_sample(trainer.model, tokenizer, sample["prompt"])
