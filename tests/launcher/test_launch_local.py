@@ -210,4 +210,4 @@ def test_a_job_that_fails_exits_1_and_is_recorded_failed_with_its_reason(tmp_pat
     [run] = Ledger(home).list()
     assert run.status == "failed" and run.model == "tiny"
     assert "every example lost its completion to truncation" in run.history[-1].note
-    assert f"run {run.id} failed" in result.stdout and "why: job exited 1" in result.stdout  # the outcome, and why
+    assert f"run {run.id} failed" in result.stdout and f"why: {run.history[-1].note}" in result.stdout  # and why
