@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
 from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
 from tunecost.planner.plan import Plan
+from tunecost.planner.providers import find_provider
 from tunecost.planner.quote import Quote
 from tunecost.planner.spec import Method, TrainSpec
 
@@ -126,9 +127,11 @@ _TaskDumper.add_representer(str, _str)
 
 
 def _offer_entry(quote: Quote) -> dict[str, Any]:
-    """One `ordered` entry. The instance type pins the GPUs, except GCP n1 hosts where GPUs are attached."""
+    """One `ordered` entry. The instance type pins the GPUs, except on hosts the GPUs are attached to (GCP n1:
+    the provider table's `attach_accelerators_on`)."""
     entry: dict[str, Any] = {"infra": _where(quote), "instance_type": quote.instance_type}
-    if quote.provider == "gcp" and quote.instance_type.startswith("n1-"):
+    row = find_provider(quote.provider)
+    if row is not None and row.attach_accelerators_on and quote.instance_type.startswith(row.attach_accelerators_on):
         entry["accelerators"] = {quote.gpu: quote.gpu_count}
     entry["use_spot"] = quote.spot
     return entry
