@@ -182,3 +182,18 @@ def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, monkeypatch, wri
     assert config["envs"]["TUNECOST_TAG"] == "it's \"q1\""
     assert config["file_mounts"]["/data/my: data #1.jsonl"] == str(dataset)
     assert "--top-k" not in CliRunner().invoke(app, ["launch", "--help"]).stdout
+
+
+def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_path, monkeypatch, write_plan):
+    from typer.testing import CliRunner
+
+    from tunecost.launcher.cli import app
+
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    lium = plan([quote(provider="lium", region="JP", spot=False)])
+    result = CliRunner().invoke(app, ["launch", str(write_plan(lium)), "--dataset", str(dataset), "--dry-run"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "SkyPilot 0.14.1 has no lium cloud" in lines[0], result.output
