@@ -260,7 +260,7 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")
     managed = quote_managed(spec, shape.total_params() / 1e9, managed_rows, include_closed=include_closed)
-    return Plan(schema_version=PLAN_SCHEMA, spec=spec, chosen=chosen, quotes=kept, infeasible=misfits,
+    return Plan(schema_version=PLAN_SCHEMA, spec=spec, shape=shape, chosen=chosen, quotes=kept, infeasible=misfits,
                 prices_as_of=prices.as_of, memory=memory, speed=speed,
                 assumptions=assumptions, warnings=_unique([*prices.warnings, *warnings]),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

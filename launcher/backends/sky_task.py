@@ -26,7 +26,8 @@ from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
 from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
 from tunecost.planner.plan import Plan
 from tunecost.planner.providers import find_provider
-from tunecost.planner.quote import Quote
+from tunecost.job.config import JobConfig
+from tunecost.planner.quote import GB, Quote, checkpoint_gb
 from tunecost.planner.spec import Method, TrainSpec
 
 # Secrets the job may need on the VM; only their names go into the YAML, values come from the environment.
@@ -77,12 +78,26 @@ def _where(quote: Quote) -> str:
     return "/".join(p for p in (quote.provider, quote.region, quote.zone) if p)
 
 
-def disk_size_gb(spec: TrainSpec) -> int:
-    """OS image + pip (~50 GB), bf16 weights twice (hub cache + merge), checkpoints cached by MOUNT_CACHED
-    (two kept; full fine-tunes save ~16 B/param of weights and optimizer state, adapters are small)."""
-    params_b = spec.params_b or 8.0
-    checkpoints = 2 * 16 * params_b if spec.method is Method.full else 2.0
-    return int(math.ceil((50 + 2 * 2 * params_b + checkpoints) / 10) * 10)
+OS_AND_PACKAGES_GB = 50.0  # the image plus the job's pip install (torch, CUDA libraries)
+DISK_HEADROOM = 1.2  # logs, temp files, a checkpoint being written while two are kept
+
+
+def disk_size_gb(plan: Plan, dataset_bytes: int = 0) -> int:
+    """The VM's disk, from the model the plan resolved and what the job writes: the OS and packages, the bf16
+    weights downloaded from the hub, the final save (a full model, or an adapter merged into one), the
+    checkpoints the job keeps in the MOUNT_CACHED cache (`keep_checkpoints`, each the size the planner prices:
+    trainable weights + optimizer state), the dataset; times DISK_HEADROOM, in whole 10 GB."""
+    spec = plan.spec
+    weights_gb = plan.model_shape().total_params() * 2 / GB
+    trainable = plan.memory.trainable_params if plan.memory is not None else \
+        (plan.model_shape().total_params() if spec.method is Method.full else 0)
+    checkpoints_gb = JobConfig.keep_checkpoints * checkpoint_gb(spec, trainable)
+    total = OS_AND_PACKAGES_GB + 2 * weights_gb + checkpoints_gb + dataset_bytes / GB
+    return int(math.ceil(total * DISK_HEADROOM / 10) * 10)
+
+
+def _size(path: str) -> int:
+    return os.path.getsize(path) if os.path.isfile(path) else 0
 
 
 def _spec_line(spec: TrainSpec) -> str:
@@ -145,7 +160,7 @@ def build_task(plan: Plan, opts: TaskOptions, offers: list[Quote]) -> dict[str, 
     if num_nodes > 1:
         task["num_nodes"] = num_nodes
     task["resources"] = {
-        "disk_size": disk_size_gb(spec),
+        "disk_size": disk_size_gb(plan, _size(opts.dataset_local)),
         "job_recovery": {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": opts.max_restarts_on_errors},
         "ordered": [_offer_entry(o) for o in offers],
     }

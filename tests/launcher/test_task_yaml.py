@@ -42,7 +42,7 @@ def test_single_gpu_plan_round_trips_with_fallback_order(tmp_path):
     assert task.num_nodes == 1
     first = task.resources[0]
     assert first.job_recovery == {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": 3}
-    assert first.disk_size == disk_size_gb(SINGLE.spec)
+    assert first.disk_size == disk_size_gb(SINGLE, len('{"text": "hello"}\n')) == 70  # 135M: 50 GB + headroom
     mount = task.storage_mounts["/checkpoints"]
     assert mount.name == "my-ckpts" and mount.mode.value == "MOUNT_CACHED"
     assert task.file_mounts["/data/train.jsonl"] == str(tmp_path / "train.jsonl")
@@ -73,7 +73,9 @@ def test_multi_node_plan_sets_num_nodes_and_keeps_only_same_node_offers(tmp_path
     assert task.num_nodes == 2
     assert [(r.region, r.use_spot) for r in task.resources] == [("us-west-2", True), ("us-east-1", True)]
     assert "lambda" not in text  # the 1-node offer cannot share a 2-node task
-    assert task.resources[0].disk_size >= 2 * 16 * 70.6  # full fine-tune checkpoints are cached locally
+    # full fine-tune checkpoints are cached locally: 50 GB + 2 x 141 GB bf16 weights + 2 checkpoints of 70.6B x
+    # (2 B weights + 2 B paged 8-bit AdamW state) = 897 GB, x1.2 headroom, in whole 10 GB
+    assert task.resources[0].disk_size == 1080
 
 
 def test_secret_names_only_never_values(tmp_path, monkeypatch):
@@ -197,3 +199,24 @@ def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "SkyPilot 0.14.1 has no lium cloud" in lines[0], result.output
+
+
+def test_disk_is_sized_from_the_plans_model_shape_not_a_missing_params_field(tmp_path):
+    """--model leaves spec.params_b empty: a 70B full fine-tune used to get the 8B default's disk (340 GB on 2x8
+    H200). Now: 50 GB OS + 2 x 141 GB bf16 weights (download, final save) + 2 kept checkpoints of 70.6B x (2 B
+    weights + 8 B AdamW states) = 1,744 GB, x1.2 headroom -> 2,100 GB; a QLoRA of the same model needs 410 (its adapter checkpoints are ~1 GB)."""
+    from tunecost.planner.offers import load_prices
+    from tunecost.planner.optimizer import optimize
+    from tunecost.planner.spec import DatasetSize, Method, TrainSpec
+
+    def planned(method):
+        spec = TrainSpec(model="meta-llama/Llama-3.1-70B", method=method,
+                         dataset=DatasetSize(tokens_per_epoch=1_000_000))
+        return optimize(spec, load_prices(), providers=["aws", "gcp", "runpod", "lambda", "nebius"])
+
+    full = planned(Method.full)
+    assert full.spec.params_b is None and full.shape.total_params() > 70e9
+    assert disk_size_gb(full) == 2100
+    assert disk_size_gb(planned(Method.qlora)) == 410
+    old = full.model_copy(update={"shape": None})  # a plan saved before plans carried the shape
+    assert disk_size_gb(old) == 2100
