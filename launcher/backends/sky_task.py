@@ -14,6 +14,7 @@ import getpass
 import hashlib
 import math
 import os
+import re
 import shutil
 from importlib.resources import files
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
 from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
+from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 from tunecost.planner.providers import find_provider
 from tunecost.job.config import JobConfig
@@ -34,6 +36,7 @@ from tunecost.planner.spec import Method, TrainSpec
 SECRET_NAMES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "WANDB_API_KEY")
 CHECKPOINT_MOUNT = "/checkpoints"
 DATA_MOUNT = "/data"
+DATASET_ON_VM = f"{DATA_MOUNT}/train.jsonl"
 
 
 class TaskOptions(BaseModel):
@@ -60,8 +63,33 @@ def default_bucket() -> str:
     return f"tunecost-checkpoints-{digest}"
 
 
-def remote_dataset_path(dataset_local: str) -> str:
-    return f"{DATA_MOUNT}/{Path(dataset_local).name}"
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def check_bucket_name(name: str) -> None:
+    """A name both S3 and GCS accept (the fallback order may land on either): 3-63 characters of lower-case
+    letters, digits, hyphens and dots, starting and ending with a letter or digit; no '..', no IP address, no
+    'xn--' / 'sthree-' / 'goog' prefix, no '-s3alias' / '--ol-s3' suffix, no 'google' (S3: docs.aws.amazon.com/
+    AmazonS3/latest/userguide/bucketnamingrules.html; GCS: cloud.google.com/storage/docs/buckets#naming)."""
+    problem = (
+        "must be 3-63 characters of lower-case letters, digits, hyphens and dots, starting and ending with a letter "
+        "or digit" if not _BUCKET.match(name) else
+        "must not contain '..'" if ".." in name else
+        "must not look like an IP address" if _IP.match(name) else
+        "must not start with xn--, sthree- or goog" if name.startswith(("xn--", "sthree-", "goog")) else
+        "must not end with -s3alias or --ol-s3" if name.endswith(("-s3alias", "--ol-s3")) else
+        "must not contain 'google'" if "google" in name else "")
+    if problem:
+        raise UserError(f"--bucket {name!r}: a bucket name {problem} (the S3 and GCS naming rules); pick another, "
+                        f"e.g. {default_bucket()}")
+
+
+def remote_dataset_path() -> str:
+    """One fixed path on the VM whatever the local file is called: SkyPilot 0.14.1 pastes mount destinations
+    unquoted into shell commands on the VM (backend_utils.make_safe_symlink_command), so a file named
+    `x$(id).jsonl` would run `id` there."""
+    return DATASET_ON_VM
 
 
 def remote_output_dir(run_id: str) -> str:
@@ -167,7 +195,7 @@ def build_task(plan: Plan, opts: TaskOptions, offers: list[Quote]) -> dict[str, 
     task["workdir"] = opts.workdir
     task["file_mounts"] = {
         CHECKPOINT_MOUNT: {"name": opts.bucket, "mode": "MOUNT_CACHED"},
-        remote_dataset_path(opts.dataset_local): opts.dataset_local,
+        remote_dataset_path(): opts.dataset_local,
     }
     if opts.secrets:
         task["secrets"] = {name: None for name in opts.secrets}

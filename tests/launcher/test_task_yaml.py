@@ -92,7 +92,7 @@ def test_prepare_stages_job_and_config_and_keeps_secrets_out(tmp_path, monkeypat
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     ledger = Ledger(tmp_path / "home")
-    prep = prepare(SINGLE, dataset=dataset, bucket="b", ledger=ledger, budget_usd=5.0, top_k=2,
+    prep = prepare(SINGLE, dataset=dataset, bucket="my-ckpts", ledger=ledger, budget_usd=5.0, top_k=2,
                    overrides={"max_steps": 7}, run_id="tc-x", tag="team-a")
     assert yaml.safe_load(prep.yaml_text)["envs"] == {"TUNECOST_RUN_ID": "tc-x", "TUNECOST_TAG": "team-a"}
     workdir = tmp_path / "home" / "runs" / "tc-x" / "sky"
@@ -137,7 +137,7 @@ def test_job_config_shards_when_any_fallback_offer_was_planned_with_fsdp(tmp_pat
         hours=4.0, parallelism="fsdp"))]})
     for data, top_k, expected in ((MULTI_GPU, 3, "ddp"), (mixed, 2, "ddp"), (mixed, 3, "fsdp")):
         ledger = Ledger(tmp_path / f"home-{expected}-{top_k}")
-        prepare(data, dataset=dataset, bucket="b", ledger=ledger, top_k=top_k, run_id="tc-p")
+        prepare(data, dataset=dataset, bucket="my-ckpts", ledger=ledger, top_k=top_k, run_id="tc-p")
         config = json.loads((ledger.home / "runs" / "tc-p" / "sky" / CONFIG_NAME).read_text())
         assert config["parallelism"] == expected, (top_k, expected)
 
@@ -153,7 +153,7 @@ def test_yaml_special_characters_in_the_dataset_name_and_tag_round_trip(tmp_path
     text = render_task_yaml(SINGLE, options)
     config = yaml.safe_load(text)
     task = sky.Task.from_yaml_config(config)
-    assert task.file_mounts["/data/my: data #1.jsonl"] == str(dataset)
+    assert task.file_mounts["/data/train.jsonl"] == str(dataset)
     assert task.envs["TUNECOST_TAG"] == tag and task.envs["TUNECOST_RUN_ID"] == "tc-test"
     assert task.name == "tc-test"
 
@@ -182,7 +182,7 @@ def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, monkeypatch, wri
     config = yaml.safe_load(result.stdout)
     assert len(config["resources"]["ordered"]) == 2
     assert config["envs"]["TUNECOST_TAG"] == "it's \"q1\""
-    assert config["file_mounts"]["/data/my: data #1.jsonl"] == str(dataset)
+    assert config["file_mounts"]["/data/train.jsonl"] == str(dataset)
     assert "--top-k" not in CliRunner().invoke(app, ["launch", "--help"]).stdout
 
 
@@ -220,3 +220,39 @@ def test_disk_is_sized_from_the_plans_model_shape_not_a_missing_params_field(tmp
     assert disk_size_gb(planned(Method.qlora)) == 410
     old = full.model_copy(update={"shape": None})  # a plan saved before plans carried the shape
     assert disk_size_gb(old) == 2100
+
+
+def test_a_dataset_named_like_a_shell_command_is_mounted_at_the_fixed_path(tmp_path):
+    """SkyPilot 0.14.1 interpolates mount destinations unquoted into shell on the VM: the local name never
+    becomes part of one; the job reads the fixed path."""
+    dataset = tmp_path / "x$(id);`reboot`.jsonl"
+    dataset.write_text('{"text": "hello"}\n')
+    options = TaskOptions(run_id="tc-test", bucket="my-ckpts", dataset_local=str(dataset), workdir=str(tmp_path))
+    task = sky_client.validate_task(render_task_yaml(SINGLE, options))
+    assert dict(task.file_mounts) == {"/data/train.jsonl": str(dataset)}
+    assert not any("$(" in dest or "`" in dest for dest in [*task.file_mounts, *task.storage_mounts])
+
+
+@pytest.mark.parametrize("name", ["ab", "My-Bucket", "my_bucket", "-ckpts", "ckpts.", "my..ckpts", "192.168.1.2",
+                                  "xn--ckpts", "goog-ckpts", "ckpts-s3alias", "my-google-ckpts", "a" * 64])
+def test_a_bucket_name_s3_or_gcs_would_refuse_is_one_line_before_anything_is_staged(tmp_path, monkeypatch,
+                                                                                      write_plan, name):
+    from typer.testing import CliRunner
+
+    from tunecost.launcher.cli import app
+
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    result = CliRunner().invoke(app, ["launch", str(write_plan(SINGLE)), "--dataset", str(dataset), "--dry-run",
+                                      "--bucket", name])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and f"--bucket {name!r}: a bucket name must" in lines[0]
+    assert not (tmp_path / "home" / "dry-run").exists()
+
+
+@pytest.mark.parametrize("name", ["my-ckpts", "tunecost-checkpoints-1a2b3c4d", "a.b.c", "abc"])
+def test_bucket_names_both_clouds_accept_pass(name):
+    from tunecost.launcher.backends.sky_task import check_bucket_name
+
+    check_bucket_name(name)
