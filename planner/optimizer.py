@@ -23,7 +23,7 @@ from tunecost.planner.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
 from tunecost.planner.quote import Infeasible, Overheads, Quote, checkpoint_gb, hours_breakdown
-from tunecost.planner.shapes import ModelShape, resolve_shape
+from tunecost.planner.shapes import ModelShape, catalog_spelling, resolve_shape
 from tunecost.planner.providers import launch_problem
 from tunecost.planner.speed import SpeedEstimate, estimate_speed, peak_tflops
 from tunecost.planner.spec import Parallelism, Precision, TrainSpec
@@ -59,6 +59,21 @@ def _within_limits(quotes: list[Quote], budget: Optional[float], deadline_hours:
                         f"{cheapest.gpu} x{cheapest.gpu_count}{' spot' if cheapest.spot else ''}), over the budget "
                         f"of ${budget:,.2f}; raise --budget or reduce --tokens/--epochs")
     return [q for q in in_time if budget is None or q.cost <= budget]
+
+
+def _spelled_out(spec: TrainSpec) -> tuple[TrainSpec, list[str]]:
+    """The spec with the catalog's spelling of its model id (the hub is case-sensitive), and one line each for
+    that correction and for a dataset size nobody gave."""
+    notes = []
+    spelled = catalog_spelling(spec.model) if spec.model else None
+    if spelled:
+        notes.append(f"--model {spec.model}: using the catalog's spelling {spelled} (model ids are case-sensitive "
+                     "on the hub)")
+        spec = spec.model_copy(update={"model": spelled})
+    if spec.dataset.source.startswith("default"):
+        notes.append(f"no dataset size given: priced for an assumed {spec.dataset.tokens_per_epoch:,} tokens per "
+                     "epoch; give --dataset FILE, --tokens N or --examples/--avg-tokens")
+    return spec, notes
 
 
 def _choose(allowed: list[Quote], warnings: list[str]) -> tuple[Optional[Quote], Quote]:
@@ -219,9 +234,11 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     overheads = Overheads(preemption_rate_per_hour=preemption_rate_per_hour,
                           checkpoint_interval_hours=checkpoint_interval_hours)
     shape = resolve_shape(spec)
+    spec, notes = _spelled_out(spec)
     providers, managed_rows = _split_providers(providers, managed_prices or [])
     rows, warnings = select_offers(prices.offers, providers=providers, gpus=gpus, spot=spot, max_gpus=max_gpus,
                                    regions=regions)
+    warnings[:0] = notes
     if rows.empty:
         raise UserError("no offers match the filters (--providers / --gpu / --region / --spot / --max-gpus); "
                         "loosen them or run `tunecost prices` to see what is offered")

@@ -299,3 +299,26 @@ def test_a_chosen_gpu_with_an_assumed_speed_gets_a_warning_line():
     plan = optimize(spec(method=Method.qlora), tables(offer("runpod", "RTX4000-Ada", 4, 20.0, 0.4)))
     assert plan.chosen.speed_assumed and "RTX4000-Ada" in plan.chosen.speed_assumed
     assert any(w.startswith("the chosen RTX4000-Ada's speed is assumed") for w in plan.warnings)
+
+
+@pytest.mark.parametrize("typed", ["meta-llama/Llama-3.1-8b", "META-LLAMA/llama-3.1-8B", "llama-3.1-8b"])
+def test_a_model_id_in_another_case_is_saved_in_the_catalogs_spelling_with_one_line(typed):
+    plan = optimize(spec(model=typed), tables(offer("runpod", "A100-80GB", 1, 80.0, 1.64)))
+    assert plan.spec.model == "meta-llama/Llama-3.1-8B"
+    assert sum(f"--model {typed}: using the catalog's spelling meta-llama/Llama-3.1-8B" in w
+               for w in plan.warnings) == 1
+
+
+def test_a_catalog_spelling_or_an_alias_is_left_as_typed():
+    for typed in ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-8B-Instruct"):
+        plan = optimize(spec(model=typed), tables(offer("runpod", "A100-80GB", 1, 80.0, 1.64)))
+        assert plan.spec.model == typed and not any("catalog's spelling" in w for w in plan.warnings)
+
+
+def test_an_assumed_dataset_size_is_one_warning_line():
+    plan = optimize(TrainSpec(model="meta-llama/Llama-3.1-8B"), tables(offer("runpod", "A100-80GB", 1, 80.0, 1.64)))
+    assert [w for w in plan.warnings if "no dataset size given" in w] == [
+        "no dataset size given: priced for an assumed 10,000,000 tokens per epoch; give --dataset FILE, --tokens N "
+        "or --examples/--avg-tokens"]
+    assert not any("no dataset size" in w for w in optimize(spec(), tables(offer("runpod", "A100-80GB", 1, 80.0,
+                                                                                 1.64))).warnings)
