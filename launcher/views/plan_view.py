@@ -126,7 +126,7 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
             console.print(f"communication: {hours_text(chosen.communication_hours)} over {chosen.interconnect}; "
                           + (f"{hours_text(exposed)} of it adds to the hours (the rest overlaps compute)" if exposed > 0
                              else "it overlaps compute, so none of it adds to the hours"), highlight=False, markup=False)
-    others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
+    others = [q for q in plan.quotes if q != chosen][:max(top - (chosen is not None), 0)]
     shown = ([chosen] if chosen else []) + others
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
                                                "P * = Pareto-optimal in cost and hours)"))
