@@ -70,3 +70,25 @@ def test_the_plans_that_chose_or_fell_back_to_unlaunchable_offers_on_main(prices
             ("Qwen/Qwen2.5-14B", Method.lora, "on-demand"), ("meta-llama/Llama-3.1-8B", Method.full, "on-demand"),
             ("meta-llama/Llama-3.2-1B", Method.full, "on-demand")]
     assert _check_grid(grid, prices, tmp_path) == (5, 5)
+
+
+def test_the_readme_70b_qlora_example_saved_and_dry_run_gives_a_task_skypilot_parses(tmp_path, monkeypatch):
+    """On main this exited 2 with a raw regex dump from SkyPilot: its second fallback was lium/JP."""
+    import sky
+    import yaml
+    from typer.testing import CliRunner
+
+    from tunecost.launcher.cli import app
+
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+    saved, dataset = tmp_path / "plan.json", tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hello"}\n')
+    runner = CliRunner()
+    planned = runner.invoke(app, ["plan", "--model", "meta-llama/Llama-3.1-70B", "--method", "qlora", "--tokens",
+                                  "20000000", "--top", "3", "--save", str(saved)])
+    assert planned.exit_code == 0, planned.output
+    result = runner.invoke(app, ["launch", str(saved), "--dataset", str(dataset), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    task = sky.Task.from_yaml_config(yaml.safe_load(result.stdout))
+    clouds = {type(r.cloud).__name__.lower() for r in task.resources}
+    assert clouds and clouds <= {p.sky_cloud for p in load_providers().values() if p.launchable}
