@@ -204,7 +204,8 @@ def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_
 def test_disk_is_sized_from_the_plans_model_shape_not_a_missing_params_field(tmp_path):
     """--model leaves spec.params_b empty: a 70B full fine-tune used to get the 8B default's disk (340 GB on 2x8
     H200). Now: 50 GB OS + 2 x 141 GB bf16 weights (download, final save) + 2 kept checkpoints of 70.6B x (2 B
-    weights + 8 B AdamW states) = 1,744 GB, x1.2 headroom -> 2,100 GB; a QLoRA of the same model needs 410 (its adapter checkpoints are ~1 GB)."""
+    weights + 8 B AdamW states) = 1,744 GB, x1.2 headroom -> 2,100 GB; a QLoRA of the same model needs 410 (its
+    adapter checkpoints are ~1 GB)."""
     from tunecost.planner.offers import load_prices
     from tunecost.planner.optimizer import optimize
     from tunecost.planner.spec import DatasetSize, Method, TrainSpec
