@@ -55,10 +55,10 @@ def estimated_peak_gib(plan: Plan, model: Optional[str] = None) -> Optional[floa
 
     from tunecost.launcher.backends.local_estimate import job_model_id, job_model_shape
     from tunecost.planner.memory import estimate_memory
-    from tunecost.planner.shapes import resolve_shape
     try:
         spec = plan.spec.with_model(job_model_id(model)) if model else plan.spec
-        return round(estimate_memory(spec, job_model_shape(spec, model) if model else resolve_shape(spec)).peak_gib, 3)
+        shape = job_model_shape(plan, spec, model) if model else plan.model_shape()  # the plan's own, unless another
+        return round(estimate_memory(spec, shape).peak_gib, 3)
     except (UserError, ValidationError):
         return None
 

@@ -28,9 +28,12 @@ def job_model_id(model: str) -> str:
     return base_model_id(model) or model
 
 
-def job_model_shape(spec: TrainSpec, model: str) -> ModelShape:
-    """The shape of the model a run trains: the job's tiny Llama from the contract, any other by its name."""
-    return shape_from_config(TINY_CONFIG, TINY_SOURCE) if model == "tiny" else resolve_shape(spec)
+def job_model_shape(plan: Plan, spec: TrainSpec, model: str) -> ModelShape:
+    """The shape of the model a run trains: the job's tiny Llama from the contract, the plan's own shape when the
+    run trains the planned model, any other by its name."""
+    if model == "tiny":
+        return shape_from_config(TINY_CONFIG, TINY_SOURCE)
+    return plan.model_shape() if spec.model == plan.spec.model else resolve_shape(spec)
 
 
 def held_out(spec: TrainSpec, config: dict[str, Any]) -> int:
@@ -67,7 +70,7 @@ def estimate_local(plan: Plan, config: dict[str, Any], home: Path) -> Optional[L
            if config.get(key) is not None}  # what the job was told to run, over the plan's spec
     try:
         spec = plan.spec.with_model(job_model_id(config["model"]), **ran)
-        shape = job_model_shape(spec, config["model"])
+        shape = job_model_shape(plan, spec, config["model"])
     except (UserError, ValidationError):
         return None
     steps = optimizer_steps(spec, config)

@@ -75,7 +75,8 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str, width: 
         gpu = (f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
                + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""))
         kind = "spot" if q.spot else "on-demand"
-        row = {"": "→" if q == chosen else "",
+        mark = ("→" if q == chosen else "✗" if not q.launchable else "") + ("?" if q.speed_assumed else "")
+        row = {"": mark,
                **({"provider": _stack(q.provider, q.region), "instance": q.instance_type, "GPU": _stack(gpu, kind)}
                   if narrow else {"provider": q.provider, "region": q.region, "instance": q.instance_type, "GPU": gpu,
                                   "type": kind}),
@@ -90,7 +91,14 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str, width: 
     if rows:
         _add_columns(table, rows, ("provider", "region", "instance", "GPU", "as of"))
     for row, q in zip(rows, quotes):  # Text, not markup: offers may come from the user's --prices CSV
-        table.add_row(*map(Text, row.values()), style="bold green" if q == chosen else None)
+        table.add_row(*map(Text, row.values()), style="bold green" if q == chosen else "dim" if not q.launchable
+                      else None)
+    notes = [text for flag, text in ((any(not q.launchable for q in quotes), "✗ SkyPilot cannot launch it: priced "
+                                      "for comparison, never chosen"),
+                                     (any(q.speed_assumed for q in quotes), "? GPU speed assumed (no sourced TFLOPS)"))
+             if flag]
+    if notes:
+        table.caption, table.caption_justify = "; ".join(notes), "left"
     return table
 
 
@@ -160,7 +168,7 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
             console.print(f"communication: {hours_text(chosen.communication_hours)} over {chosen.interconnect}; "
                           + (f"{hours_text(exposed)} of it adds to the hours (the rest overlaps compute)" if exposed > 0
                              else "it overlaps compute, so none of it adds to the hours"), highlight=False, markup=False)
-    others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
+    others = [q for q in plan.quotes if q != chosen][:max(top - (chosen is not None), 0)]
     shown = ([chosen] if chosen else []) + others
     narrow = console.width < NARROW  # the tables drop their blank edges; one blank line parts them
     if narrow:
