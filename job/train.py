@@ -154,10 +154,10 @@ def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[s
     final, tmp = output_dir / name, output_dir / f".{name}.tmp"
     if trainer.is_fsdp_enabled:  # the final model in one standard file, gathered on rank 0
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
-    trainer.save_model(str(tmp))  # all ranks call it; only the main process writes
-    out: dict[str, Optional[str]] = {"adapter_dir": None, "model_dir": None, "merged_dir": None}
     for peft_config in getattr(trainer.accelerator.unwrap_model(trainer.model), "peft_config", {}).values():
         peft_config.base_model_name_or_path = base_model_name(cfg)  # adapter_config.json: its hub id, not a path
+    trainer.save_model(str(tmp))  # all ranks call it; only the main process writes
+    out: dict[str, Optional[str]] = {"adapter_dir": None, "model_dir": None, "merged_dir": None}
     if not is_rank0():
         return out
     tokenizer.save_pretrained(str(tmp))

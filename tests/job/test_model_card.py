@@ -36,6 +36,20 @@ def test_card_states_base_model_method_rank_data_steps_and_loss():
 
 
 @pytest.mark.slow
+def test_adapter_config_names_the_base_by_its_hub_id_where_it_has_one(tmp_path, monkeypatch):
+    """The tiny model has no hub id, so the name is replaced at one boundary (train.base_model_name, as for smollm2
+    or a hub model): adapter_config.json and the card carry that name, not the cache folder the base loaded from."""
+    from tunecost.job import train
+
+    monkeypatch.setattr(train, "base_model_name", lambda cfg: "example-org/tiny-llama")
+    out = tmp_path / "run"
+    assert main(tiny_args(out, max_steps=1, save_steps=1)) == 0
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "example-org/tiny-llama"
+    assert 'base_model: "example-org/tiny-llama"' in (out / "adapter" / "README.md").read_text()
+
+
+@pytest.mark.slow
 def test_tiny_run_writes_the_card_and_eval_loss_before_survives_a_resume(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(tiny_args(out, max_steps=2, save_steps=2, eval_fraction=0.1)) == 0
