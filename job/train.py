@@ -154,12 +154,11 @@ def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[s
     final, tmp = output_dir / name, output_dir / f".{name}.tmp"
     if trainer.is_fsdp_enabled:  # the final model in one standard file, gathered on rank 0
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
-    for peft_config in getattr(trainer.accelerator.unwrap_model(trainer.model), "peft_config", {}).values():
-        peft_config.base_model_name_or_path = base_model_name(cfg)  # adapter_config.json: its hub id, not a path
     trainer.save_model(str(tmp))  # all ranks call it; only the main process writes
     out: dict[str, Optional[str]] = {"adapter_dir": None, "model_dir": None, "merged_dir": None}
     if not is_rank0():
         return out
+    name_base_model(tmp / "adapter_config.json", base_model_name(cfg))
     tokenizer.save_pretrained(str(tmp))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
@@ -172,6 +171,20 @@ def save_outputs(trainer, tokenizer, cfg: JobConfig, output_dir: Path) -> dict[s
         os.replace(tmp_m, merged)
         out["merged_dir"] = str(merged)
     return out
+
+
+def name_base_model(config_file: Path, name: str) -> None:
+    """adapter_config.json names its base by `name` (its hub id), so the adapter loads anywhere by that name. Set
+    in the file after PEFT saved it: PEFT's save compares the vocabulary with the base's config.json, which it
+    finds in the local folder the base loaded from, and would look a hub id up on the network."""
+    import json
+
+    from .atomic import atomic_write
+
+    if config_file.is_file():
+        data = json.loads(config_file.read_text())
+        data["base_model_name_or_path"] = name
+        atomic_write(config_file, json.dumps(data, indent=2, sort_keys=True))
 
 
 def base_model_name(cfg: JobConfig) -> str:
