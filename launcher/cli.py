@@ -24,7 +24,9 @@ except ImportError:  # pragma: no cover
 
 def fail(message: str, code: int = 2) -> None:
     """Print one clear line to stderr and exit; used for every user-fixable error."""
-    sys.stderr.write(f"error: {message}\n")
+    from tunecost.launcher.views.safe_text import clean
+
+    sys.stderr.write(f"error: {clean(message)}\n")  # it may quote a tag, a path, a cell: never raw to a terminal
     raise SystemExit(code)
 
 

@@ -113,18 +113,19 @@ EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}  # 2 is bad input (cli.
 def _finish(record: Any) -> None:
     """Print the run's bill (the report's own summary: one source of truth), and exit with the run's outcome so
     scripts and CI can tell: finished 0, failed 1, stopped 3 (Ctrl-C, SIGTERM, budget guard: resumable)."""
-    from rich.console import Console
-
     from tunecost.launcher.reports.cost_summary import print_summary, summarize
+    from tunecost.launcher.views.safe_text import console
 
-    print_summary(summarize(record), Console())
+    print_summary(summarize(record), console())
     code = EXIT_CODES.get(record.status, 0)  # running: a managed job left running on its own
     if code:
         raise typer.Exit(code)
 
 
 def _echo(line: str) -> None:
-    sys.stdout.write(line + "\n")
+    from tunecost.launcher.views.safe_text import clean
+
+    sys.stdout.write(clean(line) + "\n")  # the job's own lines too: a sample generation may hold anything
     sys.stdout.flush()
 
 
@@ -280,12 +281,13 @@ def runs(
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     from rich import box
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
+    from tunecost.launcher.views.safe_text import console as safe_console
+
+    console = safe_console()
     if not records:
         console.print("no runs yet; start one with `tunecost launch`")
         return
