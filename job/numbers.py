@@ -10,6 +10,7 @@ and the planner imports it without torch.
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any, Optional
 
 from pydantic import AllowInfNan, Field, TypeAdapter, ValidationError
@@ -49,7 +50,14 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows; write a finite number")
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (math.inf, -math.inf):
+        raise ValueError(f"{text[:20]} is too large for a number (over 1.8e308); write a finite number")
+    return number
+
+
 def loads(text: str) -> Any:
-    """json.loads that refuses NaN, Infinity and -Infinity (Python's json accepts them; JSON does not): a file
-    holding one is bad input, not a number."""
-    return json.loads(text, parse_constant=_no_constant)
+    """json.loads that refuses NaN, Infinity and -Infinity (Python's json accepts them; JSON does not) and numbers
+    that overflow to infinity (1e400): a file holding one is bad input, not a number."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
