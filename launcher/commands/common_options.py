@@ -16,7 +16,6 @@ from typing import Any, Optional, Union
 import typer
 from typer.models import ParameterInfo
 
-from tunecost.job.numbers import bounded, check
 from tunecost.planner.errors import UserError
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
@@ -68,9 +67,11 @@ def date_range(since: Optional[datetime], until: Optional[datetime]) -> DateRang
                      since=start, until=end)
 
 
-def _number_parser(kind: Any) -> Any:
+def _number_parser(ge: Optional[float], le: Optional[float]) -> Any:
     def parse(text: str) -> float:
-        return check(text, kind)  # pydantic's reason ("Input should be a finite number") becomes click's refusal
+        from tunecost.job.numbers import bounded, check  # here, not at start-up: `tunecost --help` stays fast
+
+        return check(text, bounded(ge, le))  # pydantic's reason ("Input should be a finite number") is the line
 
     return parse
 
@@ -87,5 +88,5 @@ def finite_float_flags(app: typer.Typer) -> None:
             info = param.default
             if isinstance(info, ParameterInfo) and info.parser is None and \
                     param.annotation in (float, Optional[float], Union[float, None]):
-                info.parser = _number_parser(bounded(info.min, info.max))
+                info.parser = _number_parser(info.min, info.max)
                 info.metavar = info.metavar or "FLOAT"

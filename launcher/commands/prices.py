@@ -15,7 +15,6 @@ from typing import List, Optional
 import typer
 
 from tunecost.launcher.commands.common_options import providers_option, top_option
-from tunecost.launcher.views.safe_text import clean
 from tunecost.planner.money import money
 
 
@@ -99,6 +98,7 @@ def prices(
     """List offers cheapest first (one row per provider x instance type unless --all-regions)."""
     if ctx.invoked_subcommand is not None:
         return
+    from tunecost.launcher.views.safe_text import clean
     from tunecost.planner.offers import load_prices
 
     tables = load_prices(user_csv=prices_file)
