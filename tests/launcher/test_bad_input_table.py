@@ -211,3 +211,45 @@ def test_bad_input_is_one_line_exit_2_and_nothing_recorded(tmp_path, monkeypatch
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and says in line, line
     assert len(line) < 400, f"an error line of {len(line):,} characters"
+
+
+def _float_flags() -> list[tuple[list[str], str]]:
+    """(command words, flag) of every float flag the app has, found by walking it: a flag added later is here too."""
+    import inspect
+
+    from typer.models import ParameterInfo
+
+    found = []
+
+    def walk(typer_app, words):
+        for group in typer_app.registered_groups:
+            walk(group.typer_instance, [*words, group.name])
+        for command in typer_app.registered_commands:
+            for param in inspect.signature(command.callback, eval_str=True).parameters.values():
+                info = param.default
+                if isinstance(info, ParameterInfo) and "float" in str(param.annotation):
+                    flag = next(d for d in info.param_decls if d.startswith("--")) if info.param_decls else \
+                        "--" + param.name.replace("_", "-")
+                    found.append(([*words, command.name or command.callback.__name__], flag))
+
+    walk(app, [])
+    return found
+
+
+FLOAT_FLAGS = _float_flags()
+
+
+def test_the_walk_finds_the_float_flags():
+    assert len(FLOAT_FLAGS) >= 15 and (["launch"], "--rate") in FLOAT_FLAGS and (["prices", "refresh"], "--timeout") \
+        in FLOAT_FLAGS
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize("words, flag", FLOAT_FLAGS, ids=[" ".join(w) + " " + f for w, f in FLOAT_FLAGS])
+def test_every_float_flag_refuses_what_is_no_finite_number(tmp_path, monkeypatch, words, flag, value):
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(app, [*words, f"{flag}={value}"])
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line == f"error: Invalid value for '{flag}': Input should be a finite number", line
+    assert not (tmp_path / "home").exists()
