@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from tunecost.launcher.cli import app
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.store import Ledger, now
+from tunecost.planner.plan import Sweep, SweepPoint
 
 from .conftest import SINGLE
 
@@ -39,6 +40,13 @@ def _plan_with(path: str, value: str) -> str:
         node = node[int(key)] if key.isdigit() else node[key]
     node[last] = "@@"
     return json.dumps(data).replace('"@@"', value)
+
+
+def _sweep_with_learning_rates(*rates: float) -> str:
+    """SINGLE as a sweep over the learning rate, as a hand-edited plan.json might hold it."""
+    points = [SweepPoint(index=i, params={"learning-rate": lr}, spec=SINGLE.spec, job={"learning_rate": lr},
+                         quotes=SINGLE.quotes) for i, lr in enumerate(rates)]
+    return SINGLE.model_copy(update={"sweep": Sweep(points=points)}).model_dump_json()
 
 
 def _safetensors(names: list[str]) -> bytes:
@@ -76,6 +84,7 @@ def files(tmp_path) -> dict[str, Path]:
         "epochs_nan.json": _plan_with("spec.epochs", "NaN"),
         "gpus_big.json": _plan_with("chosen.gpu_count", "100000000000000000000"),
         "deep_plan.json": "[" * 100_000,
+        "sweep_lr.json": _sweep_with_learning_rates(1e-4, -1.0),
     }
     paths = {}
     for name, text in texts.items():
@@ -147,6 +156,8 @@ CASES: list[tuple[str, list[str], Optional[str]]] = [
      "NaN is not a number JSON allows"),
     ("launch-plan-gpu-count-huge", ["launch", "{gpus_big_json}", "--dataset", "{rows}", "--dry-run"],
      "chosen.gpu_count: Input should be less than or equal to 1024"),
+    ("launch-local-sweep-point-negative", ["launch", "--local", "{sweep_lr_json}", "--model", "tiny", "--dataset",
+                                           "demo"], "sweep point 2 (learning-rate=-1): learning_rate -1.0: input"),
     ("launch-plan-nested", ["launch", "{deep_plan_json}", "--dataset", "{rows}", "--dry-run"], "nested too deeply"),
     # price files
     ("plan-prices-huge-cell", [*PLAN, "--prices", "{big_cell_csv}"], "line 2: not readable as CSV"),
