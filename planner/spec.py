@@ -96,7 +96,7 @@ class TrainSpec(BaseModel):
     framework: Framework = Framework.tunecost
 
     @model_validator(mode="after")
-    def _needs_a_model(self) -> "TrainSpec":
+    def _a_model_and_a_token(self) -> "TrainSpec":
         if not self.model and self.params_b is None:
             raise ValueError("give a model (--model ID or path to config.json) or a size (--params 7B)")
         if self.train_tokens < 1:  # hours and $/token divide by it
