@@ -11,11 +11,12 @@ file:line, as the job itself would refuse it.
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 from typing import Any, Optional
 
 from tunecost.job.contract import ALPACA_INPUT_BLOCK, ALPACA_TEMPLATE, alpaca_prompt
+from tunecost.job.rows import RowError, read_rows
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import DatasetSize
 from tunecost.planner.tokenizer_count import JOB_EOS_TOKENS, TokenCounter, token_counter
@@ -56,24 +57,6 @@ def _row_parts(row: Any, where: str) -> tuple[list[str], int, int]:
     raise UserError(f"{where}: no text fields (keys: {keys}); each line must be one of {FORMATS}")
 
 
-def _rows(path: Path):
-    """(line number, parsed row) of every non-blank line; a line that is not UTF-8 JSON is refused by file:line."""
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise UserError(f"{_where(path, line_no)}: not UTF-8 (byte 0x{raw[err.start]:02x} at column "
-                                f"{err.start + 1}); save the file as UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                yield line_no, json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{_where(path, line_no)}: not valid JSON ({err.msg} at column {err.colno}); "
-                                "fix or remove the line") from None
-
-
 BATCH = 2048  # rows tokenized together (the tokenizer encodes a batch in parallel)
 
 
@@ -82,15 +65,17 @@ def count_jsonl(path: Path | str, *, chars_per_token: Optional[float] = None, se
     """Tokens per epoch of a JSONL file. With `seq_len` (no packing), each example is cut at seq_len tokens.
     `chars_per_token` None: the model's tokenizer when it is on this machine, else CHARS_PER_TOKEN."""
     path = Path(path)
-    if chars_per_token is not None and chars_per_token <= 0:
-        raise UserError(f"--chars-per-token must be positive (got {chars_per_token})")
+    if chars_per_token is not None and not 0 < chars_per_token < math.inf:  # NaN too
+        raise UserError(f"--chars-per-token must be a positive number (got {chars_per_token})")
     if not path.is_file():
         raise UserError(f"dataset file not found: {path} (give a JSONL file, or --tokens N)")
     counter = token_counter(model) if chars_per_token is None else None
     rule = chars_per_token or CHARS_PER_TOKEN
     per_example: list[int] = []
     batch: list[tuple[list[str], int]] = []
-    for line_no, row in _rows(path):
+    for line_no, row in read_rows(path):  # the job's own reader: the same lines are refused the same way
+        if isinstance(row, RowError):
+            raise UserError(f"{_where(path, line_no)}: {row.reason}")
         parts, rule_overhead, tokenizer_overhead = _row_parts(row, _where(path, line_no))
         if counter is None:
             per_example.append(round(sum(map(len, parts)) / rule) + rule_overhead)
