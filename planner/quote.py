@@ -71,6 +71,8 @@ class Quote(BaseModel):
     hours: float
     cost: float
     peak_gib_per_gpu: float
+    peak_band_gib: tuple[float, float] = Field((0.0, 0.0), description="where published runs like it measured "
+                                               "(planner/bands.py); the fit is judged by its upper edge")
     gpu_memory_gib: float
     as_of: str
     source: str
@@ -96,6 +98,7 @@ class Infeasible(BaseModel):
     has_gib: float
     reason: str
     hint: str
+    tight: bool = False  # fits at the expected peak, not at the band's upper edge (the reason gives the odds)
 
 
 def checkpoint_gb(spec: TrainSpec, trainable_params: int) -> float:

@@ -50,7 +50,7 @@ def test_each_preset_cites_exactly_the_memory_rows_the_calibration_runs_with_its
     """checked_on = the calibration cases (memory compared) whose stack is one of the preset's, no more, no less."""
     for preset in PRESETS.values():
         assert preset.checked_on or preset.basis, preset.framework
-        own = {preset.stack, preset.qlora_stack} - {""}
+        own = {preset.stack, preset.qlora_stack, *preset.variants} - {""}
         rows = {c.row_id for c in CASES if c.memory and c.stack in own}
         assert set(preset.checked_on) == rows, preset.framework
     assert set(STACKS) | {"tunecost"} >= {p.stack_for(m) for p in PRESETS.values() for m in Method}
