@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunecost.planner.configs.fields import ConfigRead, defaults, model, optimizer, sharding, targets, warn_if
+from tunecost.planner.configs.fields import (ConfigRead, defaults, model, number, optimizer, sharding, targets,
+                                          warn_if, whole)
 from tunecost.planner.spec import LossKernel
 
 UNMODELLED = {
@@ -30,20 +31,20 @@ def read(data: dict[str, Any], out: ConfigRead) -> None:
     model(data.get("base_model"), out, "base_model")
     _method(data, out)
     f = out.fields
-    if data.get("lora_r"):
-        f["rank"] = int(data["lora_r"])
-    if data.get("lora_alpha"):
-        f["alpha"] = int(data["lora_alpha"])
+    if data.get("lora_r") is not None:
+        f["rank"] = whole(data["lora_r"], "lora_r")
+    if data.get("lora_alpha") is not None:
+        f["alpha"] = whole(data["lora_alpha"], "lora_alpha")
     if data.get("lora_target_linear"):
         f["targets"] = "all-linear"
     elif targets(data.get("lora_target_modules")):
         f["targets"] = targets(data["lora_target_modules"])
     for key, field in (("sequence_len", "seq_len"), ("micro_batch_size", "micro_batch"),
                        ("gradient_accumulation_steps", "grad_accum")):
-        if data.get(key):
-            f[field] = int(data[key])
-    if data.get("num_epochs"):
-        f["epochs"] = float(data["num_epochs"])
+        if data.get(key) is not None:
+            f[field] = whole(data[key], key)
+    if data.get("num_epochs") is not None:
+        f["epochs"] = number(data["num_epochs"], "num_epochs")
     if "sample_packing" in data:
         f["packing"] = bool(data["sample_packing"])
     checkpointing = data.get("gradient_checkpointing")

@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field
 
+from tunecost.planner.errors import UserError
 from tunecost.planner.spec import Framework, Parallelism
 
 
@@ -28,6 +29,27 @@ class ConfigRead(BaseModel):
 
 
 # ---- helpers the readers share
+
+def number(value: Any, key: str) -> float:
+    """A positive number from the file, or one UserError naming the key."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise UserError(f"--config: {key} must be a number, got {value!r}; fix the file")
+    try:
+        out = float(value)
+    except ValueError:
+        raise UserError(f"--config: {key} must be a number, got {value!r}; fix the file") from None
+    if out <= 0:
+        raise UserError(f"--config: {key} must be above 0, got {value!r}; fix the file")
+    return out
+
+
+def whole(value: Any, key: str) -> int:
+    """A positive whole number from the file, or one UserError naming the key."""
+    out = number(value, key)
+    if out != int(out):
+        raise UserError(f"--config: {key} must be a whole number, got {value!r}; fix the file")
+    return int(out)
+
 
 OPTIMIZERS = {  # optimizer names of HF TrainingArguments / axolotl / torch classes -> ours
     "adamw_torch": "adamw", "adamw_torch_fused": "adamw", "adamw_hf": "adamw", "adamw": "adamw",

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunecost.planner.configs.fields import ConfigRead, defaults, model, optimizer, sharding, targets, warn_if
+from tunecost.planner.configs.fields import (ConfigRead, defaults, model, number, optimizer, sharding, targets,
+                                          warn_if, whole)
 from tunecost.planner.spec import LossKernel, Parallelism
 
 UNMODELLED = {
@@ -47,22 +48,22 @@ def read(data: dict[str, Any], out: ConfigRead) -> None:
         f["method"] = "full"
     rank = peft.get("r") or peft.get("lora_r") or data.get("r")
     if rank:
-        f["rank"] = int(rank)
-    if peft.get("lora_alpha"):
-        f["alpha"] = int(peft["lora_alpha"])
+        f["rank"] = whole(rank, "r")
+    if peft.get("lora_alpha") is not None:
+        f["alpha"] = whole(peft["lora_alpha"], "lora_alpha")
     found = targets(peft.get("target_modules") or peft.get("lora_target_modules"))
     if found:
         f["targets"] = found
     seq = data.get("max_length") or data.get("max_seq_length")
     if seq:
-        f["seq_len"] = int(seq)
+        f["seq_len"] = whole(seq, "max_length")
     if "packing" in data:
         f["packing"] = bool(data["packing"])
     for key, field in (("per_device_train_batch_size", "micro_batch"), ("gradient_accumulation_steps", "grad_accum")):
-        if data.get(key):
-            f[field] = int(data[key])
-    if data.get("num_train_epochs"):
-        f["epochs"] = float(data["num_train_epochs"])
+        if data.get(key) is not None:
+            f[field] = whole(data[key], key)
+    if data.get("num_train_epochs") is not None:
+        f["epochs"] = number(data["num_train_epochs"], "num_train_epochs")
     if "gradient_checkpointing" in data:
         f["gradient_checkpointing"] = bool(data["gradient_checkpointing"])
     optimizer(data.get("optim"), out, "optim")

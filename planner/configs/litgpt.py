@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunecost.planner.configs.fields import ConfigRead, model, optimizer
+from tunecost.planner.configs.fields import ConfigRead, model, number, optimizer, whole
 from tunecost.planner.spec import Parallelism
 
 PRECISIONS = {"bf16-true": "bf16", "bf16-mixed": "bf16-mixed", "32-true": "fp32", "16-true": "fp16",
@@ -38,27 +38,27 @@ def read(data: dict[str, Any], out: ConfigRead) -> None:
     if "precision" not in data:
         out.notes.append("precision: not set; litgpt's default on a bf16 GPU is bf16-mixed (fp32 weights)")
     if lora:
-        if data.get("lora_r"):
-            f["rank"] = int(data["lora_r"])
-        if data.get("lora_alpha"):
-            f["alpha"] = int(data["lora_alpha"])
+        if data.get("lora_r") is not None:
+            f["rank"] = whole(data["lora_r"], "lora_r")
+        if data.get("lora_alpha") is not None:
+            f["alpha"] = whole(data["lora_alpha"], "lora_alpha")
         chosen = [kinds for key, kinds in LORA_FLAGS.items() if data.get(key)]
         if chosen:
             f["targets"] = ",".join(chosen)
     train = data.get("train") or {}
-    devices = _devices(data.get("devices"), out) * int(data.get("num_nodes") or 1)
-    if train.get("micro_batch_size"):
-        f["micro_batch"] = int(train["micro_batch_size"])
+    devices = _devices(data.get("devices"), out) * whole(data.get("num_nodes") or 1, "num_nodes")
+    if train.get("micro_batch_size") is not None:
+        f["micro_batch"] = whole(train["micro_batch_size"], "train.micro_batch_size")
     if train.get("global_batch_size"):
         per_step = f.get("micro_batch", 1) * devices
-        f["grad_accum"] = max(1, int(train["global_batch_size"]) // per_step)
-    if train.get("max_seq_length"):
-        f["seq_len"] = int(train["max_seq_length"])
+        f["grad_accum"] = max(1, whole(train["global_batch_size"], "train.global_batch_size") // per_step)
+    if train.get("max_seq_length") is not None:
+        f["seq_len"] = whole(train["max_seq_length"], "train.max_seq_length")
     else:
         out.warnings.append("train.max_seq_length: not set; litgpt pads each batch to its longest sample, which "
                             "the estimate cannot know: give --seq-len")
-    if train.get("epochs"):
-        f["epochs"] = float(train["epochs"])
+    if train.get("epochs") is not None:
+        f["epochs"] = number(train["epochs"], "train.epochs")
     f["packing"] = False  # litgpt pads to the longest sample in the batch
     f["gradient_checkpointing"] = False
     opt = data.get("optimizer")

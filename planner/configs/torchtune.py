@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tunecost.planner.configs.fields import ConfigRead, catalog_model, defaults, model, optimizer, warn_if
+from tunecost.planner.configs.fields import (ConfigRead, catalog_model, defaults, model, number, optimizer,
+                                          warn_if, whole)
 from tunecost.planner.spec import LossKernel
 
 UNMODELLED = {
@@ -39,10 +40,10 @@ def read(data: dict[str, Any], out: ConfigRead) -> None:
     checkpoint_dir = (data.get("checkpointer") or {}).get("checkpoint_dir")
     model(catalog_model(checkpoint_dir) or _from_builder(builder) or checkpoint_dir or builder, out,
           "checkpointer.checkpoint_dir" if catalog_model(checkpoint_dir) else "model._component_")
-    if spec.get("lora_rank"):
-        f["rank"] = int(spec["lora_rank"])
-    if spec.get("lora_alpha"):
-        f["alpha"] = int(spec["lora_alpha"])
+    if spec.get("lora_rank") is not None:
+        f["rank"] = whole(spec["lora_rank"], "model.lora_rank")
+    if spec.get("lora_alpha") is not None:
+        f["alpha"] = whole(spec["lora_alpha"], "model.lora_alpha")
     kinds = [ATTN.get(m, m) for m in spec.get("lora_attn_modules") or []]
     kinds += ["gate", "up", "down"] if spec.get("apply_lora_to_mlp") else []
     kinds += ["lm_head"] if spec.get("apply_lora_to_output") else []
@@ -50,17 +51,17 @@ def read(data: dict[str, Any], out: ConfigRead) -> None:
         f["targets"] = ",".join(kinds)
     seq = (data.get("tokenizer") or {}).get("max_seq_len")
     if seq:
-        f["seq_len"] = int(seq)
+        f["seq_len"] = whole(seq, "tokenizer.max_seq_len")
     else:
         out.warnings.append("tokenizer.max_seq_len: null (no truncation): each batch is as long as its longest "
                             "sample, which the estimate cannot know; give --seq-len")
     dataset = data.get("dataset") or {}
     f["packing"] = bool(dataset.get("packed")) if isinstance(dataset, dict) else False
     for key, field in (("batch_size", "micro_batch"), ("gradient_accumulation_steps", "grad_accum")):
-        if data.get(key):
-            f[field] = int(data[key])
-    if data.get("epochs"):
-        f["epochs"] = float(data["epochs"])
+        if data.get(key) is not None:
+            f[field] = whole(data[key], key)
+    if data.get("epochs") is not None:
+        f["epochs"] = number(data["epochs"], "epochs")
     optimizer((data.get("optimizer") or {}).get("_component_"), out, "optimizer._component_")
     loss = str((data.get("loss") or {}).get("_component_", ""))
     chunked = "Chunked" in loss or "LinearCrossEntropy" in loss

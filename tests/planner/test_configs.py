@@ -132,3 +132,19 @@ def test_plan_config_saves_the_configs_spec_and_its_unmodelled_fields_as_warning
         ("axolotl", "liger", "full")
     assert any(w.startswith("config: fsdp_config.fsdp_offload_params") for w in plan["warnings"])
     assert plan["assumptions"][0].startswith("config: llama-3-fft-8b-liger-fsdp.yaml read as axolotl")
+
+
+@pytest.mark.parametrize("text,key", [("base_model: x\nlora_r: big\nadapter: lora\n", "lora_r"),
+                                      ("base_model: x\nmicro_batch_size: [2]\n", "micro_batch_size"),
+                                      ("base_model: x\nsequence_len: 0\n", "sequence_len")])
+def test_a_bad_value_in_the_config_is_one_line_naming_its_key_exit_2(tmp_path, text, key):
+    path = tmp_path / "axolotl.yml"
+    path.write_text(text)
+    result = CliRunner().invoke(app, ["estimate", "--config", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.startswith(f"error: --config: {key} must be") and result.output.count("\n") == 1
+
+
+def test_a_missing_config_file_is_one_line_exit_2(tmp_path):
+    result = CliRunner().invoke(app, ["plan", "--config", str(tmp_path / "nope.yml")])
+    assert result.exit_code == 2 and result.output.startswith("error: --config: cannot read")
