@@ -159,7 +159,9 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     st = job_stack(spec, Parallelism.fsdp if sharded else Parallelism.single) if name == "tunecost" else STACKS[name]
     a = _compute_bytes(spec.precision)
     mixed = spec.precision in (Precision.bf16_mixed, Precision.fp16)
-    fp32_params = mixed and st.mixed_fp32_params  # litgpt bf16-mixed: the frozen base stays fp32 as well
+    # litgpt bf16-mixed: the frozen base stays fp32 as well (litgpt refuses --quantize with mixed precision, so a
+    # QLoRA there runs bf16-true)
+    fp32_params = mixed and st.mixed_fp32_params and spec.method is not Method.qlora
     total = shape.total_params()
     notes: list[str] = [f"framework storage: {st.name}" if stack else framework_note(spec.framework)]
     method = spec.method
