@@ -16,6 +16,7 @@ from tunecost.planner.errors import UserError
 from tunecost.planner.managed import ManagedQuote
 from tunecost.planner.memory import MemoryEstimate
 from tunecost.planner.quote import Infeasible, Quote
+from tunecost.planner.shapes import ModelShape, resolve_shape
 from tunecost.planner.speed import SpeedEstimate
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import label
@@ -59,6 +60,8 @@ class Plan(BaseModel):
 
     schema_version: int = Field(default=1, description=f"{PLAN_SCHEMA} for plans this version writes")
     spec: TrainSpec
+    shape: Optional[ModelShape] = Field(default=None, description="the model as resolved when planning (layers, "
+                                        "hidden, vocabulary, parameters): the launcher sizes the VM from it")
     chosen: Optional[Quote] = None
     quotes: list[Quote] = Field(default_factory=list, description="ranked by cost")
     infeasible: list[Infeasible] = Field(default_factory=list)
@@ -80,6 +83,10 @@ class Plan(BaseModel):
     def _none_if_empty(cls, value: Any) -> Any:
         """Schema-1 plans stored `{}` for an estimate they did not make (run records keep such plans)."""
         return None if value == {} else value
+
+    def model_shape(self) -> ModelShape:
+        """The shape the plan was priced on; a plan saved before plans carried it resolves it again."""
+        return self.shape if self.shape is not None else resolve_shape(self.spec)
 
     def point(self, point: SweepPoint) -> "Plan":
         """The plan one sweep point runs: this plan with the point's spec and offers, no sweep."""

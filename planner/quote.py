@@ -87,6 +87,11 @@ class Quote(BaseModel):
                                        "with compute is hours_breakdown['communication']")
     corrections: dict[str, float] = Field(default_factory=dict, description="learned factors applied to 'hours' "
                                           "and 'memory' (tunecost calibrate --apply); empty when none")
+    launchable: bool = Field(True, description="the pinned SkyPilot can launch it (pricing_data/providers.csv); "
+                             "others are priced for comparison, never chosen nor fallen back to")
+    not_launchable_why: str = Field("", description="why SkyPilot cannot launch it; '' when it can")
+    speed_assumed: str = Field("", description="why the GPU's peak TFLOPS is assumed (no sourced figure in "
+                               "pricing_data/gpus.csv); '' when sourced")
 
 
 class Infeasible(BaseModel):

@@ -112,15 +112,17 @@ def prices(
 
 @prices_app.command("refresh")
 def refresh_cmd(
-    providers: str = typer.Option(",".join(("aws", "gcp", "azure", "lambda", "runpod")), "--providers",
-                                  help="Comma-separated SkyPilot cloud names."),
+    providers: Optional[str] = typer.Option(None, "--providers", help="Comma-separated SkyPilot cloud names "
+                                            "[default: those marked refresh_default in pricing_data/providers.csv]"),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for each catalog download."),
 ) -> None:
     """Rebuild $TUNECOST_HOME/prices/<provider>.csv from SkyPilot's catalog (download, else its local cache)."""
     from tunecost.launcher.commands.prices_refresh import refresh
     from tunecost.planner.offers import prices_dir
 
-    wanted = [p.strip().lower() for p in providers.split(",") if p.strip()]
+    from tunecost.planner.providers import refresh_defaults
+
+    wanted = [p.strip().lower() for p in providers.split(",") if p.strip()] if providers else list(refresh_defaults())
     for done in refresh(wanted, prices_dir(), timeout):
         sys.stdout.write(f"{done.provider}: {done.rows} offers, prices as of {done.as_of} ({done.source}) "
                          f"-> {done.path}\n")

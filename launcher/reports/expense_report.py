@@ -23,14 +23,17 @@ from tunecost.launcher.ledger.store import TERMINAL, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
 from tunecost.planner.errors import UserError
+from tunecost.planner.providers import find_provider
 
 FORMATS = ("md", "html", "csv", "json")
 CSV_COLUMNS = ["date", "vendor", "description", "quantity", "unit_price", "amount", "currency", "reference"]
-VENDORS = {
-    "aws": "Amazon Web Services", "gcp": "Google Cloud", "azure": "Microsoft Azure", "lambda": "Lambda",
-    "runpod": "RunPod", "nebius": "Nebius", "vast": "Vast.ai", "local": "local machine (no vendor bill)",
-}
 CENT = Decimal("0.01")
+
+
+def _vendor(provider: str) -> str:
+    """The name on the provider's invoice (pricing_data/providers.csv), else the provider as recorded."""
+    row = find_provider(provider)
+    return row.display_name if row else provider or "unknown"
 
 
 class LineItem(BaseModel):
@@ -122,7 +125,7 @@ def line_item(record: RunRecord) -> LineItem:
     s = summarize(record)
     when = (s.ended_at or s.started_at or s.created_at).date()
     return LineItem(
-        date=when, vendor=VENDORS.get(s.provider, s.provider or "unknown"), description=_description(s),
+        date=when, vendor=_vendor(s.provider), description=_description(s),
         quantity=round(s.billed_hours, 4), unit_price=round(s.rate_per_hour, 4),
         amount=float(_cents(s.compute_cost)), actual_cost=s.compute_cost, reference=s.run_id, provider=s.provider or "unknown",
         tag=s.tag, status=s.status, estimated_cost=s.estimated_cost, estimated_hours=s.estimated_hours,
