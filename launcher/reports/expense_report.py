@@ -22,6 +22,7 @@ from tunecost.launcher.reports.cost_summary import CostSummary, summarize
 from tunecost.launcher.ledger.store import TERMINAL, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
+from tunecost.launcher.views.safe_text import csv_cells, finalize
 from tunecost.planner.errors import UserError
 from tunecost.planner.providers import find_provider
 
@@ -226,6 +227,7 @@ def template_env():
         loader=jinja2.FunctionLoader(load),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        finalize=finalize,  # every {{ expression }} without control or bidi characters (launcher/views/safe_text)
     )
     env.filters["md"] = _md_escape
     env.filters["money"] = lambda v: "n/a" if v is None else f"{v:,.2f}"
@@ -237,8 +239,8 @@ def to_csv(report: ExpenseReport) -> str:
     """The line items in the columns expense tools import; a final TOTAL row is deliberately absent."""
     import pandas as pd
 
-    frame = pd.DataFrame([{**i.model_dump(include=set(CSV_COLUMNS)), "date": i.date.isoformat(),
-                           "amount": f"{_cents(i.amount)}"} for i in report.items], columns=CSV_COLUMNS)
+    frame = pd.DataFrame(csv_cells({**i.model_dump(include=set(CSV_COLUMNS)), "date": i.date.isoformat(),
+                                    "amount": f"{_cents(i.amount)}"} for i in report.items), columns=CSV_COLUMNS)
     return frame.to_csv(index=False, lineterminator="\n")
 
 

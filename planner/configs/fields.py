@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 from pydantic import BaseModel, Field
@@ -38,8 +39,8 @@ def number(value: Any, key: str) -> float:
         out = float(value)
     except ValueError:
         raise UserError(f"--config: {key} must be a number, got {value!r}; fix the file") from None
-    if out <= 0:
-        raise UserError(f"--config: {key} must be above 0, got {value!r}; fix the file")
+    if not math.isfinite(out) or out <= 0:
+        raise UserError(f"--config: {key} must be a finite number above 0, got {value!r}; fix the file")
     return out
 
 

@@ -136,7 +136,8 @@ def test_plan_config_saves_the_configs_spec_and_its_unmodelled_fields_as_warning
 
 @pytest.mark.parametrize("text,key", [("base_model: x\nlora_r: big\nadapter: lora\n", "lora_r"),
                                       ("base_model: x\nmicro_batch_size: [2]\n", "micro_batch_size"),
-                                      ("base_model: x\nsequence_len: 0\n", "sequence_len")])
+                                      ("base_model: x\nsequence_len: 0\n", "sequence_len"),
+                                      ("base_model: x\nnum_epochs: .nan\n", "num_epochs")])
 def test_a_bad_value_in_the_config_is_one_line_naming_its_key_exit_2(tmp_path, text, key):
     path = tmp_path / "axolotl.yml"
     path.write_text(text)
