@@ -13,7 +13,7 @@ from tunecost.planner.memory import MemoryEstimate, estimate_memory
 from tunecost.planner.shapes import ModelShape
 from tunecost.planner.spec import Parallelism, TrainSpec
 
-HINT_GPU_COUNTS = (2, 4, 8, 16)
+HINT_GPU_COUNTS = (2, 4, 8, 16, 32, 64)
 LEARNED_COMPONENT = "learned_correction"  # peak GiB added (or taken off) by a factor from tunecost calibrate
 MULTI_NODE_MIN_GPUS = 8  # scale out only full 8-GPU nodes, as multi-node training is done in practice
 

@@ -182,3 +182,25 @@ def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, monkeypatch, wri
     assert config["envs"]["TUNECOST_TAG"] == "it's \"q1\""
     assert config["file_mounts"]["/data/my: data #1.jsonl"] == str(dataset)
     assert "--top-k" not in CliRunner().invoke(app, ["launch", "--help"]).stdout
+
+
+def test_job_config_saves_at_the_interval_the_plan_chose(tmp_path):
+    """The job checkpoints every planned interval (the shortest of the offers it may land on), not every N steps;
+    a local run keeps the job's own defaults."""
+    from tunecost.launcher.backends.job_config import NEVER_MINUTES, build_job_config
+
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    timed = [Quote.model_validate({**q.model_dump(), "checkpoint_interval_hours": hours})
+             for q, hours in zip(SINGLE.quotes, (0.5, 0.25, None, 2.0))]
+    for offers, top_k, minutes in ((timed, 1, 30.0), (timed, 3, 15.0), (SINGLE.quotes, 3, NEVER_MINUTES)):
+        ledger = Ledger(tmp_path / f"home-{top_k}-{minutes}")
+        prepare(SINGLE.model_copy(update={"chosen": offers[0], "quotes": offers}), dataset=dataset, bucket="b",
+                ledger=ledger, top_k=top_k, run_id="tc-i")
+        config = json.loads((ledger.home / "runs" / "tc-i" / "sky" / CONFIG_NAME).read_text())
+        assert (config["save_minutes"], config["save_steps"]) == (minutes, 0), (top_k, minutes)
+    local = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=0.0, local=True)
+    assert "save_minutes" not in local and "save_steps" not in local
+    user = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=1.0, offers=timed,
+                            overrides={"save_steps": 40})
+    assert (user["save_steps"], user["save_minutes"]) == (40, 15.0)  # --save-steps adds step-based saves
