@@ -54,8 +54,9 @@ def multi_node_line(chosen: Quote, other: Optional[Quote]) -> str:
         return ""
     delta = other.cost - chosen.cost
     money = f"${other.cost:,.2f} ({'+' if delta >= 0 else '-'}${abs(delta):,.2f})"
-    return (f"{'more nodes' if chosen.num_nodes > 1 else 'multi-node'}: {other.provider} {other.instance_type} ({other.gpu} x{other.gpu_count} x{other.num_nodes} "
-            f"nodes, {'spot' if other.spot else 'on-demand'}) in {other.hours:,.1f} h for {money}, vs "
+    return (f"multi-node option: {other.provider} {other.instance_type} ({other.gpu} x{other.gpu_count} "
+            f"x{other.num_nodes} nodes, {'spot' if other.spot else 'on-demand'}) in {other.hours:,.1f} h for {money}, "
+            "vs "
             f"{chosen.hours:,.1f} h chosen")
 
 

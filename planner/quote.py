@@ -42,7 +42,8 @@ class Overheads(BaseModel):
         rate = (f"{self.preemption_rate_per_hour:g} spot preemptions per instance-hour (--preemption-rate)"
                 if self.preemption_rate_per_hour is not None else
                 "spot preemptions per provider and instance class (pricing_data/preemption.csv: measured traces, "
-                "published figures, or the recoveries of your own runs once learned with `calibrate --apply`); each quote states "
+                "published figures, or the recoveries of your own runs once learned with `calibrate --apply`); each "
+                "quote states "
                 "its rate, range and source")
         interval = (f"checkpoint every {self.checkpoint_interval_hours * 60:.0f} min (--checkpoint-minutes)"
                     if self.checkpoint_interval_hours is not None else

@@ -102,7 +102,8 @@ def plan(
     spec = workload.to_spec()
     points = sweep_points(workload, sweep, sweep_file)
     args = dict(providers=providers, gpus=gpu, spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus,
-                max_nodes=max_nodes, regions=region, deadline_hours=deadline, headroom=headroom, preemption_rate_per_hour=preemption_rate,
+                max_nodes=max_nodes, regions=region, deadline_hours=deadline, headroom=headroom,
+                preemption_rate_per_hour=preemption_rate,
                 checkpoint_interval_hours=None if checkpoint_minutes is None else checkpoint_minutes / 60,
                 corrections=load_corrections(),
                 managed_prices=load_managed_prices(managed_prices), include_closed=include_closed)

@@ -40,8 +40,9 @@ def hours_parts(breakdown: dict[str, float]) -> str:
 def interruption_line(q: Quote) -> str:
     """What interrupts the run, how often, on what basis, and the checkpoints chosen for it."""
     what = "spot preemptions" if q.spot else "hardware failures"
-    rate = (f"{what}: {q.preemption_rate_per_hour:.3g}/h expected ({q.preemption_rate_low:.3g}-"
-            f"{q.preemption_rate_high:.3g}) [{q.preemption_label}]")
+    span = ("" if q.preemption_rate_low == q.preemption_rate_high else
+            f" ({q.preemption_rate_low:.3g}-{q.preemption_rate_high:.3g})")
+    rate = f"{what}: {q.preemption_rate_per_hour:.3g}/h expected{span} [{q.preemption_label}]"
     if q.checkpoint_interval_hours is None or q.hours_breakdown.get("checkpoints", 0.0) <= 0:
         ckpt = f"no checkpoint before the end (one would write {q.checkpoint_gb:,.1f} GB)"
     else:

@@ -280,7 +280,7 @@ def test_a_much_faster_multi_node_option_is_named_when_not_chosen():
     assert plan.chosen.num_nodes == 1  # one node is the cheapest ...
     four = next(q for q in plan.quotes if q.num_nodes == 4)
     assert four.hours * 2 <= plan.chosen.hours and four.cost <= 1.5 * plan.chosen.cost  # ... four much faster
-    assert plan.multi_node.startswith("multi-node: lambda H100x8 (H100 x8 x4 nodes, on-demand)")
+    assert plan.multi_node.startswith("multi-node option: lambda H100x8 (H100 x8 x4 nodes, on-demand)")
     assert optimize(spec(), prices, max_nodes=1).multi_node == ""
 
 
