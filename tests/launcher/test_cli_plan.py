@@ -68,6 +68,19 @@ def test_preemption_rate_and_checkpoint_minutes_override_the_tables():
     assert stated["hours_breakdown"]["rework"] > base["hours_breakdown"]["rework"] > 0
 
 
+def test_default_output_states_each_quote_s_interruption_risk_and_checkpoints():
+    spot = run("plan", *MODEL, "--gpu", "L4", "--providers", "gcp", "--spot", "--top", "3")
+    assert spot.exit_code == 0, spot.stderr
+    text = " ".join(spot.stdout.split())  # the terminal wraps long lines
+    data = plan_json("--gpu", "L4", "--providers", "gcp", "--spot")["chosen"]
+    assert (f"spot preemptions: {data['preemption_rate_per_hour']:.3g}/h expected "
+            f"({data['preemption_rate_low']:.3g}-{data['preemption_rate_high']:.3g})") in text
+    assert "at the high rate" in text and "high-rate" in text  # the pessimistic cost, in a line and a column
+    assert f"${data['pessimistic_cost']:,.2f}" in text and "rework" in text
+    on_demand = " ".join(run("plan", *MODEL, "--gpu", "L4", "--providers", "gcp", "--on-demand").stdout.split())
+    assert "hardware failures:" in on_demand and "Llama 3" in on_demand
+
+
 def test_max_gpus_is_per_node_and_max_nodes_caps_multi_node():
     args = ("--model", "meta-llama/Llama-3.1-70B", "--method", "full", "--tokens", "20000000", "--gpu", "H100",
             "--providers", "aws")
