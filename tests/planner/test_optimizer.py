@@ -226,6 +226,15 @@ def test_deadline_keeps_only_fast_enough_quotes_or_names_the_fastest():
         optimize(spec(), MIXED, deadline_hours=fastest.worst_hours / 2)
 
 
+def test_spot_or_on_demand_is_chosen_by_expected_cost_not_the_pessimistic_one():
+    prices = tables(offer("gcp", "L4", 1, 22.35, 0.71, spot=0.55))
+    plan = optimize(spec(), prices)
+    spot = next(q for q in plan.quotes if q.spot)
+    on_demand = next(q for q in plan.quotes if not q.spot)
+    assert spot.cost < on_demand.cost < spot.pessimistic_cost  # cheaper expected, dearer at the high rate
+    assert plan.chosen is spot or plan.chosen == spot
+
+
 def test_deadline_uses_the_pessimistic_hours_of_spot_quotes():
     """A spot quote whose expected hours meet the deadline but whose high-rate hours do not is left out."""
     prices = tables(offer("gcp", "L4", 1, 22.35, 0.71, spot=0.28))
