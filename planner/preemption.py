@@ -64,11 +64,8 @@ def run_rate(provider: str, gpus_per_node: int, nodes: int, spot: bool, *, overr
              learned: Optional[Corrections] = None) -> Rate:
     """Interruptions per hour of a run on `nodes` instances of `gpus_per_node` GPUs (see the module docstring)."""
     if not spot:
-        row = _row(provider, "on-demand", 1)
-        per_gpu = Rate(low=float(row["low"]), expected=float(row["expected"]), high=float(row["high"]),
-                       source=row["source"], label=row["label"])
-        return per_gpu.scaled(gpus_per_node * nodes, f"x{gpus_per_node * nodes} GPUs" if gpus_per_node * nodes > 1
-                              else "")
+        gpus = gpus_per_node * nodes
+        return _rate(_row(provider, "on-demand", 1)).scaled(gpus, f"x{gpus} GPUs" if gpus > 1 else "")
     if override is not None:
         base = Rate(low=override, expected=override, high=override, source="--preemption-rate",
                     label="--preemption-rate")
@@ -77,10 +74,13 @@ def run_rate(provider: str, gpus_per_node: int, nodes: int, spot: bool, *, overr
     return base.scaled(nodes, f"x{nodes} nodes (any preemption stops all)" if nodes > 1 else "")
 
 
-def _table(provider: str, gpus_per_node: int) -> Rate:
-    row = _row(provider, "spot", gpus_per_node)
+def _rate(row: dict[str, str]) -> Rate:
     return Rate(low=float(row["low"]), expected=float(row["expected"]), high=float(row["high"]),
                 source=row["source"], label=row["label"])
+
+
+def _table(provider: str, gpus_per_node: int) -> Rate:
+    return _rate(_row(provider, "spot", gpus_per_node))
 
 
 def _learned(provider: str, gpus_per_node: int, learned: Optional[Corrections]) -> Optional[Rate]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pandas as pd
 import pytest
 
 from tunecost.launcher.ledger.run_record import RunRecord
@@ -42,8 +43,6 @@ def test_rates_per_provider_and_instance_class_from_recoveries(tmp_path):
     offers = [dict(provider="aws", region="us-east-1", zone="", instance_type="g6.xlarge", gpu="L4", gpu_count=1,
                    gpu_memory_gib=22.35, vcpus=4, memory_gib=16, price_per_hour=0.8, spot_price_per_hour=0.3,
                    as_of="2026-11-01", source="test", flag="")]
-    import pandas as pd
-
     spec = TrainSpec(model="meta-llama/Llama-3.1-8B", dataset=DatasetSize(tokens_per_epoch=10**7))
     prices = PriceTables(offers=pd.DataFrame(offers, columns=OFFER_COLUMNS), as_of="2026-11-01")
     plan = optimize(spec, prices, spot="spot", corrections=learned)
