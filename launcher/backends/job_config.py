@@ -34,14 +34,12 @@ def _targets(value: Any) -> Any:
     return value
 
 
-NEVER_MINUTES = 10**7  # no interruption expected (--preemption-rate 0): no checkpoint before the end
-
-
-def planned_minutes(offers: Sequence[Quote]) -> float:
+def planned_minutes(offers: Sequence[Quote]) -> Optional[float]:
     """The checkpoint interval the plan chose (planner/checkpointing.py), in minutes: the shortest among the
-    offers the run may land on, since one config serves them all."""
+    offers the run may land on, since one config serves them all. None when no offer has one (a plan saved
+    before intervals were planned, or --preemption-rate 0): the job keeps its own save defaults then."""
     hours = [o.checkpoint_interval_hours for o in offers if o.checkpoint_interval_hours]
-    return round(min(hours) * 60, 3) if hours else NEVER_MINUTES
+    return round(min(hours) * 60, 3) if hours else None
 
 
 def build_job_config(plan: Plan, *, run_id: str, dataset: str, output_dir: str,
@@ -71,7 +69,9 @@ def build_job_config(plan: Plan, *, run_id: str, dataset: str, output_dir: str,
         config.pop("optimizer")
     if offers:
         config["parallelism"] = "fsdp" if any(o.parallelism == "fsdp" for o in offers) else "ddp"
-        config.update(save_steps=0, save_minutes=planned_minutes(offers))
+        minutes = planned_minutes(offers)
+        if minutes is not None:
+            config.update(save_steps=0, save_minutes=minutes)
     config.update(dataset=dataset, output_dir=output_dir, run_id=run_id, price_per_hour=float(price_per_hour))
     if budget_usd is not None:
         config["budget_usd"] = float(budget_usd)

@@ -187,18 +187,19 @@ def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, monkeypatch, wri
 def test_job_config_saves_at_the_interval_the_plan_chose(tmp_path):
     """The job checkpoints every planned interval (the shortest of the offers it may land on), not every N steps;
     a local run keeps the job's own defaults."""
-    from tunecost.launcher.backends.job_config import NEVER_MINUTES, build_job_config
+    from tunecost.launcher.backends.job_config import build_job_config
 
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     timed = [Quote.model_validate({**q.model_dump(), "checkpoint_interval_hours": hours})
              for q, hours in zip(SINGLE.quotes, (0.5, 0.25, None, 2.0))]
-    for offers, top_k, minutes in ((timed, 1, 30.0), (timed, 3, 15.0), (SINGLE.quotes, 3, NEVER_MINUTES)):
+    for offers, top_k, minutes in ((timed, 1, 30.0), (timed, 3, 15.0), (SINGLE.quotes, 3, None)):
         ledger = Ledger(tmp_path / f"home-{top_k}-{minutes}")
         prepare(SINGLE.model_copy(update={"chosen": offers[0], "quotes": offers}), dataset=dataset, bucket="b",
                 ledger=ledger, top_k=top_k, run_id="tc-i")
         config = json.loads((ledger.home / "runs" / "tc-i" / "sky" / CONFIG_NAME).read_text())
-        assert (config["save_minutes"], config["save_steps"]) == (minutes, 0), (top_k, minutes)
+        saved = (config.get("save_minutes"), config.get("save_steps"))
+        assert saved == ((minutes, 0) if minutes else (None, None)), (top_k, minutes)  # no interval: job defaults
     local = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=0.0, local=True)
     assert "save_minutes" not in local and "save_steps" not in local
     user = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=1.0, offers=timed,
