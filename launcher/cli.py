@@ -94,13 +94,14 @@ def _root(
 
 def _register() -> None:
     """Every command, named here once: the command modules declare functions and know nothing of the app."""
-    from tunecost.launcher.commands import demo, launch, plan, prices, report
+    from tunecost.launcher.commands import demo, launch, plan, prices, report, stop
 
     app.command("plan")(plan.plan)
     app.command("estimate")(plan.estimate)
     app.add_typer(prices.prices_app, name="prices")
     app.command("launch")(launch.launch)
     app.command("runs")(launch.runs)
+    app.command("stop")(stop.stop)
     app.command("report")(report.report)
     app.command("calibrate")(report.calibrate_cmd)
     app.command("demo")(demo.demo)
