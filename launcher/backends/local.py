@@ -8,6 +8,7 @@ the run is marked "stopped", and `tunecost launch --local --resume RUN_ID` conti
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import shutil
 import signal
@@ -143,8 +144,9 @@ def _staging(folder: Path) -> Iterator[None]:
             with suppress(OSError):
                 empty.rmdir()
         if isinstance(err, OSError):
+            fix = ("free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "fix its permissions")
             raise UserError(f"cannot write the run folder {folder} ({err.strerror or err}); nothing was recorded. "
-                            "Free some space or fix its permissions, or set TUNECOST_HOME elsewhere") from None
+                            f"{fix.capitalize()}, or set TUNECOST_HOME to another folder") from None
         raise
 
 
