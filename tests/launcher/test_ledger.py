@@ -236,3 +236,18 @@ def test_a_record_stored_before_the_typed_contracts_loads(tmp_path):
 def test_every_stop_reason_the_job_writes_has_one_run_status():
     assert set(STATUS_OF_STOP) == set(StopReason)
     assert STATUS_OF_STOP[StopReason.ERROR] is RunStatus.FAILED
+
+
+def test_where_hard_links_are_refused_the_ledger_is_made_in_place(tmp_path, monkeypatch):
+    """Some filesystems (FUSE, vfat) refuse hard links: the boundary replaced here is os.link, raising EPERM."""
+    import errno
+    import os
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    ledger = Ledger(tmp_path / "h")
+    ledger.create(_record("r1"))
+    assert [r.id for r in Ledger(tmp_path / "h").list()] == ["r1"]
+    assert sorted(p.name for p in (tmp_path / "h").iterdir()) == ["ledger.sqlite"]  # no temp file left
