@@ -23,8 +23,9 @@ from tunecost.planner.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
 from tunecost.planner.quote import Infeasible, Overheads, Quote, checkpoint_gb, hours_breakdown
-from tunecost.planner.shapes import ModelShape, resolve_shape
-from tunecost.planner.speed import SpeedEstimate, estimate_speed
+from tunecost.planner.shapes import ModelShape, catalog_spelling, resolve_shape
+from tunecost.planner.providers import launch_problem
+from tunecost.planner.speed import SpeedEstimate, estimate_speed, peak_tflops
 from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 
 __all__ = ["Infeasible", "Overheads", "Plan", "Quote", "optimize"]
@@ -58,6 +59,44 @@ def _within_limits(quotes: list[Quote], budget: Optional[float], deadline_hours:
                         f"{cheapest.gpu} x{cheapest.gpu_count}{' spot' if cheapest.spot else ''}), over the budget "
                         f"of ${budget:,.2f}; raise --budget or reduce --tokens/--epochs")
     return [q for q in in_time if budget is None or q.cost <= budget]
+
+
+def _spelled_out(spec: TrainSpec) -> tuple[TrainSpec, list[str]]:
+    """The spec with the catalog's spelling of its model id (the hub is case-sensitive), and one line each for
+    that correction and for a dataset size nobody gave."""
+    notes = []
+    spelled = catalog_spelling(spec.model) if spec.model else None
+    if spelled:
+        notes.append(f"--model {spec.model}: using the catalog's spelling {spelled} (model ids are case-sensitive "
+                     "on the hub)")
+        spec = spec.model_copy(update={"model": spelled})
+    if spec.dataset.source.startswith("default"):
+        notes.append(f"no dataset size given: priced for an assumed {spec.dataset.tokens_per_epoch:,} tokens per "
+                     "epoch; give --dataset FILE, --tokens N or --examples/--avg-tokens")
+    return spec, notes
+
+
+def _choose(allowed: list[Quote], warnings: list[str]) -> tuple[Optional[Quote], Quote]:
+    """(the chosen quote, the quote whose memory and speed the plan shows). The cheapest the pinned SkyPilot can
+    launch is chosen; offers it cannot launch stay in the ranking, marked. With none launchable nothing is chosen
+    and the cheapest is shown. A chosen GPU whose speed is assumed, not sourced, gets a warning line."""
+    chosen = next((q for q in allowed if q.launchable), None)
+    cheapest = allowed[0]
+    if chosen is None:
+        warnings.append(f"no offer SkyPilot can launch fits, so nothing is chosen: the cheapest, {cheapest.provider} "
+                        f"{cheapest.gpu} x{cheapest.gpu_count} (${cheapest.cost:,.2f}), is priced for comparison "
+                        f"only ({cheapest.not_launchable_why}); widen --providers / --gpu / --max-gpus")
+        return None, cheapest
+    if chosen is not cheapest:
+        skipped = sum(1 for q in allowed[:allowed.index(chosen)] if not q.launchable)
+        warnings.append(f"{skipped} cheaper offer{'s' if skipped > 1 else ''} not chosen: SkyPilot cannot launch "
+                        f"{'them' if skipped > 1 else 'it'} (the cheapest, {cheapest.provider} {cheapest.gpu} "
+                        f"x{cheapest.gpu_count} at ${cheapest.cost:,.2f}: {cheapest.not_launchable_why}); they stay "
+                        "in the table, marked")
+    if chosen.speed_assumed:
+        warnings.append(f"the chosen {chosen.gpu}'s speed is assumed, not a sourced figure: {chosen.speed_assumed}; "
+                        "its hours and cost may be far off")
+    return chosen, chosen
 
 
 def _assumptions(spec: TrainSpec, shape_source: str, headroom: float, total_gpus: int, parallelism: Parallelism,
@@ -130,8 +169,15 @@ class Pricer:
             as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
             hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied,
             interconnect=speed.interconnect, interconnect_assumed=speed.interconnect_assumed,
-            communication_hours=round(self.spec.train_tokens / tokens_per_sec / 3600 * speed.communication_share, 6)))
+            communication_hours=round(self.spec.train_tokens / tokens_per_sec / 3600 * speed.communication_share, 6),
+            **self.basis(str(row.provider), row.gpu, spot=bool(row.spot), nodes=nodes)))
         self.speed_of[id(self.quotes[-1])] = speed
+
+    def basis(self, provider: str, gpu: str, *, spot: bool, nodes: int) -> dict[str, Any]:
+        """Can the pinned SkyPilot launch it (the provider table), and is the GPU's speed a sourced figure?"""
+        why = launch_problem(provider, spot=spot, nodes=nodes)
+        _, assumed = peak_tflops(load_gpus()[gpu], self.spec.precision.compute)
+        return {"launchable": not why, "not_launchable_why": why, "speed_assumed": assumed or ""}
 
     def billed_hours(self, gpu: str, memory: MemoryEstimate, speed: SpeedEstimate, tokens_per_sec: float, *,
                      spot: bool, nodes: int = 1) -> tuple[float, dict[str, float], Optional[float]]:
@@ -188,9 +234,11 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     overheads = Overheads(preemption_rate_per_hour=preemption_rate_per_hour,
                           checkpoint_interval_hours=checkpoint_interval_hours)
     shape = resolve_shape(spec)
+    spec, notes = _spelled_out(spec)
     providers, managed_rows = _split_providers(providers, managed_prices or [])
     rows, warnings = select_offers(prices.offers, providers=providers, gpus=gpus, spot=spot, max_gpus=max_gpus,
                                    regions=regions)
+    warnings[:0] = notes
     if rows.empty:
         raise UserError("no offers match the filters (--providers / --gpu / --region / --spot / --max-gpus); "
                         "loosen them or run `tunecost prices` to see what is offered")
@@ -211,25 +259,25 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         warnings.append(f"{len(quotes) - len(allowed)} feasible offers left out: over --budget or past --deadline")
     for quote, on_front in zip(allowed, pareto_mask([(q.cost, q.hours) for q in allowed])):
         quote.pareto = on_front
-    chosen = allowed[0]
-    kept = [q for i, q in enumerate(allowed) if i < top_k or q.pareto]
+    chosen, shown = _choose(allowed, warnings)
+    kept = [q for i, q in enumerate(allowed) if i < top_k or q.pareto or q is chosen]
 
-    parallelism = Parallelism(chosen.parallelism)
-    total = chosen.gpu_count * chosen.num_nodes
-    memory = pricer.fitter_for(chosen.gpu).corrected(pricer.fitter.memory(total, parallelism))
-    speed = pricer.speed_of[id(chosen)]
+    parallelism = Parallelism(shown.parallelism)
+    total = shown.gpu_count * shown.num_nodes
+    memory = pricer.fitter_for(shown.gpu).corrected(pricer.fitter.memory(total, parallelism))
+    speed = pricer.speed_of[id(shown)]
     assumptions = _assumptions(spec, shape.source, headroom, total, parallelism,
                                [*memory.assumptions, *speed.assumptions, *overheads.assumptions(), *pricer.notes])
-    if chosen.interconnect_assumed:
+    if chosen is not None and chosen.interconnect_assumed:
         warnings.append(f"the chosen offer's hours rest on an assumed interconnect, not the provider's statement: "
                         f"{chosen.interconnect}; its communication takes {chosen.communication_hours:.2f} h, "
                         f"{chosen.hours_breakdown.get('communication', 0):.2f} h of it not overlapped with compute "
                         "(pricing_data/interconnect.csv)")
-    if spec.precision.compute is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
+    if chosen is not None and spec.precision.compute is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
         warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")
     managed = quote_managed(spec, shape.total_params() / 1e9, managed_rows, include_closed=include_closed)
-    return Plan(schema_version=PLAN_SCHEMA, spec=spec, chosen=chosen, quotes=kept, infeasible=misfits,
+    return Plan(schema_version=PLAN_SCHEMA, spec=spec, shape=shape, chosen=chosen, quotes=kept, infeasible=misfits,
                 prices_as_of=prices.as_of, memory=memory, speed=speed,
                 assumptions=assumptions, warnings=_unique([*prices.warnings, *warnings]),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -7,15 +7,18 @@ ledger rows still load (a plan without a version is version 1).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from tunecost.job.numbers import loads
 from tunecost.planner.errors import UserError
 from tunecost.planner.managed import ManagedQuote
 from tunecost.planner.memory import MemoryEstimate
 from tunecost.planner.quote import Infeasible, Quote
+from tunecost.planner.shapes import ModelShape, resolve_shape
 from tunecost.planner.speed import SpeedEstimate
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import label
@@ -59,6 +62,8 @@ class Plan(BaseModel):
 
     schema_version: int = Field(default=1, description=f"{PLAN_SCHEMA} for plans this version writes")
     spec: TrainSpec
+    shape: Optional[ModelShape] = Field(default=None, description="the model as resolved when planning (layers, "
+                                        "hidden, vocabulary, parameters): the launcher sizes the VM from it")
     chosen: Optional[Quote] = None
     quotes: list[Quote] = Field(default_factory=list, description="ranked by cost")
     infeasible: list[Infeasible] = Field(default_factory=list)
@@ -80,6 +85,10 @@ class Plan(BaseModel):
     def _none_if_empty(cls, value: Any) -> Any:
         """Schema-1 plans stored `{}` for an estimate they did not make (run records keep such plans)."""
         return None if value == {} else value
+
+    def model_shape(self) -> ModelShape:
+        """The shape the plan was priced on; a plan saved before plans carried it resolves it again."""
+        return self.shape if self.shape is not None else resolve_shape(self.spec)
 
     def point(self, point: SweepPoint) -> "Plan":
         """The plan one sweep point runs: this plan with the point's spec and offers, no sweep."""
@@ -103,11 +112,15 @@ def load_plan(path: Path) -> Plan:
     except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"plan file {path}: cannot read it ({err}); {fix}") from None
     try:
+        loads(text)  # JSON itself, as the standard defines it: no NaN or Infinity (pydantic's parser takes them)
         plan = Plan.model_validate_json(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); {fix}") from None
     except ValidationError as err:
-        if err.errors()[0]["type"].startswith("json"):
-            raise UserError(f"{path}: not valid JSON ({err.errors()[0]['msg']}); {fix}") from None
         raise UserError(f"{path}: not a tunecost plan ({_first_error(err)}); {fix}") from None
+    except (ValueError, RecursionError) as err:  # NaN or Infinity (refused by loads), or nested past the stack
+        reason = str(err) if not isinstance(err, RecursionError) else "nested too deeply"
+        raise UserError(f"{path}: not a tunecost plan ({reason}); {fix}") from None
     if plan.schema_version != PLAN_SCHEMA:
         age = "an older" if plan.schema_version < PLAN_SCHEMA else "a newer"
         raise UserError(f"{path}: a plan of schema {plan.schema_version}, from {age} tunecost (this one reads "

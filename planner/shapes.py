@@ -201,6 +201,18 @@ def find_in_catalog(model: str) -> Optional[ModelShape]:
     return None
 
 
+def catalog_spelling(model: str) -> Optional[str]:
+    """The catalog's id for a model id typed in another case, or bare ('llama-3.1-8b'); None if it is spelled
+    as the catalog spells it, or is no catalog entry. The job downloads the id from the hub, where case counts."""
+    found = find_in_catalog(model)
+    typed = model.strip()
+    if found is None or typed == found.name:
+        return None
+    same = typed.lower() == found.name.lower() or ("/" not in typed and
+                                                    typed.lower() == found.name.split("/")[-1].lower())
+    return found.name if same else None
+
+
 # ---------------------------------------------------------------- config.json
 
 _TIED_BY_DEFAULT = {"gemma", "gemma2", "gemma3", "gemma3_text", "falcon", "qwen3"}

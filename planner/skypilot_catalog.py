@@ -10,6 +10,8 @@ import math
 
 import pandas as pd
 
+from tunecost.planner.providers import find_provider
+
 VMS_COLUMNS = ["InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "GpuInfo", "Price",
                "SpotPrice", "Region", "AvailabilityZone"]
 
@@ -129,7 +131,8 @@ def catalog_to_offers(vms: pd.DataFrame, provider: str, as_of: str, source: str,
         vms["AvailabilityZone"] = ""
     vms["AvailabilityZone"] = vms["AvailabilityZone"].fillna("")
     direct = vms[vms["InstanceType"].notna() & vms["AcceleratorName"].notna()]
-    if provider == "gcp":
+    row = find_provider(provider)
+    if row is not None and row.catalog_layout == "host+accelerator":
         direct = pd.concat([direct, _pair_gcp(vms)], ignore_index=True)
     df = pd.DataFrame({
         "provider": provider,

@@ -31,7 +31,7 @@ def _name(q: Quote) -> str:
 
 def _shared(plans: list[Plan]) -> list[list[Quote]]:
     """Per point, its quotes on the offers every point fits, in the order of their summed cost."""
-    by_point = [{_key(q): q for q in p.quotes} for p in plans]
+    by_point = [{_key(q): q for q in p.quotes if q.launchable} for p in plans]
     common = set(by_point[0]).intersection(*by_point[1:])
     if not common:
         biggest = max(plans, key=lambda p: p.chosen.peak_gib_per_gpu if p.chosen else 0)
@@ -53,7 +53,10 @@ def price_sweep(points: list[tuple[dict[str, Any], TrainSpec]], prices: PriceTab
     if offers == "one":
         chosen = _shared(plans)
     else:
-        chosen = [[p.chosen, *[q for q in p.quotes if q != p.chosen]][:FALLBACKS] for p in plans]  # type: ignore
+        chosen = [[q for q in p.quotes if q.launchable][:FALLBACKS] for p in plans]  # the chosen is the first
+        if not all(chosen):
+            raise UserError("a point of the sweep fits no offer SkyPilot can launch; narrow the sweep or widen "
+                            "--providers / --max-gpus")
     swept = [SweepPoint(index=i, params=params, spec=spec, quotes=quotes,
                         job=job_settings(params))
              for i, ((params, spec), quotes) in enumerate(zip(points, chosen))]

@@ -6,7 +6,8 @@ the plan's choice first, then makes sure at least one offer on another provider,
 it, as long as it costs at most the larger of COST_TOLERANCE (25 %) and COST_TOLERANCE_USD ($1) more than the
 choice; the rest are the next cheapest. A fallback is paid for only when every offer before it failed, and then
 a run that starts beats one that does not: hence the absolute floor, which a cheap run needs (8B QLoRA: $0.39
-on primeintellect FI, the next provider $0.72).
+on primeintellect FI, the next provider $0.72). Offers the pinned SkyPilot cannot launch (pricing_data/providers.csv)
+are never in the order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
+from tunecost.planner.providers import launch_problem
 from tunecost.planner.quote import Quote
 
 COST_TOLERANCE = 0.25  # a fallback on another provider/region may cost up to 25 % more than the plan's choice,
@@ -30,6 +32,12 @@ class Fallback(BaseModel):
 
 def _key(quote: Quote) -> tuple:
     return (quote.provider, quote.region, quote.zone, quote.instance_type, quote.spot)
+
+
+def _launch_problem(quote: Quote) -> str:
+    """Read from the provider table at launch time, not from the plan file: a plan saved before a provider was
+    found unlaunchable (or by an older tunecost) must not put it in the task."""
+    return launch_problem(quote.provider, spot=quote.spot, nodes=quote.num_nodes)
 
 
 def _extra(quote: Quote, base: float) -> str:
@@ -46,11 +54,16 @@ def fallback_order(plan: Plan, top_k: int, tolerance: float = COST_TOLERANCE,
     """The plan's choice, then up to top_k - 1 fallbacks with the same node count (num_nodes is per task)."""
     chosen = plan.chosen
     if chosen is None:
-        raise UserError("the plan has no chosen offer (nothing fits?); re-run tunecost plan with a smaller "
-                        "model, a shorter --seq-len or more --max-gpus")
+        raise UserError("the plan has no chosen offer (nothing fits, or no offer that fits can be launched by "
+                        "SkyPilot); re-run tunecost plan with a smaller model, more --max-gpus or other --providers")
+    why = _launch_problem(chosen)
+    if why:
+        raise UserError(f"the plan's offer {chosen.provider} {chosen.gpu} x{chosen.gpu_count} cannot be launched: "
+                        f"{why}; re-plan with this tunecost (tunecost plan ... --save), which chooses only offers "
+                        "SkyPilot can launch")
     pool, seen = [], {_key(chosen)}
     for quote in sorted(plan.quotes, key=lambda q: q.cost):
-        if _key(quote) not in seen and quote.num_nodes == chosen.num_nodes:
+        if _key(quote) not in seen and quote.num_nodes == chosen.num_nodes and not _launch_problem(quote):
             seen.add(_key(quote))
             pool.append(quote)
     base = chosen.cost

@@ -63,7 +63,8 @@ def estimated_peak_gib(plan: Plan, model: Optional[str] = None) -> Optional[floa
     from tunecost.planner.shapes import resolve_shape
     try:
         spec = plan.spec.with_model(JOB_MODEL_IDS.get(model, model)) if model else plan.spec
-        return round(estimate_memory(spec, resolve_shape(spec)).peak_gib, 3)
+        shape = resolve_shape(spec) if model else plan.model_shape()  # the plan's own, unless another model runs
+        return round(estimate_memory(spec, shape).peak_gib, 3)
     except (UserError, ValidationError):
         return None
 

@@ -53,7 +53,7 @@ def estimate_local(plan: Plan, config: dict[str, Any], model_id: str, home: Path
            if config.get(key) is not None}  # what the job was told to run, over the plan's spec
     try:
         spec = plan.spec.with_model(model_id, **ran)
-        shape = resolve_shape(spec)
+        shape = plan.model_shape() if spec.model == plan.spec.model else resolve_shape(spec)
     except (UserError, ValidationError):
         return None
     steps = optimizer_steps(spec, config)

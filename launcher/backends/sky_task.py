@@ -14,6 +14,7 @@ import getpass
 import hashlib
 import math
 import os
+import re
 import shutil
 from importlib.resources import files
 from pathlib import Path
@@ -24,14 +25,18 @@ from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
 from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
+from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
-from tunecost.planner.quote import Quote
+from tunecost.planner.providers import find_provider
+from tunecost.job.config import JobConfig
+from tunecost.planner.quote import GB, Quote, checkpoint_gb
 from tunecost.planner.spec import Method, TrainSpec
 
 # Secrets the job may need on the VM; only their names go into the YAML, values come from the environment.
 SECRET_NAMES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "WANDB_API_KEY")
 CHECKPOINT_MOUNT = "/checkpoints"
 DATA_MOUNT = "/data"
+DATASET_ON_VM = f"{DATA_MOUNT}/train.jsonl"
 
 
 class TaskOptions(BaseModel):
@@ -58,8 +63,33 @@ def default_bucket() -> str:
     return f"tunecost-checkpoints-{digest}"
 
 
-def remote_dataset_path(dataset_local: str) -> str:
-    return f"{DATA_MOUNT}/{Path(dataset_local).name}"
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+def check_bucket_name(name: str) -> None:
+    """A name both S3 and GCS accept (the fallback order may land on either): 3-63 characters of lower-case
+    letters, digits, hyphens and dots, starting and ending with a letter or digit; no '..', no IP address, no
+    'xn--' / 'sthree-' / 'goog' prefix, no '-s3alias' / '--ol-s3' suffix, no 'google' (S3: docs.aws.amazon.com/
+    AmazonS3/latest/userguide/bucketnamingrules.html; GCS: cloud.google.com/storage/docs/buckets#naming)."""
+    problem = (
+        "must be 3-63 characters of lower-case letters, digits, hyphens and dots, starting and ending with a letter "
+        "or digit" if not _BUCKET.match(name) else
+        "must not contain '..'" if ".." in name else
+        "must not look like an IP address" if _IP.match(name) else
+        "must not start with xn--, sthree- or goog" if name.startswith(("xn--", "sthree-", "goog")) else
+        "must not end with -s3alias or --ol-s3" if name.endswith(("-s3alias", "--ol-s3")) else
+        "must not contain 'google'" if "google" in name else "")
+    if problem:
+        raise UserError(f"--bucket {name!r}: a bucket name {problem} (the S3 and GCS naming rules); pick another, "
+                        f"e.g. {default_bucket()}")
+
+
+def remote_dataset_path() -> str:
+    """One fixed path on the VM whatever the local file is called: SkyPilot 0.14.1 pastes mount destinations
+    unquoted into shell commands on the VM (backend_utils.make_safe_symlink_command), so a file named
+    `x$(id).jsonl` would run `id` there."""
+    return DATASET_ON_VM
 
 
 def remote_output_dir(run_id: str) -> str:
@@ -76,12 +106,26 @@ def _where(quote: Quote) -> str:
     return "/".join(p for p in (quote.provider, quote.region, quote.zone) if p)
 
 
-def disk_size_gb(spec: TrainSpec) -> int:
-    """OS image + pip (~50 GB), bf16 weights twice (hub cache + merge), checkpoints cached by MOUNT_CACHED
-    (two kept; full fine-tunes save ~16 B/param of weights and optimizer state, adapters are small)."""
-    params_b = spec.params_b or 8.0
-    checkpoints = 2 * 16 * params_b if spec.method is Method.full else 2.0
-    return int(math.ceil((50 + 2 * 2 * params_b + checkpoints) / 10) * 10)
+OS_AND_PACKAGES_GB = 50.0  # the image plus the job's pip install (torch, CUDA libraries)
+DISK_HEADROOM = 1.2  # logs, temp files, a checkpoint being written while two are kept
+
+
+def disk_size_gb(plan: Plan, dataset_bytes: int = 0) -> int:
+    """The VM's disk, from the model the plan resolved and what the job writes: the OS and packages, the bf16
+    weights downloaded from the hub, the final save (a full model, or an adapter merged into one), the
+    checkpoints the job keeps in the MOUNT_CACHED cache (`keep_checkpoints`, each the size the planner prices:
+    trainable weights + optimizer state), the dataset; times DISK_HEADROOM, in whole 10 GB."""
+    spec = plan.spec
+    weights_gb = plan.model_shape().total_params() * 2 / GB
+    trainable = plan.memory.trainable_params if plan.memory is not None else \
+        (plan.model_shape().total_params() if spec.method is Method.full else 0)
+    checkpoints_gb = JobConfig.keep_checkpoints * checkpoint_gb(spec, trainable)
+    total = OS_AND_PACKAGES_GB + 2 * weights_gb + checkpoints_gb + dataset_bytes / GB
+    return int(math.ceil(total * DISK_HEADROOM / 10) * 10)
+
+
+def _size(path: str) -> int:
+    return os.path.getsize(path) if os.path.isfile(path) else 0
 
 
 def _spec_line(spec: TrainSpec) -> str:
@@ -126,9 +170,11 @@ _TaskDumper.add_representer(str, _str)
 
 
 def _offer_entry(quote: Quote) -> dict[str, Any]:
-    """One `ordered` entry. The instance type pins the GPUs, except GCP n1 hosts where GPUs are attached."""
+    """One `ordered` entry. The instance type pins the GPUs, except on hosts the GPUs are attached to (GCP n1:
+    the provider table's `attach_accelerators_on`)."""
     entry: dict[str, Any] = {"infra": _where(quote), "instance_type": quote.instance_type}
-    if quote.provider == "gcp" and quote.instance_type.startswith("n1-"):
+    row = find_provider(quote.provider)
+    if row is not None and row.attach_accelerators_on and quote.instance_type.startswith(row.attach_accelerators_on):
         entry["accelerators"] = {quote.gpu: quote.gpu_count}
     entry["use_spot"] = quote.spot
     return entry
@@ -142,14 +188,14 @@ def build_task(plan: Plan, opts: TaskOptions, offers: list[Quote]) -> dict[str, 
     if num_nodes > 1:
         task["num_nodes"] = num_nodes
     task["resources"] = {
-        "disk_size": disk_size_gb(spec),
+        "disk_size": disk_size_gb(plan, _size(opts.dataset_local)),
         "job_recovery": {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": opts.max_restarts_on_errors},
         "ordered": [_offer_entry(o) for o in offers],
     }
     task["workdir"] = opts.workdir
     task["file_mounts"] = {
         CHECKPOINT_MOUNT: {"name": opts.bucket, "mode": "MOUNT_CACHED"},
-        remote_dataset_path(opts.dataset_local): opts.dataset_local,
+        remote_dataset_path(): opts.dataset_local,
     }
     if opts.secrets:
         task["secrets"] = {name: None for name in opts.secrets}

@@ -23,8 +23,8 @@ from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
-from tunecost.launcher.backends.sky_task import (TaskOptions, candidate_offers, remote_dataset_path, remote_output_dir,
-                                         render_task_yaml, secret_names, stage_workdir)
+from tunecost.launcher.backends.sky_task import (TaskOptions, candidate_offers, check_bucket_name, remote_dataset_path,
+                                                 remote_output_dir, render_task_yaml, secret_names, stage_workdir)
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 from tunecost.planner.quote import Quote
@@ -62,11 +62,12 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
     """Stage job/ + config under $TUNECOST_HOME/runs/<id>/sky, render the YAML, and have SkyPilot validate it.
     A dry run stages under $TUNECOST_HOME/dry-run/<id> instead (the previous one removed): runs/ holds recorded
     runs only, and the printed YAML still runs with `sky jobs launch`."""
+    check_bucket_name(bucket)
     run_id = run_id or ledger.new_run_id()
     offers = [f.offer for f in candidate_offers(plan, top_k)]
     guard_price = max(o.price_per_hour for o in offers)
     dataset_local = str(dataset.expanduser().resolve())
-    config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(dataset_local),
+    config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(),
                               output_dir=remote_output_dir(run_id), price_per_hour=guard_price,
                               budget_usd=budget_usd, model=model, overrides=overrides, offers=offers)
     folder = ledger.home / ("dry-run" if dry_run else "runs") / run_id

@@ -35,15 +35,17 @@ def _spot_choice(spot: bool, on_demand: bool, any_: bool) -> str:
 
 def wide_console():
     """Rich console; piped output gets a wide fixed width so the offer table is not squeezed to 80 columns."""
-    from rich.console import Console
+    from tunecost.launcher.views.safe_text import console
 
     wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(width=160 if wide else None)
+    return console(width=160 if wide else None)
 
 
 def _warn(warnings: list[str]) -> None:
+    from tunecost.launcher.views.safe_text import clean
+
     for line in warnings:
-        sys.stderr.write(f"warning: {line}\n")
+        sys.stderr.write(f"warning: {clean(line)}\n")
 
 
 @workload_options

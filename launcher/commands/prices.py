@@ -64,7 +64,7 @@ def short_source(source: str) -> str:
 
 
 def _print_table(df, as_of: str, spot: bool) -> None:
-    from rich.console import Console
+    from tunecost.launcher.views.safe_text import console
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
@@ -80,7 +80,7 @@ def _print_table(df, as_of: str, spot: bool) -> None:
                                   f"{row.gpu} x{row.gpu_count}", money(row.price_per_hour, missing="-"),
                                   money(row.spot_price_per_hour, missing="-"), str(row.as_of or "undated"),
                                   short_source(row.source), str(row.flag))))  # Text: prices may be user CSVs
-    Console().print(table)
+    console().print(table)
 
 
 @prices_app.callback()
@@ -98,11 +98,12 @@ def prices(
     """List offers cheapest first (one row per provider x instance type unless --all-regions)."""
     if ctx.invoked_subcommand is not None:
         return
+    from tunecost.launcher.views.safe_text import clean
     from tunecost.planner.offers import load_prices
 
     tables = load_prices(user_csv=prices_file)
     for warning in tables.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
+        sys.stderr.write(f"warning: {clean(warning)}\n")
     df = select(tables.offers, gpu, [*(providers or []), *(provider or [])], spot, all_regions, top)
     if as_json:
         sys.stdout.write(json.dumps(_records(df), indent=1) + "\n")
@@ -112,15 +113,17 @@ def prices(
 
 @prices_app.command("refresh")
 def refresh_cmd(
-    providers: str = typer.Option(",".join(("aws", "gcp", "azure", "lambda", "runpod")), "--providers",
-                                  help="Comma-separated SkyPilot cloud names."),
+    providers: Optional[str] = typer.Option(None, "--providers", help="Comma-separated SkyPilot cloud names "
+                                            "[default: those marked refresh_default in pricing_data/providers.csv]"),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for each catalog download."),
 ) -> None:
     """Rebuild $TUNECOST_HOME/prices/<provider>.csv from SkyPilot's catalog (download, else its local cache)."""
     from tunecost.launcher.commands.prices_refresh import refresh
     from tunecost.planner.offers import prices_dir
 
-    wanted = [p.strip().lower() for p in providers.split(",") if p.strip()]
+    from tunecost.planner.providers import refresh_defaults
+
+    wanted = [p.strip().lower() for p in providers.split(",") if p.strip()] if providers else list(refresh_defaults())
     for done in refresh(wanted, prices_dir(), timeout):
         sys.stdout.write(f"{done.provider}: {done.rows} offers, prices as of {done.as_of} ({done.source}) "
                          f"-> {done.path}\n")

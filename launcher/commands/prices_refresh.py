@@ -20,7 +20,6 @@ from typing import Optional
 from tunecost.job.atomic import atomic_write
 from tunecost.planner.errors import UserError
 
-DEFAULT_PROVIDERS = ("aws", "gcp", "azure", "lambda", "runpod")
 DOWNLOAD_TIMEOUT_S = 30.0
 
 

@@ -1,21 +1,19 @@
 """Billed time: what a provider charges for, given the seconds an instance actually ran.
 
 WHY: providers meter differently (AWS per second with a 60 s minimum, Lambda per started minute, Azure per full
-minute), and a short run's bill is dominated by that rule. The rules live in pricing_data/billing.csv, each
-with its source and the date it was read, so a summary can say which rule it applied and why.
+minute), and a short run's bill is dominated by that rule. The rules live in the provider table
+(pricing_data/providers.csv, planner/providers.py), each with its source and the date it was read, so a summary
+can say which rule it applied and why, and plan and bill read one rule.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from functools import lru_cache
-from importlib.resources import files
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tunecost.planner.errors import UserError
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -48,20 +46,17 @@ class BillingRule(BaseModel):
 
 
 def _read_rules() -> dict[str, BillingRule]:
-    text = files("tunecost.pricing_data").joinpath("billing.csv").read_text(encoding="utf-8")
-    rules = {}
-    for line, row in enumerate(csv.DictReader(text.splitlines()), start=2):
-        try:
-            rule = BillingRule.model_validate(row)
-        except ValueError as err:  # a broken shipped table is our bug, but say where
-            raise UserError(f"pricing_data/billing.csv line {line}: {err}") from None
-        rules[rule.provider.lower()] = rule
-    return rules
+    from tunecost.planner.providers import load_providers
+
+    return {name: BillingRule(provider=p.provider, granularity_seconds=p.billing_granularity_seconds,
+                              minimum_seconds=p.billing_minimum_seconds, rounding=p.billing_rounding,
+                              source_url=p.billing_source, as_of=p.billing_as_of, notes=p.billing_notes)
+            for name, p in load_providers().items()}
 
 
 @lru_cache(maxsize=1)
 def billing_rules() -> dict[str, BillingRule]:
-    """All provider rules from pricing_data/billing.csv, keyed by lower-case provider name."""
+    """All provider rules from pricing_data/providers.csv, keyed by lower-case provider name."""
     return _read_rules()
 
 

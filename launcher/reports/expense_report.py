@@ -22,15 +22,19 @@ from tunecost.launcher.reports.cost_summary import CostSummary, summarize
 from tunecost.launcher.ledger.store import TERMINAL, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
+from tunecost.launcher.views.safe_text import csv_cells, finalize
 from tunecost.planner.errors import UserError
+from tunecost.planner.providers import find_provider
 
 FORMATS = ("md", "html", "csv", "json")
 CSV_COLUMNS = ["date", "vendor", "description", "quantity", "unit_price", "amount", "currency", "reference"]
-VENDORS = {
-    "aws": "Amazon Web Services", "gcp": "Google Cloud", "azure": "Microsoft Azure", "lambda": "Lambda",
-    "runpod": "RunPod", "nebius": "Nebius", "vast": "Vast.ai", "local": "local machine (no vendor bill)",
-}
 CENT = Decimal("0.01")
+
+
+def _vendor(provider: str) -> str:
+    """The name on the provider's invoice (pricing_data/providers.csv), else the provider as recorded."""
+    row = find_provider(provider)
+    return row.display_name if row else provider or "unknown"
 
 
 class LineItem(BaseModel):
@@ -122,7 +126,7 @@ def line_item(record: RunRecord) -> LineItem:
     s = summarize(record)
     when = (s.ended_at or s.started_at or s.created_at).date()
     return LineItem(
-        date=when, vendor=VENDORS.get(s.provider, s.provider or "unknown"), description=_description(s),
+        date=when, vendor=_vendor(s.provider), description=_description(s),
         quantity=round(s.billed_hours, 4), unit_price=round(s.rate_per_hour, 4),
         amount=float(_cents(s.compute_cost)), actual_cost=s.compute_cost, reference=s.run_id, provider=s.provider or "unknown",
         tag=s.tag, status=s.status, estimated_cost=s.estimated_cost, estimated_hours=s.estimated_hours,
@@ -223,6 +227,7 @@ def template_env():
         loader=jinja2.FunctionLoader(load),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        finalize=finalize,  # every {{ expression }} without control or bidi characters (launcher/views/safe_text)
     )
     env.filters["md"] = _md_escape
     env.filters["money"] = lambda v: "n/a" if v is None else f"{v:,.2f}"
@@ -234,8 +239,8 @@ def to_csv(report: ExpenseReport) -> str:
     """The line items in the columns expense tools import; a final TOTAL row is deliberately absent."""
     import pandas as pd
 
-    frame = pd.DataFrame([{**i.model_dump(include=set(CSV_COLUMNS)), "date": i.date.isoformat(),
-                           "amount": f"{_cents(i.amount)}"} for i in report.items], columns=CSV_COLUMNS)
+    frame = pd.DataFrame(csv_cells({**i.model_dump(include=set(CSV_COLUMNS)), "date": i.date.isoformat(),
+                                    "amount": f"{_cents(i.amount)}"} for i in report.items), columns=CSV_COLUMNS)
     return frame.to_csv(index=False, lineterminator="\n")
 
 

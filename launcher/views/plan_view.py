@@ -47,14 +47,21 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
         table.add_column(name, justify=justify, no_wrap=not text, overflow="fold",
                          min_width=14 if name == "instance" else None)
     for q in quotes:
-        mark = "→" if q == chosen else ""
+        mark = "→" if q == chosen else "✗" if not q.launchable else ""
+        mark += "?" if q.speed_assumed else ""
         table.add_row(*map(Text, (  # Text, not markup: offers may come from the user's --prices CSV
             mark, q.provider, q.region, q.instance_type,
             f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
             + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""),
             "spot" if q.spot else "on-demand", money(q.price_per_hour), hours_text(q.hours), money(q.cost),
             f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "")),
-            style="bold green" if q == chosen else None)
+            style="bold green" if q == chosen else "dim" if not q.launchable else None)
+    notes = [text for flag, text in ((any(not q.launchable for q in quotes), "✗ SkyPilot cannot launch it: priced "
+                                      "for comparison, never chosen"),
+                                     (any(q.speed_assumed for q in quotes), "? GPU speed assumed (no sourced TFLOPS)"))
+             if flag]
+    if notes:
+        table.caption, table.caption_justify = "; ".join(notes), "left"
     return table
 
 
@@ -119,7 +126,7 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
             console.print(f"communication: {hours_text(chosen.communication_hours)} over {chosen.interconnect}; "
                           + (f"{hours_text(exposed)} of it adds to the hours (the rest overlaps compute)" if exposed > 0
                              else "it overlaps compute, so none of it adds to the hours"), highlight=False, markup=False)
-    others = [q for q in plan.quotes if q != chosen][:max(top - 1, 0)]
+    others = [q for q in plan.quotes if q != chosen][:max(top - (chosen is not None), 0)]
     shown = ([chosen] if chosen else []) + others
     console.print(_quotes_table(shown, chosen, f"Offers ranked by total cost ({len(shown)} of {len(plan.quotes)}; "
                                                "P * = Pareto-optimal in cost and hours)"))

@@ -1,4 +1,4 @@
-"""Billing granularity math against the rules in pricing_data/billing.csv (each rule cites its source)."""
+"""Billing granularity math against the rules in pricing_data/providers.csv (each rule cites its source)."""
 
 from __future__ import annotations
 

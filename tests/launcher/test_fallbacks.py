@@ -50,3 +50,21 @@ def test_the_8b_qlora_plan_on_the_shipped_prices_spans_two_providers_or_regions(
     order = fallback_order(data, 3)
     assert len({(f.offer.provider, f.offer.region) for f in order}) >= 2, _where(order)
     assert all(f.offer.cost <= limit(order[0].offer.cost) for f in order)
+
+
+def test_offers_skypilot_cannot_launch_never_enter_the_order():
+    quotes = [quote(provider="runpod", price=1.0), quote(provider="lium", region="JP", price=1.01),
+              quote(provider="daytona", region="US", price=1.02), quote(provider="lambda", region="us-east-1",
+                                                                        spot=False, price=1.05)]
+    order = fallback_order(plan(quotes), top_k=3)
+    assert [f.offer.provider for f in order] == ["runpod", "lambda"]
+
+
+def test_a_plan_whose_chosen_offer_cannot_be_launched_is_one_clear_line():
+    """A plan saved by an older tunecost (or edited) may have chosen lium: launch reads the provider table."""
+    import pytest
+
+    from tunecost.planner.errors import UserError
+
+    with pytest.raises(UserError, match=r"lium RTX5090 x8 cannot be launched: SkyPilot 0.14.1 has no lium cloud"):
+        fallback_order(plan([quote(provider="lium", region="JP", gpu="RTX5090", gpu_count=8, spot=False)]), top_k=3)

@@ -51,20 +51,21 @@ def run(*args):
 
 @pytest.fixture
 def hostile_plan(tmp_path):
-    """A model folder, a user GPU price row (chosen: cheapest) and a managed price row, all named with markup."""
+    """A model folder, a user GPU price row (chosen: cheapest; on runpod, a provider SkyPilot launches) and a
+    managed price row, all named with markup."""
     model = tmp_path / f"m{HOSTILE.replace('/', '')}&co"
     model.mkdir()
     (model / "config.json").write_text(json.dumps(LLAMA))
     prices = tmp_path / "prices.csv"
     prices.write_text("provider,region,instance_type,gpu,gpu_count,price_per_hour,source\n"
-                      f'mycloud,"<b>eu</b>","{HOSTILE}",A100-80GB,1,0.01,"<img src=x onerror=alert(1)>"\n')
+                      f'runpod,"<b>eu</b>","{HOSTILE}",A100-80GB,1,0.01,"<img src=x onerror=alert(1)>"\n')
     managed = tmp_path / "managed.csv"
     managed.write_text("provider,models,min_params_b,max_params_b,method,usd_per_million_training_tokens,"
                        "open_weights,status,source,serving\n"
                        f'together,open models <=16B,0,16,sft-lora,0.48,yes,active,"{HOSTILE}","<i>free</i>"\n')
     page = tmp_path / "plan.html"
     result = run("plan", "--model", str(model), "--tokens", "5000000", "--prices", str(prices),
-                 "--managed-prices", str(managed), "--providers", "mycloud,runpod,lambda,together,fireworks",
+                 "--managed-prices", str(managed), "--providers", "runpod,lambda,together,fireworks",
                  "--html", str(page), "--save", str(tmp_path / "plan.json"))
     assert result.exit_code == 0, result.stderr
     return page.read_text(encoding="utf-8"), json.loads((tmp_path / "plan.json").read_text())
@@ -134,3 +135,32 @@ def test_a_sweep_plan_page_lists_every_point_and_the_total(tmp_path):
     text = " ".join(" ".join(parsed.text).split())
     assert "Sweep: 2 points" in text and "rank=8" in text and "rank=64" in text
     assert f"${plan['sweep']['total_cost']:,.2f} in total" in text or f"${plan['sweep']['total_cost']:.4f} in total" in text
+
+
+def test_unlaunchable_offers_are_marked_in_the_table_and_the_page(tmp_path):
+    """lium is priced and shown for comparison; the rich table marks it ✗ with a caption, the page says why."""
+    import pandas as pd
+    from rich.console import Console
+
+    from tunecost.launcher.views.plan_html import render_plan_html
+    from tunecost.launcher.views.plan_view import render_plan
+    from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
+    from tunecost.planner.optimizer import optimize
+    from tunecost.planner.spec import DatasetSize, TrainSpec
+
+    def row(provider, price):
+        return dict(provider=provider, region="r", zone="", instance_type=f"{provider}-a100", gpu="A100-80GB",
+                    gpu_count=1, gpu_memory_gib=80.0, vcpus=8, memory_gib=64, price_per_hour=price,
+                    spot_price_per_hour=float("nan"), as_of="2026-11-01", source="test", flag="")
+
+    plan = optimize(TrainSpec(model="meta-llama/Llama-3.1-8B", method="qlora",
+                              dataset=DatasetSize(tokens_per_epoch=1_000_000)),
+                    PriceTables(offers=pd.DataFrame([row("lium", 0.5), row("runpod", 1.6)], columns=OFFER_COLUMNS),
+                                as_of="2026-11-01"))
+    console = Console(record=True, width=160)
+    render_plan(plan, console)
+    text = console.export_text()
+    lium_line = next(line for line in text.splitlines() if "lium-a100" in line)
+    assert lium_line.lstrip().startswith("✗") and "✗ SkyPilot cannot launch it" in text
+    page = render_plan_html(plan)
+    assert "(not launchable: SkyPilot 0.14.1 has no lium cloud)" in page

@@ -42,7 +42,7 @@ def test_single_gpu_plan_round_trips_with_fallback_order(tmp_path):
     assert task.num_nodes == 1
     first = task.resources[0]
     assert first.job_recovery == {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": 3}
-    assert first.disk_size == disk_size_gb(SINGLE.spec)
+    assert first.disk_size == disk_size_gb(SINGLE, len('{"text": "hello"}\n')) == 70  # 135M: 50 GB + headroom
     mount = task.storage_mounts["/checkpoints"]
     assert mount.name == "my-ckpts" and mount.mode.value == "MOUNT_CACHED"
     assert task.file_mounts["/data/train.jsonl"] == str(tmp_path / "train.jsonl")
@@ -73,7 +73,9 @@ def test_multi_node_plan_sets_num_nodes_and_keeps_only_same_node_offers(tmp_path
     assert task.num_nodes == 2
     assert [(r.region, r.use_spot) for r in task.resources] == [("us-west-2", True), ("us-east-1", True)]
     assert "lambda" not in text  # the 1-node offer cannot share a 2-node task
-    assert task.resources[0].disk_size >= 2 * 16 * 70.6  # full fine-tune checkpoints are cached locally
+    # full fine-tune checkpoints are cached locally: 50 GB + 2 x 141 GB bf16 weights + 2 checkpoints of 70.6B x
+    # (2 B weights + 2 B paged 8-bit AdamW state) = 897 GB, x1.2 headroom, in whole 10 GB
+    assert task.resources[0].disk_size == 1080
 
 
 def test_secret_names_only_never_values(tmp_path, monkeypatch):
@@ -90,7 +92,7 @@ def test_prepare_stages_job_and_config_and_keeps_secrets_out(tmp_path, monkeypat
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     ledger = Ledger(tmp_path / "home")
-    prep = prepare(SINGLE, dataset=dataset, bucket="b", ledger=ledger, budget_usd=5.0, top_k=2,
+    prep = prepare(SINGLE, dataset=dataset, bucket="my-ckpts", ledger=ledger, budget_usd=5.0, top_k=2,
                    overrides={"max_steps": 7}, run_id="tc-x", tag="team-a")
     assert yaml.safe_load(prep.yaml_text)["envs"] == {"TUNECOST_RUN_ID": "tc-x", "TUNECOST_TAG": "team-a"}
     workdir = tmp_path / "home" / "runs" / "tc-x" / "sky"
@@ -135,7 +137,7 @@ def test_job_config_shards_when_any_fallback_offer_was_planned_with_fsdp(tmp_pat
         hours=4.0, parallelism="fsdp"))]})
     for data, top_k, expected in ((MULTI_GPU, 3, "ddp"), (mixed, 2, "ddp"), (mixed, 3, "fsdp")):
         ledger = Ledger(tmp_path / f"home-{expected}-{top_k}")
-        prepare(data, dataset=dataset, bucket="b", ledger=ledger, top_k=top_k, run_id="tc-p")
+        prepare(data, dataset=dataset, bucket="my-ckpts", ledger=ledger, top_k=top_k, run_id="tc-p")
         config = json.loads((ledger.home / "runs" / "tc-p" / "sky" / CONFIG_NAME).read_text())
         assert config["parallelism"] == expected, (top_k, expected)
 
@@ -151,7 +153,7 @@ def test_yaml_special_characters_in_the_dataset_name_and_tag_round_trip(tmp_path
     text = render_task_yaml(SINGLE, options)
     config = yaml.safe_load(text)
     task = sky.Task.from_yaml_config(config)
-    assert task.file_mounts["/data/my: data #1.jsonl"] == str(dataset)
+    assert task.file_mounts["/data/train.jsonl"] == str(dataset)
     assert task.envs["TUNECOST_TAG"] == tag and task.envs["TUNECOST_RUN_ID"] == "tc-test"
     assert task.name == "tc-test"
 
@@ -180,5 +182,78 @@ def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, monkeypatch, wri
     config = yaml.safe_load(result.stdout)
     assert len(config["resources"]["ordered"]) == 2
     assert config["envs"]["TUNECOST_TAG"] == "it's \"q1\""
-    assert config["file_mounts"]["/data/my: data #1.jsonl"] == str(dataset)
+    assert config["file_mounts"]["/data/train.jsonl"] == str(dataset)
     assert "--top-k" not in CliRunner().invoke(app, ["launch", "--help"]).stdout
+
+
+def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_path, monkeypatch, write_plan):
+    from typer.testing import CliRunner
+
+    from tunecost.launcher.cli import app
+
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    lium = plan([quote(provider="lium", region="JP", spot=False)])
+    result = CliRunner().invoke(app, ["launch", str(write_plan(lium)), "--dataset", str(dataset), "--dry-run"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "SkyPilot 0.14.1 has no lium cloud" in lines[0], result.output
+
+
+def test_disk_is_sized_from_the_plans_model_shape_not_a_missing_params_field(tmp_path):
+    """--model leaves spec.params_b empty: a 70B full fine-tune used to get the 8B default's disk (340 GB on 2x8
+    H200). Now: 50 GB OS + 2 x 141 GB bf16 weights (download, final save) + 2 kept checkpoints of 70.6B x (2 B
+    weights + 8 B AdamW states) = 1,744 GB, x1.2 headroom -> 2,100 GB; a QLoRA of the same model needs 410 (its
+    adapter checkpoints are ~1 GB)."""
+    from tunecost.planner.offers import load_prices
+    from tunecost.planner.optimizer import optimize
+    from tunecost.planner.spec import DatasetSize, Method, TrainSpec
+
+    def planned(method):
+        spec = TrainSpec(model="meta-llama/Llama-3.1-70B", method=method,
+                         dataset=DatasetSize(tokens_per_epoch=1_000_000))
+        return optimize(spec, load_prices(), providers=["aws", "gcp", "runpod", "lambda", "nebius"])
+
+    full = planned(Method.full)
+    assert full.spec.params_b is None and full.shape.total_params() > 70e9
+    assert disk_size_gb(full) == 2100
+    assert disk_size_gb(planned(Method.qlora)) == 410
+    old = full.model_copy(update={"shape": None})  # a plan saved before plans carried the shape
+    assert disk_size_gb(old) == 2100
+
+
+def test_a_dataset_named_like_a_shell_command_is_mounted_at_the_fixed_path(tmp_path):
+    """SkyPilot 0.14.1 interpolates mount destinations unquoted into shell on the VM: the local name never
+    becomes part of one; the job reads the fixed path."""
+    dataset = tmp_path / "x$(id);`reboot`.jsonl"
+    dataset.write_text('{"text": "hello"}\n')
+    options = TaskOptions(run_id="tc-test", bucket="my-ckpts", dataset_local=str(dataset), workdir=str(tmp_path))
+    task = sky_client.validate_task(render_task_yaml(SINGLE, options))
+    assert dict(task.file_mounts) == {"/data/train.jsonl": str(dataset)}
+    assert not any("$(" in dest or "`" in dest for dest in [*task.file_mounts, *task.storage_mounts])
+
+
+@pytest.mark.parametrize("name", ["ab", "My-Bucket", "my_bucket", "-ckpts", "ckpts.", "my..ckpts", "192.168.1.2",
+                                  "xn--ckpts", "goog-ckpts", "ckpts-s3alias", "my-google-ckpts", "a" * 64])
+def test_a_bucket_name_s3_or_gcs_would_refuse_is_one_line_before_anything_is_staged(tmp_path, monkeypatch,
+                                                                                      write_plan, name):
+    from typer.testing import CliRunner
+
+    from tunecost.launcher.cli import app
+
+    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    result = CliRunner().invoke(app, ["launch", str(write_plan(SINGLE)), "--dataset", str(dataset), "--dry-run",
+                                      "--bucket", name])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and f"--bucket {name!r}: a bucket name must" in lines[0]
+    assert not (tmp_path / "home" / "dry-run").exists()
+
+
+@pytest.mark.parametrize("name", ["my-ckpts", "tunecost-checkpoints-1a2b3c4d", "a.b.c", "abc"])
+def test_bucket_names_both_clouds_accept_pass(name):
+    from tunecost.launcher.backends.sky_task import check_bucket_name
+
+    check_bucket_name(name)

@@ -268,3 +268,57 @@ def test_a_learned_memory_factor_decides_the_fit():
     assert l4.needs_gib == pytest.approx(peak * factor, abs=0.01)
     assert f"x{factor:.3f} learned" in l4.reason
     assert plan.memory.peak_gib == pytest.approx(plan.chosen.peak_gib_per_gpu, abs=0.01)  # chosen: not an L4
+
+
+def test_offers_skypilot_cannot_launch_are_priced_and_marked_but_never_chosen():
+    """lium is the cheapest here, but SkyPilot 0.14.1 has no lium cloud (pricing_data/providers.csv)."""
+    plan = optimize(spec(method=Method.qlora), tables(offer("lium", "A100-80GB", 1, 80.0, 0.50),
+                                                      offer("runpod", "A100-80GB", 1, 80.0, 1.64)))
+    lium = next(q for q in plan.quotes if q.provider == "lium")
+    assert plan.quotes[0] is lium and not lium.launchable and "no lium cloud" in lium.not_launchable_why
+    assert plan.chosen.provider == "runpod" and plan.chosen.launchable
+    assert any("cheaper offer not chosen: SkyPilot cannot launch it" in w for w in plan.warnings)
+
+
+def test_with_only_unlaunchable_offers_nothing_is_chosen_and_a_line_says_why():
+    plan = optimize(spec(method=Method.qlora), tables(offer("lium", "A100-80GB", 1, 80.0, 0.50)))
+    assert plan.chosen is None and plan.quotes and plan.speed is not None  # still priced and explained
+    assert any("no offer SkyPilot can launch fits" in w for w in plan.warnings)
+
+
+def test_spot_where_skypilot_has_no_spot_is_not_launchable():
+    """SkyPilot 0.14.1 launches daytona not at all and lambda on demand only: a spot price there is for comparison."""
+    plan = optimize(spec(method=Method.qlora), tables(offer("lambda", "A100-80GB", 1, 80.0, 2.0, spot=0.4),
+                                                      offer("aws", "A100-80GB", 8, 80.0, 40.0)), spot="any")
+    lambda_spot = next(q for q in plan.quotes if q.provider == "lambda" and q.spot)
+    assert not lambda_spot.launchable and "cannot launch spot on lambda" in lambda_spot.not_launchable_why
+    assert (plan.chosen.provider, plan.chosen.spot) == ("lambda", False)
+
+
+def test_a_chosen_gpu_with_an_assumed_speed_gets_a_warning_line():
+    plan = optimize(spec(method=Method.qlora), tables(offer("runpod", "RTX4000-Ada", 4, 20.0, 0.4)))
+    assert plan.chosen.speed_assumed and "RTX4000-Ada" in plan.chosen.speed_assumed
+    assert any(w.startswith("the chosen RTX4000-Ada's speed is assumed") for w in plan.warnings)
+
+
+@pytest.mark.parametrize("typed", ["meta-llama/Llama-3.1-8b", "META-LLAMA/llama-3.1-8B", "llama-3.1-8b"])
+def test_a_model_id_in_another_case_is_saved_in_the_catalogs_spelling_with_one_line(typed):
+    plan = optimize(spec(model=typed), tables(offer("runpod", "A100-80GB", 1, 80.0, 1.64)))
+    assert plan.spec.model == "meta-llama/Llama-3.1-8B"
+    assert sum(f"--model {typed}: using the catalog's spelling meta-llama/Llama-3.1-8B" in w
+               for w in plan.warnings) == 1
+
+
+def test_a_catalog_spelling_or_an_alias_is_left_as_typed():
+    for typed in ("meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-8B-Instruct"):
+        plan = optimize(spec(model=typed), tables(offer("runpod", "A100-80GB", 1, 80.0, 1.64)))
+        assert plan.spec.model == typed and not any("catalog's spelling" in w for w in plan.warnings)
+
+
+def test_an_assumed_dataset_size_is_one_warning_line():
+    plan = optimize(TrainSpec(model="meta-llama/Llama-3.1-8B"), tables(offer("runpod", "A100-80GB", 1, 80.0, 1.64)))
+    assert [w for w in plan.warnings if "no dataset size given" in w] == [
+        "no dataset size given: priced for an assumed 10,000,000 tokens per epoch; give --dataset FILE, --tokens N "
+        "or --examples/--avg-tokens"]
+    assert not any("no dataset size" in w for w in optimize(spec(), tables(offer("runpod", "A100-80GB", 1, 80.0,
+                                                                                 1.64))).warnings)

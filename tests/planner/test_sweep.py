@@ -109,3 +109,16 @@ def test_a_point_that_fits_nothing_fails_the_whole_sweep_in_one_line():
 
 def test_no_axes_is_no_sweep():
     assert expand({}) == [] and sweep_axes(None, None) == {}
+
+
+@pytest.mark.parametrize("offers", ["one", "each"])
+def test_a_sweep_never_runs_on_an_offer_skypilot_cannot_launch(offers):
+    """lium is the cheapest for every point, but SkyPilot 0.14.1 has no lium cloud: no point's offers include it."""
+    tables = PriceTables(offers=pd.DataFrame([offer("lium", "A100-80GB", 1, 80.0, 0.50),
+                                              offer("runpod", "A100-80GB", 1, 80.0, 1.64),
+                                              offer("gcp", "L4", 1, 22.35, 0.90)], columns=OFFER_COLUMNS),
+                         as_of="2026-11-01")
+    points = [({"rank": r}, spec(rank=r)) for r in (8, 16)]
+    plan = price_sweep(points, tables, offers=offers)
+    assert all(q.provider != "lium" for p in plan.sweep.points for q in p.quotes)
+    assert plan.chosen.provider != "lium"
