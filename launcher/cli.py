@@ -102,7 +102,7 @@ def _root(
 
 def _register() -> None:
     """Every command, named here once: the command modules declare functions and know nothing of the app."""
-    from tunecost.launcher.commands import demo, launch, plan, prices, report
+    from tunecost.launcher.commands import demo, launch, plan, prices, report, stop
     from tunecost.launcher.commands.common_options import finite_float_flags
 
     command = functools.partial(app.command, cls=PlainFlagsCommand)
@@ -111,6 +111,7 @@ def _register() -> None:
     app.add_typer(prices.prices_app, name="prices", cls=OneLineErrors)
     command("launch")(launch.launch)
     command("runs")(launch.runs)
+    command("stop")(stop.stop)
     command("report")(report.report)
     command("calibrate")(report.calibrate_cmd)
     command("demo")(demo.demo)

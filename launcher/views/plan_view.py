@@ -20,7 +20,7 @@ from tunecost.planner.money import money
 from tunecost.planner.optimizer import Plan, Quote
 
 HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints",
-               "spot_rework", LEARNED_COMPONENT)
+               "rework", LEARNED_COMPONENT)
 
 
 def hours_text(h: float) -> str:
@@ -37,8 +37,26 @@ def hours_parts(breakdown: dict[str, float]) -> str:
                      if breakdown.get(k, 0.0) > 0 or (k == LEARNED_COMPONENT and breakdown.get(k)))
 
 
+def interruption_line(q: Quote) -> str:
+    """What interrupts the run, how often, on what basis, and the checkpoints chosen for it."""
+    what = "spot preemptions" if q.spot else "hardware failures"
+    span = ("" if q.preemption_rate_low == q.preemption_rate_high else
+            f" ({q.preemption_rate_low:.3g}-{q.preemption_rate_high:.3g})")
+    rate = f"{what}: {q.preemption_rate_per_hour:.3g}/h expected{span} [{q.preemption_label}]"
+    if q.checkpoint_interval_hours is None or q.hours_breakdown.get("checkpoints", 0.0) <= 0:
+        ckpt = f"no checkpoint before the end (one would write {q.checkpoint_gb:,.1f} GB)"
+    else:
+        ckpt = (f"a {q.checkpoint_gb:,.1f} GB checkpoint every {hours_text(q.checkpoint_interval_hours)} "
+                f"({hours_text(q.checkpoint_write_hours)} to write)")
+    worst = ""
+    if q.spot and q.pessimistic_hours is not None:
+        worst = f"; at the high rate {hours_text(q.pessimistic_hours)}, {money(q.pessimistic_cost or 0.0)}"
+    return f"{rate}; {ckpt}{worst}"
+
+
 NARROW = 110  # columns below which the offer tables stack pairs of cells; a plan needs about 118 side by side
-NUMBERS = ("$/h", "hours", "total", "GiB need/has", "$/M tokens", "billed tokens", "min")
+NUMBERS = ("$/h", "hours", "total", "high-rate", "total / high-rate", "GiB need/has", "$/M tokens", "billed tokens",
+           "min")
 
 
 def _stack(top: str, below: str) -> str:
@@ -75,12 +93,15 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str, width: 
         gpu = (f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
                + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""))
         kind = "spot" if q.spot else "on-demand"
+        high = money(q.pessimistic_cost) if q.spot and q.pessimistic_cost is not None else ""
         mark = ("→" if q == chosen else "✗" if not q.launchable else "") + ("?" if q.speed_assumed else "")
         row = {"": mark,
                **({"provider": _stack(q.provider, q.region), "instance": q.instance_type, "GPU": _stack(gpu, kind)}
                   if narrow else {"provider": q.provider, "region": q.region, "instance": q.instance_type, "GPU": gpu,
                                   "type": kind}),
-               "$/h": money(q.price_per_hour), "hours": hours_text(q.hours), "total": money(q.cost),
+               "$/h": money(q.price_per_hour), "hours": hours_text(q.hours),
+               **({"total / high-rate": _stack(money(q.cost), high)} if narrow else
+                  {"total": money(q.cost), "high-rate": high}),
                "GiB need/has": _need_has(q, narrow)}
         if not shared:
             row["as of"] = q.as_of or "undated"
@@ -163,6 +184,9 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
             f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak "
             f"{_with_band(chosen.peak_gib_per_gpu, chosen.peak_band_gib)} GiB per GPU")
         console.print(f"hours: {hours_parts(chosen.hours_breakdown)}")
+        console.print(interruption_line(chosen), highlight=False, markup=False)
+        if plan.multi_node:
+            console.print(plan.multi_node, highlight=False, markup=False)
         if chosen.interconnect:
             exposed = chosen.hours_breakdown.get("communication", 0.0)
             console.print(f"communication: {hours_text(chosen.communication_hours)} over {chosen.interconnect}; "
