@@ -19,11 +19,11 @@ from typing import Any, Callable, Optional
 from tunecost.job.checkpoints import newest_complete
 from tunecost.job.config import HUB_ID, model_folder_problem
 from tunecost.job.run_summary import RunSummary, StopReason
-from tunecost.launcher.backends.job_config import CONFIG_NAME, build_job_config, write_job_config
+from tunecost.launcher.backends.job_config import build_job_config, write_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.ledger.store import Ledger, now
-from tunecost.launcher.ledger.liveness import (LOG, SUMMARY, Session, is_alive, proc, read_session, session_summary,
-                                               write_session)
+from tunecost.launcher.ledger.liveness import (CONFIG_NAME, LOG, SUMMARY, Session, is_alive, proc, read_session,
+                                               session_summary, write_session)
 from tunecost.launcher.backends.local_estimate import estimate_local
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus

@@ -172,7 +172,7 @@ def memory_bar(plan: Plan, width: int = 920) -> MemoryBar | None:
 
 def render_plan_html(plan: Plan) -> str:
     """The whole page; user text (model paths, instance names, tags in price files) is escaped by jinja."""
-    from tunecost.launcher.reports.expense_report import template_env
+    from tunecost.launcher.views.templates import template_env
 
     return template_env().get_template("plan.html.j2").render(
         plan=plan, scatter=scatter(plan) if plan.quotes else None, memory=memory_bar(plan),
