@@ -28,7 +28,7 @@ from tunecost.planner.providers import launch_problem
 from tunecost.planner.speed import SpeedEstimate, estimate_speed, peak_tflops
 from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 
-__all__ = ["Infeasible", "Overheads", "Plan", "Quote", "optimize"]
+__all__ = ["Pricer", "optimize"]
 
 DEFAULT_TOP_K = 50
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from tunecost.launcher.views.plan_view import hours_parts, hours_text
 from tunecost.planner.money import money
-from tunecost.planner.optimizer import Plan, Quote
+from tunecost.planner.plan import Plan
+from tunecost.planner.quote import Quote
 
 PALETTE = ("#2f6fdb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#364fc7",
            "#a61e4d", "#087f5b", "#495057")
