@@ -73,7 +73,7 @@ def test_the_plans_that_chose_or_fell_back_to_unlaunchable_offers_on_main(prices
     assert _check_grid(grid, prices, tmp_path) == (5, 5)
 
 
-def test_the_readme_70b_qlora_example_saved_and_dry_run_gives_a_task_skypilot_parses(tmp_path, monkeypatch):
+def test_the_readme_70b_qlora_example_saved_and_dry_run_gives_a_task_skypilot_parses(tmp_path):
     """On main this exited 2 with a raw regex dump from SkyPilot: its second fallback was lium/JP."""
     import sky
     import yaml
@@ -81,7 +81,6 @@ def test_the_readme_70b_qlora_example_saved_and_dry_run_gives_a_task_skypilot_pa
 
     from tunecost.launcher.cli import app
 
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
     saved, dataset = tmp_path / "plan.json", tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hello"}\n')
     runner = CliRunner()

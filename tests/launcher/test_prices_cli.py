@@ -18,8 +18,7 @@ TUNECOST = str(Path(sys.executable).with_name("tunecost"))
 
 
 @pytest.fixture
-def runner(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+def runner(monkeypatch):
     monkeypatch.setenv("COLUMNS", "220")
     return CliRunner()
 

@@ -167,13 +167,12 @@ def test_the_task_yaml_starts_with_its_comment_header(tmp_path):
     assert "run: |" in text  # the scripts stay readable blocks
 
 
-def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, monkeypatch, write_plan):
+def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, write_plan):
     """`launch --top N`, the name `plan` and `prices` use (the old --top-k is gone)."""
     from typer.testing import CliRunner
 
     from tunecost.launcher.cli import app
 
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
     dataset = tmp_path / "my: data #1.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     result = CliRunner().invoke(app, ["launch", str(write_plan(SINGLE)), "--dataset", str(dataset), "--dry-run",
@@ -188,12 +187,11 @@ def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, monkeypatch, wri
     assert old.exit_code == 2 and "--top-k" in old.output
 
 
-def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_path, monkeypatch, write_plan):
+def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_path, write_plan):
     from typer.testing import CliRunner
 
     from tunecost.launcher.cli import app
 
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     lium = plan([quote(provider="lium", region="JP", spot=False)])
@@ -238,13 +236,11 @@ def test_a_dataset_named_like_a_shell_command_is_mounted_at_the_fixed_path(tmp_p
 
 @pytest.mark.parametrize("name", ["ab", "My-Bucket", "my_bucket", "-ckpts", "ckpts.", "my..ckpts", "192.168.1.2",
                                   "xn--ckpts", "goog-ckpts", "ckpts-s3alias", "my-google-ckpts", "a" * 64])
-def test_a_bucket_name_s3_or_gcs_would_refuse_is_one_line_before_anything_is_staged(tmp_path, monkeypatch,
-                                                                                      write_plan, name):
+def test_a_bucket_name_s3_or_gcs_would_refuse_is_one_line_before_anything_is_staged(tmp_path, write_plan, name):
     from typer.testing import CliRunner
 
     from tunecost.launcher.cli import app
 
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     result = CliRunner().invoke(app, ["launch", str(write_plan(SINGLE)), "--dataset", str(dataset), "--dry-run",
