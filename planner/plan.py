@@ -81,7 +81,7 @@ class Plan(BaseModel):
     @field_validator("memory", "speed", mode="before")
     @classmethod
     def _none_if_empty(cls, value: Any) -> Any:
-        """Schema-1 plans stored `{}` for an estimate they did not make (run records keep such plans)."""
+        """Schema-1 plans stored `{}` for an estimate they did not make (old run records keep such plans)."""
         return None if value == {} else value
 
     def model_shape(self) -> ModelShape:
