@@ -20,6 +20,7 @@ from typing import Any, Optional, Union
 from . import contract
 from .contract import DEFAULT_LR, DEFAULTS, METHODS, OPTIMIZERS, PARALLELISMS
 from .errors import JobError
+from .numbers import Fraction, NonNegative, Positive, Usd, check, loads
 from .smollm2 import package_problem
 
 PRECISIONS = contract.PRECISIONS + ("auto",)  # auto: bf16-mixed where the GPU has bf16, fp16 on older GPUs, fp32 on CPU
@@ -56,6 +57,45 @@ def model_folder_problem(name: str) -> Optional[str]:
         return (f"model folder {name} has no {' and no '.join(missing)}; save the model and its tokenizer there "
                 "with save_pretrained (or pass tiny / smollm2)")
     return None
+
+
+def _weight_modules(folder: Path) -> set[str]:
+    """Every dotted name part of the tensors in a folder's safetensors files (each file's JSON header, read
+    without torch); empty when the folder has none (pytorch_model.bin needs torch to list)."""
+    parts: set[str] = set()
+    for file in folder.glob("*.safetensors"):
+        with file.open("rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            if not 0 < size <= 100_000_000:
+                continue
+            try:
+                header = json.loads(fh.read(size))
+            except ValueError:
+                continue
+        for name in header if isinstance(header, dict) else ():
+            parts.update(name.split("."))
+    return parts
+
+
+def targets_problem(targets: Union[str, list[str]], model: str) -> Optional[str]:
+    """Why LoRA on `targets` would adapt no module of a local model folder (None when one matches, or when only
+    loading the model could tell: a hub id, weights in .bin files). Torch-free: the launcher asks before it records
+    a run, with the same contract.module_names the job gives PEFT."""
+    config = Path(model) / "config.json"
+    if not config.is_file():
+        return None
+    text = ",".join(targets) if isinstance(targets, list) else targets
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+        names = contract.module_names(contract.parse_targets(text), model_type)
+    except (ValueError, AttributeError, OSError):
+        return None  # an unreadable config or unknown words: the model and config checks name those
+    modules = _weight_modules(Path(model))
+    if names and (not modules or any(n in modules for n in names)):
+        return None
+    missing = f"no module named {', '.join(names)}" if names else "no module of these kinds"
+    return (f"--targets {text}: {model} ({model_type}) has {missing}, so LoRA would adapt nothing; target "
+            "modules this model has (the job knows Llama-style, Phi-3 and Falcon names)")
 
 
 @dataclass
@@ -119,6 +159,13 @@ class JobConfig:
         return dataclasses.asdict(self)
 
 
+# The float keys' ranges (tunecost.job.numbers, the types the CLI and the planner check with): no NaN or infinity
+# reaches the trainer, the budget guard or the run summary.
+NUMBERS = {"alpha": Positive, "dropout": Fraction, "learning_rate": NonNegative, "warmup_ratio": Fraction,
+           "epochs": NonNegative, "eval_fraction": Fraction, "save_minutes": Positive, "price_per_hour": Usd,
+           "budget_usd": Usd}
+
+
 def _check(c: JobConfig) -> None:
     for key in ("model", "dataset", "output_dir"):
         if not getattr(c, key):
@@ -130,6 +177,13 @@ def _check(c: JobConfig) -> None:
         if getattr(c, key) not in allowed:
             shown = " | ".join(a for a in allowed if a)
             raise JobError(f"config key '{key}' is {getattr(c, key)!r}; use one of {shown}")
+    for key, kind in NUMBERS.items():
+        value = getattr(c, key)
+        if value is not None and not isinstance(value, bool):
+            try:
+                check(value, kind)
+            except ValueError as err:
+                raise JobError(f"config key '{key}' is {value!r}: {str(err).lower()}") from None
     positive = ("rank", "virtual_tokens", "micro_batch", "grad_accum", "seq_len", "save_steps", "keep_checkpoints",
                 "logging_steps")
     for key in positive:
@@ -213,11 +267,14 @@ def load_config(argv: Optional[list[str]] = None) -> JobConfig:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
+        data = loads(path.read_text())
     except FileNotFoundError:
         raise JobError(f"config file {path} not found; pass an existing JSON file to --config") from None
     except json.JSONDecodeError as exc:
         raise JobError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # NaN / Infinity, or nested past the stack
+        raise JobError(f"{path}: not valid JSON ({exc if isinstance(exc, ValueError) else 'nested too deeply'})") \
+            from None
     if not isinstance(data, dict):
         raise JobError(f"{path}: expected a JSON object of config keys")
     unknown = sorted(set(data) - set(FIELDS))

@@ -18,7 +18,7 @@ import torch
 
 from .errors import JobError
 from .contract import alpaca_prompt
-from .rows import parse_rows, row_format
+from .rows import eval_rows, parse_rows, row_format
 
 IGNORE = -100
 
@@ -106,7 +106,7 @@ def load_data(dataset: str, tokenizer, seq_len: int, packing: bool, eval_fractio
     elif eval_fraction > 0:
         order = list(range(len(examples)))
         random.Random(seed).shuffle(order)
-        n_eval = max(1, int(round(len(examples) * eval_fraction)))
+        n_eval = eval_rows(len(examples), eval_fraction)
         held = set(order[:n_eval])
         eval_examples = [e for i, e in enumerate(examples) if i in held]
         examples = [e for i, e in enumerate(examples) if i not in held]

@@ -26,6 +26,16 @@ class RowError(ValueError):
         self.line, self.reason = line, reason
 
 
+def _encodable(value: str, key: str) -> str:
+    """JSON may escape half of a surrogate pair ("\\ud800"), which is no character: the tokenizer cannot encode it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"key '{key}' holds {value[err.start]!r} at character {err.start + 1}, half of a UTF-16 "
+                         "surrogate pair, not a character") from None
+    return value
+
+
 def text_field(row: dict, key: str, allow_empty: bool = False) -> str:
     value = row.get(key)
     if not isinstance(value, str):
@@ -33,7 +43,7 @@ def text_field(row: dict, key: str, allow_empty: bool = False) -> str:
         raise ValueError(f"key '{key}' must be a string, got {got}")
     if not value.strip() and not allow_empty:
         raise ValueError(f"key '{key}' is empty")
-    return value
+    return _encodable(value, key)
 
 
 def check_messages(messages: Any) -> list[dict[str, str]]:
@@ -41,6 +51,8 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
         isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in messages)
     if not ok:
         raise ValueError("'messages' must be a non-empty list of {\"role\", \"content\"} objects")
+    for m in messages:
+        _encodable(m["role"], "role"), _encodable(m["content"], "content")
     if messages[-1]["role"] != "assistant":
         raise ValueError(f"the last message has role '{messages[-1]['role']}'; it must be 'assistant' (it is what "
                          "the model learns)")
@@ -84,6 +96,8 @@ def read_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 yield lineno, json.loads(line)
             except json.JSONDecodeError as err:
                 yield lineno, RowError(lineno, f"not valid JSON ({err.msg} at column {err.colno})")
+            except RecursionError:  # e.g. 100,000 '[': deeper than Python's stack
+                yield lineno, RowError(lineno, "not valid JSON (nested too deeply); one row is one flat object")
 
 
 def bad_row(path: Path, err: RowError) -> JobError:
@@ -109,7 +123,23 @@ def parse_rows(path: Path, parse: Callable[[Any], T], skip_bad_rows: bool) -> tu
     return parsed, bad
 
 
-def check_dataset(path: Path, skip_bad_rows: bool = False) -> tuple[int, int]:
-    """(usable rows, bad rows) of a JSONL file; JobError at the first bad line unless skip_bad_rows."""
+def eval_rows(rows: int, eval_fraction: float) -> int:
+    """Rows held out for eval (at least one when asked for); JobError when no row would be left to train on."""
+    if eval_fraction <= 0:
+        return 0
+    held = max(1, int(round(rows * eval_fraction)))
+    if held >= rows:
+        raise JobError(f"eval_fraction {eval_fraction:g} holds out {held} of {rows} row(s), leaving none to train "
+                       "on; add rows or lower the eval fraction")
+    return held
+
+
+def check_dataset(path: Path, skip_bad_rows: bool = False, eval_fraction: float = 0.0) -> tuple[int, int]:
+    """(usable rows, bad rows) of a JSONL file; JobError at the first bad line unless skip_bad_rows, or when
+    `eval_fraction` would leave nothing to train on."""
     formats, bad = parse_rows(path, row_format, skip_bad_rows)
+    try:
+        eval_rows(len(formats), eval_fraction)
+    except JobError as err:
+        raise JobError(f"{path}: {err}") from None
     return len(formats), bad

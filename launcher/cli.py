@@ -24,7 +24,9 @@ except ImportError:  # pragma: no cover
 
 def fail(message: str, code: int = 2) -> None:
     """Print one clear line to stderr and exit; used for every user-fixable error."""
-    sys.stderr.write(f"error: {message}\n")
+    from tunecost.launcher.views.safe_text import clean
+
+    sys.stderr.write(f"error: {clean(message)}\n")  # it may quote a tag, a path, a cell: never raw to a terminal
     raise SystemExit(code)
 
 
@@ -38,7 +40,7 @@ def _usage_message(err: click_errors.UsageError) -> str:
 
         flag = param.opts[0] if param.opts else param.name
         return f"{flag} {value} is not a date; use {DATE_HINT}, e.g. {flag} 2026-11-01"
-    return err.format_message()
+    return err.format_message().replace("Value error, ", "")  # a flag's parser refused it: its reason alone
 
 
 class OneLineErrors(TyperGroup):
@@ -95,6 +97,7 @@ def _root(
 def _register() -> None:
     """Every command, named here once: the command modules declare functions and know nothing of the app."""
     from tunecost.launcher.commands import demo, launch, plan, prices, report
+    from tunecost.launcher.commands.common_options import finite_float_flags
 
     app.command("plan")(plan.plan)
     app.command("estimate")(plan.estimate)
@@ -104,6 +107,7 @@ def _register() -> None:
     app.command("report")(report.report)
     app.command("calibrate")(report.calibrate_cmd)
     app.command("demo")(demo.demo)
+    finite_float_flags(app)
 
 
 _register()

@@ -22,10 +22,20 @@ def check_target(path: Path, option: str) -> Path:
 
 
 def write_output(path: Path, text: str, option: str) -> None:
-    """Write atomically after check_target; `option` names the flag (--save, --out) in the error line."""
+    """Write after check_target; `option` names the flag (--save, --out) in the error line.
+
+    A regular file (or a new one) is replaced atomically; through a symlink, its target is (the link stays, as
+    `echo > link` leaves it). Anything else that exists (/dev/stdout, a FIFO, a terminal) is written into: a
+    rename over it would replace the device node itself, which root may do."""
     path = check_target(path, option)
     try:
-        atomic_write(path, text)
+        if path.exists() and not path.is_file():
+            with path.open("w", encoding="utf-8", newline="") as out:
+                out.write(text)
+        else:
+            target = path.resolve()
+            check_target(target, option)  # a link into a missing folder is one line, like a path would be
+            atomic_write(target, text)
     except OSError as err:
         raise UserError(f"{option} {path}: cannot write in {path.parent} ({err.strerror}); pick a writable "
                         "folder") from None

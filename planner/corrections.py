@@ -7,13 +7,13 @@ Pure: text in, models out (plus one small file read), no network.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 from pydantic import BaseModel, ValidationError
 
+from tunecost.job.numbers import Positive, loads
 from tunecost.planner.errors import UserError
 from tunecost.planner.home import tunecost_home
 
@@ -25,8 +25,8 @@ class Correction(BaseModel):
 
     gpu: str
     method: str
-    hours_factor: Optional[float] = None
-    memory_factor: Optional[float] = None
+    hours_factor: Optional[Positive] = None
+    memory_factor: Optional[Positive] = None
     runs: int
     run_ids: list[str]
 
@@ -63,8 +63,8 @@ class Corrections(BaseModel):
 def parse_corrections(text: str, where: str = "calibration.json") -> Corrections:
     """Corrections from JSON text; a damaged file is one clear line saying how to fix it."""
     try:
-        return Corrections.model_validate(json.loads(text))
-    except (ValueError, ValidationError) as err:
+        return Corrections.model_validate(loads(text))
+    except (ValueError, ValidationError, RecursionError) as err:
         first = str(err).splitlines()[0]
         raise UserError(f"{where} is not a tunecost calibration file ({first}); "
                         "delete it and run tunecost calibrate --apply again") from None

@@ -20,11 +20,24 @@ def read_text(path: Path, where: str, usage: str) -> str:
         raise UserError(f"{where}: cannot read it as UTF-8 text ({err.__class__.__name__})") from None
 
 
-def data_rows(reader: "csv._reader", where: str, width: int) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of each row after the header, blank rows skipped; a row whose field count is not
-    the header's `width` stops the read (an unquoted comma)."""
-    for fields in reader:
-        line = reader.line_num
+def csv_rows(text: str, where: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of every row of a CSV text; a row the csv module cannot read (a cell over its
+    131,072-character limit, a NUL byte) stops the read with one line naming it."""
+    reader = csv.reader(text.splitlines())
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise UserError(f"{where} line {reader.line_num}: not readable as CSV ({err})") from None
+        yield reader.line_num, fields
+
+
+def data_rows(rows: Iterator[tuple[int, list[str]]], where: str, width: int) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of each row after the header (`rows` from csv_rows, header taken), blank rows
+    skipped; a row whose field count is not the header's `width` stops the read (an unquoted comma)."""
+    for line, fields in rows:
         if not any(f.strip() for f in fields):
             continue
         if len(fields) != width:

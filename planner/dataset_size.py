@@ -8,11 +8,12 @@ example (BOS/EOS, chat role headers). A bad line is refused with file:line, as t
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 from typing import Any, Optional
 
 from tunecost.job.contract import ALPACA_INPUT_BLOCK, ALPACA_TEMPLATE
+from tunecost.job.rows import RowError, read_rows
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import DatasetSize
 
@@ -56,29 +57,18 @@ def count_jsonl(path: Path | str, *, chars_per_token: float = CHARS_PER_TOKEN,
                 seq_len: Optional[int] = None) -> DatasetSize:
     """Tokens per epoch of a JSONL file. With `seq_len` (no packing), each example is cut at seq_len tokens."""
     path = Path(path)
-    if chars_per_token <= 0:
-        raise UserError(f"--chars-per-token must be positive (got {chars_per_token})")
+    if not 0 < chars_per_token < math.inf:  # NaN too
+        raise UserError(f"--chars-per-token must be a positive number (got {chars_per_token})")
     if not path.is_file():
         raise UserError(f"dataset file not found: {path} (give a JSONL file, or --tokens N)")
     tokens = examples = 0
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise UserError(f"{_where(path, line_no)}: not UTF-8 (byte 0x{raw[err.start]:02x} at column "
-                                f"{err.start + 1}); save the file as UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{_where(path, line_no)}: not valid JSON ({err.msg} at column {err.colno}); "
-                                "fix or remove the line") from None
-            chars, overhead = _row_text(row, _where(path, line_no))
-            example_tokens = round(chars / chars_per_token) + overhead
-            tokens += min(example_tokens, seq_len) if seq_len else example_tokens
-            examples += 1
+    for line_no, row in read_rows(path):  # the job's own reader: the same lines are refused the same way
+        if isinstance(row, RowError):
+            raise UserError(f"{_where(path, line_no)}: {row.reason}")
+        chars, overhead = _row_text(row, _where(path, line_no))
+        example_tokens = round(chars / chars_per_token) + overhead
+        tokens += min(example_tokens, seq_len) if seq_len else example_tokens
+        examples += 1
     if examples == 0:
         raise UserError(f"{path.name}: no examples (the file is empty); give a JSONL file with one example per line")
     cut = f", each cut at {seq_len} tokens (no packing)" if seq_len else ""

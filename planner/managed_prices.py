@@ -8,7 +8,6 @@ file, line and column, instead of silently changing which service looks cheapest
 
 from __future__ import annotations
 
-import csv
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tunecost.planner.csv_file import data_rows, read_text
+from tunecost.job.numbers import NonNegative, Usd
+from tunecost.planner.csv_file import csv_rows, data_rows, read_text
 from tunecost.planner.errors import UserError, from_validation
 
 SHIPPED = "managed_prices.csv"
@@ -37,12 +37,12 @@ class ManagedPrice(BaseModel):
 
     provider: str = Field(min_length=1)
     models: str = Field(min_length=1, description="'open models <=16B' (a bracket) or a named model")
-    min_params_b: Optional[float] = Field(default=None, ge=0)
-    max_params_b: Optional[float] = Field(default=None, ge=0)
+    min_params_b: Optional[NonNegative] = None
+    max_params_b: Optional[NonNegative] = None
     method: Literal[METHODS]  # type: ignore[valid-type]
-    usd_per_million_training_tokens: Optional[float] = Field(default=None, ge=0)
-    usd_per_hour: Optional[float] = Field(default=None, ge=0)
-    minimum_charge_usd: Optional[float] = Field(default=None, ge=0)
+    usd_per_million_training_tokens: Optional[Usd] = None
+    usd_per_hour: Optional[Usd] = None
+    minimum_charge_usd: Optional[Usd] = None
     open_weights: Literal["yes", "no", "partly"]
     status: str = Field(min_length=1, description="active, deprecated, or 'winding down: ...'")
     as_of: str = Field(default="", pattern=AS_OF.pattern)
@@ -88,8 +88,8 @@ class ManagedPrice(BaseModel):
 
 
 def _read_rows(text: str, where: str) -> list[ManagedPrice]:
-    reader = csv.reader(text.splitlines())
-    header = [h.strip() for h in next(reader, [])]
+    reader = csv_rows(text, where)
+    header = [h.strip() for h in next(reader, (1, []))[1]]
     if not header or not any(header):
         raise UserError(f"{where}: empty file (expected a header line with {', '.join(REQUIRED)}, ...)")
     unknown = [h for h in header if h not in ManagedPrice.model_fields]

@@ -7,11 +7,13 @@ ledger rows still load (a plan without a version is version 1).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from tunecost.job.numbers import loads
 from tunecost.planner.errors import UserError
 from tunecost.planner.managed import ManagedQuote
 from tunecost.planner.memory import MemoryEstimate
@@ -111,14 +113,18 @@ def load_plan(path: Path) -> Plan:
     except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"plan file {path}: cannot read it ({err}); {fix}") from None
     try:
+        loads(text)  # JSON itself, as the standard defines it: no NaN or Infinity (pydantic's parser takes them)
         plan = Plan.model_validate_json(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); {fix}") from None
     except ValidationError as err:
-        if err.errors()[0]["type"].startswith("json"):
-            raise UserError(f"{path}: not valid JSON ({err.errors()[0]['msg']}); {fix}") from None
         if [e["loc"] for e in err.errors()] == [("schema_version",)] and err.errors()[0]["type"] == "missing":
             raise UserError(f"{path}: a plan without a schema version, from an older tunecost (this one reads "
                             f"{PLAN_SCHEMA}); {fix}") from None
         raise UserError(f"{path}: not a tunecost plan ({_first_error(err)}); {fix}") from None
+    except (ValueError, RecursionError) as err:  # NaN or Infinity (refused by loads), or nested past the stack
+        reason = str(err) if not isinstance(err, RecursionError) else "nested too deeply"
+        raise UserError(f"{path}: not a tunecost plan ({reason}); {fix}") from None
     if plan.schema_version != PLAN_SCHEMA:
         age = "an older" if plan.schema_version < PLAN_SCHEMA else "a newer"
         raise UserError(f"{path}: a plan of schema {plan.schema_version}, from {age} tunecost (this one reads "

@@ -12,6 +12,7 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tunecost.job.numbers import GpuCount, NonNegative, Usd
 from tunecost.planner.spec import Method, Optimizer, TrainSpec
 
 GB = 1e9  # network and disk bandwidths are quoted in decimal GB/s
@@ -65,19 +66,19 @@ class Quote(BaseModel):
     zone: str = ""
     instance_type: str
     gpu: str
-    gpu_count: int = Field(description="GPUs per node (per instance)")
+    gpu_count: GpuCount = Field(description="GPUs per node (per instance)")
     spot: bool
-    price_per_hour: float = Field(description="all nodes together (instance price x num_nodes)")
-    hours: float
-    cost: float
-    peak_gib_per_gpu: float
-    gpu_memory_gib: float
+    price_per_hour: Usd = Field(description="all nodes together (instance price x num_nodes)")
+    hours: NonNegative
+    cost: Usd
+    peak_gib_per_gpu: NonNegative
+    gpu_memory_gib: NonNegative
     as_of: str
     source: str
     pareto: bool = False
     parallelism: str
-    num_nodes: int = 1
-    tokens_per_sec: float = Field(description="total across GPUs")
+    num_nodes: GpuCount = 1
+    tokens_per_sec: NonNegative = Field(description="total across GPUs")
     hours_breakdown: dict[str, float]
     interconnect: str = Field("", description="GPU-to-GPU link (and network across nodes) the hours assume")
     interconnect_assumed: bool = Field(False, description="the interconnect is assumed, not the provider's statement")

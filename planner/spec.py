@@ -12,6 +12,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunecost.job.contract import DEFAULTS
+from tunecost.job.numbers import Finite, ParamsB
 
 
 class Method(str, Enum):
@@ -77,7 +78,7 @@ class TrainSpec(BaseModel):
     model_config = ConfigDict(frozen=True, use_enum_values=False)
 
     model: Optional[str] = None
-    params_b: Optional[float] = Field(default=None, gt=0)
+    params_b: Optional[ParamsB] = None
     method: Method = Method(DEFAULTS.method)
     rank: int = Field(default=DEFAULTS.rank, gt=0, le=4096)
     alpha: Optional[int] = Field(default=None, gt=0)
@@ -90,14 +91,17 @@ class TrainSpec(BaseModel):
     optimizer: Optimizer = Optimizer(DEFAULTS.optimizer)
     precision: Precision = Precision(DEFAULTS.precision)
     dataset: DatasetSize = DatasetSize(tokens_per_epoch=10_000_000, source="default: 10M tokens")
-    epochs: float = Field(default=DEFAULTS.epochs, gt=0, le=1000)
+    epochs: Finite = Field(default=DEFAULTS.epochs, gt=0, le=1000)
     packing: bool = DEFAULTS.packing
     framework: Framework = Framework.tunecost
 
     @model_validator(mode="after")
-    def _needs_a_model(self) -> "TrainSpec":
+    def _a_model_and_a_token(self) -> "TrainSpec":
         if not self.model and self.params_b is None:
             raise ValueError("give a model (--model ID or path to config.json) or a size (--params 7B)")
+        if self.train_tokens < 1:  # hours and $/token divide by it
+            raise ValueError(f"--epochs {self.epochs:g} of {self.dataset.tokens_per_epoch:,} tokens is less than one "
+                             "training token; give more epochs (e.g. --epochs 1)")
         return self
 
     def with_model(self, model: str, **changes: Any) -> "TrainSpec":

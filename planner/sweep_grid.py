@@ -11,6 +11,7 @@ import itertools
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from tunecost.job.numbers import Positive, check
 from tunecost.planner.errors import UserError
 
 MAX_POINTS = 256
@@ -26,10 +27,7 @@ def _int(value: Any) -> int:
 
 
 def _float(value: Any) -> float:
-    number = float(str(value).strip())
-    if not number > 0:
-        raise ValueError("a positive number")
-    return number
+    return check(value, Positive)  # finite and above 0: `inf`, YAML's .nan and -1 are refused
 
 
 def _text(value: Any) -> str:
@@ -71,9 +69,29 @@ def _values(key: str, raw: list[Any], where: str) -> list[Any]:
         try:
             values.append(parse(item))
         except (TypeError, ValueError):
-            raise UserError(f"{where}: {key} value {str(item).strip()!r} is not valid (give {KEYS[key][2]})") \
-                from None
+            raise UserError(f"{where}: {key} value {_shown(item)} is not valid (give {KEYS[key][2]})") from None
     return list(dict.fromkeys(values))
+
+
+def _shown(item: Any) -> str:
+    """A refused value as typed, cut short: an error line is one line, whatever the file held."""
+    text = repr(str(item).strip())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _no_aliases_loader() -> Any:
+    """PyYAML's safe loader without anchors and aliases: nested aliases expand exponentially (a 350-byte file to
+    millions of values, "billion laughs"), and a sweep file never needs them."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError(f"line {self.peek_event().start_mark.line + 1}: uses an alias (*name); "
+                                     "write the values out")
+            return super().compose_node(parent, index)
+
+    return Loader
 
 
 def parse_sweep_flags(flags: list[str]) -> dict[str, list[Any]]:
@@ -97,7 +115,7 @@ def read_sweep_file(path: Path) -> dict[str, list[Any]]:
 
     where = f"--sweep-file {path}"
     try:
-        data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
+        data = yaml.load(Path(path).expanduser().read_text(encoding="utf-8"), Loader=_no_aliases_loader())
     except FileNotFoundError:
         raise UserError(f"{where}: no such file (write a YAML mapping, e.g. 'rank: [8, 16, 32]')") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -105,6 +123,8 @@ def read_sweep_file(path: Path) -> dict[str, list[Any]]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
+        if mark is None and str(err):  # ours: an alias
+            raise UserError(f"{where}: {err}") from None
         raise UserError(f"{where}:{line} not valid YAML; write a mapping, e.g. 'rank: [8, 16, 32]'") from None
     if not isinstance(data, dict) or not data:
         raise UserError(f"{where}: expected a mapping of sweep keys to lists, e.g. 'rank: [8, 16, 32]'")

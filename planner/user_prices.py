@@ -6,7 +6,6 @@ cell is parsed here and the first bad one stops the run with one line saying wha
 
 from __future__ import annotations
 
-import csv
 import math
 from datetime import date, datetime
 from pathlib import Path
@@ -14,7 +13,8 @@ from typing import Callable
 
 import pandas as pd
 
-from tunecost.planner.csv_file import data_rows, read_text
+from tunecost.job.numbers import MAX_GPUS
+from tunecost.planner.csv_file import csv_rows, data_rows, read_text
 from tunecost.planner.errors import UserError
 from tunecost.planner.gpus import get_gpu
 from tunecost.planner.offer_table import OFFER_COLUMNS, conform
@@ -75,8 +75,8 @@ def _count(value: str) -> int:
         count = int(value.strip())
     except ValueError:
         raise CellError(f"{value.strip()!r} is not a whole number (expected GPUs per instance, e.g. 1)") from None
-    if count < 1:
-        raise CellError(f"{value.strip()!r} is below 1 (expected GPUs per instance, e.g. 1)")
+    if not 1 <= count <= MAX_GPUS:
+        raise CellError(f"{value.strip()!r} is not between 1 and {MAX_GPUS} (expected GPUs per instance, e.g. 1)")
     return count
 
 
@@ -136,8 +136,8 @@ def read_user_prices(path: Path) -> tuple[pd.DataFrame, list[str]]:
     where = str(path)
     text = read_text(path, where, "a CSV of prices with --prices FILE")
     modified = datetime.fromtimestamp(path.stat().st_mtime).date().isoformat()
-    reader = csv.reader(text.splitlines())
-    names = _check_header(where, next(reader, None))
+    reader = csv_rows(text, where)
+    names = _check_header(where, next(reader, (1, None))[1])
     rows, seen, warnings = [], {}, []
     for line, fields in data_rows(reader, where, len(names)):
         row: dict[str, object] = {col: "" for col in OFFER_COLUMNS}

@@ -65,7 +65,23 @@ def build_job_config(plan: Plan, *, run_id: str, dataset: str, output_dir: str,
             raise ValueError(f"job key {key!r} is not overridable at launch")
         if value is not None:
             config[key] = value
+    check_with_the_job(config)
     return config
+
+
+def check_with_the_job(config: dict[str, Any]) -> None:
+    """The job's own checks of its config (each key's range, every number finite, LoRA targets a local model
+    folder has), before anything is recorded: bad input is one line here, not a failed run on a VM."""
+    from tunecost.job.config import JobConfig, targets_problem
+    from tunecost.job.errors import JobError
+
+    try:
+        job = JobConfig(**config).resolve(cuda=True)
+    except JobError as err:
+        raise UserError(f"the job would refuse its config: {err}") from None
+    problem = targets_problem(job.target_modules, job.model) if job.method in ("lora", "qlora") else None
+    if problem:
+        raise UserError(problem)
 
 
 def write_job_config(config: dict[str, Any], path: Path) -> Path:

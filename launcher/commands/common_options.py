@@ -1,5 +1,6 @@
 """Flags that several commands share, declared once so they are spelled and read the same everywhere:
-`--providers` (filter), `--top` (how many rows or offers), and `--since`/`--until` (a UTC date range).
+`--providers` (filter), `--top` (how many rows or offers), and `--since`/`--until` (a UTC date range); and the
+one rule for every float flag of every command (`finite_float_flags`): finite, within the flag's min/max.
 
 Dates are typer datetime options (click parses and refuses them; cli.py words the refusal as one line). A bare
 day in `--until` includes that whole day; a time is an exact, exclusive bound. Nothing heavy is imported here.
@@ -7,11 +8,13 @@ day in `--until` includes that whole day; a time is an exact, exclusive bound. N
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import typer
+from typer.models import ParameterInfo
 
 from tunecost.planner.errors import UserError
 
@@ -56,9 +59,34 @@ def date_range(since: Optional[datetime], until: Optional[datetime]) -> DateRang
     end = None
     if until is not None:
         end = until.replace(tzinfo=timezone.utc) if until.tzinfo is None else until
-        if end.time() == time.min:
-            end += timedelta(days=1)
+        if end.time() == time.min:  # the last day there is (9999-12-31) has no next day: no upper bound then
+            end = end + timedelta(days=1) if end.date() < date.max else None
     if start is not None and end is not None and end <= start:
         raise UserError(f"--until {_shown(until)} is before --since {_shown(since)}; swap them")  # type: ignore[arg-type]
     return DateRange(first=since.date() if since else None, last=until.date() if until else None,
                      since=start, until=end)
+
+
+def _number_parser(ge: Optional[float], le: Optional[float]) -> Any:
+    def parse(text: str) -> float:
+        from tunecost.job.numbers import bounded, check  # here, not at start-up: `tunecost --help` stays fast
+
+        return check(text, bounded(ge, le))  # pydantic's reason ("Input should be a finite number") is the line
+
+    return parse
+
+
+def finite_float_flags(app: typer.Typer) -> None:
+    """Give every float flag of every command (and sub-app) the shared number check of tunecost.job.numbers: no
+    `nan` or `inf` gets past the command line, and the flag's declared min/max hold, for flags added later too.
+    Typer parses a bare float with pydantic's float, which takes 'nan' and 'inf' as numbers."""
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            finite_float_flags(group.typer_instance)
+    for command in app.registered_commands:
+        for param in inspect.signature(command.callback, eval_str=True).parameters.values():
+            info = param.default
+            if isinstance(info, ParameterInfo) and info.parser is None and \
+                    param.annotation in (float, Optional[float], Union[float, None]):
+                info.parser = _number_parser(info.min, info.max)
+                info.metavar = info.metavar or "FLOAT"

@@ -75,7 +75,7 @@ def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], s
     return optimize(workload.to_spec(), load_prices(), budget=budget, corrections=learned)
 
 
-def _dataset(workload: Workload, local: bool) -> Path:
+def _dataset(workload: Workload, local: bool, eval_fraction: Optional[float] = None) -> Path:
     if workload.dataset is None:
         raise UserError("--dataset FILE is required: the JSONL file to train on"
                         + (" (or 'demo' for the job's demo data)" if local else ""))
@@ -84,17 +84,18 @@ def _dataset(workload: Workload, local: bool) -> Path:
     if not workload.dataset.expanduser().is_file():
         raise UserError(f"--dataset {workload.dataset}: no such file")
     path = workload.dataset.expanduser().resolve()
-    check_rows(path)
+    check_rows(path, eval_fraction or 0.0)
     return path
 
 
-def check_rows(path: Path) -> None:
-    """The job's own row checks, before anything is recorded: a bad row is bad input here, not a failed run."""
+def check_rows(path: Path, eval_fraction: float = 0.0) -> None:
+    """The job's own row checks (and its eval split), before anything is recorded: a bad row is bad input here,
+    not a failed run."""
     from tunecost.job.errors import JobError
     from tunecost.job.rows import check_dataset
 
     try:
-        check_dataset(path)
+        check_dataset(path, eval_fraction=eval_fraction)
     except JobError as err:
         raise UserError(f"--dataset {err}") from None
 
@@ -112,18 +113,19 @@ EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}  # 2 is bad input (cli.
 def _finish(record: Any) -> None:
     """Print the run's bill (the report's own summary: one source of truth), and exit with the run's outcome so
     scripts and CI can tell: finished 0, failed 1, stopped 3 (Ctrl-C, SIGTERM, budget guard: resumable)."""
-    from rich.console import Console
-
     from tunecost.launcher.reports.cost_summary import print_summary, summarize
+    from tunecost.launcher.views.safe_text import console
 
-    print_summary(summarize(record), Console())
+    print_summary(summarize(record), console())
     code = EXIT_CODES.get(record.status, 0)  # running: a managed job left running on its own
     if code:
         raise typer.Exit(code)
 
 
 def _echo(line: str) -> None:
-    sys.stdout.write(line + "\n")
+    from tunecost.launcher.views.safe_text import clean
+
+    sys.stdout.write(clean(line) + "\n")  # the job's own lines too: a sample generation may hold anything
     sys.stdout.flush()
 
 
@@ -196,7 +198,7 @@ def launch(
         framework = plan.spec.framework.value
         refuse_other_framework(framework, f"{plan_file} (planned for --framework {framework})")
     model = workload.model if plan_file is not None else None
-    dataset = _dataset(workload, local)
+    dataset = _dataset(workload, local, eval_fraction)
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,
                  "eval_fraction": eval_fraction}
     if plan.sweep is not None:
@@ -277,12 +279,13 @@ def runs(
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     from rich import box
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
-    console = Console()
+    from tunecost.launcher.views.safe_text import console as safe_console
+
+    console = safe_console()
     if not records:
         console.print("no runs yet; start one with `tunecost launch`")
         return

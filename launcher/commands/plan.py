@@ -34,8 +34,10 @@ def _spot_choice(spot: bool, on_demand: bool, any_: bool) -> str:
 
 
 def _warn(warnings: list[str]) -> None:
+    from tunecost.launcher.views.safe_text import clean
+
     for line in warnings:
-        sys.stderr.write(f"warning: {line}\n")
+        sys.stderr.write(f"warning: {clean(line)}\n")
 
 
 @workload_options

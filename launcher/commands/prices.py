@@ -64,7 +64,7 @@ def short_source(source: str) -> str:
 
 
 def _print_table(df, as_of: str, spot: bool) -> None:
-    from rich.console import Console
+    from tunecost.launcher.views.safe_text import console
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
@@ -80,7 +80,7 @@ def _print_table(df, as_of: str, spot: bool) -> None:
                                   f"{row.gpu} x{row.gpu_count}", money(row.price_per_hour, missing="-"),
                                   money(row.spot_price_per_hour, missing="-"), str(row.as_of or "undated"),
                                   short_source(row.source), str(row.flag))))  # Text: prices may be user CSVs
-    Console().print(table)
+    console().print(table)
 
 
 @prices_app.callback()
@@ -97,11 +97,12 @@ def prices(
     """List offers cheapest first (one row per provider x instance type unless --all-regions)."""
     if ctx.invoked_subcommand is not None:
         return
+    from tunecost.launcher.views.safe_text import clean
     from tunecost.planner.offers import load_prices
 
     tables = load_prices(user_csv=prices_file)
     for warning in tables.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
+        sys.stderr.write(f"warning: {clean(warning)}\n")
     df = select(tables.offers, gpu, providers or [], spot, all_regions, top)
     if as_json:
         sys.stdout.write(json.dumps(_records(df), indent=1) + "\n")

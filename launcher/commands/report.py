@@ -43,9 +43,9 @@ def _format(fmt: Optional[str], out: Optional[Path], as_json: bool = False) -> O
 
 
 def _console():
-    from rich.console import Console
+    from tunecost.launcher.views.safe_text import console
 
-    return Console()
+    return console()
 
 
 def report(

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field, SerializationInfo, field_serializer, field_validator
 
+from tunecost.job.numbers import Usd
 from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.ledger.run_status import RunStatus
 from tunecost.planner.plan import Plan
@@ -38,14 +39,14 @@ class RunRecord(BaseModel):
     gpu: str = ""
     gpu_count: int = 0
     spot: bool = False
-    price_per_hour: float = 0.0
+    price_per_hour: Usd = 0.0
     method: str = ""
     model: str = ""
     estimated_hours: Optional[float] = None
-    estimated_cost: Optional[float] = None
+    estimated_cost: Optional[Usd] = None
     estimated_peak_gib: Optional[float] = None
     actual_hours: Optional[float] = None
-    actual_cost: Optional[float] = None
+    actual_cost: Optional[Usd] = None
     recoveries: int = 0
     resumes: list[int] = Field(default_factory=list, description="steps each resume started from")
     plan: Optional[Plan] = Field(default=None, description="the plan the run came from")
@@ -57,7 +58,7 @@ class RunRecord(BaseModel):
     output_dir: str = Field(default="", description="checkpoints + run_summary.json (local path or bucket path)")
     sky_job_id: Optional[int] = Field(default=None, description="SkyPilot managed job id")
     rate_source: str = Field(default="", description="why price_per_hour is what it is (plan offer, --rate, default 0)")
-    budget_usd: Optional[float] = None
+    budget_usd: Optional[Usd] = None
     # A sweep's runs share its id; each knows its point (index and settings) so reports can group and compare them.
     sweep_id: str = ""
     sweep_point: Optional[int] = None

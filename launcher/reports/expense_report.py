@@ -19,6 +19,7 @@ from tunecost.launcher.reports.cost_summary import CostSummary, summarize
 from tunecost.launcher.ledger.store import TERMINAL, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
+from tunecost.launcher.views.safe_text import csv_cells
 from tunecost.launcher.views.templates import template_env
 from tunecost.planner.errors import UserError
 from tunecost.planner.providers import find_provider
@@ -206,8 +207,8 @@ def to_csv(report: ExpenseReport) -> str:
     """The line items in the columns expense tools import; a final TOTAL row is deliberately absent."""
     import pandas as pd
 
-    frame = pd.DataFrame([{**i.model_dump(include=set(CSV_COLUMNS)), "date": i.date.isoformat(),
-                           "amount": f"{_cents(i.amount)}"} for i in report.items], columns=CSV_COLUMNS)
+    frame = pd.DataFrame(csv_cells({**i.model_dump(include=set(CSV_COLUMNS)), "date": i.date.isoformat(),
+                                    "amount": f"{_cents(i.amount)}"} for i in report.items), columns=CSV_COLUMNS)
     return frame.to_csv(index=False, lineterminator="\n")
 
 

@@ -11,7 +11,7 @@ import sys
 
 def wide_console():
     """Rich console; piped output gets a wide fixed width so the offer table is not squeezed to 80 columns."""
-    from rich.console import Console
+    from tunecost.launcher.views.safe_text import console
 
     wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(width=160 if wide else None)
+    return console(width=160 if wide else None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from importlib.resources import files
 
+from tunecost.launcher.views.safe_text import finalize
+
 MD_PUNCTUATION = re.compile(r"([\\`*_\[\]!~|#])")
 
 
@@ -31,6 +33,7 @@ def template_env():
         loader=jinja2.FunctionLoader(load),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        finalize=finalize,  # every {{ expression }} without control or bidi characters (launcher/views/safe_text)
     )
     env.filters["md"] = _md_escape
     env.filters["money"] = lambda v: "n/a" if v is None else f"{v:,.2f}"

