@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from statistics import median
 from typing import Optional
 
 from pydantic import BaseModel
 
-from tunecost.planner.calibration import CASES, Case, PhysicsGap, load_rows, measured_gib, physics_gaps
+from tunecost.planner.calibration import (CASES, Case, PhysicsGap, held_out_fraction, load_rows, measured_gib,
+                                         physics_gaps)
 from tunecost.planner.frameworks import PRESETS
 from tunecost.planner.memory import GIB, NF4_BYTES
 from tunecost.planner.shapes import resolve_shape
@@ -35,22 +35,19 @@ def source_of(row_id: str) -> str:
 def framework_of(case: Case) -> Framework:
     """The user-facing framework whose storage a calibration case was run with."""
     for preset in PRESETS.values():
-        if case.stack in (preset.stack, preset.qlora_stack):
+        if case.stack in (preset.stack, preset.qlora_stack, *preset.variants):
             return preset.framework
     raise ValueError(f"{case.row_id}: stack {case.stack} belongs to no framework preset")
 
 
 def leave_one_source_out(gaps: list[PhysicsGap]) -> dict[str, float]:
-    """Row id -> relative error when the row's calibrated-overhead group is fitted without its whole source.
+    """Row id -> relative error when every overhead is fitted without the row's whole source.
 
     Each gap is measured / physics - 1, so the estimate with overhead f is off by (1 + f) / (1 + gap) - 1; f is
-    the median gap of the group's rows from other sources (>= 0, as fit_overheads does; 0 when none is left)."""
-    out = {}
-    for gap in gaps:
-        others = [g.ratio for g in gaps if g.group == gap.group and source_of(g.row_id) != source_of(gap.row_id)]
-        fraction = max(0.0, median(others)) if others else 0.0
-        out[gap.row_id] = (1 + fraction) / (1 + gap.ratio) - 1
-    return out
+    the median gap of the row's framework group from other sources, else of the pooled group from other sources
+    (what a framework with no rows of its own gets; calibration.held_out_fraction)."""
+    return {gap.row_id: (1 + held_out_fraction(gap, gaps, lambda g: source_of(g.row_id) != source_of(gap.row_id)))
+            / (1 + gap.ratio) - 1 for gap in gaps}
 
 
 def accelerate_rule_gib(case: Case) -> float:
@@ -70,6 +67,7 @@ class Scored(BaseModel):
     measured: float
     tunecost: float        # the planner, in sample (constants fitted on all rows)
     tunecost_loso: float   # the planner, this row's source left out of every fit
+    no_preset: float       # the planner without --framework: the bundled job's storage (no fitted constant)
     ftune: Optional[float] = None
     accelerate: float
 
@@ -97,5 +95,11 @@ def score(runs_csv: Path, ftune_csv: Path) -> list[Scored]:
         out.append(Scored(row_id=case.row_id, source=source_of(case.row_id), method=case.spec.method.value,
                           framework=framework_of(case).value, measured=measured,
                           tunecost=comparable_memory_gib(case), tunecost_loso=measured * (1 + loso[case.row_id]),
+                          no_preset=comparable_memory_gib(case.model_copy(update={"stack": "tunecost"})),
                           ftune=ftune.get(case.row_id), accelerate=accelerate_rule_gib(case)))
     return out
+
+
+def band_errors(scored: list[Scored]) -> list[tuple[str, str, str, float]]:
+    """(row id, framework, method, leave-one-source-out error) per row: what planner/bands.py is built from."""
+    return [(s.row_id, s.framework, s.method, s.tunecost_loso / s.measured - 1) for s in scored]

@@ -16,9 +16,10 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict
 
 
+from tunecost.planner.frameworks import STACKS
 from tunecost.planner.memory import ALLOCATOR_SLACK, GIB, estimate_memory, overhead_group
 from tunecost.planner.shapes import ModelShape, resolve_shape
-from tunecost.planner.spec import Parallelism, TrainSpec
+from tunecost.planner.spec import LossKernel, Parallelism, TrainSpec
 
 ALPACA_LONGEST_LLAMA2 = 1304  # longest Alpaca sample in Llama-2 tokens (LGRT source); peak memory = longest batch
 
@@ -65,6 +66,9 @@ L32_1, L32_3 = "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-3B"
 ALL = "q,k,v,o,gate,up,down"
 ALPACA = ALPACA_LONGEST_LLAMA2
 FSDP = Parallelism.fsdp
+YI_34, MS_24 = "01-ai/Yi-34B", "mistralai/Mistral-Small-24B-Base-2501"
+DEVSTRAL = ("Devstral/Magistral Small are Mistral Small 3.1 24B text models: priced with the Mistral-Small-24B shape "
+            "(hidden 5120, 40 layers, vocab 131072)")
 NO_MEM_COMPILE = "memory excluded: torch.compile changes activation memory (TTOPT-02 -> 03: 60.0 -> 51.0 GiB)"
 
 CASES: list[Case] = [
@@ -134,6 +138,35 @@ CASES: list[Case] = [
           ("LGCH-21", "microsoft/Phi-3-mini-4k-instruct", "qlora", 4, 8, ALL + ",lm_head"),
           ("LGCH-22", "tiiuae/falcon-7b", "lora", 1, 32, "q,v"), ("LGCH-23", "tiiuae/falcon-7b", "qlora", 1, 32, "q,v"),
       ]],
+# Answer.AI fsdp_qlora benchmarks (train.py @ 05ed9f2): HF model + PEFT, pure bf16 (--precision bf16), r64 on all
+# linears, dummy data padded to the full context, activation checkpointing, torch AdamW; peak reserved per GPU.
+# Speed stays out of the speed fit (speed_calibration.py is refitted elsewhere).
+*[Case(row_id=r, spec=_s(m, meth, seq, mb, True, rank=64, targets=ALL), gpu=gpu, gpu_count=2,
+       parallelism=Parallelism.ddp if no_shard else FSDP, stack="hf-fsdp-qlora", memory_kind="reserved", speed=False,
+       why="FSDP no_shard keeps a full replica per GPU: priced as DDP" if no_shard else "")
+  for r, m, meth, seq, mb, gpu, no_shard in [
+      ("AA-01", L2_7, "qlora", 512, 1, "RTX3090", False), ("AA-02", L2_7, "qlora", 2048, 1, "RTX3090", False),
+      ("AA-03", L2_7, "lora", 512, 1, "RTX3090", False), ("AA-04", L2_7, "lora", 2048, 1, "RTX3090", False),
+      ("AA-05", L2_7, "qlora", 2048, 4, "RTX3090", False), ("AA-06", L2_7, "qlora", 2048, 10, "RTX3090", False),
+      ("AA-07", L2_7, "lora", 2048, 4, "RTX3090", False), ("AA-08", L2_7, "lora", 2048, 6, "RTX3090", False),
+      ("AA-09", L2_7, "qlora", 2048, 8, "RTX3090", True), ("AA-10", L2_7, "lora", 2048, 4, "RTX3090", True),
+      ("AA-11", YI_34, "qlora", 2048, 2, "RTX3090", False), ("AA-14", L2_7, "lora", 2048, 4, "RTX4090", True),
+      ("AA-15", L2_7, "qlora", 2048, 10, "RTX4090", False), ("AA-16", YI_34, "qlora", 2048, 2, "RTX4090", False),
+  ]],
+# axolotl example configs (each row's YAML at the cited commit): QLoRA r32 all linears, packed 2048, mbs 2,
+# gradient checkpointing, FA2, bf16 load; "This config uses about X" read as reserved. The loss kernel is the
+# config's: Cut Cross Entropy where its plugins list has it.
+*[Case(row_id=r, spec=_s(m, "qlora", seq, 2, True, rank=32, targets=ALL, optimizer=opt, ga=ga)
+       .model_copy(update={"loss_kernel": kernel}), gpu="A100-80GB", stack=stack, memory_kind="reserved",
+       speed=False, why=why)
+  for r, m, seq, opt, ga, kernel, stack, why in [
+      ("AX-06", "mistralai/Ministral-8B-Instruct-2410", 2048, "adamw-8bit", 4, LossKernel.cce, "axolotl", ""),
+      ("AX-08", MS_24, 2048, "adamw", 4, LossKernel.cce, "axolotl", DEVSTRAL),
+      ("AX-09", MS_24, 2048, "adamw-8bit", 4, LossKernel.cce, "axolotl", DEVSTRAL),
+      ("AXL-01", L2_7, 4096, "adamw", 4, LossKernel.torch, "axolotl-2023",
+       "axolotl @dc71d88 with xformers: fp32 norms and embeddings; paged_adamw_32bit priced as AdamW on the GPU "
+       "(pages only under pressure)"),
+  ]],
 ]
 
 # Out-of-memory rows: the estimate must exceed the GPU (a bound, not a point).
@@ -159,6 +192,12 @@ EXCLUDED = {
     "LGRT/LGCH wall times": "speed: calibrate the per-step terms in planner/speed_calibration.py",
     "PS-02..04, PS-10": "estimated times (progress-bar ETAs) / LoRA-FA",
     "HT-*": "BERT encoder (not modelled)",
+    "AA-12, AA-13, AA-17..20": "FSDP CPU offload (not modelled)",
+    "AA-21, AA-22": "no memory figure (cloud table)",
+    "AX-01..05, AX-07, AX-10": "architecture not in the catalog (Hunyuan, Plano, AFM, OLMo 3, Apertus, MiMo, Seed-OSS)",
+    "AXL-02": "axolotl's 'lora' example loads the base in 8 bit (LLM.int8 base: not modelled)",
+    "AX3-01": "low trust: a GPU class that fits, not a measured peak",
+    "AX3-02": "FSDP CPU parameter offload (not modelled)",
 }
 
 
@@ -202,7 +241,7 @@ def comparable_memory_gib(case: Case, shape: Optional[ModelShape] = None, calibr
 def case_group(case: Case) -> str:
     """The calibrated-overhead group a case falls in (as estimate_memory decides it)."""
     shards = case.gpu_count if case.parallelism is Parallelism.fsdp and case.gpu_count > 1 else 1
-    return overhead_group(case.spec, shards)
+    return overhead_group(case.spec, shards, STACKS[case.stack].overhead_family)
 
 
 class PhysicsGap(BaseModel):
@@ -223,23 +262,53 @@ def physics_gaps(path: Path) -> list[PhysicsGap]:
     return out
 
 
+def overhead_table(gaps: list[PhysicsGap]) -> str:
+    """memory.CALIBRATED_OVERHEAD as Python source, from a fresh fit (benchmarks/estimate_accuracy.py prints it)."""
+    lines = [f'    "{group}": ({fraction:.3f}, "{compact_ids(ids, pooled=group.startswith("*"))}"),'
+             for group, (fraction, ids) in fit_overheads(gaps).items()]
+    return "CALIBRATED_OVERHEAD = {\n" + "\n".join(lines) + "\n}"
+
+
+def compact_ids(ids: list[str], pooled: bool = False) -> str:
+    """'LGRT-08, LGRT-09, LGCH-03' -> 'LGRT-08/09, LGCH-03' (row ids grouped by source); pooled: the sources."""
+    by: dict[str, list[str]] = {}
+    for row_id in ids:
+        src, num = row_id.split("-", 1)
+        by.setdefault(src, []).append(num)
+    if pooled:
+        return f"{len(ids)} rows of {', '.join(by)}"
+    return ", ".join(f"{src}-{'/'.join(nums)}" for src, nums in by.items())
+
+
+def pooled(group: str) -> str:
+    """'litgpt/qlora' -> '*/qlora': the group over every framework's rows."""
+    return "*/" + group.split("/", 1)[1]
+
+
 def fit_overheads(gaps: list[PhysicsGap]) -> dict[str, tuple[float, list[str]]]:
-    """Per group: the median gap (>= 0; never a negative overhead) and the rows it was fitted on."""
+    """Per framework group with rows from at least two sources (one table cannot tell its own quirks from the
+    framework's), and per pooled group ('*/qlora', every framework's rows): the median gap (>= 0; never a negative
+    overhead) and the rows it was fitted on. Other framework groups take the pooled one."""
     out = {}
-    for group in sorted({g.group for g in gaps}):
-        members = [g for g in gaps if g.group == group]
-        out[group] = (max(0.0, median(g.ratio for g in members)), [g.row_id for g in members])
+    for group in sorted({g.group for g in gaps} | {pooled(g.group) for g in gaps}):
+        members = [g for g in gaps if group in (g.group, pooled(g.group))]
+        if group.startswith("*/") or len({g.row_id.split("-")[0] for g in members}) >= 2:
+            out[group] = (max(0.0, median(g.ratio for g in members)), [g.row_id for g in members])
     return out
+
+
+def held_out_fraction(gap: PhysicsGap, gaps: list[PhysicsGap], keep) -> float:
+    """The overhead a row gets when only the rows `keep` accepts are fitted: its framework's group where any is
+    left, else the pooled group (as a framework without published rows gets it), else none."""
+    same = [g.ratio for g in gaps if g.group == gap.group and keep(g)]
+    others = same or [g.ratio for g in gaps if pooled(g.group) == pooled(gap.group) and keep(g)]
+    return max(0.0, median(others)) if others else 0.0
 
 
 def leave_one_out(gaps: list[PhysicsGap]) -> dict[str, float]:
     """Row id -> relative error of the estimate when the row's own group overhead is fitted without it."""
-    out = {}
-    for gap in gaps:
-        others = [g.ratio for g in gaps if g.group == gap.group and g.row_id != gap.row_id]
-        fraction = max(0.0, median(others)) if others else 0.0
-        out[gap.row_id] = (1 + fraction) / (1 + gap.ratio) - 1
-    return out
+    return {gap.row_id: (1 + held_out_fraction(gap, gaps, lambda g: g.row_id != gap.row_id)) / (1 + gap.ratio) - 1
+            for gap in gaps}
 
 
 def compare(path: Path) -> list[Comparison]:

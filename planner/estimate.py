@@ -32,7 +32,8 @@ class Estimate(BaseModel):
     gpu_count: int
     parallelism: str
     gpu_memory_gib: Optional[float] = None
-    fits: Optional[bool] = None
+    fits: Optional[bool] = None        # judged by the memory band's upper edge
+    tight: bool = False                # fits at the expected peak only (fit_reason gives the odds)
     fit_reason: str = ""
     hint: str = ""
     memory: MemoryEstimate
@@ -42,6 +43,7 @@ class Estimate(BaseModel):
     hours: Optional[float] = None
     hours_breakdown: dict[str, float] = {}
     assumptions: list[str]
+    warnings: list[str] = []
 
 
 def memory_only(spec: TrainSpec, *, gpu_count: int = 1, parallelism: Optional[Parallelism] = None) -> Estimate:
@@ -90,7 +92,7 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
         *memory.assumptions, *speed.assumptions, *overheads.assumptions(), *pricer.notes] if line))
     return Estimate(
         model=shape.name, framework=spec.framework.value, gpu=gpu.name, gpu_count=gpu_count, parallelism=parallelism.value,
-        gpu_memory_gib=gpu.memory_gib, fits=fits,
+        gpu_memory_gib=gpu.memory_gib, fits=fits, tight=fitter.tight(memory, gpu.memory_gib),
         fit_reason="" if fits else fitter.reason(gpu.name, gpu_count, gpu.memory_gib, memory, parallelism),
         hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib, gpu.name),
         memory=fitter.corrected(memory), speed=speed, tokens_per_sec=tokens_per_sec,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from tunecost.planner import bands
 from tunecost.planner.knobs import MAX_KNOBS, cheapest_fit
 from tunecost.planner.memory import MemoryEstimate, estimate_memory
 from tunecost.planner.shapes import ModelShape
@@ -36,8 +37,27 @@ class Fitter:
         return other
 
     def peak(self, memory: MemoryEstimate) -> float:
-        """Peak GiB per GPU the fit is judged by: the model's estimate times the learned factor."""
+        """Expected peak GiB per GPU: the model's estimate times the learned factor."""
         return memory.peak_gib * self.memory_factor
+
+    def upper(self, memory: MemoryEstimate) -> float:
+        """The band's upper edge times the learned factor: what the fit is judged by (planner/bands.py)."""
+        return max(memory.band_gib[1], memory.peak_gib) * self.memory_factor
+
+    def band_text(self, memory: MemoryEstimate) -> str:
+        """'8.1 GiB (7.6-9.0)': the expected peak and where runs like it measured."""
+        low, high = (x * self.memory_factor for x in memory.band_gib)
+        return f"{self.peak(memory):.1f} GiB ({low:.1f}-{high:.1f})"
+
+    def tight(self, memory: MemoryEstimate, gpu_memory_gib: float) -> bool:
+        """Fits at the expected peak, not at the band's upper edge."""
+        usable = self.headroom * gpu_memory_gib
+        return self.peak(memory) <= usable < self.upper(memory)
+
+    def over_share(self, memory: MemoryEstimate, gpu_memory_gib: float) -> float:
+        """Share of the published runs behind the band that, scaled to this estimate, would exceed usable memory."""
+        return bands.band(self.peak(memory), self.spec.framework.value,
+                          self.spec.method.value).share_over(self.peak(memory), self.headroom * gpu_memory_gib)
 
     def corrected(self, memory: MemoryEstimate) -> MemoryEstimate:
         """The estimate as shown: peak x factor, the difference a 'learned_correction' component (so the
@@ -47,6 +67,7 @@ class Fitter:
         extra = self.peak(memory) - memory.peak_gib
         return memory.model_copy(update={
             "peak_gib": round(self.peak(memory), 3),
+            "band_gib": tuple(round(x * self.memory_factor, 2) for x in memory.band_gib),
             "components_gib": {**memory.components_gib, LEARNED_COMPONENT: round(extra, 6)}})
 
     def memory(self, gpu_count: int, parallelism: Parallelism, spec: Optional[TrainSpec] = None) -> MemoryEstimate:
@@ -57,7 +78,7 @@ class Fitter:
         return self._memory[key]
 
     def fits(self, memory: MemoryEstimate, gpu_memory_gib: float) -> bool:
-        return self.peak(memory) <= self.headroom * gpu_memory_gib
+        return self.upper(memory) <= self.headroom * gpu_memory_gib
 
     def best(self, gpu_count: int, gpu_memory_gib: float,
              spec: Optional[TrainSpec] = None) -> tuple[Parallelism, MemoryEstimate, bool]:
@@ -97,13 +118,18 @@ class Fitter:
                 break
         if found:
             return found[0] + "".join(f"; or {f.removeprefix('fits ')}" for f in found[1:])
-        return (f"nothing tried fits on {gpu} (up to {MAX_KNOBS} of: 8-bit optimizer, smaller micro batch, "
-                "pure bf16, gradient checkpointing, QLoRA, another framework, a shorter --seq-len; up to "
+        return (f"nothing tried fits on {gpu} (up to {MAX_KNOBS} of: 8-bit optimizer, fused loss kernel, smaller "
+                "micro batch, pure bf16, gradient checkpointing, QLoRA, another framework, a shorter --seq-len; up to "
                 f"{HINT_GPU_COUNTS[-1]} GPUs with FSDP): use a GPU with more memory or a smaller model")
 
     def reason(self, gpu: str, gpu_count: int, gpu_memory_gib: float, memory: MemoryEstimate,
                parallelism: Parallelism) -> str:
         topology = "" if gpu_count == 1 else f" with {parallelism.value.upper()} over {gpu_count} GPUs"
         learned = "" if self.memory_factor == 1.0 else f" (x{self.memory_factor:.3f} learned from finished runs)"
-        return (f"needs {self.peak(memory):.1f} GiB per GPU{topology}{learned}; {gpu} has {gpu_memory_gib:.1f} GiB "
+        if self.tight(memory, gpu_memory_gib):
+            share = self.over_share(memory, gpu_memory_gib)
+            return (f"tight: needs {self.band_text(memory)} per GPU{topology}{learned}; {gpu} has "
+                    f"{gpu_memory_gib:.1f} GiB ({self.headroom:.0%} usable): fits at the expected peak, not at the "
+                    f"band's upper edge; {share:.0%} of the published runs like it went over")
+        return (f"needs {self.band_text(memory)} per GPU{topology}{learned}; {gpu} has {gpu_memory_gib:.1f} GiB "
                 f"({self.headroom:.0%} usable)")

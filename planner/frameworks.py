@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from tunecost.planner.spec import Framework, Method
+from tunecost.planner.spec import Framework, LossKernel, Method
 
 LAUNCHABLE = Framework.tunecost
 
@@ -21,7 +21,8 @@ class Stack(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    full_master_fp32: bool        # full fine-tune keeps fp32 weights/grads/states + 16-bit autocast copies
+    full_master_fp32: bool        # under bf16-mixed / fp16 a full fine-tune keeps fp32 weights/grads/states +
+                                  # 16-bit autocast copies (pure --precision bf16 never does)
     adapter_bytes: int            # LoRA / prompt parameters (and their grads, states) per element
     qlora_rest_fp32: bool         # non-quantized params (embeddings, lm_head, norms) upcast to fp32
     logits_bytes_per_vocab: int   # per token at the loss peak
@@ -29,36 +30,66 @@ class Stack(BaseModel):
     nf4_keeps_inputs: bool = False  # 4-bit matmul saves its input for backward (bitsandbytes < 0.42 did)
     double_quant: bool = True     # nf4 absmax quantized again (bnb_4bit_use_double_quant / litgpt bnb.nf4-dq)
     quantized_head: bool = False  # lm_head is 4-bit too (litgpt replaces every nn.Linear, lm_head included)
-    chunked_loss: bool = False    # lm_head + cross-entropy in chunks (no [tokens x vocab] logits): the job's loss
+    loss: LossKernel = LossKernel.torch  # the default loss kernel (a spec's loss_kernel overrides it)
+    mixed_fp32_params: bool = False  # bf16-mixed keeps EVERY parameter in fp32, the frozen base too (Lightning
+                                     # Fabric's bf16-mixed: autocast over fp32 modules; litgpt's default)
     adapter_copies: bool = False  # fp32 adapters under 16-bit autocast: each casts its own copy of its input
     calibrated: bool = True       # a fitted overhead applies (published runs of this stack leave a gap)
+    family: str = ""              # whose published rows its fitted overhead comes from (default: name)
+    pure_bf16_adapters: bool = False  # under --precision bf16 the adapters are bf16 too (else adapter_bytes)
+
+    @property
+    def overhead_family(self) -> str:
+        return self.family or self.name
 
 
-# plain HF Trainer + PEFT defaults (the job before its contract): AutoModel fp32 + Trainer autocast for full; PEFT fp32 adapters (autocast_adapter_dtype);
-# prepare_model_for_kbit_training upcasts every non-4-bit parameter to fp32; transformers' loss upcasts the full
-# [tokens x vocab] logits to fp32 (bf16 logits 2 B + fp32 copy 4 B + fp32 log-softmax grad 4 B + bf16 grad 2 B)
+# Each stack below is read from its code; "@" is the commit the reading was done at.
+#
+# hf: transformers 5.17 Trainer + peft 0.21.2 (@5d602fd). A model loaded in fp32 and trained with bf16=True is
+# mixed precision (fp32 master weights, grads, AdamW states, 16-bit autocast copies); loaded in bf16 it trains in
+# pure bf16 (--precision bf16). PEFT keeps adapters fp32 (get_peft_model(autocast_adapter_dtype=True),
+# src/peft/mapping_func.py). QLoRA: prepare_model_for_kbit_training (src/peft/utils/other.py) upcasts every
+# non-4-bit parameter to fp32. Loss: transformers/loss/loss_utils.py ForCausalLMLoss upcasts the full
+# [tokens x vocab] logits (logits.float()): bf16 logits 2 B + fp32 copy 4 B + fp32 log-softmax grad 4 B + bf16
+# grad 2 B per vocab entry. Gradient checkpointing keeps each layer's input.
 _HF = Stack(name="hf", full_master_fp32=True, adapter_bytes=4, qlora_rest_fp32=True, logits_bytes_per_vocab=12,
             lora_dropout=True)
 # The bundled job is not here: its stack, "tunecost", is derived from the job contract (memory.job_stack).
 STACKS = {
     "hf": _HF,
-    # HF Trainer + PEFT under FSDP with bnb_4bit_quant_storage=bf16: no prepare_model_for_kbit_training (its fp32
-    # casts would mix dtypes inside a shard unit), so embeddings, norms and lm_head stay in the compute dtype
-    "hf-fsdp-qlora": _HF.model_copy(update={"name": "hf-fsdp-qlora", "qlora_rest_fp32": False}),
-    # axolotl: loads in bf16 (full fine-tunes train pure bf16), calls prepare_model_for_kbit_training, then casts
-    # norms and embeddings back to the compute dtype (flash-attention configs); PEFT fp32 adapters; HF loss
+    # HF + PEFT under FSDP with bnb_4bit_quant_storage=bf16, as Answer.AI's fsdp_qlora train.py (@05ed9f2) runs
+    # it: no prepare_model_for_kbit_training (its fp32 casts would mix dtypes inside a shard unit), so embeddings,
+    # norms and lm_head stay in the compute dtype; --precision bf16 casts the whole model to bf16 before PEFT
+    # (train.py: `model.to(torch_dtype)`), and PEFT of its time (0.10, tuners/lora/layer.py update_layer) gave
+    # adapters the base weight's floating dtype: bf16 adapters.
+    "hf-fsdp-qlora": _HF.model_copy(update={"name": "hf-fsdp-qlora", "qlora_rest_fp32": False,
+                                            "pure_bf16_adapters": True}),
+    # axolotl (@067b021, src/axolotl/loaders/model.py): loads in the config's dtype (bf16: full fine-tunes train pure
+    # bf16), calls prepare_model_for_kbit_training for lora/qlora, then (_configure_embedding_dtypes) casts norms
+    # and embeddings back to bf16 for every adapter run; PEFT fp32 adapters; HF's loss unless the config's
+    # plugins enable Cut Cross Entropy (integrations/cut_cross_entropy) or Liger (integrations/liger).
     "axolotl": _HF.model_copy(update={"name": "axolotl", "full_master_fp32": False, "qlora_rest_fp32": False}),
-    # torchtune recipes: pure bf16 (no master copy), bf16 adapters, model output upcast to fp32 before the loss
+    # axolotl before 2024 (@dc71d88, 2023-08): the cast back to bf16 ran only with flash attention, so an
+    # xformers / SDPA config kept prepare_model_for_kbit_training's fp32 norms and embeddings (AXL-01)
+    "axolotl-2023": _HF.model_copy(update={"name": "axolotl-2023", "full_master_fp32": False, "family": "axolotl"}),
+    # torchtune recipes (@bd2a0fc, recipes/configs/*: dtype bf16): pure bf16 (no master copy), bf16 adapters
+    # (torchtune/modules/peft/lora.py), lora_dropout 0.0 in the configs; the model output upcast to fp32 before
+    # torch cross-entropy (recipes/lora_finetune_single_device.py); CEWithChunkedOutputLoss is a
+    # --loss-kernel chunked-like saving not priced here (torchtune's published rows predate it).
     "torchtune": Stack(name="torchtune", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
                        logits_bytes_per_vocab=12, lora_dropout=False),
-    # litgpt bf16-true: pure bf16; lm_head chunked in 16 bit, cross-entropy on 16-bit chunks
-    # (the published litgpt runs are from 2023: bitsandbytes 0.41's MatMul4Bit kept each input for backward)
-    "litgpt": Stack(name="litgpt", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
-                    logits_bytes_per_vocab=6, lora_dropout=True, nf4_keeps_inputs=True, quantized_head=True),
+    # litgpt (@2685705, litgpt/finetune/lora.py): --precision bf16-true is pure bf16; the default, bf16-mixed
+    # (litgpt/utils.py get_default_supported_precision), is Lightning Fabric's autocast over fp32 modules: the
+    # frozen base stays fp32 too, and each matmul saves a bf16 cast of its weight. QLoRA refuses mixed precision.
+    # lm_head chunked in 16 bit, cross-entropy on 16-bit chunks (litgpt/utils.py chunked_cross_entropy).
+    # (The published litgpt runs are from 2023: bitsandbytes 0.41's MatMul4Bit kept each input for backward.)
+    "litgpt": Stack(name="litgpt", full_master_fp32=True, adapter_bytes=2, qlora_rest_fp32=False,
+                    logits_bytes_per_vocab=6, lora_dropout=True, nf4_keeps_inputs=True, quantized_head=True,
+                    mixed_fp32_params=True),
     # litgpt --quantize bnb.nf4 (no double quant): the config-hub and most resource-table QLoRA rows
-    "litgpt-nf4": Stack(name="litgpt-nf4", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
+    "litgpt-nf4": Stack(name="litgpt-nf4", full_master_fp32=True, adapter_bytes=2, qlora_rest_fp32=False,
                         logits_bytes_per_vocab=6, lora_dropout=True, nf4_keeps_inputs=True, quantized_head=True,
-                        double_quant=False),
+                        double_quant=False, mixed_fp32_params=True, family="litgpt"),
 }
 
 
@@ -71,6 +102,7 @@ class Preset(BaseModel):
     title: str
     stack: str
     qlora_stack: str = ""          # a different storage for QLoRA (litgpt's config hub quantizes bnb.nf4)
+    variants: tuple[str, ...] = ()  # older versions' storage, for their published rows (same fitted overhead)
     checked_on: tuple[str, ...] = ()
     basis: str = ""                # where the storage choices come from when no published row checks them
 
@@ -88,13 +120,13 @@ PRESETS = {p.framework: p for p in [
            basis="no published HF Trainer row with a decoder model and stated settings; storage from transformers' "
                  "and PEFT's defaults, the fp32 upcast measured on CPU with bitsandbytes "
                  "(tests/planner/test_memory_cpu.py)"),
-    Preset(framework=Framework.hf_fsdp_qlora, title="HF Trainer + PEFT + FSDP QLoRA (bf16 quant storage)",
+    Preset(framework=Framework.hf_fsdp_qlora, title="HF + PEFT + FSDP (Answer.AI fsdp_qlora; bf16 quant storage)",
            stack="hf-fsdp-qlora",
-           basis="no published row without CPU offload (PS-01 offloads); storage from the HF/PEFT FSDP-QLoRA "
-                 "recipe: no prepare_model_for_kbit_training, bnb_4bit_quant_storage=bf16"),
-    Preset(framework=Framework.axolotl, title="axolotl (HF Trainer + PEFT, bf16 load)", stack="axolotl",
-           basis="no published axolotl row with stated settings; storage from axolotl's model loader (bf16 load, "
-                 "norms and embeddings cast back to bf16 after prepare_model_for_kbit_training)"),
+           checked_on=("AA-01", "AA-02", "AA-03", "AA-04", "AA-05", "AA-06", "AA-07", "AA-08", "AA-09", "AA-10",
+                       "AA-11", "AA-14", "AA-15", "AA-16")),
+    Preset(framework=Framework.axolotl, title="axolotl (HF Trainer + PEFT, bf16 load; CCE/Liger per config)",
+           stack="axolotl", variants=("axolotl-2023",),
+           checked_on=("AX-06", "AX-08", "AX-09", "AXL-01")),
     Preset(framework=Framework.torchtune, title="torchtune recipes (pure bf16)", stack="torchtune",
            checked_on=("TTL2-02", "TTL2-03", "TTL2-05", "TTM-01", "TTM-02", "TTM-03", "TTM-05", "TTLT-01",
                        "TTLT-02", "TTLT-03", "TTLT-04", "TTOPT-02")),

@@ -2,7 +2,7 @@
 
 "What would make it fit" tries combinations of these against the memory model and names the cheapest one that
 fits. Cheapest means the least change to what is trained and how fast: an 8-bit optimizer costs nothing in
-speed; a smaller micro batch with more accumulation keeps the effective batch; pure bf16 drops the fp32 master
+speed; a fused loss kernel (Liger, Cut Cross Entropy) is one config line on HF-based stacks; a smaller micro batch with more accumulation keeps the effective batch; pure bf16 drops the fp32 master
 copy; tunecost's own job is what `launch` runs; checkpointing recomputes a forward (~1/3 slower); another method
 trains something else; another framework is other software; a shorter --seq-len changes the data, so it is the
 last resort (costlier than any three others). The order is the `cost` of each knob.
@@ -16,10 +16,12 @@ from typing import Callable, Iterator
 
 from pydantic import BaseModel, ConfigDict
 
-from tunecost.planner.spec import Framework, Method, Optimizer, Precision, TrainSpec
+from tunecost.planner.spec import Framework, LossKernel, Method, Optimizer, Precision, TrainSpec
 
 MIN_SEQ_LEN = 256          # shorter sequences than this stop being the same fine-tune
 MAX_KNOBS = 3              # changes combined in one suggestion
+# HF-based stacks whose loss a config line swaps for a fused kernel (use_liger_kernel / axolotl's CCE plugin)
+FUSED_LOSS_STACKS = (Framework.hf, Framework.hf_fsdp_qlora, Framework.axolotl)
 
 
 class Level(BaseModel):
@@ -65,6 +67,9 @@ def knobs(spec: TrainSpec) -> tuple[Knob, ...]:
             lv(f"--batch {mb} --grad-accum {spec.grad_accum * spec.micro_batch // mb}", micro_batch=mb,
                grad_accum=spec.grad_accum * spec.micro_batch // mb)
             for mb in _halvings(spec.micro_batch, 1) if spec.micro_batch % mb == 0)))
+    if spec.framework in FUSED_LOSS_STACKS and spec.loss_kernel in (None, LossKernel.torch):
+        out.append(Knob(name="loss kernel", cost=1, ordered=False, levels=tuple(
+            lv(f"--loss-kernel {k.value}", loss_kernel=k) for k in (LossKernel.liger, LossKernel.cce))))
     if spec.method is Method.full and spec.precision.value == "bf16-mixed":
         out.append(Knob(name="precision", cost=3, levels=(lv("--precision bf16", precision=Precision("bf16")),)))
     if spec.framework is not Framework.tunecost:

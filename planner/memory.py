@@ -15,9 +15,10 @@ from pydantic import BaseModel
 
 from tunecost.job import contract
 from tunecost.planner import activations as act
+from tunecost.planner import bands
 from tunecost.planner.frameworks import STACKS, Stack, framework_note, stack_name
 from tunecost.planner.shapes import ModelShape
-from tunecost.planner.spec import Method, Optimizer, Parallelism, Precision, TrainSpec
+from tunecost.planner.spec import Framework, LossKernel, Method, Optimizer, Parallelism, Precision, TrainSpec
 from tunecost.planner.targets import parse_targets
 
 GIB = 2**30
@@ -31,6 +32,15 @@ ALLOCATOR_SLACK = 0.05                           # caching-allocator fragmentati
 # sizes: 11.8 B; tests/planner/test_memory_job_cpu.py).
 LOSS_CHUNK_PEAK_BYTES = 12
 LOSS_HIDDEN_COPIES = 4      # hidden states of the labelled tokens gathered, their gradient, and the scattered one
+# Liger's fused linear cross-entropy (liger_kernel/ops/fused_linear_cross_entropy.py): chunks of about
+# tokens x hidden / vocab rows, the input gradient kept whole. Slope of its op memory over tokens for a frozen-free
+# Llama-3-8B head (../shared/calibration/techniques_2026-12.csv, Liger benchmark rows, 4k..32k tokens):
+# 54 KB per token = 13 B x hidden.
+LIGER_BYTES_PER_HIDDEN = 13
+# Cut Cross Entropy (apple/ml-cross-entropy cce.py): logits are computed blockwise in SRAM and never stored; the
+# backward keeps the hidden states' gradient (compute dtype) and one fp32 log-sum-exp per token. Its README's
+# Gemma-2 benchmark (techniques_2026-12.csv): 1.16 GB for 8192 tokens, almost all of it the classifier's gradient.
+CCE_LSE_BYTES = 4
 OPTIMIZER_STATE_BYTES = {                        # per trainable parameter, beyond the parameter itself
     Optimizer.adamw: None,                       # 2 states in the parameter's dtype (set in estimate_memory)
     Optimizer.adamw_8bit: 2.0,
@@ -39,20 +49,20 @@ OPTIMIZER_STATE_BYTES = {                        # per trainable parameter, beyo
     Optimizer.adafactor: None,                   # factored second moment (set below)
 }
 FSDP_PREFETCH_LAYERS = 2                         # unsharded layers alive at once under FSDP (current + prefetch)
-# What the physics above leaves unexplained on published runs, as a fraction of the modelled allocated peak,
-# per group (see calibration.overhead_group / fit_overheads; tests check these equal a fresh fit).
-# Median of measured / modelled - 1, so the median error is ~0; the fit decision adds context + slack on top.
+# What the physics above leaves unexplained on a framework's own published runs, as a fraction of the modelled
+# allocated peak, per "framework/group" (see calibration.overhead_group / fit_overheads; a test checks these equal
+# a fresh fit). Median of measured / modelled - 1, never negative. A framework whose rows of a group come from
+# fewer than two sources gets the pooled one, "*/group", fitted on every framework's rows.
 CALIBRATED_OVERHEAD = {
-    "qlora": (0.213, "QLoRA"),
-    "full_sharded": (0.313, "full fine-tune, FSDP-sharded"),
-    "bf16": (0.043, "LoRA / full on 16/32-bit weights"),
+    "*/bf16": (0.043, "25 rows of TTL2, TTM, TTLT, TTOPT, LGRT, LGCH, AA"),
+    "*/full_sharded": (0.313, "2 rows of TTL2, TTM"),
+    "*/qlora": (0.131, "24 rows of TTM, LGRT, LGCH, AA, AX, AXL"),
+    "axolotl/qlora": (0.000, "AX-06/08/09, AXL-01"),
+    "litgpt/bf16": (0.043, "LGRT-07/10/12, LGCH-02/05/07/09/11/20/22"),
+    "litgpt/qlora": (0.212, "LGRT-08/09/13, LGCH-03/06/08/10/12/17/21/23"),
+    "torchtune/bf16": (0.001, "TTL2-02/03, TTM-02/03, TTLT-01/02/03/04, TTOPT-02"),
+    "torchtune/full_sharded": (0.313, "TTL2-05, TTM-05"),
 }
-CALIBRATED_ROWS = {
-    "qlora": "TTM-01, LGRT-08/09/13, LGCH-03/06/08/10/12/17/21/23",
-    "full_sharded": "TTL2-05, TTM-05 (torchtune FSDP, 4 x RTX 4090)",
-    "bf16": "TTL2-02/03, TTM-02/03, TTLT-01..04, TTOPT-02, LGRT-07/10/12, LGCH-02/05/07/09/11/20/22",
-}
-
 
 def job_stack(spec: TrainSpec, parallelism: Parallelism) -> Stack:
     """The bundled job (tunecost.job), derived from its contract: nothing restated here."""
@@ -61,14 +71,27 @@ def job_stack(spec: TrainSpec, parallelism: Parallelism) -> Stack:
                  adapter_bytes=int(contract.DTYPE_BYTES[st.trainable]),
                  qlora_rest_fp32=st.rest == "fp32" and st.compute != "fp32", logits_bytes_per_vocab=12,
                  lora_dropout=contract.DEFAULTS.dropout > 0, double_quant=st.double_quant,
-                 chunked_loss=st.loss == "chunked", adapter_copies=st.trainable != st.compute, calibrated=False)
+                 loss=LossKernel.chunked if st.loss == "chunked" else LossKernel.torch,
+                 adapter_copies=st.trainable != st.compute, calibrated=False)
+
+
+def loss_kernel(spec: TrainSpec, st: Stack) -> LossKernel:
+    """The loss the run computes: the spec's --loss-kernel, else the framework's default (the bundled job always
+    runs its own, from its contract)."""
+    return st.loss if st.name == "tunecost" or spec.loss_kernel is None else LossKernel(spec.loss_kernel)
 
 
 def loss_buffer_bytes(spec: TrainSpec, shape: ModelShape, st: Stack, tokens: int, act_bytes: int) -> float:
-    """The loss's own memory at the backward peak: the whole [tokens x vocab] fp32 picture for HF's loss, one
-    chunk of it plus the gathered hidden states for the job's chunked loss."""
-    if not st.chunked_loss:
+    """The loss's own memory at the backward peak: the whole [tokens x vocab] fp32 picture for torch's loss, one
+    chunk of it plus the gathered hidden states for the job's chunked loss, hidden-sized buffers for the fused
+    kernels (Liger, Cut Cross Entropy) that never hold full-vocabulary logits."""
+    kernel = loss_kernel(spec, st)
+    if kernel is LossKernel.torch:
         return float(st.logits_bytes_per_vocab * shape.vocab_size * tokens)
+    if kernel is LossKernel.liger:
+        return float(LIGER_BYTES_PER_HIDDEN * shape.hidden_size * tokens)
+    if kernel is LossKernel.cce:
+        return float((act_bytes * shape.hidden_size + CCE_LSE_BYTES) * tokens)
     chunk = min(tokens, contract.loss_chunk_tokens(shape.vocab_size))
     return float(LOSS_CHUNK_PEAK_BYTES * chunk * shape.vocab_size
                  + LOSS_HIDDEN_COPIES * act_bytes * shape.hidden_size * tokens)
@@ -77,7 +100,9 @@ def loss_buffer_bytes(spec: TrainSpec, shape: ModelShape, st: Stack, tokens: int
 class MemoryEstimate(BaseModel):
     """Peak memory per GPU in GiB, by component, with the assumptions behind it."""
 
-    peak_gib: float               # what the fit decision uses: allocated + allocator slack + CUDA context
+    peak_gib: float               # the expected peak: allocated + allocator slack + CUDA context
+    band_gib: tuple[float, float] = (0.0, 0.0)  # where runs like it measured (planner/bands.py); the fit uses [1]
+    band_basis: str = ""
     reserved_gib: float = 0.0     # allocated + slack: what the job records (torch.cuda.max_memory_reserved)
     components_gib: dict[str, float]
     trainable_params: int
@@ -111,12 +136,13 @@ def _adafactor_bytes(spec: TrainSpec, shape: ModelShape, trainable: int) -> floa
     return 4.0 * trainable / spec.rank  # LoRA A (in x r), B (r x out): about (in + out) per adapter
 
 
-def overhead_group(spec: TrainSpec, shards: int) -> str:
-    """Which calibrated overhead applies: sharded full fine-tunes (their gap scales with sharded trainable
-    state), 4-bit runs, else runs on plain 16/32-bit weights (LoRA, single-GPU full, LoRA under FSDP)."""
+def overhead_group(spec: TrainSpec, shards: int, family: str) -> str:
+    """Which calibrated overhead applies: the framework's own, for sharded full fine-tunes (their gap scales with
+    sharded trainable state), 4-bit runs, else runs on plain 16/32-bit weights (LoRA, single-GPU full, LoRA
+    under FSDP)."""
     if spec.method is Method.full and shards > 1:
-        return "full_sharded"
-    return "qlora" if spec.method is Method.qlora else "bf16"
+        return f"{family}/full_sharded"
+    return f"{family}/{'qlora' if spec.method is Method.qlora else 'bf16'}"
 
 
 def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
@@ -132,6 +158,10 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     name = stack or stack_name(spec.framework, spec.method)
     st = job_stack(spec, Parallelism.fsdp if sharded else Parallelism.single) if name == "tunecost" else STACKS[name]
     a = _compute_bytes(spec.precision)
+    mixed = spec.precision in (Precision.bf16_mixed, Precision.fp16)
+    # litgpt bf16-mixed: the frozen base stays fp32 as well (litgpt refuses --quantize with mixed precision, so a
+    # QLoRA there runs bf16-true)
+    fp32_params = mixed and st.mixed_fp32_params and spec.method is not Method.qlora
     total = shape.total_params()
     notes: list[str] = [f"framework storage: {st.name}" if stack else framework_note(spec.framework)]
     method = spec.method
@@ -142,7 +172,7 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     quant_consts = master = trainable_bytes = 0.0
     if method is Method.full:
         trainable = total
-        if spec.precision is not Precision.fp32 and (st.full_master_fp32 or spec.precision is Precision.fp16):
+        if mixed and (st.full_master_fp32 or fp32_params or spec.precision is Precision.fp16):
             param_bytes, weights, master = 4, 2.0 * total, 4.0 * total
             notes.append(f"full {spec.precision.value} mixed precision: fp32 master weights, grads and states; "
                          "16-bit autocast copies of the weights kept for backward")
@@ -150,7 +180,9 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
             param_bytes, weights = a, float(a * total)
             notes.append(f"full {spec.precision.value}: weights, grads and optimizer states in {spec.precision.value}")
     else:
-        param_bytes = 4 if spec.precision is Precision.fp32 else st.adapter_bytes
+        param_bytes = 4 if spec.precision is Precision.fp32 or fp32_params else st.adapter_bytes
+        if st.pure_bf16_adapters and spec.precision is Precision.bf16:
+            param_bytes = 2
         if method is Method.prompt_tuning:
             trainable = spec.virtual_tokens * shape.hidden_size
             notes.append(f"prompt tuning: {spec.virtual_tokens} virtual tokens x hidden {shape.hidden_size} trainable")
@@ -173,6 +205,10 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
             if st.qlora_rest_fp32:
                 notes.append("prepare_model_for_kbit_training upcasts norms/embeddings/lm_head to fp32, so the "
                              "residual stream and what autograd saves of it are fp32 (measured on CPU)")
+        elif fp32_params:
+            weights = 4.0 * total
+            notes.append(f"frozen base weights in fp32 ({spec.precision.value} keeps every parameter fp32 in "
+                         f"{st.name}; autocast makes a 16-bit copy of each weight a matmul saves for backward)")
         else:
             weights = float(a * total)
             notes.append(f"frozen base weights in {spec.precision.value} ({a} B/param)")
@@ -217,7 +253,7 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     if method is Method.qlora and st.nf4_keeps_inputs:
         full_layer += act.linear_inputs_bytes_per_token(shape, a)
     if spec.gradient_checkpointing:
-        resid = 4 if master else a  # fp32 master weights: fp32 embeddings and norms keep the residual stream fp32
+        resid = 4 if master or fp32_params else a  # fp32 embeddings and norms keep the residual stream fp32
         per_token = shape.num_layers * act.checkpointed_layer_bytes_per_token(shape, resid) + full_layer
         notes.append("gradient checkpointing: each layer keeps its input; one layer is recomputed at a time")
     else:
@@ -226,15 +262,29 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     activations = float(per_token * tokens)
     recomputed = float(full_layer * tokens) if spec.gradient_checkpointing else 0.0
     logits = loss_buffer_bytes(spec, shape, st, tokens, a)
+    # autocast's 16-bit copies of fp32 frozen weights, saved by each matmul for backward (one layer's when
+    # checkpointing recomputes layer by layer)
+    casts = 0.0
+    if fp32_params and method is not Method.full:
+        layers = 1 if spec.gradient_checkpointing else shape.num_layers
+        casts = 2.0 * layers * shape.layer_linear_params() / shards
     notes.append(f"activations: {tokens:,} tokens per micro batch in {8 * a}-bit, SDPA/flash attention "
                  "(no seq^2 buffer)")
-    if st.chunked_loss:
+    kernel = loss_kernel(spec, st)
+    if kernel is LossKernel.chunked:
         notes.append(f"loss: chunked linear + cross-entropy, {contract.loss_chunk_tokens(shape.vocab_size):,} "
                      f"tokens a chunk ({LOSS_CHUNK_PEAK_BYTES} B x vocab per chunk token at its backward) + the "
                      "hidden states it gathers; no full-vocabulary logits (liger-kernel's fused kernel on CUDA "
                      "where installed: assumed no larger)")
+    elif kernel is LossKernel.liger:
+        notes.append(f"loss: Liger fused linear cross-entropy, chunked logits ({LIGER_BYTES_PER_HIDDEN} B x hidden "
+                     "per token, Liger's benchmark); no full-vocabulary logits")
+    elif kernel is LossKernel.cce:
+        notes.append("loss: Cut Cross Entropy, logits never stored (hidden-state gradient + fp32 log-sum-exp per "
+                     "token)")
     else:
-        notes.append(f"loss: {st.logits_bytes_per_vocab} B x vocab per token at the backward peak")
+        notes.append(f"loss: lm_head then torch cross-entropy, {st.logits_bytes_per_vocab} B x vocab per token at "
+                     "the backward peak (full-vocabulary logits)")
 
     # ---- dequantization buffer: a 4-bit matmul dequantizes its whole weight to the compute dtype (forward for
     # more than a few rows, backward always), one weight at a time
@@ -256,9 +306,9 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
         grads_at_bwd = min(grads, param_bytes * shape.vocab_size * shape.hidden_size / shards)
     else:
         grads_at_bwd = grads
-    backward = {**static, "gradients": grads_at_bwd + ddp_buckets, "activations": activations, "logits": logits,
-                "dequant_buffer": dequant}
-    if st.chunked_loss:
+    backward = {**static, "gradients": grads_at_bwd + ddp_buckets, "activations": activations + casts,
+                "logits": logits, "dequant_buffer": dequant}
+    if kernel is LossKernel.chunked:
         # The chunked loss frees its buffers before the first layer's backward recomputes that layer and
         # dequantizes its weights: two moments, the larger one is the backward peak.
         at_layer = {**backward, "logits": 0.0}
@@ -270,12 +320,16 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     chosen = backward if sum(backward.values()) >= sum(step.values()) else step
     if chosen is step:
         notes.append("peak at the optimizer step (gradients + optimizer temporaries exceed activations)")
-    if st.calibrated:
-        group = overhead_group(spec, shards)
-        fraction, label = CALIBRATED_OVERHEAD[group]
+    group = overhead_group(spec, shards, st.overhead_family)
+    if group not in CALIBRATED_OVERHEAD:  # no published rows of this framework: every framework's rows
+        group = "*/" + group.split("/", 1)[1]
+    if st.calibrated and group in CALIBRATED_OVERHEAD:
+        fraction, rows = CALIBRATED_OVERHEAD[group]
         chosen["calibrated_overhead"] = fraction * sum(chosen.values())
-        notes.append(f"calibrated overhead ({label}): +{fraction:.1%} of the modelled peak, the median gap between "
-                     f"this model and published peaks it does not explain (fitted on {CALIBRATED_ROWS[group]})")
+        notes.append(f"calibrated overhead ({group}): +{fraction:.1%} of the modelled peak, the median gap between "
+                     f"this model and {st.overhead_family}'s published peaks it does not explain (fitted on {rows})")
+    elif st.calibrated:
+        notes.append(f"no published {group} run to fit an overhead on: the modelled tensors alone")
     else:
         notes.append("the job's components are modelled tensor by tensor from its contract and checked against "
                      "a real step on CPU (no fitted overhead)")
@@ -284,6 +338,10 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     notes.append(f"GPU-only, assumed: CUDA context {CUDA_CONTEXT_GIB} GiB + {ALLOCATOR_SLACK:.0%} allocator slack "
                  "(the job records torch.cuda.max_memory_reserved = allocated + slack, without the context)")
     comps = {k: round(v / GIB, 6) for k, v in chosen.items() if v > 0 or k in ("weights", "activations")}
-    return MemoryEstimate(peak_gib=round(sum(chosen.values()) / GIB, 3),
+    peak = round(sum(chosen.values()) / GIB, 3)
+    sure = bands.band(peak, Framework(spec.framework).value, Method(method).value)
+    notes.append(f"band {sure.low_gib:.1f}-{sure.high_gib:.1f} GiB: 10th-90th percentile errors of {sure.basis}; "
+                 "an offer fits when the band's upper edge does")
+    return MemoryEstimate(peak_gib=peak, band_gib=(sure.low_gib, sure.high_gib), band_basis=sure.basis,
                           reserved_gib=round((1 + ALLOCATOR_SLACK) * allocated / GIB, 3), components_gib=comps,
                           trainable_params=int(trainable), assumptions=notes)

@@ -108,7 +108,8 @@ def _assumptions(spec: TrainSpec, shape_source: str, headroom: float, total_gpus
     return _unique([
         f"model shape: {shape_source}",
         f"dataset: {spec.dataset.source}; {spec.epochs:g} epoch(s) = {spec.train_tokens:,} training tokens",
-        f"fits when peak memory per GPU <= {headroom:.0%} of the GPU's memory",
+        f"fits when the memory band's upper edge per GPU <= {headroom:.0%} of the GPU's memory ('tight' when only "
+        "the expected peak does)",
         multi, *model_notes,
         "cost = billed hours x the instance's $/h (whole instance; storage and egress not included)",
     ])
@@ -149,6 +150,7 @@ class Pricer:
             if key not in self.infeasible:
                 self.infeasible[key] = Infeasible(
                     gpu=row.gpu, gpu_count=count, needs_gib=round(fitter.peak(memory), 2), has_gib=round(has, 2),
+                    tight=fitter.tight(memory, has),
                     reason=fitter.reason(row.gpu, count, has, memory, parallelism),
                     hint=fitter.hint(count, has, row.gpu))
             return
@@ -166,6 +168,7 @@ class Pricer:
             provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
             gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
             hours=hours, cost=hours * price, peak_gib_per_gpu=round(fitter.peak(memory), 2), gpu_memory_gib=has,
+            peak_band_gib=tuple(round(x * fitter.memory_factor, 2) for x in memory.band_gib),
             as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
             hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied,
             interconnect=speed.interconnect, interconnect_assumed=speed.interconnect_assumed,

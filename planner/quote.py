@@ -72,6 +72,8 @@ class Quote(BaseModel):
     hours: NonNegative
     cost: Usd
     peak_gib_per_gpu: NonNegative
+    peak_band_gib: tuple[float, float] = Field((0.0, 0.0), description="where published runs like it measured "
+                                               "(planner/bands.py); the fit is judged by its upper edge")
     gpu_memory_gib: NonNegative
     as_of: str
     source: str
@@ -102,6 +104,7 @@ class Infeasible(BaseModel):
     has_gib: float
     reason: str
     hint: str
+    tight: bool = False  # fits at the expected peak, not at the band's upper edge (the reason gives the odds)
 
 
 def checkpoint_gb(spec: TrainSpec, trainable_params: int) -> float:

@@ -56,6 +56,15 @@ class Framework(str, Enum):
     litgpt = "litgpt"
 
 
+class LossKernel(str, Enum):
+    """How the loss is computed, which decides whether [tokens x vocab] logits ever exist (planner/memory.py)."""
+
+    torch = "torch"        # lm_head then torch cross-entropy on the full fp32-upcast logits (HF, torchtune)
+    cce = "cce"            # Cut Cross Entropy (apple/ml-cross-entropy; axolotl's CutCrossEntropyPlugin)
+    liger = "liger"        # Liger fused linear cross-entropy (chunked logits)
+    chunked = "chunked"    # the bundled job's chunked lm_head + cross-entropy (job/loss.py)
+
+
 class Parallelism(str, Enum):
     single = "single"
     ddp = "ddp"
@@ -94,6 +103,7 @@ class TrainSpec(BaseModel):
     epochs: Finite = Field(default=DEFAULTS.epochs, gt=0, le=1000)
     packing: bool = DEFAULTS.packing
     framework: Framework = Framework.tunecost
+    loss_kernel: Optional[LossKernel] = None   # None: the framework's default (planner/frameworks.py)
 
     @model_validator(mode="after")
     def _a_model_and_a_token(self) -> "TrainSpec":

@@ -41,12 +41,36 @@ def refuse_other_framework(framework: str, source: str) -> None:
     """launch runs tunecost's own job only; a plan priced for another stack would train something else."""
     if framework != "tunecost":
         raise UserError(f"{source}: `tunecost launch` runs only its own job, not {framework}; plan it with "
-                        f"--framework tunecost (the default), or train with {framework} yourself")
+                        f"--framework tunecost (the default), launch with --config FILE (the job runs the config's "
+                        f"knobs), or train with {framework} yourself")
+
+
+def as_the_job(workload: Workload) -> tuple[Workload, list[str]]:
+    """A --config workload as the bundled job runs it: the config's knobs the job has (model, method, rank, alpha,
+    targets, seq len, packing, batch, accumulation, checkpointing, optimizer, precision) and a line for each it
+    lacks (the stack's own storage and loss kernel, what the config reader could not model, its GPU layout)."""
+    read = workload.config_read()
+    if read is None or "framework" in workload.flags_given:
+        return workload, []
+    spec = workload.to_spec()
+    lacks = [f"{read.path}: tunecost's job runs it, not {spec.framework.value}: the job's own storage "
+             "(job/contract.py) is planned"] if spec.framework.value != "tunecost" else []
+    if spec.loss_kernel is not None:
+        lacks.append(f"loss kernel {spec.loss_kernel.value}: the job runs its own chunked loss (job/loss.py)")
+    if read.parallelism is not None:
+        lacks.append(f"{read.parallelism.value} from the config: the plan chooses the GPUs and their parallelism")
+    lacks += [f"config: {w}" for w in read.warnings]
+    from tunecost.planner.spec import Framework
+
+    return replace(workload, framework=Framework.tunecost, flags_given=workload.flags_given | {"framework"}), lacks
 
 
 def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], sweep: SweepFlags = None,
                      sweep_file: Optional[Path] = None) -> "Plan":
     """Plan from the workload flags. A local run needs only the spec; a cloud run needs priced offers."""
+    workload, lacks = as_the_job(workload)
+    for line in lacks:
+        sys.stderr.write(f"warning: {line}\n")
     refuse_other_framework(workload.framework.value, f"--framework {workload.framework.value}")
     if not workload.given:
         raise UserError("give a plan file (tunecost plan ... --save plan.json) or the workload flags "

@@ -33,6 +33,18 @@ def _spot_choice(spot: bool, on_demand: bool, any_: bool) -> str:
     return chosen[0] if chosen else "any"
 
 
+def with_config(result, read, command: str) -> None:
+    """Add what --config said to a plan's or estimate's assumptions, and what it could not use to its warnings."""
+    if read is None:
+        return
+    result.assumptions[:0] = read.notes
+    lines = [f"config: {w}" for w in read.warnings]
+    if command == "plan" and read.gpu_count:
+        lines.append(f"config: {read.gpu_count} GPUs ({read.parallelism.value if read.parallelism else 'single'}) "
+                     "in the file; plan searches GPU counts itself (up to --max-gpus)")
+    result.warnings[:0] = lines
+
+
 def _warn(warnings: list[str]) -> None:
     from tunecost.launcher.views.safe_text import clean
 
@@ -99,6 +111,7 @@ def plan(
         result = price_sweep(points, load_prices(user_csv=prices), offers=sweep_offers, budget=budget, **args)
     else:
         result = optimize(spec, load_prices(user_csv=prices), budget=budget, **args)
+        with_config(result, workload.config_read(), "plan")
     text = result.model_dump_json(indent=2)
     for path, flag in ((save, "--save"), (html, "--html")):
         if path is not None:
@@ -148,8 +161,15 @@ def estimate(
     from tunecost.planner.corrections import load_corrections
     from tunecost.planner.estimate import estimate as run_estimate
 
+    read = workload.config_read()
+    if read is not None and read.gpu_count and gpus == 1:  # --gpus left at 1: the file's GPU count
+        gpus = read.gpu_count
+    if read is not None and read.parallelism and parallelism is None and gpus > 1:
+        parallelism = read.parallelism
     result = run_estimate(workload.to_spec(), gpu, gpu_count=gpus, parallelism=parallelism, headroom=headroom,
                           corrections=load_corrections())
+    with_config(result, read, "estimate")
+    _warn(result.warnings)
     if as_json:
         sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")
         return

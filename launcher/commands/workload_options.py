@@ -17,13 +17,14 @@ from pydantic import ValidationError
 
 from tunecost.planner.dataset_size import CHARS_PER_TOKEN, dataset_size
 from tunecost.planner.errors import UserError
-from tunecost.planner.spec import Framework, Method, Optimizer, Precision, TrainSpec
+from tunecost.planner.spec import Framework, LossKernel, Method, Optimizer, Precision, TrainSpec
 
 _D = {name: f.default for name, f in TrainSpec.model_fields.items()}
 PANEL = "Workload"
 
 # Flag names where they differ from the TrainSpec field, for error messages.
 FLAG_OF_FIELD = {"micro_batch": "--batch", "params_b": "--params", "dataset": "--tokens"}
+OPTION_OF_FIELD = {"micro_batch": "batch", "params_b": "params"}  # Workload field that sets a TrainSpec field
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,35 @@ class Workload:
     epochs: float = _D["epochs"]
     packing: bool = _D["packing"]
     framework: Framework = _D["framework"]
+    loss_kernel: Optional[LossKernel] = None
+    config: Optional[Path] = None
+    flags_given: frozenset[str] = frozenset()  # the flags typed on the command line (they override --config)
 
     @property
     def given(self) -> bool:
-        """True when the user named a model or a size (launch may take a plan.json instead)."""
-        return bool(self.model) or self.params is not None
+        """True when the user named a model, a size or a config (launch may take a plan.json instead)."""
+        return bool(self.model) or self.params is not None or self.config is not None
+
+    def config_read(self) -> Any:
+        """What --config says (planner/configs), or None without --config."""
+        if self.config is None:
+            return None
+        from tunecost.planner.configs import read_config
+
+        return read_config(self.config.expanduser())
+
+    def _from_config(self, values: dict[str, Any]) -> None:
+        """Fill values from --config wherever the matching flag was not typed; the framework follows the file."""
+        read = self.config_read()
+        if read is None:
+            return
+        for field, value in read.fields.items():
+            if OPTION_OF_FIELD.get(field, field) not in self.flags_given:
+                values[field] = value
+        if "params" in self.flags_given and "model" not in self.flags_given:
+            values["model"] = None
+        if "framework" not in self.flags_given:
+            values["framework"] = read.framework()
 
     def to_spec(self) -> TrainSpec:
         """Check every flag and build the TrainSpec; a bad value becomes one UserError naming its flag."""
@@ -70,7 +95,10 @@ class Workload:
             virtual_tokens=self.virtual_tokens, seq_len=self.seq_len, micro_batch=self.batch,
             grad_accum=self.grad_accum, gradient_checkpointing=self.gradient_checkpointing,
             optimizer=self.optimizer, precision=self.precision, epochs=self.epochs, packing=self.packing,
-            framework=self.framework)
+            framework=self.framework, loss_kernel=self.loss_kernel)
+        self._from_config(values)
+        if values.get("loss_kernel") is not None and values["framework"] is Framework.tunecost:
+            values["loss_kernel"] = None  # the bundled job always runs its own loss (job/loss.py)
         if size is not None:
             values["dataset"] = size
         try:
@@ -123,8 +151,23 @@ OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, typer.Option)
                               help="Pack examples into full sequences (else each is cut at --seq-len)")),
     "framework": (Framework, _option(_D["framework"], "--framework", help="Training stack to estimate for; "
                                      "`launch` runs only tunecost's own job")),
+    "loss_kernel": (Optional[LossKernel], _option(None, "--loss-kernel", help="Loss kernel of the stack: torch "
+                                                  "(full logits), cce (Cut Cross Entropy), liger, chunked "
+                                                  "[default: the framework's]")),
+    "config": (Optional[Path], _option(None, "--config", help="Your training config (axolotl, torchtune, litgpt "
+                                       "YAML, or HF TrainingArguments / SFTConfig JSON/YAML): its settings become "
+                                       "the workload; flags given beside it override it")),
 }
-assert set(OPTIONS) == {f.name for f in fields(Workload)}, "every Workload field needs a flag"
+assert set(OPTIONS) | {"flags_given"} == {f.name for f in fields(Workload)}, "every Workload field needs a flag"
+
+
+CONTEXT = "workload_context"  # typer passes the click context to a parameter annotated typer.Context
+
+
+def _typed(ctx: Any, name: str) -> bool:
+    """Was this flag typed on the command line (not left at its default)? Flags typed beside --config win."""
+    source = ctx.get_parameter_source(name) if ctx is not None else None
+    return source is not None and source.name != "DEFAULT"
 
 
 def workload_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -135,9 +178,12 @@ def workload_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
-        workload = Workload(**{name: kwargs.pop(name) for name in OPTIONS})
+        ctx = kwargs.pop(CONTEXT)
+        typed = frozenset(name for name in OPTIONS if _typed(ctx, name))
+        workload = Workload(**{name: kwargs.pop(name) for name in OPTIONS}, flags_given=typed)
         return command(workload=workload, **kwargs)
 
+    added.append(inspect.Parameter(CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
     params = added + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]  # workload panel first in --help
     wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}

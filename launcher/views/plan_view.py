@@ -55,7 +55,8 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
             f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
             + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""),
             "spot" if q.spot else "on-demand", money(q.price_per_hour), hours_text(q.hours), money(q.cost),
-            f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}", q.as_of or "undated", "*" if q.pareto else "")),
+            f"{_with_band(q.peak_gib_per_gpu, q.peak_band_gib)}/{q.gpu_memory_gib:.0f}", q.as_of or "undated",
+            "*" if q.pareto else "")),
             style="bold green" if q == chosen else "dim" if not q.launchable else None)
     notes = [text for flag, text in ((any(not q.launchable for q in quotes), "✗ SkyPilot cannot launch it: priced "
                                       "for comparison, never chosen"),
@@ -119,8 +120,8 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
         console.print(
             f"[bold green]Chosen: {money(chosen.cost)}[/] on {escape(chosen.provider)} "
             f"{escape(chosen.instance_type)} ({escape(', '.join(filter(None, where)))}) in about "
-            f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak {chosen.peak_gib_per_gpu:.1f} "
-            "GiB per GPU")
+            f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak "
+            f"{_with_band(chosen.peak_gib_per_gpu, chosen.peak_band_gib)} GiB per GPU")
         console.print(f"hours: {hours_parts(chosen.hours_breakdown)}")
         if chosen.interconnect:
             exposed = chosen.hours_breakdown.get("communication", 0.0)
@@ -148,16 +149,29 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
 def _render_misfits(plan: Plan, console: Console, shown: int) -> None:
     if not plan.infeasible:
         return
-    table = Table(title="Does not fit", title_justify="left", header_style="bold", pad_edge=False,
+    table = Table(title="Does not fit (or tight: fits only at the expected peak)", title_justify="left",
+                  header_style="bold", pad_edge=False,
                   box=box.SIMPLE_HEAD, collapse_padding=True)
     table.add_column("GPU", no_wrap=True)
     table.add_column("why")
     table.add_column("what would make it fit")
     for item in plan.infeasible[:shown]:
-        table.add_row(*map(Text, (f"{item.gpu} x{item.gpu_count}", item.reason, item.hint)))
+        table.add_row(*map(Text, (f"{item.gpu} x{item.gpu_count}" + (" tight" if item.tight else ""), item.reason,
+                                  item.hint)))
     console.print(table)
     if len(plan.infeasible) > shown:
         console.print(f"... and {len(plan.infeasible) - shown} more (see --verbose or --json)")
+
+
+def _with_band(peak: float, band: tuple[float, float]) -> str:
+    """'8.1 (7.6-9.0)', or '8.1' for a plan saved before bands."""
+    return f"{peak:.1f} ({band[0]:.1f}-{band[1]:.1f})" if band[1] else f"{peak:.1f}"
+
+
+def _band(memory: MemoryEstimate) -> str:
+    """'(band 7.6-9.0 GiB) ': where published runs like it measured (planner/bands.py)."""
+    low, high = memory.band_gib
+    return f"(band {low:.2f}-{high:.2f} GiB) " if high else ""
 
 
 def _memory_line(memory: Optional[MemoryEstimate], console: Console) -> None:
@@ -166,13 +180,13 @@ def _memory_line(memory: Optional[MemoryEstimate], console: Console) -> None:
         components = memory.components_gib
         parts = " + ".join(f"{name.replace('_', ' ')} {gib:.2f}" for name, gib in components.items()
                           if gib >= 0.005)
-        console.print(f"[bold]Memory per GPU: {memory.peak_gib:.2f} GiB peak[/] = {parts}")
+        console.print(f"[bold]Memory per GPU: {memory.peak_gib:.2f} GiB peak[/] {_band(memory)}= {parts}")
 
 
 def render_memory(memory: Optional[MemoryEstimate], console: Console) -> None:
     if memory is None or not memory.components_gib:
         return
-    console.print(f"[bold]Memory per GPU: {memory.peak_gib:.2f} GiB peak[/]")
+    console.print(f"[bold]Memory per GPU: {memory.peak_gib:.2f} GiB peak[/] {_band(memory)}")
     table = Table(header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
                   collapse_padding=True)
     table.add_column("component")
@@ -196,7 +210,12 @@ def render_estimate(est: Estimate, console: Console) -> None:
         render_memory(est.memory, console)
         render_assumptions(est.assumptions, console)
         return
-    verdict = "[bold green]fits[/]" if est.fits else f"[bold red]does not fit[/]: {escape(f'{est.fit_reason}; {est.hint}')}"
+    if est.fits:
+        verdict = "[bold green]fits[/]"
+    elif est.tight:
+        verdict = f"[bold yellow]tight[/]: {escape(f'{est.fit_reason}; {est.hint}')}"
+    else:
+        verdict = f"[bold red]does not fit[/]: {escape(f'{est.fit_reason}; {est.hint}')}"
     console.print(f"[bold]{escape(est.model)}[/] on {escape(est.gpu)} x{est.gpu_count} ({est.parallelism}): {verdict}")
     console.print(f"speed: {est.tokens_per_sec:,.0f} tokens/s in total "
                   f"({est.speed.tokens_per_sec_per_gpu:,.0f} per GPU, "

@@ -35,17 +35,20 @@ def test_estimate_prices_the_framework_storage(framework):
 
 
 def test_frameworks_differ_where_their_storage_does():
-    peaks = {f: json.loads(run("estimate", *L8, "--framework", f, "--json").stdout)["memory"]["peak_gib"]
+    parts = {f: json.loads(run("estimate", *L8, "--framework", f, "--json").stdout)["memory"]["components_gib"]
              for f in ("hf", "torchtune", "litgpt")}
-    assert peaks["hf"] > peaks["torchtune"]  # fp32 upcast of embeddings, norms, lm_head (and the residual stream)
-    assert peaks["torchtune"] > peaks["litgpt"]  # litgpt's 16-bit chunked loss vs torchtune's fp32 logits
+    # fp32 upcast of embeddings, norms, lm_head (and the residual stream)
+    assert parts["hf"]["weights"] > parts["torchtune"]["weights"]
+    assert parts["hf"]["activations"] > parts["torchtune"]["activations"]
+    assert parts["torchtune"]["logits"] > parts["litgpt"]["logits"]  # litgpt's 16-bit chunked loss vs fp32 logits
+    # (the totals also carry each framework's own fitted overhead: litgpt's 2023 QLoRA rows sit 21 % over physics)
 
 
 def test_each_preset_cites_exactly_the_memory_rows_the_calibration_runs_with_its_storage():
     """checked_on = the calibration cases (memory compared) whose stack is one of the preset's, no more, no less."""
     for preset in PRESETS.values():
         assert preset.checked_on or preset.basis, preset.framework
-        own = {preset.stack, preset.qlora_stack} - {""}
+        own = {preset.stack, preset.qlora_stack, *preset.variants} - {""}
         rows = {c.row_id for c in CASES if c.memory and c.stack in own}
         assert set(preset.checked_on) == rows, preset.framework
     assert set(STACKS) | {"tunecost"} >= {p.stack_for(m) for p in PRESETS.values() for m in Method}

@@ -20,12 +20,15 @@ SCORED = score(RUNS, FTUNE)
 
 def test_leave_one_source_out_never_fits_on_the_rows_it_scores():
     """Two sources in one group: each source is scored with the other's median only."""
-    gaps = [PhysicsGap(row_id="AA-1", group="g", ratio=0.10), PhysicsGap(row_id="AA-2", group="g", ratio=0.30),
-            PhysicsGap(row_id="BB-1", group="g", ratio=0.50), PhysicsGap(row_id="CC-1", group="h", ratio=0.2)]
+    gaps = [PhysicsGap(row_id="AA-1", group="f/g", ratio=0.10), PhysicsGap(row_id="AA-2", group="f/g", ratio=0.30),
+            PhysicsGap(row_id="BB-1", group="f/g", ratio=0.50), PhysicsGap(row_id="CC-1", group="f/h", ratio=0.2),
+            PhysicsGap(row_id="DD-1", group="e/g", ratio=0.0)]
     loso = leave_one_source_out(gaps)
     assert loso["AA-1"] == pytest.approx(1.5 / 1.1 - 1) and loso["AA-2"] == pytest.approx(1.5 / 1.3 - 1)
     assert loso["BB-1"] == pytest.approx(1.2 / 1.5 - 1)  # median of AA-1, AA-2
-    assert loso["CC-1"] == pytest.approx(1 / 1.2 - 1)    # alone in its group: no constant left to fit
+    assert loso["CC-1"] == pytest.approx(1 / 1.2 - 1)    # alone in its group and its pool: no constant left
+    # framework e has no other source: the pooled */g rows of other sources (AA-1, AA-2, BB-1) give its constant
+    assert loso["DD-1"] == pytest.approx(1.3 / 1.0 - 1)
 
 
 def test_leave_one_source_out_is_no_better_than_in_sample_on_the_published_rows():
@@ -58,4 +61,5 @@ def test_every_scored_row_has_a_recorded_ftune_answer_made_with_its_settings():
 def test_rows_are_grouped_by_the_framework_they_ran():
     frameworks = {s.row_id: s.framework for s in SCORED}
     assert frameworks["TTM-01"] == "torchtune" and frameworks["LGCH-08"] == "litgpt"
-    assert {framework_of(c).value for c in CASES} == {"torchtune", "litgpt"}
+    assert frameworks["AA-06"] == "hf-fsdp-qlora" and frameworks["AX-06"] == frameworks["AXL-01"] == "axolotl"
+    assert {framework_of(c).value for c in CASES} == {"torchtune", "litgpt", "hf-fsdp-qlora", "axolotl"}

@@ -80,7 +80,7 @@ def test_the_hint_flags_make_the_real_cli_estimate_fit(fields, name):
 def test_a_smaller_micro_batch_keeps_the_effective_batch():
     spec = TrainSpec(model="meta-llama/Llama-3.1-8B", method="lora", micro_batch=8, grad_accum=2,
                      gradient_checkpointing=False)
-    hint = _fitter(spec).hint(1, 22.35, "L4")
+    hint = _fitter(spec).hint(1, 40.0, "A100")
     batch, accum = map(int, re.search(r"--batch (\d+) --grad-accum (\d+)", hint).groups())
     assert batch < 8 and batch * accum == 8 * 2
 
