@@ -24,8 +24,12 @@ def frame(pts) -> pd.DataFrame:
 
 
 def summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    g = df.groupby(by)["factor"]
-    return pd.DataFrame({"n": g.size(), "median": g.median(), "p90": g.quantile(0.9), "max": g.max()}).round(2)
+    """Factor quantiles per group, and which side the model errs on: rows predicted too fast (pred > measured)
+    and the median signed ratio predicted / measured."""
+    g = df.groupby(by)
+    return pd.DataFrame({"n": g.size(), "median": g["factor"].median(), "p90": g["factor"].quantile(0.9),
+                         "max": g["factor"].max(), "too fast": g["signed"].apply(lambda s: int((s > 1).sum())),
+                         "median pred/meas": g["signed"].median()}).round(2)
 
 
 def overall(df: pd.DataFrame, label: str) -> dict:
@@ -49,14 +53,19 @@ def main() -> None:
           f"({', '.join(used['dequant_bytes_per_param'])})")
     inside, loso = frame(points(SPEED_CASES, rows, constants)), frame(leave_one_source_out(SPEED_CASES, rows))
     print(f"\n## Summary ({GOAL})\n")
-    tt, lg = loso[~loso["source"].str.startswith("LG")], loso[loso["source"].str.startswith("LG")]
+    tt, lg = loso[loso["source"].str.startswith("TT")], loso[loso["source"].str.startswith("LG")]
+    aa = loso[loso["source"] == "AA"]
     print(pd.DataFrame([overall(inside, "in-sample"), overall(loso, "leave-one-source-out"),
-                        overall(tt, "LOSO, 15 torchtune tokens/s rows"), overall(lg, "LOSO, 18 litgpt wall-time rows")])
+                        overall(tt, "LOSO, 15 torchtune tokens/s rows"), overall(lg, "LOSO, 18 litgpt wall-time rows"),
+                        overall(aa, "LOSO, 16 Answer.AI fsdp_qlora rows")])
           .to_markdown(index=False))
     print("\n## Leave-one-source-out by source\n")
     print(summary(loso, ["source"]).to_markdown())
     print("\n## Leave-one-source-out by method and GPU class\n")
     print(summary(loso, ["method", "gpu_class"]).to_markdown())
+    print("\n## Leave-one-source-out by GPU class and parallelism (link: nvlink, pcie_host = PCIe without P2P)\n")
+    print(summary(loso.assign(link=loso["link"].replace("", "-")), ["gpu_class", "parallelism", "link"])
+          .to_markdown())
     print("\n## Every row: tokens/s per GPU, in-sample and leave-one-source-out\n")
     table = inside[["row_id", "method", "gpu_class", "gpus", "measured", "predicted", "factor"]].copy()
     table["LOSO predicted"] = loso.set_index("row_id").loc[table["row_id"], "predicted"].values

@@ -125,7 +125,7 @@ class JobConfig:
     eval_fraction: float = 0.0
     eval_file: Optional[str] = None
     skip_bad_rows: bool = False
-    save_steps: int = 50
+    save_steps: int = 50  # 0: save every save_minutes only (the planned interval), no step-based or final checkpoint
     save_minutes: float = 30.0
     keep_checkpoints: int = 2
     price_per_hour: Optional[float] = None
@@ -184,11 +184,14 @@ def _check(c: JobConfig) -> None:
                 check(value, kind)
             except ValueError as err:
                 raise JobError(f"config key '{key}' is {value!r}: {str(err).lower()}") from None
-    positive = ("rank", "virtual_tokens", "micro_batch", "grad_accum", "seq_len", "save_steps", "keep_checkpoints",
+    positive = ("rank", "virtual_tokens", "micro_batch", "grad_accum", "seq_len", "keep_checkpoints",
                 "logging_steps")
     for key in positive:
         if getattr(c, key) <= 0:
             raise JobError(f"config key '{key}' is {getattr(c, key)}; it must be a positive integer")
+    if c.save_steps < 0:
+        raise JobError(f"config key 'save_steps' is {c.save_steps}; use a positive integer, or 0 to save every "
+                       "save_minutes only")
     if not 0.0 <= c.eval_fraction < 1.0:
         raise JobError(f"config key 'eval_fraction' is {c.eval_fraction}; use a fraction in [0, 1)")
     if c.max_steps <= 0 and c.epochs <= 0:

@@ -89,6 +89,25 @@ def storage(method: str, precision: str, parallelism: str = "single") -> Storage
 
 DTYPE_BYTES = {"nf4": 0.5, "bf16": 2, "fp16": 2, "fp32": 4}
 
+# ---- checkpoints: what one checkpoint-<step> folder of the job holds (HF Trainer's save)
+
+# Optimizer state saved per trainable parameter, in units of the parameter's own bytes (torch AdamW: exp_avg and
+# exp_avg_sq in the parameter's dtype) or in bytes where the state has its own dtype (bitsandbytes 8-bit AdamW:
+# two uint8 states; its per-block absmax is < 0.1 B). The job's SGD has no momentum and its Adafactor no first
+# moment and a factored second one (a row and a column per matrix), so their state is ~0 per parameter.
+OPTIMIZER_STATE_PER_PARAM = {"adamw": ("param", 2.0), "adamw-8bit": ("bytes", 2.0),
+                             "paged-adamw-8bit": ("bytes", 2.0), "sgd": ("bytes", 0.0), "adafactor": ("bytes", 0.0)}
+
+
+def checkpoint_bytes_per_param(method: str, precision: str, optimizer: str) -> float:
+    """Bytes one checkpoint holds per trainable parameter: the trainable weights in their storage dtype (PEFT
+    saves the adapter alone for LoRA, QLoRA and prompt tuning; a full fine-tune saves every weight, fp32 master
+    weights under bf16-mixed) plus optimizer.pt. Scheduler, RNG and trainer state are kilobytes. The planner
+    sizes checkpoint writes with this; tests/job/test_checkpoint_size.py checks it against a saved folder."""
+    weight = DTYPE_BYTES[storage(method, precision).trainable]
+    unit, amount = OPTIMIZER_STATE_PER_PARAM[optimizer]
+    return weight + (amount * weight if unit == "param" else amount)
+
 # ---- the loss: chunked linear + cross-entropy (liger-kernel's fused kernel on CUDA where installed)
 
 LOSS_CHUNK_ELEMENTS = 2**24  # logits per chunk (tokens x vocab): 64 MiB in fp32, whatever the vocabulary

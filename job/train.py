@@ -135,7 +135,10 @@ def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, st):
         per_device_eval_batch_size=cfg.micro_batch, gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, logging_steps=cfg.logging_steps,
-        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=None, seed=cfg.seed,
+        # save_steps 0: the planned interval alone (StopAndSave, every save_minutes); no checkpoint at the end,
+        # where the outputs are saved anyway
+        save_strategy="steps" if cfg.save_steps else "no", save_steps=cfg.save_steps or 500, save_total_limit=None,
+        seed=cfg.seed,
         report_to=cfg.report_to, bf16=st.autocast and st.compute == "bf16", fp16=st.autocast and st.compute == "fp16",
         gradient_checkpointing=bool(cfg.gradient_checkpointing), prediction_loss_only=True,
         gradient_checkpointing_kwargs={"use_reentrant": st.checkpointing == "reentrant"}, optim=OPTIM[cfg.optimizer],

@@ -96,7 +96,7 @@ def _root(
 
 def _register() -> None:
     """Every command, named here once: the command modules declare functions and know nothing of the app."""
-    from tunecost.launcher.commands import demo, launch, plan, prices, report
+    from tunecost.launcher.commands import demo, launch, plan, prices, report, stop
     from tunecost.launcher.commands.common_options import finite_float_flags
 
     app.command("plan")(plan.plan)
@@ -104,6 +104,7 @@ def _register() -> None:
     app.add_typer(prices.prices_app, name="prices")
     app.command("launch")(launch.launch)
     app.command("runs")(launch.runs)
+    app.command("stop")(stop.stop)
     app.command("report")(report.report)
     app.command("calibrate")(report.calibrate_cmd)
     app.command("demo")(demo.demo)

@@ -31,10 +31,24 @@ class Correction(BaseModel):
     run_ids: list[str]
 
 
+class LearnedRate(BaseModel):
+    """Spot preemptions per instance-hour on one provider and instance class (1 GPU, or 8 and more), counted from
+    the recoveries of finished managed runs: recoveries / (hours x nodes)."""
+
+    provider: str
+    min_gpus: int
+    rate: float
+    recoveries: int
+    node_hours: float
+    runs: int
+    run_ids: list[str]
+
+
 class Corrections(BaseModel):
     version: int = 1
     updated_at: Optional[datetime] = None
     factors: list[Correction] = []
+    preemption: list[LearnedRate] = []
 
     def find(self, gpu: str, method: str) -> Optional[Correction]:
         """The factor for this GPU (case-insensitive) and method, if one was learned."""

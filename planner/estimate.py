@@ -86,7 +86,8 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
         fits = fitter.fits(memory, gpu.memory_gib)
     speed = estimate_speed(spec, shape, gpu, gpu_count=gpu_count, parallelism=parallelism)
     tokens_per_sec = speed.tokens_per_sec_per_gpu * gpu_count  # speed's per-GPU figure includes DDP/FSDP scaling
-    hours, parts, _ = pricer.billed_hours(gpu.name, memory, speed, tokens_per_sec, spot=False)
+    risk = pricer.risk("", gpu_count, 1, False, memory)  # on demand on no provider in particular
+    hours, parts, _, _ = pricer.billed_hours(gpu.name, speed, tokens_per_sec, risk)
     assumptions = list(dict.fromkeys(line for line in [
         f"model shape: {shape.source}", f"dataset: {spec.dataset.source}",
         *memory.assumptions, *speed.assumptions, *overheads.assumptions(), *pricer.notes] if line))

@@ -14,7 +14,7 @@ from tunecost.planner.memory import MemoryEstimate, estimate_memory
 from tunecost.planner.shapes import ModelShape
 from tunecost.planner.spec import Parallelism, TrainSpec
 
-HINT_GPU_COUNTS = (2, 4, 8, 16)
+HINT_GPU_COUNTS = (2, 4, 8, 16, 32, 64)
 LEARNED_COMPONENT = "learned_correction"  # peak GiB added (or taken off) by a factor from tunecost calibrate
 MULTI_NODE_MIN_GPUS = 8  # scale out only full 8-GPU nodes, as multi-node training is done in practice
 
@@ -93,16 +93,27 @@ class Fitter:
         return Parallelism.fsdp, fsdp, self.fits(fsdp, gpu_memory_gib)
 
     def topology(self, gpu_count: int, gpu_memory_gib: float) -> tuple[int, Parallelism, MemoryEstimate, bool]:
-        """(nodes, parallelism, memory, fits) for an instance of gpu_count GPUs: one instance when it holds the
-        job; else, for instances of 8+ GPUs, the fewest of them that hold the job with FSDP within max_gpus."""
-        parallelism, memory, fits = self.best(gpu_count, gpu_memory_gib)
-        nodes = 2
-        while not fits and gpu_count >= MULTI_NODE_MIN_GPUS and gpu_count * nodes <= self.max_gpus:
-            sharded = self.memory(gpu_count * nodes, Parallelism.fsdp)
-            if self.fits(sharded, gpu_memory_gib):
-                return nodes, Parallelism.fsdp, sharded, True
-            nodes += 1
-        return 1, parallelism, memory, fits
+        """(nodes, parallelism, memory, fits) for an instance of gpu_count GPUs: the fewest nodes that hold the
+        job (see topologies), else one node and why it does not fit."""
+        found = self.topologies(gpu_count, gpu_memory_gib)
+        if found:
+            return (*found[0], True)
+        parallelism, memory, _ = self.best(gpu_count, gpu_memory_gib)
+        return 1, parallelism, memory, False
+
+    def topologies(self, gpu_count: int, gpu_memory_gib: float) -> list[tuple[int, Parallelism, MemoryEstimate]]:
+        """Every node count worth pricing for an instance of gpu_count GPUs, within max_gpus in all: the fewest
+        that hold the job, then twice, four times ... as many (faster, at a similar cost). Several nodes only for
+        instances of 8+ GPUs, as multi-node training is done in practice; each node count picks DDP or FSDP."""
+        most = self.max_gpus // gpu_count if gpu_count >= MULTI_NODE_MIN_GPUS else 1
+        found: list[tuple[int, Parallelism, MemoryEstimate]] = []
+        nodes = 1
+        while nodes <= max(most, 1):
+            parallelism, memory, fits = self.best(gpu_count * nodes, gpu_memory_gib)
+            if fits:
+                found.append((nodes, parallelism, memory))
+            nodes = nodes * 2 if found else nodes + 1
+        return found
 
     def hint(self, gpu_count: int, gpu_memory_gib: float, gpu: str = "this GPU") -> str:
         """The cheapest change of the spec that fits here (planner/knobs.py), and the fewest GPUs of this type
@@ -114,7 +125,7 @@ class Fitter:
         for count in HINT_GPU_COUNTS:
             if count > gpu_count and self.fits(self.memory(count, Parallelism.fsdp), gpu_memory_gib):
                 more = f"on {count}x {gpu} with FSDP"
-                found.append(more if count <= self.max_gpus else f"{more} (--max-gpus {count})")
+                found.append(more if count <= self.max_gpus else f"{more} (--max-nodes {-(-count // 8)})")
                 break
         if found:
             return found[0] + "".join(f"; or {f.removeprefix('fits ')}" for f in found[1:])

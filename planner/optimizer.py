@@ -22,15 +22,43 @@ from tunecost.planner.memory import MemoryEstimate
 from tunecost.planner.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
-from tunecost.planner.quote import Infeasible, Overheads, Quote, checkpoint_gb, hours_breakdown
-from tunecost.planner.shapes import ModelShape, catalog_spelling, resolve_shape
+from tunecost.planner.checkpointing import storage_for
+from tunecost.planner.preemption import run_rate
 from tunecost.planner.providers import launch_problem
+from tunecost.planner.quote import (Infeasible, Overheads, Quote, Risk, checkpoint_gb, choose_risk, hours_breakdown,
+                                    risk_fields)
+from tunecost.planner.shapes import ModelShape, catalog_spelling, resolve_shape
 from tunecost.planner.speed import SpeedEstimate, estimate_speed, peak_tflops
 from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 
 __all__ = ["Pricer", "optimize"]
 
 DEFAULT_TOP_K = 50
+DEFAULT_MAX_NODES = 8  # x 8 GPUs per node: 64 GPUs at most, unless asked
+MUCH_FASTER = 2.0      # a multi-node option is named when it finishes in half the hours or less ...
+AT_MOST_DEARER = 1.5   # ... for at most 1.5x the chosen offer's cost
+
+
+def multi_node_option(chosen: Quote, quotes: list[Quote]) -> Optional[Quote]:
+    """A multi-node quote worth naming beside the choice: the cheapest one cheaper than it, else the cheapest
+    one at least MUCH_FASTER times faster for at most AT_MOST_DEARER its cost; None when the choice is one."""
+    others = [q for q in quotes if q.num_nodes > 1 and q is not chosen]
+    cheaper = [q for q in others if q.cost < chosen.cost]
+    faster = [q for q in others if q.hours * MUCH_FASTER <= chosen.hours and q.cost <= chosen.cost * AT_MOST_DEARER]
+    pick = cheaper or faster
+    return min(pick, key=lambda q: (q.cost, q.hours)) if pick else None
+
+
+def multi_node_line(chosen: Quote, other: Optional[Quote]) -> str:
+    """One line naming that option, or '' when there is none."""
+    if other is None:
+        return ""
+    delta = other.cost - chosen.cost
+    money = f"${other.cost:,.2f} ({'+' if delta >= 0 else '-'}${abs(delta):,.2f})"
+    return (f"multi-node option: {other.provider} {other.instance_type} ({other.gpu} x{other.gpu_count} "
+            f"x{other.num_nodes} nodes, {'spot' if other.spot else 'on-demand'}) in {other.hours:,.1f} h for {money}, "
+            "vs "
+            f"{chosen.hours:,.1f} h chosen")
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -45,13 +73,15 @@ def _within_limits(quotes: list[Quote], budget: Optional[float], deadline_hours:
     if deadline_hours is not None and deadline_hours <= 0:
         raise UserError(f"--deadline must be a positive number of hours (got {deadline_hours:g})")
     in_time = quotes
-    if deadline_hours is not None:
-        in_time = [q for q in quotes if q.hours <= deadline_hours]
+    if deadline_hours is not None:  # spot: its pessimistic hours (the high preemption rate) must make it
+        in_time = [q for q in quotes if q.worst_hours <= deadline_hours]
         if not in_time:
-            fastest = min(quotes, key=lambda q: q.hours)
+            fastest = min(quotes, key=lambda q: q.worst_hours)
             raise UserError(f"no feasible offer finishes within {deadline_hours:g} h; the fastest is "
-                            f"{fastest.provider} {fastest.gpu} x{fastest.gpu_count} at {fastest.hours:.2f} h "
-                            f"(${fastest.cost:,.2f}); raise --deadline or allow more GPUs (--max-gpus)")
+                            f"{fastest.provider} {fastest.gpu} x{fastest.gpu_count * fastest.num_nodes}"
+                            f"{' spot' if fastest.spot else ''} at {fastest.worst_hours:.2f} h"
+                            f"{' at the high preemption rate' if fastest.spot else ''} (${fastest.cost:,.2f}); "
+                            "raise --deadline or allow more GPUs (--max-gpus, --max-nodes)")
     cheapest = in_time[0]
     if budget is not None and cheapest.cost > budget:
         within = f" within {deadline_hours:g} h" if deadline_hours is not None else ""
@@ -103,7 +133,8 @@ def _assumptions(spec: TrainSpec, shape_source: str, headroom: float, total_gpus
                  model_notes: list[str]) -> list[str]:
     """Every basis of the chosen quote's numbers, in the order a reader checks them."""
     multi = (f"{total_gpus} GPUs use {parallelism.value.upper()}: DDP where the replicated model fits, else FSDP; "
-             "several nodes (same 8+ GPU instance type) only when one cannot hold the job, within --max-gpus"
+             "several nodes (same 8+ GPU instance type: the fewest that hold the job, then 2x, 4x ... as many) "
+             "within --max-nodes"
              if total_gpus > 1 else "")
     return _unique([
         f"model shape: {shape_source}",
@@ -142,10 +173,12 @@ class Pricer:
         return self.fitters[gpu]
 
     def add(self, row: Any) -> None:
+        """Quote this offer at every node count worth pricing (Fitter.topologies), or record why it cannot fit."""
         count, has = int(row.gpu_count), float(row.gpu_memory_gib)
         fitter = self.fitter_for(row.gpu)
-        nodes, parallelism, memory, fits = fitter.topology(count, has)
-        if not fits:
+        topologies = fitter.topologies(count, has)
+        if not topologies:
+            parallelism, memory, _ = fitter.best(count, has)
             key = (row.gpu, count, round(has, 1))  # one GPU name may cover variants (RTX 4090 24 / 48 GB)
             if key not in self.infeasible:
                 self.infeasible[key] = Infeasible(
@@ -154,25 +187,31 @@ class Pricer:
                     reason=fitter.reason(row.gpu, count, has, memory, parallelism),
                     hint=fitter.hint(count, has, row.gpu))
             return
-        total = count * nodes
+        for nodes, parallelism, memory in topologies:
+            self._quote(row, fitter, nodes, parallelism, memory)
+
+    def _quote(self, row: Any, fitter: Fitter, nodes: int, parallelism: Parallelism, memory: MemoryEstimate) -> None:
+        count, total = int(row.gpu_count), int(row.gpu_count) * nodes
         link = lookup(str(row.provider), str(row.instance_type), str(row.gpu))
         speed = self._speed(row.gpu, total, parallelism, link, nodes)
         tokens_per_sec = speed.tokens_per_sec_per_gpu * total  # per-GPU speed includes its communication
         price = float(row.price) * nodes
-        hours, parts, hours_factor = self.billed_hours(row.gpu, memory, speed, tokens_per_sec, spot=bool(row.spot),
-                                                       nodes=nodes)
+        risk = self.risk(str(row.provider), count, nodes, bool(row.spot), memory)
+        hours, parts, hours_factor, worst = self.billed_hours(row.gpu, speed, tokens_per_sec, risk)
         applied = {"memory": fitter.memory_factor} if fitter.memory_factor != 1.0 else {}
         if hours_factor is not None:
             applied["hours"] = hours_factor
         self.quotes.append(Quote(
             provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
             gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
-            hours=hours, cost=hours * price, peak_gib_per_gpu=round(fitter.peak(memory), 2), gpu_memory_gib=has,
+            hours=hours, cost=hours * price, peak_gib_per_gpu=round(fitter.peak(memory), 2),
+            gpu_memory_gib=float(row.gpu_memory_gib),
             peak_band_gib=tuple(round(x * fitter.memory_factor, 2) for x in memory.band_gib),
             as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
             hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied,
             interconnect=speed.interconnect, interconnect_assumed=speed.interconnect_assumed,
             communication_hours=round(self.spec.train_tokens / tokens_per_sec / 3600 * speed.communication_share, 6),
+            **risk_fields(risk), pessimistic_hours=worst, pessimistic_cost=worst * price,
             **self.basis(str(row.provider), row.gpu, spot=bool(row.spot), nodes=nodes)))
         self.speed_of[id(self.quotes[-1])] = speed
 
@@ -182,22 +221,31 @@ class Pricer:
         _, assumed = peak_tflops(load_gpus()[gpu], self.spec.precision.compute)
         return {"launchable": not why, "not_launchable_why": why, "speed_assumed": assumed or ""}
 
-    def billed_hours(self, gpu: str, memory: MemoryEstimate, speed: SpeedEstimate, tokens_per_sec: float, *,
-                     spot: bool, nodes: int = 1) -> tuple[float, dict[str, float], Optional[float]]:
-        """(hours, their parts, the learned hours factor or None) on this GPU: the modelled hours times the
-        factor learned for this GPU and method, its line joining `notes`. The learned share is a part of its
-        own, so the parts still add up to the hours. `tunecost estimate` prices its topology with this too."""
-        parts = hours_breakdown(train_tokens=self.spec.train_tokens, tokens_per_sec=tokens_per_sec,
-                                model_gb=self.model_gb,
-                                checkpoint_size_gb=checkpoint_gb(self.spec, memory.trainable_params),
-                                spot=spot, overheads=self.overheads, nodes=nodes, time_shares=speed.time_shares)
+    def risk(self, provider: str, gpus_per_node: int, nodes: int, spot: bool, memory: MemoryEstimate) -> Risk:
+        """Interruption rate, checkpoint write time and interval of this offer (planner/preemption.py,
+        planner/checkpointing.py)."""
+        rate = run_rate(provider, gpus_per_node, nodes, spot, override=self.overheads.preemption_rate_per_hour,
+                        learned=self.corrections)
+        size = checkpoint_gb(self.spec, memory.trainable_params)
+        return choose_risk(rate, size, storage_for(provider).write_gb_per_s, nodes, self.overheads)
+
+    def billed_hours(self, gpu: str, speed: SpeedEstimate, tokens_per_sec: float,
+                     risk: Risk) -> tuple[float, dict[str, float], Optional[float], float]:
+        """(hours, their parts, the learned hours factor or None, pessimistic hours) on this GPU: the modelled
+        hours times the factor learned for this GPU and method, its line joining `notes`. The learned share is a
+        part of its own, so the parts still add up to the hours. The pessimistic hours re-run the interruption
+        model at the high rate with the same interval. `tunecost estimate` prices its topology with this too."""
+        args = dict(train_tokens=self.spec.train_tokens, tokens_per_sec=tokens_per_sec, model_gb=self.model_gb,
+                    risk=risk, overheads=self.overheads, time_shares=speed.time_shares)
+        parts = hours_breakdown(**args)
         modelled = sum(parts.values())
+        high = modelled - parts["rework"] + hours_breakdown(**args, rate=risk.rate.high)["rework"]
         hours, note = self.corrections.adjust_hours(modelled, gpu, self.spec.method.value)
         if not note:
-            return hours, parts, None
+            return hours, parts, None, high
         parts[LEARNED_COMPONENT] = hours - modelled
         self.notes.append(note)
-        return hours, parts, hours / modelled
+        return hours, parts, hours / modelled, high * hours / modelled
 
     def _speed(self, gpu: str, total: int, parallelism: Parallelism, link: Interconnect, nodes: int) -> SpeedEstimate:
         # single-GPU speed does not depend on the link: one estimate per GPU type
@@ -222,18 +270,24 @@ def _split_providers(providers, managed: list[ManagedPrice]) -> tuple[Optional[l
 
 
 def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None, spot: str = "any",
-             max_gpus: int = 8, regions=None, budget: Optional[float] = None,
+             max_gpus: int = 8, max_nodes: int = DEFAULT_MAX_NODES, regions=None, budget: Optional[float] = None,
              deadline_hours: Optional[float] = None, headroom: float = 0.9,
-             preemption_rate_per_hour: float = 0.05, checkpoint_interval_hours: float = 0.5,
+             preemption_rate_per_hour: Optional[float] = None, checkpoint_interval_hours: Optional[float] = None,
              top_k: int = DEFAULT_TOP_K, corrections: Optional[Corrections] = None,
              managed_prices: Optional[list[ManagedPrice]] = None, include_closed: bool = False) -> Plan:
     """Price every offer that fits; rank by cost; mark the (cost, hours) Pareto set; choose within limits.
+
+    `max_gpus` is GPUs per instance; instances of 8+ GPUs are also priced over several nodes, up to `max_nodes`
+    (64 GPUs by default). Spot quotes are priced at their expected interruption rate, and the deadline is
+    checked against their pessimistic hours (the high rate).
 
     `corrections` (learned by `tunecost calibrate --apply`) scale each quote's hours and peak memory for its GPU
     and method before ranking and fitting; each one applied is stated in the assumptions. `managed_prices` (the
     hosted services' table) adds their quotes and a one-line verdict against the chosen offer."""
     if not 0 < headroom <= 1:
         raise UserError(f"headroom must be in (0, 1] (got {headroom:g})")
+    if max_nodes < 1:
+        raise UserError(f"--max-nodes must be at least 1 (got {max_nodes})")
     overheads = Overheads(preemption_rate_per_hour=preemption_rate_per_hour,
                           checkpoint_interval_hours=checkpoint_interval_hours)
     shape = resolve_shape(spec)
@@ -246,7 +300,7 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         raise UserError("no offers match the filters (--providers / --gpu / --region / --spot / --max-gpus); "
                         "loosen them or run `tunecost prices` to see what is offered")
 
-    pricer = Pricer(spec, shape, Fitter(spec, shape, headroom, max_gpus), overheads, corrections)
+    pricer = Pricer(spec, shape, Fitter(spec, shape, headroom, max_gpus * max_nodes), overheads, corrections)
     for row in rows.itertuples(index=False):
         pricer.add(row)
     quotes = pricer.quotes
@@ -264,6 +318,9 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         quote.pareto = on_front
     chosen, shown = _choose(allowed, warnings)
     kept = [q for i, q in enumerate(allowed) if i < top_k or q.pareto or q is chosen]
+    other = multi_node_option(chosen, [q for q in allowed if q.launchable]) if chosen is not None else None
+    if other is not None and other not in kept:
+        kept.append(other)
 
     parallelism = Parallelism(shown.parallelism)
     total = shown.gpu_count * shown.num_nodes
@@ -284,4 +341,5 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
                 prices_as_of=prices.as_of, memory=memory, speed=speed,
                 assumptions=assumptions, warnings=_unique([*prices.warnings, *warnings]),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                managed=managed, managed_verdict=verdict(chosen, managed, spec.train_tokens))
+                managed=managed, managed_verdict=verdict(chosen, managed, spec.train_tokens),
+                multi_node=multi_node_line(chosen, other))

@@ -78,6 +78,8 @@ class Plan(BaseModel):
                                         "can train this model and method, cheapest first (not launchable)")
     managed_verdict: str = Field(default="", description="renting the chosen offer vs the cheapest open-weight "
                                  "managed service, and the break-even size")
+    multi_node: str = Field(default="", description="a cheaper or much faster multi-node option than the "
+                            "chosen one, in one line; empty when none")
     sweep: Optional[Sweep] = None
 
     @field_validator("memory", "speed", mode="before")

@@ -7,7 +7,9 @@ One optimizer step is `grad_accum` micro steps plus the optimizer update:
 - FSDP, each micro step: all-gather of the sharded weights per pass (forward, backward, and the recompute with
   checkpointing; 4-bit weights move as 4-bit) and a reduce-scatter of the gradients. FSDP prefetches the next
   layer while the GPU computes this one, so a micro step takes launch overhead + max(GPU work, communication):
-  the CPU-bound launch overhead hides no communication (litgpt FSDP rows LGRT-16/17 show it adds);
+  the CPU-bound launch overhead hides no communication (litgpt FSDP rows LGRT-16/17 show it adds). Over PCIe
+  without peer-to-peer (one node) the copies are staged through host memory by NCCL's kernels and hide nothing:
+  communication adds to the GPU work (Answer.AI's 2x RTX 3090 LoRA rows AA-03/04, 2.6x too fast overlapped);
 - DDP: one all-reduce of the trainable gradients per optimizer step (no sync while accumulating), hidden behind
   the last backward up to DDP_BACKWARD_OVERLAP of it; the rest adds to the step;
 - optimizer update = step seconds (fixed: zero_grad, clipping, scheduler, logging) + the AdamW update, memory
@@ -47,10 +49,10 @@ class SpeedConstants(BaseModel):
 # ---- fitted: FITTED == speed_calibration.fit() (tests/planner/test_speed_calibration.py); rows each constant
 # was fitted on: benchmarks/speed_calibration.md
 FITTED = SpeedConstants(
-    efficiency={("full", "datacenter"): 0.62, ("full", "workstation"): 0.80,
-                ("lora", "datacenter"): 0.60, ("lora", "workstation"): 0.77,
-                ("qlora", "datacenter"): 0.61, ("qlora", "workstation"): 0.78},
-    launch_seconds=0.00194, step_seconds=0.076, dequant_bytes_per_param=18.7)
+    efficiency={("full", "datacenter"): 0.73, ("full", "workstation"): 0.92,
+                ("lora", "datacenter"): 0.57, ("lora", "workstation"): 0.71,
+                ("qlora", "datacenter"): 0.62, ("qlora", "workstation"): 0.78},
+    launch_seconds=0.00192, step_seconds=0.076, dequant_bytes_per_param=18.8)
 # ---- stated, not fitted
 COMPILE_SPEEDUP = 8998 / 7075   # TTOPT-03 vs TTOPT-02: same run, torch.compile added
 DDP_BACKWARD_OVERLAP = 0.8      # share of the last backward the gradient all-reduce can hide behind (buckets)
@@ -203,7 +205,7 @@ class _Step(BaseModel):
 
 
 def _communication(spec: TrainSpec, shape: ModelShape, n: int, parallelism: Parallelism, bus_gb_s: float,
-                   gpu_work: float, backward: float) -> tuple[float, float, float, str]:
+                   gpu_work: float, backward: float, overlaps: bool = True) -> tuple[float, float, float, str]:
     """(exposed seconds per micro step, exposed seconds per optimizer step, all seconds per optimizer step, note)."""
     if n <= 1 or parallelism is Parallelism.single:
         return 0.0, 0.0, 0.0, ""
@@ -212,6 +214,12 @@ def _communication(spec: TrainSpec, shape: ModelShape, n: int, parallelism: Para
         gather = passes(spec) * weight_bytes(spec, shape) * share / bw
         scatter = grad_bytes(spec, shape) * share / bw
         comm = gather + scatter
+        if not overlaps:  # host-staged PCIe: the copies contend with compute instead of hiding behind it
+            return comm, 0.0, spec.grad_accum * comm, (
+                f"FSDP over {n} GPUs: per micro step {passes(spec)} all-gathers of the weights "
+                f"({weight_bytes(spec, shape) / 1e9:.1f} GB) + a reduce-scatter of "
+                f"{grad_bytes(spec, shape) / 1e9:.2f} GB at {bus_gb_s:.0f} GB/s = {comm:.3f} s per micro step, "
+                "not overlapped: without peer-to-peer the copies are staged through host memory by NCCL kernels")
         return max(0.0, comm - gpu_work), 0.0, spec.grad_accum * comm, (
             f"FSDP over {n} GPUs: per micro step {passes(spec)} all-gathers of the weights "
             f"({weight_bytes(spec, shape) / 1e9:.1f} GB{', 4-bit linears' if spec.method is Method.qlora else ''}) "
@@ -259,7 +267,8 @@ def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: 
                  f"{launch * 1e3:.1f} ms of launch overhead ({c.launch_seconds * 1e3:.2f} ms per layer and pass)")
     backward = local * (passes(spec) - 1) / passes(spec)
     exposed_micro, exposed_step, comm_all, comm_note = _communication(
-        spec, shape, gpu_count, parallelism, link.bus_gb_s(nodes), compute + dequant, backward)
+        spec, shape, gpu_count, parallelism, link.bus_gb_s(nodes), compute + dequant, backward,
+        overlaps=link.kind != "pcie_host" or nodes > 1)
     if comm_note:
         notes.append(comm_note)
         notes.append(f"interconnect: {link.describe(nodes)}")

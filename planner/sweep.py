@@ -23,11 +23,13 @@ ALL_QUOTES = 1_000_000  # a sweep needs every fitting offer of every point to fi
 
 
 def _key(q: Quote) -> tuple:
-    return (q.provider, q.region, q.zone, q.instance_type, q.spot)
+    """One offer at one node count (an 8-GPU instance is quoted over 1, 2, 4 ... nodes)."""
+    return (q.provider, q.region, q.zone, q.instance_type, q.spot, q.num_nodes)
 
 
 def _name(q: Quote) -> str:
-    return f"{q.provider} {q.instance_type} ({q.gpu} x{q.gpu_count}, {'spot' if q.spot else 'on-demand'})"
+    nodes = f" x{q.num_nodes} nodes" if q.num_nodes > 1 else ""
+    return f"{q.provider} {q.instance_type} ({q.gpu} x{q.gpu_count}{nodes}, {'spot' if q.spot else 'on-demand'})"
 
 
 def _shared(plans: list[Plan]) -> list[list[Quote]]:

@@ -32,13 +32,23 @@ def _targets(value: Any) -> Any:
     return value
 
 
+def planned_minutes(offers: Sequence[Quote]) -> Optional[float]:
+    """The checkpoint interval the plan chose (planner/checkpointing.py), in minutes: the shortest among the
+    offers the run may land on, since one config serves them all. None when no offer has one (a plan saved
+    before intervals were planned, or --preemption-rate 0): the job keeps its own save defaults then."""
+    hours = [o.checkpoint_interval_hours for o in offers if o.checkpoint_interval_hours]
+    return round(min(hours) * 60, 3) if hours else None
+
+
 def build_job_config(plan: Plan, *, run_id: str, dataset: str, output_dir: str,
                      price_per_hour: float, budget_usd: Optional[float] = None, model: Optional[str] = None,
                      local: bool = False, overrides: Optional[dict[str, Any]] = None,
                      offers: Sequence[Quote] = ()) -> dict[str, Any]:
     """Job config for this plan. `local` drops GPU-only choices the plan made for its cloud GPU. `offers`: the
     ones the run may land on; one config serves them all, so it shards (FSDP) when any of them was planned
-    sharded: a DDP copy per GPU would not fit there (the job runs one-GPU offers unsharded either way)."""
+    sharded: a DDP copy per GPU would not fit there (the job runs one-GPU offers unsharded either way), and
+    saves at the interval planned for them (save_minutes, save_steps 0) rather than every N steps. A local run
+    keeps the job's own save defaults: the plan's interval was chosen for a cloud offer's interruptions."""
     spec = plan.spec.model_dump(mode="json")
     config: dict[str, Any] = {key: spec[key] for key in _SAME if spec.get(key) is not None}
     for field, key in _RENAMED.items():
@@ -57,6 +67,9 @@ def build_job_config(plan: Plan, *, run_id: str, dataset: str, output_dir: str,
         config.pop("optimizer")
     if offers:
         config["parallelism"] = "fsdp" if any(o.parallelism == "fsdp" for o in offers) else "ddp"
+        minutes = planned_minutes(offers)
+        if minutes is not None:
+            config.update(save_steps=0, save_minutes=minutes)
     config.update(dataset=dataset, output_dir=output_dir, run_id=run_id, price_per_hour=float(price_per_hour))
     if budget_usd is not None:
         config["budget_usd"] = float(budget_usd)

@@ -8,22 +8,26 @@ the run is marked "stopped", and `tunecost launch --local --resume RUN_ID` conti
 from __future__ import annotations
 
 import codecs
+import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
+from tunecost.job.atomic import sweep_temps
 from tunecost.job.checkpoints import newest_complete
 from tunecost.job.config import HUB_ID, model_folder_problem
 from tunecost.job.run_summary import RunSummary, StopReason
 from tunecost.launcher.backends.job_config import build_job_config, write_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.ledger.store import Ledger, now
-from tunecost.launcher.ledger.liveness import (CONFIG_NAME, LOG, SUMMARY, Session, is_alive, proc, read_session,
-                                               session_summary, write_session)
+from tunecost.launcher.ledger.liveness import (CONFIG_NAME, LOG, SUMMARY, Session, live_pids, proc, read_session,
+                                               summary_since, write_session)
 from tunecost.launcher.backends.local_estimate import estimate_local
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
@@ -110,20 +114,41 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
     problem = model_folder_problem(config["model"]) or hub_model_problem(config["model"])
     if problem:  # before anything is written: a bad --model is not a failed run
         raise UserError(f"--model {problem}" if problem.startswith(config["model"]) else f"--model: {problem}")
-    write_job_config(config, folder / CONFIG_NAME)
-    hours = estimate_local(plan, config, JOB_MODEL_IDS.get(config["model"], config["model"]), ledger.home)
+    with _staging(folder):
+        write_job_config(config, folder / CONFIG_NAME)
+        hours = estimate_local(plan, config, JOB_MODEL_IDS.get(config["model"], config["model"]), ledger.home)
+        write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
+        record = ledger.create(RunRecord(
+            id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag, provider="local",
+            instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
+            model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
+            rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
+            estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
+            **(sweep or {}),
+        ))
     if hours is not None:
         echo(f"estimated {hours.hours * 60:.1f} min on this machine ({hours.step_seconds:.2f} s per step)")
-    write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
-    record = ledger.create(RunRecord(
-        id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag, provider="local",
-        instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
-        model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
-        rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
-        estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
-        **(sweep or {}),
-    ))
     return _run(record, ledger, echo, nproc=nproc, note="started", expect=(RunStatus.PENDING,))
+
+
+@contextmanager
+def _staging(folder: Path) -> Iterator[None]:
+    """The new run's folder, removed again (with a runs/ or home folder made for it) if it is not recorded: a
+    refused launch (a full disk, a read-only ledger) leaves nothing behind. The folder is new: its id was drawn
+    free of folders and records (Ledger.new_run_id)."""
+    made = [d for d in (folder.parent.parent, folder.parent) if not d.exists()]
+    try:
+        yield
+    except BaseException as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        for empty in reversed(made):
+            with suppress(OSError):
+                empty.rmdir()
+        if isinstance(err, OSError):
+            fix = ("free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "fix its permissions")
+            raise UserError(f"cannot write the run folder {folder} ({err.strerror or err}); nothing was recorded. "
+                            f"{fix.capitalize()}, or set TUNECOST_HOME to another folder") from None
+        raise
 
 
 def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int] = None) -> RunRecord:
@@ -136,11 +161,16 @@ def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int
     record = ledger.get(run_id)
     if record.status in (RunStatus.PENDING, RunStatus.RUNNING):
         raise UserError(f"run '{run_id}' is still running (its launcher or job process is alive); wait for it, "
-                        "or stop it first")
+                        f"or stop it with `tunecost stop {run_id}`")
     if record.status not in (RunStatus.STOPPED, RunStatus.FAILED):
         raise UserError(f"run '{run_id}' is {record.status}; only a stopped or failed run can be resumed")
-    if not (run_dir(ledger, run_id) / CONFIG_NAME).is_file():
-        raise UserError(f"run '{run_id}' has no job config in {run_dir(ledger, run_id)}; it cannot be resumed")
+    folder = run_dir(ledger, run_id)
+    if not (folder / CONFIG_NAME).is_file():
+        raise UserError(f"run '{run_id}' has no job config in {folder}; it cannot be resumed")
+    alive = live_pids(folder)
+    if alive:  # the ledger says it ended, but a process still trains in its folder: never start a second one
+        raise UserError(f"run '{run_id}' is {record.status} in the ledger, but its job still runs (pid "
+                        f"{', '.join(map(str, alive))}); stop it first with `tunecost stop {run_id}`")
     return _run(record, ledger, echo, nproc=nproc or max(record.gpu_count, 1), note="resumed",
                 expect=(RunStatus.STOPPED, RunStatus.FAILED))
 
@@ -164,6 +194,8 @@ def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str
     The job writes to runs/<id>/job.log, not to a pipe, and runs in its own session: if this launcher dies the
     job carries on to its end, and alive.json lets `runs` tell (reconcile)."""
     folder = run_dir(ledger, record.id)
+    for place in (folder, folder / "output", *(folder / "output").glob("checkpoint-*/")):
+        sweep_temps(place)  # temp files of writers killed mid-write (a dead pid's only)
     resume_step = _checkpoint_step(folder / "output")
     if resume_step is not None:
         note = f"{note} from checkpoint step {resume_step}"
@@ -200,7 +232,7 @@ def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     hours = (time.time() - session.began) / 3600
-    summary = scanner.summary or session_summary(folder / "output", session)
+    summary = scanner.summary or summary_since(folder / "output", session.began)
     record_outcome(record.id, ledger, summary, code, hours, bool(signals), resume_step,
                    last_error=scanner.last_error())
     return ledger.get(record.id)
@@ -271,9 +303,9 @@ def record_outcome(run_id: str, ledger: Ledger, summary: Optional[RunSummary], c
                              gpu=(summary.device if summary else None) or current.gpu)
 
 
-def last_sign_of_life(folder: Path, session: Session) -> float:
+def last_sign_of_life(folder: Path, began: float) -> float:
     """When the session was last seen working: its summary, else its log's last line, else its start."""
-    times = [session.began]
+    times = [began]
     for path in (folder / "output" / SUMMARY, folder / LOG):
         try:
             times.append(path.stat().st_mtime)
@@ -283,19 +315,28 @@ def last_sign_of_life(folder: Path, session: Session) -> float:
 
 
 def reconcile(ledger: Ledger) -> list[str]:
-    """Close every local run whose launcher and job are both gone; returns their ids."""
+    """Close every local run whose launcher and job are both gone; returns their ids.
+
+    A run from a tunecost that wrote no alive.json is closed too once no process runs its job (liveness.py's
+    job_processes): its last session began when it last became running."""
     closed = []
     for record in ledger.list():
         if record.backend != "local" or record.status not in (RunStatus.PENDING, RunStatus.RUNNING):
             continue
         folder = run_dir(ledger, record.id)
         session = read_session(folder)
-        if session is None or is_alive(session.launcher) or is_alive(session.job):
-            continue  # a run from before alive.json, or one still going
-        summary = session_summary(folder / "output", session)
-        hours = max(last_sign_of_life(folder, session) - session.began, 0.0) / 3600
-        who = f"the launcher (pid {session.launcher.pid}) died" + ("" if session.job else " before the job started")
-        if record_outcome(record.id, ledger, summary, None, hours, False, session.resume_step, died=who,
+        if live_pids(folder, session):
+            continue
+        if session is not None:
+            began, resume_step = session.began, session.resume_step
+            who = f"the launcher (pid {session.launcher.pid}) died" + ("" if session.job else " before the job "
+                                                                       "started")
+        else:
+            began, resume_step = (record.history[-1].at if record.history else record.created_at).timestamp(), None
+            who = "no process runs it (an earlier tunecost's run, without alive.json)"
+        summary = summary_since(folder / "output", began)
+        hours = max(last_sign_of_life(folder, began) - began, 0.0) / 3600
+        if record_outcome(record.id, ledger, summary, None, hours, False, resume_step, died=who,
                           expect=(RunStatus.PENDING, RunStatus.RUNNING)):
             closed.append(record.id)
     return closed

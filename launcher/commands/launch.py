@@ -291,9 +291,7 @@ def runs(
     if repair:
         from tunecost.launcher.ledger.repair import repair as rebuild
 
-        backup, rebuilt, skipped = rebuild()
-        _echo((f"moved the old ledger to {backup}; " if backup else "") + f"rebuilt {len(rebuilt)} local runs"
-              + (f"; not rebuilt (cloud runs or no job config): {', '.join(skipped)}" if skipped else ""))
+        _echo(rebuild().message(Ledger().path))
     ledger = Ledger()
     reconcile(ledger)  # a run whose launcher died is shown as what it is, not as running
     dates = date_range(since, until)

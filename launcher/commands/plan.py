@@ -62,7 +62,9 @@ def plan(
     spot: bool = typer.Option(False, "--spot", help="Spot only", rich_help_panel=OFFERS),
     on_demand: bool = typer.Option(False, "--on-demand", help="On-demand only", rich_help_panel=OFFERS),
     any_: bool = typer.Option(False, "--any", help="Spot and on-demand [default]", rich_help_panel=OFFERS),
-    max_gpus: int = typer.Option(8, "--max-gpus", help="Most GPUs per instance", rich_help_panel=OFFERS),
+    max_gpus: int = typer.Option(8, "--max-gpus", help="Most GPUs per instance (node)", rich_help_panel=OFFERS),
+    max_nodes: int = typer.Option(8, "--max-nodes", help="Most instances of 8+ GPUs in one run (multi-node)",
+                                  rich_help_panel=OFFERS),
     region: Optional[List[str]] = typer.Option(None, "--region", help="Only these regions",
                                                rich_help_panel=OFFERS),
     budget: Optional[float] = typer.Option(None, "--budget", help="Most USD to spend", rich_help_panel=OFFERS),
@@ -75,10 +77,13 @@ def plan(
     include_closed: bool = typer.Option(False, "--include-closed", help="Also quote closed-model services "
                                         "(OpenAI, Gemini): another model, not the one planned",
                                         rich_help_panel=OFFERS),
-    preemption_rate: float = typer.Option(0.05, "--preemption-rate", help="Spot preemptions per hour",
-                                          rich_help_panel=MODEL),
-    checkpoint_minutes: float = typer.Option(30.0, "--checkpoint-minutes", help="Minutes between checkpoints",
-                                             rich_help_panel=MODEL),
+    preemption_rate: Optional[float] = typer.Option(None, "--preemption-rate", help="Spot preemptions per "
+                                                    "instance-hour, every provider [default: per provider and "
+                                                    "instance size, pricing_data/preemption.csv]",
+                                                    rich_help_panel=MODEL),
+    checkpoint_minutes: Optional[float] = typer.Option(None, "--checkpoint-minutes", help="Minutes between "
+                                                       "checkpoints [default: per offer, Young/Daly]",
+                                                       rich_help_panel=MODEL),
     headroom: float = typer.Option(0.9, "--headroom", help="Usable share of GPU memory", rich_help_panel=MODEL),
     top: int = top_option(15, "Offers to show"),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON"),
@@ -97,13 +102,16 @@ def plan(
     from tunecost.planner.offers import load_prices
     from tunecost.planner.optimizer import optimize
 
-    if preemption_rate < 0 or checkpoint_minutes <= 0:
+    if (preemption_rate is not None and preemption_rate < 0) or (checkpoint_minutes is not None
+                                                                 and checkpoint_minutes <= 0):
         raise UserError("--preemption-rate must be >= 0 and --checkpoint-minutes > 0")
     spec = workload.to_spec()
     points = sweep_points(workload, sweep, sweep_file)
     args = dict(providers=providers, gpus=gpu, spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus,
-                regions=region, deadline_hours=deadline, headroom=headroom, preemption_rate_per_hour=preemption_rate,
-                checkpoint_interval_hours=checkpoint_minutes / 60, corrections=load_corrections(),
+                max_nodes=max_nodes, regions=region, deadline_hours=deadline, headroom=headroom,
+                preemption_rate_per_hour=preemption_rate,
+                checkpoint_interval_hours=None if checkpoint_minutes is None else checkpoint_minutes / 60,
+                corrections=load_corrections(),
                 managed_prices=load_managed_prices(managed_prices), include_closed=include_closed)
     if points:
         from tunecost.planner.sweep import price_sweep

@@ -140,7 +140,7 @@ def calibrate_cmd(
     ledger = Ledger()
     reconcile(ledger)
     result = calibrate(ledger.list(since=dates.since, until=dates.until, tag=tag))
-    if not result.rows:
+    if not result.rows and not result.rates:
         first = f" (e.g. {result.skipped[0]})" if result.skipped else ""
         raise UserError(f"nothing to calibrate from: {len(result.skipped)} runs in range, none succeeded with a "
                         f"plan estimate{first}; launch from a plan and let it finish")

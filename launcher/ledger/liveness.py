@@ -7,6 +7,10 @@ pid alone can be reused by another process after a reboot; the pair names one pr
 file (not to the launcher's pipe), so it outlives its launcher and finishes: while it lives the run is running;
 once both are gone the job's own run_summary.json (if this session wrote one) says how it ended, else it was
 killed and is `stopped`, resumable from its newest complete checkpoint.
+
+A run folder also counts as alive while any process runs the job on its config (job_processes): that finds the
+job of a run from a tunecost that wrote no alive.json, and guards `launch --resume` and `runs --repair` against a
+ledger that lost track of a live job.
 """
 
 from __future__ import annotations
@@ -56,6 +60,29 @@ def is_alive(p: Optional[Proc]) -> bool:
         return False
 
 
+def job_processes(folder: Path) -> list[psutil.Process]:
+    """Live processes running the training job on a config in this run folder (torchrun's too).
+
+    WHY the command line: it is all a run of an older tunecost (no alive.json) leaves to find its job by, and a
+    job process is the one thing that must never get a second one beside it in the same folder."""
+    inside = str(folder.resolve()) + os.sep, str(folder) + os.sep
+    found = []
+    for candidate in psutil.process_iter(["cmdline", "status"]):  # one that vanishes or is not ours: None
+        args = candidate.info.get("cmdline") or []
+        if candidate.info.get("status") in (None, psutil.STATUS_ZOMBIE) or candidate.pid == os.getpid():
+            continue
+        if any(a.endswith(("job.train", "job/train.py")) for a in args) and any(a.startswith(inside) for a in args):
+            found.append(candidate)
+    return found
+
+
+def live_pids(folder: Path, session: Optional[Session] = None) -> list[int]:
+    """The pids of this run folder's live launcher and job processes; empty when the run is over."""
+    session = session or read_session(folder)
+    pids = [p.pid for p in (session.launcher, session.job) if is_alive(p)] if session else []
+    return pids + [p.pid for p in job_processes(folder) if p.pid not in pids]
+
+
 def write_session(folder: Path, session: Session) -> None:
     atomic_write(folder / ALIVE, session.model_dump_json())
 
@@ -67,11 +94,11 @@ def read_session(folder: Path) -> Optional[Session]:
         return None
 
 
-def session_summary(output_dir: Path, session: Session) -> Optional[RunSummary]:
-    """The job's run_summary.json if this session's job wrote it, else None."""
+def summary_since(output_dir: Path, began: float) -> Optional[RunSummary]:
+    """The job's run_summary.json if the session that began at `began` wrote it, else None."""
     path = output_dir / SUMMARY
     try:
-        if path.stat().st_mtime < session.began:
+        if path.stat().st_mtime < began:
             return None
     except OSError:
         return None

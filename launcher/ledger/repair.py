@@ -1,8 +1,10 @@
 """`tunecost runs --repair`: a damaged ledger is moved aside (never deleted) and a new one is rebuilt from what the
-run folders hold: each local run's job config and the job's own run_summary.json.
+run folders hold: each local run's job config and the job's own run_summary.json. In a healthy ledger, records
+that cannot be read are set aside (the ledger's set_aside table keeps them whole) and the local ones rebuilt.
 
 WHY from the folders: they are written by the job, independently of the ledger, so they outlive its damage.
-Cloud runs keep their summary in the bucket, not here: they are listed as not rebuilt.
+Cloud runs keep their summary in the bucket, not here: they are listed as not rebuilt. A run whose job still
+runs (liveness.py) is rebuilt as running, never as stopped: it could then be resumed beside itself.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import json
 import os
 import sqlite3
 from contextlib import closing
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 from tunecost.job.run_summary import SUMMARY_NAME, read_summary
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
-from tunecost.launcher.ledger.store import LEDGER_NAME, Ledger
+from tunecost.launcher.ledger.liveness import CONFIG_NAME, live_pids, read_session
+from tunecost.launcher.ledger.store import LEDGER_NAME, SET_ASIDE, Ledger
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
@@ -49,6 +52,8 @@ def record_from_folder(folder: Path) -> Optional[RunRecord]:
     # a folder with no summary (or no stop_reason in it) was interrupted before the job wrote one
     reason = summary.stop_reason if summary else None
     status = STATUS_OF_STOP[reason] if reason else RunStatus.STOPPED
+    if live_pids(folder):  # its job still trains: running, so it is neither resumed nor closed beside itself
+        status = RunStatus.RUNNING
     hours = (summary.total_seconds or 0.0) / 3600 if summary else None
     price = float(config.get("price_per_hour") or 0.0)
     return RunRecord(
@@ -71,29 +76,67 @@ def _healthy(path: Path) -> bool:
         return False
 
 
-def repair(home: Optional[Path] = None) -> tuple[Optional[Path], list[str], list[str]]:
-    """(backup path or None, rebuilt run ids, folders not rebuilt). The damaged file is renamed, never deleted."""
+@dataclass
+class Repaired:
+    """What --repair did: the damaged file's new name, records set aside (id, why), runs rebuilt, folders not."""
+
+    backup: Optional[Path] = None
+    set_aside: list[tuple[str, str]] = field(default_factory=list)
+    rebuilt: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def message(self, path: Path) -> str:
+        done = []
+        if self.backup:
+            done.append(f"moved the old ledger to {self.backup}")
+        if self.set_aside:
+            done.append(f"set aside {len(self.set_aside)} record(s) that cannot be read (kept in the {SET_ASIDE} "
+                        f"table of {path}): " + ", ".join(f"{i} ({why})" for i, why in self.set_aside))
+        done.append(f"rebuilt {len(self.rebuilt)} local run(s) from their folders"
+                    + (f": {', '.join(self.rebuilt)}" if self.set_aside and self.rebuilt else ""))
+        if self.skipped:
+            done.append(f"not rebuilt (cloud runs or no job config): {', '.join(self.skipped)}")
+        return "; ".join(done)
+
+
+def _rebuild(ledger: Ledger, folder: Path) -> bool:
+    record = record_from_folder(folder)
+    if record is None:
+        return False
+    session = read_session(folder)
+    began = datetime.fromtimestamp(session.began, tz=timezone.utc) if session else None
+    ledger.create(record.model_copy(update={"status": RunStatus.RUNNING, "started_at": began}))
+    note = "rebuilt from the run folder by tunecost runs --repair"
+    if record.status == RunStatus.RUNNING:
+        ledger.set_status(record.id, RunStatus.RUNNING, f"{note}; its job is still running")
+    else:
+        ledger.set_status(record.id, record.status, note,
+                          **{k: getattr(record, k) for k in ("actual_hours", "actual_cost")})
+    return True
+
+
+def repair(home: Optional[Path] = None) -> Repaired:
+    """Set aside a healthy ledger's unreadable records, or move a damaged ledger aside (renamed, never deleted);
+    then rebuild the local runs it lost from their folders."""
     home = tunecost_home(home)
-    path, backup = home / LEDGER_NAME, None
+    path, done = home / LEDGER_NAME, Repaired()
+    runs = sorted((home / "runs").glob("*/")) if (home / "runs").is_dir() else []
     if _healthy(path):
-        raise UserError(f"the ledger {path} is not damaged (it opens and passes sqlite's integrity check); "
-                        "--repair rebuilds a damaged one only, since cloud runs cannot be rebuilt")
-    if path.exists():
-        backup = path.with_name(f"{LEDGER_NAME}.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
-        os.replace(path, backup)
+        ledger = Ledger(home)
+        done.set_aside = ledger.set_aside_unreadable()
+        if not done.set_aside:
+            raise UserError(f"the ledger {path} is not damaged (it opens, passes sqlite's integrity check, and "
+                            "every record reads); --repair rebuilds a damaged one only, since cloud runs cannot be "
+                            "rebuilt")
+        runs = [f for f in runs if f.name in {run_id for run_id, _ in done.set_aside}]
+    elif path.exists():
+        done.backup = path.with_name(f"{LEDGER_NAME}.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+        os.replace(path, done.backup)
         for extra in ("-wal", "-shm", "-journal"):  # sqlite's side files belong to the damaged copy
             side = path.with_name(LEDGER_NAME + extra)
             if side.exists():
-                os.replace(side, backup.with_name(backup.name + extra))
+                os.replace(side, done.backup.with_name(done.backup.name + extra))
     ledger = Ledger(home)
-    rebuilt, skipped = [], []
-    for folder in sorted((home / "runs").glob("*/")) if (home / "runs").is_dir() else []:
-        record = record_from_folder(folder)
-        if record is None:
-            skipped.append(folder.name)
-            continue
-        ledger.create(record.model_copy(update={"status": RunStatus.RUNNING}))
-        ledger.set_status(record.id, record.status, "rebuilt from the run folder by tunecost runs --repair",
-                          **{k: getattr(record, k) for k in ("actual_hours", "actual_cost")})
-        rebuilt.append(record.id)
-    return backup, rebuilt, skipped
+    for folder in runs:
+        (done.rebuilt if _rebuild(ledger, folder) else done.skipped).append(folder.name)
+    return done

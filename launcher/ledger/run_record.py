@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from pydantic import BaseModel, Field, SerializationInfo, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, field_serializer, field_validator
 
 from tunecost.job.numbers import Usd
 from tunecost.job.run_summary import RunSummary
@@ -25,6 +25,9 @@ class StatusChange(BaseModel):
 
 class RunRecord(BaseModel):
     """What a run was planned to cost and what it cost. Money in USD, time in hours, memory in GiB."""
+
+    # NaN is stored as NaN, as the job's summary writes a diverged loss: as null it would not read back
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     id: str
     status: RunStatus = Field(description="pending | running | succeeded | failed | stopped")

@@ -17,10 +17,11 @@ from tunecost.launcher.reports.cost_summary import summarize
 from tunecost.launcher.output_file import write_output
 from tunecost.launcher.ledger.store import now
 from tunecost.launcher.ledger.run_record import RunRecord
-from tunecost.planner.corrections import Correction, Corrections, corrections_path, load_corrections
+from tunecost.planner.corrections import Correction, Corrections, LearnedRate, corrections_path, load_corrections
 from tunecost.planner.home import tunecost_home
 from tunecost.planner.memory import CUDA_CONTEXT_GIB
 from tunecost.planner.plan import Plan
+from tunecost.planner.preemption import instance_class
 
 SANE_FACTOR = (0.1, 10.0)  # outside this, a factor says "the run or the plan was broken", not "plan is off"
 
@@ -59,6 +60,29 @@ class CalibrationRow(BaseModel):
 class Calibration(BaseModel):
     rows: list[CalibrationRow]
     skipped: list[str]
+    rates: list[LearnedRate] = []
+
+
+JEFFREYS = 0.5  # rate = (recoveries + 0.5) / instance-hours: the Poisson rate's Jeffreys estimate, so a short
+                # run without a preemption does not teach "spot is never preempted here"
+
+
+def learn_rates(records: list[RunRecord]) -> list[LearnedRate]:
+    """Spot preemptions per instance-hour per provider and instance class, from the recoveries SkyPilot counted
+    on managed spot runs: (recoveries + 0.5) / (hours x nodes) over every such run with measured hours."""
+    groups: dict[tuple[str, int], list[tuple[RunRecord, float]]] = {}
+    for r in records:
+        if not (r.spot and r.backend == "sky-managed" and r.actual_hours and r.provider):
+            continue
+        nodes = r.plan.chosen.num_nodes if r.plan and r.plan.chosen else 1
+        groups.setdefault((r.provider, instance_class(r.gpu_count)), []).append((r, r.actual_hours * nodes))
+    rates = []
+    for (provider, cls), runs in sorted(groups.items()):
+        recoveries, hours = sum(r.recoveries for r, _ in runs), sum(h for _, h in runs)
+        rates.append(LearnedRate(provider=provider, min_gpus=cls, rate=(recoveries + JEFFREYS) / hours,
+                                 recoveries=recoveries, node_hours=hours, runs=len(runs),
+                                 run_ids=[r.id for r, _ in runs]))
+    return rates
 
 
 def _applied(plan: Optional[Plan], gpu: str) -> dict[str, float]:
@@ -126,7 +150,7 @@ def calibrate(records: list[RunRecord]) -> Calibration:
         )
         for (gpu, method), samples in sorted(groups.items())
     ]
-    return Calibration(rows=rows, skipped=skipped)
+    return Calibration(rows=rows, skipped=skipped, rates=learn_rates(records))
 
 
 def calibration_path(home: Optional[Path] = None) -> Path:
@@ -158,7 +182,9 @@ def apply(calibration: Calibration, home: Optional[Path] = None) -> tuple[Path, 
                                                memory_factor=memory, runs=row.runs, run_ids=row.run_ids)
     path = calibration_path(home)
     tunecost_home(home).mkdir(parents=True, exist_ok=True)
-    payload = Corrections(updated_at=now(), factors=sorted(stored.values(), key=lambda f: (f.gpu, f.method)))
+    rates = {(r.provider, r.min_gpus): r for r in [*load_corrections(home).preemption, *calibration.rates]}
+    payload = Corrections(updated_at=now(), factors=sorted(stored.values(), key=lambda f: (f.gpu, f.method)),
+                          preemption=sorted(rates.values(), key=lambda r: (r.provider, r.min_gpus)))
     write_output(path, payload.model_dump_json(indent=2) + "\n", "calibration file")
     return path, payload.factors, refused
 
@@ -188,6 +214,15 @@ def print_calibration(calibration: Calibration, console) -> None:
                       _fmt(r.estimated_peak_gib, ".2f"), _fmt(r.peak_memory_gib, ".2f"),
                       _fmt(r.memory_factor, ".3f"), "n/a" if m_err is None else f"{m_err:+.1f}%")
     console.print(table)
+    if calibration.rates:
+        rates = Table(title="Spot preemptions per instance-hour (managed spot runs' recoveries)",
+                      title_justify="left")
+        for name in ("provider", "GPUs/node", "runs", "recoveries", "instance-h", "rate"):
+            rates.add_column(name, justify="left" if name == "provider" else "right", no_wrap=True)
+        for r in calibration.rates:
+            rates.add_row(Text(r.provider), "8+" if r.min_gpus >= 8 else "1-7", str(r.runs), str(r.recoveries),
+                          f"{r.node_hours:.1f}", f"{r.rate:.3f}")
+        console.print(rates)
     for why in calibration.skipped:
         console.print(f"skipped {why}", markup=False, highlight=False)
 

@@ -21,7 +21,7 @@ from tunecost.planner.plan import Plan
 from tunecost.planner.quote import Quote
 
 HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints",
-               "spot_rework", LEARNED_COMPONENT)
+               "rework", LEARNED_COMPONENT)
 
 
 def hours_text(h: float) -> str:
@@ -38,12 +38,30 @@ def hours_parts(breakdown: dict[str, float]) -> str:
                      if breakdown.get(k, 0.0) > 0 or (k == LEARNED_COMPONENT and breakdown.get(k)))
 
 
+def interruption_line(q: Quote) -> str:
+    """What interrupts the run, how often, on what basis, and the checkpoints chosen for it."""
+    what = "spot preemptions" if q.spot else "hardware failures"
+    span = ("" if q.preemption_rate_low == q.preemption_rate_high else
+            f" ({q.preemption_rate_low:.3g}-{q.preemption_rate_high:.3g})")
+    rate = f"{what}: {q.preemption_rate_per_hour:.3g}/h expected{span} [{q.preemption_label}]"
+    if q.checkpoint_interval_hours is None or q.hours_breakdown.get("checkpoints", 0.0) <= 0:
+        ckpt = f"no checkpoint before the end (one would write {q.checkpoint_gb:,.1f} GB)"
+    else:
+        ckpt = (f"a {q.checkpoint_gb:,.1f} GB checkpoint every {hours_text(q.checkpoint_interval_hours)} "
+                f"({hours_text(q.checkpoint_write_hours)} to write)")
+    worst = ""
+    if q.spot and q.pessimistic_hours is not None:
+        worst = f"; at the high rate {hours_text(q.pessimistic_hours)}, {money(q.pessimistic_cost or 0.0)}"
+    return f"{rate}; {ckpt}{worst}"
+
+
 def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Table:
     table = Table(title=title, title_justify="left", header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD,
                   collapse_padding=True)
     for name, justify in (("", "left"), ("provider", "left"), ("region", "left"), ("instance", "left"),
                           ("GPU", "left"), ("type", "left"), ("$/h", "right"), ("hours", "right"),
-                          ("total", "right"), ("GiB need/has", "right"), ("as of", "left"), ("P", "center")):
+                          ("total", "right"), ("high-rate", "right"), ("GiB need/has", "right"), ("as of", "left"),
+                          ("P", "center")):
         text = name in ("provider", "region", "instance", "GPU", "as of")  # may fold on narrow terminals
         table.add_column(name, justify=justify, no_wrap=not text, overflow="fold",
                          min_width=14 if name == "instance" else None)
@@ -55,6 +73,7 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str) -> Tabl
             f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
             + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""),
             "spot" if q.spot else "on-demand", money(q.price_per_hour), hours_text(q.hours), money(q.cost),
+            money(q.pessimistic_cost) if q.spot and q.pessimistic_cost is not None else "",
             f"{_with_band(q.peak_gib_per_gpu, q.peak_band_gib)}/{q.gpu_memory_gib:.0f}", q.as_of or "undated",
             "*" if q.pareto else "")),
             style="bold green" if q == chosen else "dim" if not q.launchable else None)
@@ -123,6 +142,9 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
             f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak "
             f"{_with_band(chosen.peak_gib_per_gpu, chosen.peak_band_gib)} GiB per GPU")
         console.print(f"hours: {hours_parts(chosen.hours_breakdown)}")
+        console.print(interruption_line(chosen), highlight=False, markup=False)
+        if plan.multi_node:
+            console.print(plan.multi_node, highlight=False, markup=False)
         if chosen.interconnect:
             exposed = chosen.hours_breakdown.get("communication", 0.0)
             console.print(f"communication: {hours_text(chosen.communication_hours)} over {chosen.interconnect}; "

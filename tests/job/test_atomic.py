@@ -33,3 +33,46 @@ def test_the_file_gets_the_mode_open_would_give_it(tmp_path):
     plain.write_text("x")
     atomic_write(tmp_path / "atomic.txt", "x")
     assert (tmp_path / "atomic.txt").stat().st_mode == plain.stat().st_mode
+
+
+WRITER = """import os, sys, time
+from tunecost.job import atomic
+os.replace = lambda *a: time.sleep(600)  # the boundary: the writer stops between its temp file and the rename
+atomic.atomic_write(atomic.Path(sys.argv[1]), "x" * 1_000_000)
+"""
+
+
+def _writer_stuck_before_rename(target):
+    """A real process that has written its whole temp file for `target` and not renamed it yet."""
+    import subprocess
+    import sys
+    import time
+
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(target)])
+    deadline = time.monotonic() + 60
+    while not list(target.parent.glob(f".{target.name}.{writer.pid}.*.tmp")):
+        assert time.monotonic() < deadline and writer.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.2)
+    return writer
+
+
+def test_a_writer_sigkilled_before_its_rename_leaves_a_temp_file_that_the_next_write_sweeps(tmp_path):
+    target, other = tmp_path / "report.csv", tmp_path / "plan.json"
+    killed, killed_other = _writer_stuck_before_rename(target), _writer_stuck_before_rename(other)
+    live = _writer_stuck_before_rename(target)
+    try:
+        for proc in (killed, killed_other):
+            proc.kill()
+            proc.wait()
+        atomic_write(target, "new")
+        left = sorted(p.name for p in tmp_path.iterdir())
+        assert target.read_text() == "new"
+        assert not any(f".{killed.pid}." in name for name in left if name.startswith(".report.csv."))
+        assert any(name.startswith(f".report.csv.{live.pid}.") for name in left)  # a live writer's: kept
+        assert any(name.startswith(f".plan.json.{killed_other.pid}.") for name in left)  # another target's
+        atomic_write(other, "{}")
+        assert not any(name.startswith(".plan.json.") for name in (p.name for p in tmp_path.iterdir()))
+    finally:
+        live.kill()
+        live.wait()

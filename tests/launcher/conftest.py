@@ -28,7 +28,7 @@ def quote(provider="runpod", region="US", zone="", instance_type="1x_A100-80GB_S
         "as_of": "undated snapshot (after 2025-09-10)", "source": "test fixture", "pareto": True,
         "parallelism": parallelism, "num_nodes": num_nodes, "tokens_per_sec": 2500.0,
         "hours_breakdown": {"compute": hours - 0.2, "step_overhead": 0.0, "communication": 0.0, "provisioning": 0.1,
-                            "setup": 0.1, "model_download": 0.0, "checkpoints": 0.0, "spot_rework": 0.0},
+                            "setup": 0.1, "model_download": 0.0, "checkpoints": 0.0, "rework": 0.0},
         "corrections": {}, "interconnect": "", "interconnect_assumed": False, "communication_hours": 0.0,
     }
 

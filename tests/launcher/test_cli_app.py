@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from tunecost.launcher.cli import app
 
-COMMANDS = {"plan", "estimate", "prices", "launch", "runs", "report", "calibrate", "demo"}
+COMMANDS = {"plan", "estimate", "prices", "launch", "runs", "stop", "report", "calibrate", "demo"}
 
 
 def test_version_is_the_installed_packages():

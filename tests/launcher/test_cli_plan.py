@@ -51,12 +51,40 @@ def test_filters_reach_the_optimizer():
     assert not any(q["spot"] for q in data["quotes"]) and {q["gpu_count"] for q in data["quotes"]} == {1}
 
 
-def test_preemption_rate_and_checkpoint_minutes_change_spot_rework():
-    base = plan_json("--gpu", "L4", "--spot", "--providers", "gcp")["chosen"]["hours_breakdown"]
-    more = plan_json("--gpu", "L4", "--spot", "--providers", "gcp", "--preemption-rate", "0.2",
-                     "--checkpoint-minutes", "10")["chosen"]["hours_breakdown"]
-    assert more["spot_rework"] > base["spot_rework"] > 0
-    assert more["checkpoints"] > base["checkpoints"]
+def test_preemption_rate_and_checkpoint_minutes_override_the_tables():
+    base = plan_json("--gpu", "L4", "--spot", "--providers", "gcp")["chosen"]
+    stated = plan_json("--gpu", "L4", "--spot", "--providers", "gcp", "--preemption-rate", "0.9",
+                       "--checkpoint-minutes", "10")["chosen"]
+    assert base["preemption_source"] and base["preemption_rate_low"] < base["preemption_rate_per_hour"]
+    assert (stated["preemption_rate_per_hour"], stated["preemption_source"]) == (0.9, "--preemption-rate")
+    assert stated["checkpoint_interval_hours"] == pytest.approx(10 / 60)
+    assert base["checkpoint_interval_hours"] != pytest.approx(10 / 60)  # chosen by Young/Daly otherwise
+    assert stated["hours_breakdown"]["rework"] > base["hours_breakdown"]["rework"] > 0
+
+
+def test_default_output_states_each_quote_s_interruption_risk_and_checkpoints():
+    spot = run("plan", *MODEL, "--gpu", "L4", "--providers", "gcp", "--spot", "--top", "3")
+    assert spot.exit_code == 0, spot.stderr
+    text = " ".join(spot.stdout.split())  # the terminal wraps long lines
+    data = plan_json("--gpu", "L4", "--providers", "gcp", "--spot")["chosen"]
+    assert (f"spot preemptions: {data['preemption_rate_per_hour']:.3g}/h expected "
+            f"({data['preemption_rate_low']:.3g}-{data['preemption_rate_high']:.3g})") in text
+    assert "at the high rate" in text and "high-rate" in text  # the pessimistic cost, in a line and a column
+    assert f"${data['pessimistic_cost']:,.2f}" in text and "rework" in text
+    on_demand = " ".join(run("plan", *MODEL, "--gpu", "L4", "--providers", "gcp", "--on-demand").stdout.split())
+    assert "hardware failures:" in on_demand and "Llama 3" in on_demand
+
+
+def test_max_gpus_is_per_node_and_max_nodes_caps_multi_node():
+    args = ("--model", "meta-llama/Llama-3.1-70B", "--method", "full", "--tokens", "20000000", "--gpu", "H100",
+            "--providers", "aws")
+    wide = plan_json(*args)
+    assert {q["gpu_count"] for q in wide["quotes"]} == {8} and max(q["num_nodes"] for q in wide["quotes"]) > 2
+    assert all(q["gpu_count"] * q["num_nodes"] <= 64 for q in wide["quotes"])
+    few = plan_json(*args, "--max-nodes", "3")
+    assert {q["num_nodes"] for q in few["quotes"]} == {3}  # the fewest that hold 70B full; 6 is past the cap
+    result = run("plan", *args, "--max-nodes", "2")
+    assert result.exit_code == 2 and "--max-nodes" in result.stderr
 
 
 def test_save_writes_the_same_json_atomically(tmp_path):

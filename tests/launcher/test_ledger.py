@@ -25,11 +25,13 @@ def _record(run_id: str, created: datetime | None = None, **fields) -> RunRecord
                      created_at=created, **fields)
 
 
-def test_home_defaults_to_tunecost_home_env(tmp_path, monkeypatch):
+def test_home_defaults_to_tunecost_home_env_and_the_file_is_made_on_the_first_write(tmp_path, monkeypatch):
     monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "th"))
     ledger = Ledger()
     assert ledger.path == tmp_path / "th" / "ledger.sqlite"
-    assert ledger.path.exists()
+    assert ledger.list() == [] and not (tmp_path / "th").exists()  # reading a new home creates nothing
+    ledger.create(_record("r1"))
+    assert ledger.path.exists() and [p.name for p in (tmp_path / "th").iterdir()] == ["ledger.sqlite"]
 
 
 def test_create_get_roundtrip_keeps_every_field(tmp_path):
@@ -210,6 +212,7 @@ def _old_row(run_id: str, status: str, summary: dict) -> str:
 
 def test_a_record_stored_before_the_typed_contracts_loads(tmp_path):
     ledger = Ledger(tmp_path)
+    ledger.create(_record("tc-new"))
     with closing(sqlite3.connect(ledger.path)) as db, db:
         for run_id, status, summary in (("tc-old", "succeeded", OLD_SUMMARY), ("tc-none", "stopped", {})):
             db.execute("INSERT INTO runs VALUES (?, ?, ?, '', ?)", (run_id, "2026-11-01T00:00:00+00:00", status,
@@ -233,3 +236,18 @@ def test_a_record_stored_before_the_typed_contracts_loads(tmp_path):
 def test_every_stop_reason_the_job_writes_has_one_run_status():
     assert set(STATUS_OF_STOP) == set(StopReason)
     assert STATUS_OF_STOP[StopReason.ERROR] is RunStatus.FAILED
+
+
+def test_where_hard_links_are_refused_the_ledger_is_made_in_place(tmp_path, monkeypatch):
+    """Some filesystems (FUSE, vfat) refuse hard links: the boundary replaced here is os.link, raising EPERM."""
+    import errno
+    import os
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    ledger = Ledger(tmp_path / "h")
+    ledger.create(_record("r1"))
+    assert [r.id for r in Ledger(tmp_path / "h").list()] == ["r1"]
+    assert sorted(p.name for p in (tmp_path / "h").iterdir()) == ["ledger.sqlite"]  # no temp file left

@@ -66,8 +66,8 @@ def test_runs_table_shows_status_hardware_and_money(tmp_path):
 def test_run_ids_are_never_cut_in_a_narrow_terminal(tmp_path):
     """Ids are what users copy into `launch --resume` and `report`: whole even at 90 columns."""
     run_id = "tc-261123-134105-f70f"
-    Ledger(tmp_path).create(RunRecord(id=run_id, status="running", backend="local", provider="local",
-                                      created_at=datetime(2026, 11, 23, tzinfo=timezone.utc), gpu="cpu (2 cores)"))
+    Ledger(tmp_path).create(RunRecord(id=run_id, status="running", backend="sky-managed", provider="runpod",
+                                      created_at=datetime(2026, 11, 23, tzinfo=timezone.utc), gpu="A100-80GB"))
     out = _runs(tmp_path, columns=90).stdout
     assert run_id in out and "running" in out and "2026-11-23 00:00" in out, out
 

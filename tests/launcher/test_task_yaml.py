@@ -75,8 +75,9 @@ def test_multi_node_plan_sets_num_nodes_and_keeps_only_same_node_offers(tmp_path
     assert [(r.region, r.use_spot) for r in task.resources] == [("us-west-2", True), ("us-east-1", True)]
     assert "lambda" not in text  # the 1-node offer cannot share a 2-node task
     # full fine-tune checkpoints are cached locally: 50 GB + 2 x 141 GB bf16 weights + 2 checkpoints of 70.6B x
-    # (2 B weights + 2 B paged 8-bit AdamW state) = 897 GB, x1.2 headroom, in whole 10 GB
-    assert task.resources[0].disk_size == 1080
+    # (4 B fp32 master weights + 2 B paged 8-bit AdamW state: job/contract.py) = 1,179 GB, x1.2 headroom, in whole
+    # 10 GB
+    assert task.resources[0].disk_size == 1420
 
 
 def test_secret_names_only_never_values(tmp_path, monkeypatch):
@@ -187,6 +188,29 @@ def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, write_plan):
     assert old.exit_code == 2 and "--top-k" in old.output
 
 
+def test_job_config_saves_at_the_interval_the_plan_chose(tmp_path):
+    """The job checkpoints every planned interval (the shortest of the offers it may land on), not every N steps;
+    a local run keeps the job's own defaults."""
+    from tunecost.launcher.backends.job_config import build_job_config
+
+    dataset = tmp_path / "train.jsonl"
+    dataset.write_text('{"text": "hi"}\n')
+    timed = [Quote.model_validate({**q.model_dump(), "checkpoint_interval_hours": hours})
+             for q, hours in zip(SINGLE.quotes, (0.5, 0.25, None, 2.0))]
+    for offers, top_k, minutes in ((timed, 1, 30.0), (timed, 3, 15.0), (SINGLE.quotes, 3, None)):
+        ledger = Ledger(tmp_path / f"home-{top_k}-{minutes}")
+        prepare(SINGLE.model_copy(update={"chosen": offers[0], "quotes": offers}), dataset=dataset, bucket="my-ckpts",
+                ledger=ledger, top_k=top_k, run_id="tc-i")
+        config = json.loads((ledger.home / "runs" / "tc-i" / "sky" / CONFIG_NAME).read_text())
+        saved = (config.get("save_minutes"), config.get("save_steps"))
+        assert saved == ((minutes, 0) if minutes else (None, None)), (top_k, minutes)  # no interval: job defaults
+    local = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=0.0, local=True)
+    assert "save_minutes" not in local and "save_steps" not in local
+    user = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=1.0, offers=timed,
+                            overrides={"save_steps": 40})
+    assert (user["save_steps"], user["save_minutes"]) == (40, 15.0)  # --save-steps adds step-based saves
+
+
 def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_path, write_plan):
     from typer.testing import CliRunner
 
@@ -203,8 +227,9 @@ def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_
 
 def test_disk_is_sized_from_the_plans_model_shape_not_a_missing_params_field(tmp_path):
     """--model leaves spec.params_b empty: a 70B full fine-tune used to get the 8B default's disk (340 GB on 2x8
-    H200). Now: 50 GB OS + 2 x 141 GB bf16 weights (download, final save) + 2 kept checkpoints of 70.6B x (2 B
-    weights + 8 B AdamW states) = 1,744 GB, x1.2 headroom -> 2,100 GB; a QLoRA of the same model needs 410 (its
+    H200). Now: 50 GB OS + 2 x 141 GB bf16 weights (download, final save) + 2 kept checkpoints of 70.6B x (4 B
+    fp32 master weights + 8 B AdamW states, job/contract.py) = 2,026 GB, x1.2 headroom -> 2,440 GB; a QLoRA of the
+    same model needs 410 (its
     adapter checkpoints are ~1 GB)."""
     from tunecost.planner.offers import load_prices
     from tunecost.planner.optimizer import optimize
@@ -217,10 +242,10 @@ def test_disk_is_sized_from_the_plans_model_shape_not_a_missing_params_field(tmp
 
     full = planned(Method.full)
     assert full.spec.params_b is None and full.shape.total_params() > 70e9
-    assert disk_size_gb(full) == 2100
+    assert disk_size_gb(full) == 2440
     assert disk_size_gb(planned(Method.qlora)) == 410
     old = full.model_copy(update={"shape": None})  # a plan saved before plans carried the shape
-    assert disk_size_gb(old) == 2100
+    assert disk_size_gb(old) == 2440
 
 
 def test_a_dataset_named_like_a_shell_command_is_mounted_at_the_fixed_path(tmp_path):

@@ -73,7 +73,7 @@ def test_70b_qlora_prices_fsdp_over_pcie_and_its_exposed_communication_adds_hour
 def test_chosen_is_the_cheapest_of_all_feasible_offers_and_an_assumed_link_is_said(plan_8b_qlora):
     plan = plan_8b_qlora
     assert plan.chosen.cost == min(q.cost for q in plan.quotes)
-    assert len({(q.provider, q.instance_type, q.spot) for q in plan.quotes}) == len(plan.quotes)
+    assert len({(q.provider, q.instance_type, q.spot, q.num_nodes) for q in plan.quotes}) == len(plan.quotes)
     if plan.chosen.interconnect_assumed:
         assert any("assumed interconnect" in w and plan.chosen.interconnect in w for w in plan.warnings)
     else:

@@ -132,7 +132,7 @@ def _rented(cost=0.32, price=0.10, hours=3.2):
                  price_per_hour=price, hours=hours, cost=cost, peak_gib_per_gpu=12, gpu_memory_gib=16, as_of="",
                  source="t", parallelism="fsdp", tokens_per_sec=2330,
                  hours_breakdown={"compute": 2.9, "provisioning": 0.1, "setup": 0.1, "model_download": 0.05,
-                                  "checkpoints": 0.0, "spot_rework": 0.05})
+                                  "checkpoints": 0.0, "rework": 0.05})
 
 
 def _managed(rate, minimum=0.0, billed=24_000_000):

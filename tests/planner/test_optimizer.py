@@ -52,31 +52,60 @@ def test_every_fitting_offer_is_quoted_ranked_by_cost_and_cost_is_hours_times_pr
     plan = optimize(spec(), MIXED)
     assert [q.cost for q in plan.quotes] == sorted(q.cost for q in plan.quotes)
     assert plan.chosen == plan.quotes[0]
-    assert len(plan.quotes) == 8  # 5 on-demand + 3 spot; QLoRA 8B fits all of them
+    # 5 on-demand + 3 spot; QLoRA 8B fits all of them, and the 8-GPU instance is priced over 2, 4 and 8 nodes too
+    assert len(plan.quotes) == 11
+    assert sorted(q.num_nodes for q in plan.quotes if q.gpu == "H100") == [1, 2, 4, 8]
     for q in plan.quotes:
         assert q.cost == pytest.approx(q.hours * q.price_per_hour)
         assert q.hours == pytest.approx(sum(q.hours_breakdown.values()), rel=1e-3)
         loop = sum(q.hours_breakdown[k] for k in ("compute", "step_overhead", "communication"))
         assert loop == pytest.approx(20_000_000 / q.tokens_per_sec / 3600, rel=1e-3)
         assert q.peak_gib_per_gpu <= 0.9 * q.gpu_memory_gib
-    h100 = next(q for q in plan.quotes if q.gpu == "H100")
+    h100 = next(q for q in plan.quotes if q.gpu == "H100" and q.num_nodes == 1)
     assert (h100.gpu_count, h100.parallelism) == (8, "ddp")  # the 8B QLoRA replica fits: DDP, not FSDP
     assert plan.infeasible == []
 
 
-def test_spot_adds_expected_rework_that_scales_with_the_stated_preemption_rate():
+def test_spot_rework_follows_the_stated_preemption_rate_and_daly_s_model():
+    """--preemption-rate replaces the table; the re-work is Daly's expected time (restart + lost work) at the
+    Young/Daly interval, twice the rate costs more than twice nothing, and on demand only failures cost time."""
     one = optimize(spec(), MIXED, gpus=["L4"], preemption_rate_per_hour=0.05)
     two = optimize(spec(), MIXED, gpus=["L4"], preemption_rate_per_hour=0.10)
-    spot1 = next(q for q in one.quotes if q.spot)
-    spot2 = next(q for q in two.quotes if q.spot)
+    spot1, spot2 = (next(q for q in p.quotes if q.spot) for p in (one, two))
     on_demand = next(q for q in one.quotes if not q.spot)
-    assert on_demand.hours_breakdown["spot_rework"] == 0
-    parts = spot1.hours_breakdown
-    base = sum(v for k, v in parts.items() if k != "spot_rework")
-    restart = parts["provisioning"] + parts["setup"] + parts["model_download"]
-    assert parts["spot_rework"] == pytest.approx(0.05 * base * (0.5 / 2 + restart), rel=1e-3)
-    assert spot2.hours_breakdown["spot_rework"] == pytest.approx(2 * parts["spot_rework"], rel=1e-3)
+    assert on_demand.preemption_rate_per_hour == pytest.approx(1.97e-5) and "Llama 3" in on_demand.preemption_source
+    assert on_demand.hours_breakdown["rework"] < 1e-3 * on_demand.hours
+    assert (spot1.preemption_rate_per_hour, spot1.preemption_source) == (0.05, "--preemption-rate")
+    p = spot1.hours_breakdown
+    work = p["compute"] + p["step_overhead"] + p["communication"]
+    restart = p["provisioning"] + p["setup"] + p["model_download"]
+    tau, c = spot1.checkpoint_interval_hours, spot1.checkpoint_write_hours
+    assert tau == pytest.approx(math.sqrt(2 * c / 0.05), rel=0.05)  # Young's first order
+    n = math.ceil(work / tau)
+    m = 1 / 0.05
+    expected = (n - 1) * m * math.exp(restart / m) * math.expm1((work / n + c) / m) + \
+        m * math.exp(restart / m) * math.expm1(work / n / m)
+    assert p["checkpoints"] == pytest.approx((n - 1) * c, rel=1e-3)
+    assert work + p["checkpoints"] + p["rework"] == pytest.approx(expected, rel=1e-4)
+    assert spot2.hours_breakdown["rework"] > 1.5 * p["rework"]  # the interval shortens as the rate grows
+    assert spot1.pessimistic_hours == pytest.approx(spot1.hours)  # a stated rate has no range
     assert any("preemption" in a for a in one.assumptions)
+
+
+def test_spot_rates_come_from_the_table_per_instance_class_with_a_range():
+    prices = tables(offer("aws", "H100", 1, 80.0, 4.0, spot=1.5), offer("aws", "H100", 8, 80.0, 30.0, spot=12.0))
+    plan = optimize(spec(), prices, spot="spot", max_nodes=2)
+    one = next(q for q in plan.quotes if q.gpu_count == 1)
+    eight = next(q for q in plan.quotes if q.gpu_count == 8 and q.num_nodes == 1)
+    two_nodes = next(q for q in plan.quotes if q.num_nodes == 2)
+    assert (one.preemption_rate_low, one.preemption_rate_per_hour, one.preemption_rate_high) == (0.095, 0.306, 1.39)
+    assert eight.preemption_rate_per_hour == 0.962 and "8-GPU" in eight.preemption_source
+    assert two_nodes.preemption_rate_per_hour == pytest.approx(2 * 0.962)  # one preemption stops both nodes
+    for q in (one, eight, two_nodes):
+        assert q.pessimistic_hours > q.hours and q.pessimistic_cost == pytest.approx(q.pessimistic_hours *
+                                                                                    q.price_per_hour)
+    data = plan.model_dump(mode="json")["chosen"]
+    assert data["preemption_rate_per_hour"] > 0 and "spot-traces" in data["preemption_source"]
 
 
 def test_fixed_overheads_are_billed_and_model_download_follows_model_size():
@@ -189,13 +218,35 @@ def test_budget_too_small_is_one_clear_line():
 
 def test_deadline_keeps_only_fast_enough_quotes_or_names_the_fastest():
     plan = optimize(spec(), MIXED)
-    fastest = min(plan.quotes, key=lambda q: q.hours)
-    deadline = (plan.chosen.hours + fastest.hours) / 2
+    fastest = min(plan.quotes, key=lambda q: q.worst_hours)
+    deadline = (plan.chosen.worst_hours + fastest.worst_hours) / 2
     quick = optimize(spec(), MIXED, deadline_hours=deadline)
-    assert quick.chosen.hours <= deadline and all(q.hours <= deadline for q in quick.quotes)
-    assert quick.chosen.cost == min(q.cost for q in plan.quotes if q.hours <= deadline)
-    with pytest.raises(UserError, match=rf"fastest is lambda H100 x8 at {fastest.hours:.2f} h"):
-        optimize(spec(), MIXED, deadline_hours=fastest.hours / 2)
+    assert quick.chosen.worst_hours <= deadline and all(q.worst_hours <= deadline for q in quick.quotes)
+    assert quick.chosen.cost == min(q.cost for q in plan.quotes if q.worst_hours <= deadline)
+    total = fastest.gpu_count * fastest.num_nodes
+    with pytest.raises(UserError, match=rf"fastest is lambda H100 x{total} at {fastest.worst_hours:.2f} h"):
+        optimize(spec(), MIXED, deadline_hours=fastest.worst_hours / 2)
+
+
+def test_spot_or_on_demand_is_chosen_by_expected_cost_not_the_pessimistic_one():
+    prices = tables(offer("gcp", "L4", 1, 22.35, 0.71, spot=0.55))
+    plan = optimize(spec(), prices)
+    spot = next(q for q in plan.quotes if q.spot)
+    on_demand = next(q for q in plan.quotes if not q.spot)
+    assert spot.cost < on_demand.cost < spot.pessimistic_cost  # cheaper expected, dearer at the high rate
+    assert plan.chosen is spot or plan.chosen == spot
+
+
+def test_deadline_uses_the_pessimistic_hours_of_spot_quotes():
+    """A spot quote whose expected hours meet the deadline but whose high-rate hours do not is left out."""
+    prices = tables(offer("gcp", "L4", 1, 22.35, 0.71, spot=0.28))
+    spot = next(q for q in optimize(spec(), prices).quotes if q.spot)
+    on_demand = next(q for q in optimize(spec(), prices).quotes if not q.spot)
+    assert spot.cost < on_demand.cost and on_demand.hours < spot.hours < spot.pessimistic_hours
+    deadline = (spot.hours + spot.pessimistic_hours) / 2  # spot's expected hours make it, its high-rate ones not
+    plan = optimize(spec(), prices, deadline_hours=deadline)
+    assert not plan.chosen.spot and all(not q.spot for q in plan.quotes)
+    assert optimize(spec(), prices, deadline_hours=spot.pessimistic_hours * 1.01).chosen.spot
 
 
 def test_shipped_tables_end_to_end_and_plan_json_round_trips(tmp_path):
@@ -210,26 +261,38 @@ def test_shipped_tables_end_to_end_and_plan_json_round_trips(tmp_path):
     data = plan.model_dump(mode="json")
     assert data["spec"]["method"] == "qlora" and data["spec"]["dataset"]["tokens_per_epoch"] == 20_000_000
     assert set(data["chosen"]["hours_breakdown"]) == {"compute", "step_overhead", "communication", "provisioning",
-                                                     "setup", "model_download", "checkpoints", "spot_rework"}
+                                                     "setup", "model_download", "checkpoints", "rework"}
     assert data["memory"]["peak_gib"] == pytest.approx(plan.chosen.peak_gib_per_gpu, abs=0.01)
 
 
-def test_several_8_gpu_nodes_only_when_one_cannot_hold_the_job_and_max_gpus_allows():
+def test_several_8_gpu_nodes_from_the_fewest_that_hold_the_job_within_max_nodes():
     s = TrainSpec(model="meta-llama/Llama-3.1-405B", method=Method.lora, dataset=DatasetSize(tokens_per_epoch=10**7))
     prices = tables(offer("aws", "H100", 8, 80.0, 98.32, spot=40.0), offer("gcp", "A100-80GB", 1, 80.0, 3.7))
     with pytest.raises(UserError, match="nothing fits"):
-        optimize(s, prices)  # 8 GPUs are not enough for 405B LoRA in bf16
-    plan = optimize(s, prices, max_gpus=32)
-    q = plan.chosen
-    assert q.gpu == "H100" and q.gpu_count == 8 and q.num_nodes > 1 and q.parallelism == "fsdp"
-    total = q.gpu_count * q.num_nodes
+        optimize(s, prices, max_nodes=1)  # 8 GPUs are not enough for 405B LoRA in bf16
+    plan = optimize(s, prices)  # by default up to 8 nodes: 64 GPUs
+    fewest = min(q.num_nodes for q in plan.quotes)
+    total = 8 * fewest
     shape = resolve_shape(s)
     assert estimate_memory(s, shape, gpu_count=total, parallelism=Parallelism.fsdp).peak_gib <= 0.9 * 80
     assert estimate_memory(s, shape, gpu_count=total - 8, parallelism=Parallelism.fsdp).peak_gib > 0.9 * 80
-    assert q.price_per_hour == pytest.approx(q.num_nodes * (40.0 if q.spot else 98.32))
+    assert sorted({q.num_nodes for q in plan.quotes}) == [n for n in (fewest, 2 * fewest, 4 * fewest) if n <= 8]
+    for q in plan.quotes:
+        assert q.gpu == "H100" and q.gpu_count == 8 and q.parallelism == "fsdp"
+        assert q.price_per_hour == pytest.approx(q.num_nodes * (40.0 if q.spot else 98.32))
     # 1-GPU instances are not scaled out, though 32 of them would hold it with FSDP
     assert estimate_memory(s, shape, gpu_count=32, parallelism=Parallelism.fsdp).peak_gib <= 0.9 * 80
-    assert {x.gpu for x in plan.quotes} == {"H100"} and [x.gpu for x in plan.infeasible] == ["A100-80GB"]
+    assert [x.gpu for x in plan.infeasible] == ["A100-80GB"]
+
+
+def test_a_much_faster_multi_node_option_is_named_when_not_chosen():
+    prices = tables(offer("lambda", "H100", 8, 80.0, 23.92))
+    plan = optimize(spec(tokens_per_epoch=None, dataset=DatasetSize(tokens_per_epoch=2_000_000_000)), prices)
+    assert plan.chosen.num_nodes == 1  # one node is the cheapest ...
+    four = next(q for q in plan.quotes if q.num_nodes == 4)
+    assert four.hours * 2 <= plan.chosen.hours and four.cost <= 1.5 * plan.chosen.cost  # ... four much faster
+    assert plan.multi_node.startswith("multi-node option: lambda H100x8 (H100 x8 x4 nodes, on-demand)")
+    assert optimize(spec(), prices, max_nodes=1).multi_node == ""
 
 
 def _learned(**factors) -> Corrections:
@@ -240,7 +303,7 @@ def _learned(**factors) -> Corrections:
 def test_learned_factors_scale_the_hours_and_peak_of_that_gpu_only_and_are_stated():
     plain = optimize(spec(), MIXED)
     learned = optimize(spec(), MIXED, corrections=_learned(hours_factor=1.5, memory_factor=1.1))
-    key = lambda q: (q.provider, q.instance_type, q.spot)  # noqa: E731
+    key = lambda q: (q.provider, q.instance_type, q.spot, q.num_nodes)  # noqa: E731
     before = {key(q): q for q in plain.quotes}
     assert {key(q) for q in learned.quotes} == set(before)
     for q in learned.quotes:

@@ -94,8 +94,21 @@ def test_ddp_all_reduces_the_trainable_gradients_once_per_optimizer_step():
     assert one.time_shares["communication"] > 0
     exposed_one = one.step_seconds * one.time_shares["communication"]
     exposed_accum = accum.step_seconds * accum.time_shares["communication"]
-    assert exposed_accum == pytest.approx(exposed_one, rel=1e-6)  # same all-reduce, 8x the tokens
+    assert exposed_accum == pytest.approx(exposed_one, rel=1e-5)  # same all-reduce, 8x the tokens
     assert accum.time_shares["communication"] < one.time_shares["communication"]
+
+
+def test_fsdp_over_pcie_without_p2p_does_not_hide_its_all_gathers():
+    """Host-staged copies contend with compute (Answer.AI's 2x RTX 3090 LoRA rows AA-03/04 ran 2.6x slower than
+    an overlapped estimate); with peer-to-peer or NVLink, the larger of the two counts."""
+    spec = TrainSpec(model="meta-llama/Llama-2-7b-hf", method="lora", seq_len=2048, precision="bf16")
+    shape, gpu = resolve_shape(spec), get_gpu("RTX3090")
+    host = Interconnect(gpu_link="PCIe Gen4 x8", link_gb_s=16, p2p=False)
+    p2p = Interconnect(gpu_link="PCIe Gen4 x8", link_gb_s=16, p2p=True)
+    staged = estimate_speed(spec, shape, gpu, gpu_count=2, parallelism="fsdp", interconnect=host)
+    hidden = estimate_speed(spec, shape, gpu, gpu_count=2, parallelism="fsdp", interconnect=p2p)
+    assert staged.time_shares["communication"] > 0.4 and hidden.time_shares["communication"] < 0.5
+    assert staged.tokens_per_sec_per_gpu < 0.75 * hidden.tokens_per_sec_per_gpu
 
 
 def test_several_nodes_are_limited_by_the_network():

@@ -25,8 +25,9 @@ def test_fitted_constants_in_the_code_equal_a_fresh_fit():
     assert {"LGRT-07", "LGCH-07"} <= set(used["launch_seconds, step_seconds"])
 
 
-def test_rows_cover_short_and_long_batches_one_and_several_gpus_and_five_sources():
-    assert {k.source for k in SPEED_CASES} == {"TT31", "TTL2", "TTOPT", "LGRT", "LGCH"}
+def test_rows_cover_short_and_long_batches_one_and_several_gpus_and_six_sources():
+    assert {k.source for k in SPEED_CASES} == {"TT31", "TTL2", "TTOPT", "LGRT", "LGCH", "AA"}
+    assert sum(k.source == "AA" and k.interconnect.kind == "pcie_host" for k in SPEED_CASES) == 14  # FSDP/DDP on PCIe
     assert sum(k.short for k in SPEED_CASES) >= 10 and sum(not k.short for k in SPEED_CASES) >= 10
     assert sum(k.gpu_count > 1 for k in SPEED_CASES) >= 6
 

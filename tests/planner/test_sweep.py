@@ -92,6 +92,17 @@ def test_one_offer_fits_every_point_each_takes_the_cheapest_per_point():
     assert each.total_cost < one.total_cost
 
 
+def test_the_shared_offer_is_one_node_count_of_an_8_gpu_instance():
+    """An 8-GPU instance is quoted over 1, 2, 4 and 8 nodes; the sweep shares the cheapest node count, not whichever
+    quote of that instance came last."""
+    tables = PriceTables(offers=pd.DataFrame([offer("lambda", "H100", 8, 80.0, 23.92)], columns=OFFER_COLUMNS),
+                         as_of="2026-11-01")
+    one = price_sweep(_points(rank=[8, 16]), tables).sweep
+    cheapest = optimize(one.points[0].spec, tables).chosen
+    assert {p.quote.num_nodes for p in one.points} == {cheapest.num_nodes} == {1}
+    assert one.points[0].quote.cost == pytest.approx(cheapest.cost)
+
+
 def test_budget_applies_to_the_total_not_each_point():
     points = _points(rank=[8, 16, 32])
     total = price_sweep(points, TABLES).sweep.total_cost
