@@ -67,12 +67,3 @@ def head_bytes_per_token(shape: ModelShape, act_bytes: int, trainable_head: bool
     if adapted_head:
         kept += (act_bytes + LORA_DROPOUT_MASK_BYTES) * h
     return kept
-
-
-def logits_bytes_per_token(shape: ModelShape, act_bytes: int) -> int:
-    """Peak of the loss: HF upcasts logits to fp32 and cross-entropy keeps the fp32 log-softmax.
-
-    In backward the saved log-softmax, the incoming fp32 gradient and the outgoing fp32 gradient coexist:
-    3 x 4 bytes x vocab per token, the peak for big vocabularies. (The 16-bit logits are freed by then.)
-    """
-    return 12 * shape.vocab_size

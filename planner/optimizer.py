@@ -31,7 +31,7 @@ from tunecost.planner.shapes import ModelShape, catalog_spelling, resolve_shape
 from tunecost.planner.speed import SpeedEstimate, estimate_speed, peak_tflops
 from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 
-__all__ = ["Infeasible", "Overheads", "Plan", "Quote", "optimize"]
+__all__ = ["Pricer", "optimize"]
 
 DEFAULT_TOP_K = 50
 DEFAULT_MAX_NODES = 8  # x 8 GPUs per node: 64 GPUs at most, unless asked

@@ -23,7 +23,7 @@ from tunecost.planner.speed import SpeedEstimate
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import label
 
-PLAN_SCHEMA = 2  # 2: typed memory/speed, sweep in the plan; 1: plans saved before the version was written
+PLAN_SCHEMA = 2  # 2: typed memory/speed, sweep in the plan (plans saved before it carry no version at all)
 SweepOffers = Literal["one", "each"]
 
 
@@ -60,7 +60,7 @@ class Sweep(BaseModel):
 class Plan(BaseModel):
     """What `tunecost plan` decided and why. A sweep's plan is its first point's plan plus the whole sweep."""
 
-    schema_version: int = Field(default=1, description=f"{PLAN_SCHEMA} for plans this version writes")
+    schema_version: int = Field(description=f"{PLAN_SCHEMA} for plans this version writes")
     spec: TrainSpec
     shape: Optional[ModelShape] = Field(default=None, description="the model as resolved when planning (layers, "
                                         "hidden, vocabulary, parameters): the launcher sizes the VM from it")
@@ -85,7 +85,7 @@ class Plan(BaseModel):
     @field_validator("memory", "speed", mode="before")
     @classmethod
     def _none_if_empty(cls, value: Any) -> Any:
-        """Schema-1 plans stored `{}` for an estimate they did not make (run records keep such plans)."""
+        """Schema-1 plans stored `{}` for an estimate they did not make (old run records keep such plans)."""
         return None if value == {} else value
 
     def model_shape(self) -> ModelShape:
@@ -99,7 +99,8 @@ class Plan(BaseModel):
 
 
 def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
+    """The first error that is not the missing version, so a foreign file is named by what it lacks most."""
+    first = next((e for e in err.errors() if e["loc"] != ("schema_version",)), err.errors()[0])
     where = ".".join(str(p) for p in first["loc"]) or "the file"
     return f"{where}: {first['msg']}"
 
@@ -119,6 +120,9 @@ def load_plan(path: Path) -> Plan:
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); {fix}") from None
     except ValidationError as err:
+        if [e["loc"] for e in err.errors()] == [("schema_version",)] and err.errors()[0]["type"] == "missing":
+            raise UserError(f"{path}: a plan without a schema version, from an older tunecost (this one reads "
+                            f"{PLAN_SCHEMA}); {fix}") from None
         raise UserError(f"{path}: not a tunecost plan ({_first_error(err)}); {fix}") from None
     except (ValueError, RecursionError) as err:  # NaN or Infinity (refused by loads), or nested past the stack
         reason = str(err) if not isinstance(err, RecursionError) else "nested too deeply"

@@ -12,7 +12,8 @@ from typing import Any, Optional
 
 from tunecost.planner.errors import UserError
 from tunecost.planner.offers import PriceTables
-from tunecost.planner.optimizer import Quote, optimize
+from tunecost.planner.optimizer import optimize
+from tunecost.planner.quote import Quote
 from tunecost.planner.plan import Plan, Sweep, SweepOffers, SweepPoint
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import job_settings

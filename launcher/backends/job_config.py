@@ -15,8 +15,6 @@ from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 from tunecost.planner.quote import Quote
 
-CONFIG_NAME = "tunecost_job.json"
-
 # TrainSpec field -> job config key, where the names differ.
 _RENAMED = {"targets": "target_modules"}
 # TrainSpec fields the job takes as they are.

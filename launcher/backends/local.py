@@ -23,11 +23,11 @@ from tunecost.job.atomic import sweep_temps
 from tunecost.job.checkpoints import newest_complete
 from tunecost.job.config import HUB_ID, model_folder_problem
 from tunecost.job.run_summary import RunSummary, StopReason
-from tunecost.launcher.backends.job_config import CONFIG_NAME, build_job_config, write_job_config
+from tunecost.launcher.backends.job_config import build_job_config, write_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.ledger.store import Ledger, now
-from tunecost.launcher.ledger.liveness import (LOG, SUMMARY, Session, live_pids, proc, read_session, summary_since,
-                                               write_session)
+from tunecost.launcher.ledger.liveness import (CONFIG_NAME, LOG, SUMMARY, Session, live_pids, proc, read_session,
+                                               summary_since, write_session)
 from tunecost.launcher.backends.local_estimate import estimate_local
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus

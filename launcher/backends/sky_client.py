@@ -35,7 +35,7 @@ def _translated(action: str) -> Iterator[None]:
         raise UserError(f"{action}: {_first_line(err)}; run `sky check` to see which clouds are enabled") from None
     except exceptions.ResourcesUnavailableError as err:
         raise UserError(f"{action}: no offer in the plan had capacity ({_first_line(err)}); re-plan with "
-                        "more --top-k fallbacks or on-demand offers") from None
+                        "more --top fallbacks or on-demand offers") from None
     except exceptions.ApiServerConnectionError as err:
         raise UserError(f"{action}: cannot reach the SkyPilot API server ({_first_line(err)}); "
                         "check `sky api info`") from None

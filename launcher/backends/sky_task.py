@@ -23,7 +23,8 @@ from typing import Any, Mapping, Optional
 import yaml
 from pydantic import BaseModel, Field
 
-from tunecost.launcher.backends.job_config import CONFIG_NAME, write_job_config
+from tunecost.launcher.backends.job_config import write_job_config
+from tunecost.launcher.ledger.liveness import CONFIG_NAME
 from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
@@ -94,11 +95,6 @@ def remote_dataset_path() -> str:
 
 def remote_output_dir(run_id: str) -> str:
     return f"{CHECKPOINT_MOUNT}/{run_id}"
-
-
-def candidate_offers(plan: Plan, top_k: int) -> list[Fallback]:
-    """The fallback order (launcher/backends/fallbacks.py), each offer with its `reason` for the YAML comment."""
-    return fallback_order(plan, top_k)
 
 
 def _where(quote: Quote) -> str:
@@ -238,7 +234,7 @@ def _header(plan: Plan, opts: TaskOptions, order: list[Fallback], guard_price: f
 def render_task_yaml(plan: Plan, opts: TaskOptions, guard_price: Optional[float] = None) -> str:
     """The task YAML text for this plan; secrets appear by name only. `guard_price`: the $/h the job's budget
     guard uses (default: the dearest offer in the fallback order)."""
-    order = candidate_offers(plan, opts.top_k)
+    order = fallback_order(plan, opts.top_k)
     if guard_price is None:
         guard_price = max(f.offer.price_per_hour for f in order)
     task = build_task(plan, opts, [f.offer for f in order])

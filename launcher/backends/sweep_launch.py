@@ -22,7 +22,7 @@ def launch_sweep(plan: Plan, *, local: bool, dataset: Path, ledger: Ledger, echo
                  budget: Optional[float], nproc: int, tag: str, overrides: dict[str, Any], bucket: Optional[str],
                  top_k: int, max_restarts: int) -> list[RunRecord]:
     """Run every point in order under the sweep's budget guard, then print the sweep's table."""
-    from tunecost.launcher.commands.plan import wide_console
+    from tunecost.launcher.views.console import wide_console
     from tunecost.launcher.reports.sweep_report import print_sweeps
 
     if local:

@@ -185,7 +185,6 @@ def launch(
                               rich_help_panel=RUN),
     top: int = top_option(3, "Offers in the fallback order (the plan's cheapest first)", max=20,
                           rich_help_panel=RUN),
-    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, max=20, hidden=True, help="Old name of --top"),
     max_restarts: int = typer.Option(3, "--max-restarts", min=0, help="Restarts on job errors (managed job)",
                                      rich_help_panel=RUN),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps",
@@ -204,7 +203,6 @@ def launch(
     """Run a plan: a SkyPilot managed spot job with checkpoints in a bucket, or --local on this machine."""
     from tunecost.launcher.ledger.store import Ledger
 
-    top = top if top_k is None else top_k
     if rate is not None and rate < 0 or budget is not None and budget <= 0:
         raise UserError("--rate must be >= 0 and --budget > 0")
     if resume is not None:

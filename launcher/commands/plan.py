@@ -8,7 +8,6 @@ Both take the shared workload flags, and both apply the correction factors `tune
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -17,6 +16,7 @@ import typer
 
 from tunecost.launcher.commands.common_options import providers_option, top_option
 from tunecost.launcher.output_file import check_target, write_output
+from tunecost.launcher.views.console import wide_console
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.commands.workload_options import Workload, workload_options
 from tunecost.planner.errors import UserError
@@ -31,14 +31,6 @@ def _spot_choice(spot: bool, on_demand: bool, any_: bool) -> str:
     if len(chosen) > 1:
         raise UserError(f"give one of --spot, --on-demand, --any (got {', '.join('--' + c for c in chosen)})")
     return chosen[0] if chosen else "any"
-
-
-def wide_console():
-    """Rich console; piped output gets a wide fixed width so the offer table is not squeezed to 80 columns."""
-    from tunecost.launcher.views.safe_text import console
-
-    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return console(width=160 if wide else None)
 
 
 def with_config(result, read, command: str) -> None:

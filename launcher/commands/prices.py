@@ -88,7 +88,6 @@ def prices(
     ctx: typer.Context,
     gpu: Optional[str] = typer.Option(None, "--gpu", help="Only this GPU, e.g. H100, A100-80GB, RTX4090."),
     providers: Optional[List[str]] = providers_option("Only these providers, e.g. runpod,lambda."),
-    provider: Optional[List[str]] = typer.Option(None, "--provider", hidden=True, help="Old name of --providers."),
     spot: bool = typer.Option(False, "--spot", help="Sort by spot price; hide offers without one."),
     all_regions: bool = typer.Option(False, "--all-regions", help="Every region/zone row, not the cheapest."),
     top: Optional[int] = top_option(None, "Only the N cheapest rows (all by default)."),
@@ -102,7 +101,7 @@ def prices(
     from tunecost.planner.offers import load_prices
 
     tables = load_prices(user_csv=prices_file)
-    df = select(tables.offers, gpu, [*(providers or []), *(provider or [])], spot, all_regions, top)
+    df = select(tables.offers, gpu, providers or [], spot, all_regions, top)
     as_of, warnings = tables.age_of(df)  # the age of the rows listed, naming only their providers
     for warning in warnings:
         sys.stderr.write(f"warning: {clean(warning)}\n")

@@ -86,7 +86,7 @@ def report(
 
     console = _console()
     if fmt is None and sweep is not None:
-        from tunecost.launcher.commands.plan import wide_console
+        from tunecost.launcher.views.console import wide_console
         from tunecost.launcher.reports.sweep_report import print_sweeps
 
         print_sweeps(records, wide_console())
@@ -96,7 +96,7 @@ def report(
             raise UserError(f"no runs in the ledger ({ledger.path}) yet; start one with tunecost launch")
         print_summary(summarize(records[-1]), console)
         if records[-1].sweep_id:  # the latest run ended a sweep: show the whole sweep beside its bill
-            from tunecost.launcher.commands.plan import wide_console
+            from tunecost.launcher.views.console import wide_console
             from tunecost.launcher.reports.sweep_report import print_sweeps
 
             print_sweeps([r for r in records if r.sweep_id == records[-1].sweep_id], wide_console())

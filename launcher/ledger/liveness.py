@@ -28,6 +28,7 @@ from tunecost.job.run_summary import RunSummary, read_summary
 
 ALIVE = "alive.json"
 LOG = "job.log"
+CONFIG_NAME = "tunecost_job.json"  # the job config the launcher writes in the run folder (backends/job_config.py)
 
 
 class Proc(BaseModel):

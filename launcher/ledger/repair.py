@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from tunecost.job.run_summary import SUMMARY_NAME, read_summary
-from tunecost.launcher.backends.job_config import CONFIG_NAME
-from tunecost.launcher.ledger.liveness import live_pids, read_session
+from tunecost.launcher.ledger.liveness import CONFIG_NAME, live_pids, read_session
 from tunecost.launcher.ledger.store import LEDGER_NAME, SET_ASIDE, Ledger
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus

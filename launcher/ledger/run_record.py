@@ -73,6 +73,15 @@ class RunRecord(BaseModel):
         """`{}` is how a record without a summary was (and is) stored, and one without a plan was."""
         return None if value == {} else value
 
+    @field_validator("plan", mode="before")
+    @classmethod
+    def _unversioned_plan(cls, value: Any) -> Any:
+        """A record written before plans carried a version holds a schema-1 plan: keep reading it (a ledger record
+        is never lost), though `launch` refuses such a plan file and `Plan` itself requires the version."""
+        if isinstance(value, dict) and value and "schema_version" not in value:
+            return {**value, "schema_version": 1}
+        return value
+
     @field_serializer("summary")
     def _summary_as_written(self, summary: Optional[RunSummary], info: SerializationInfo) -> dict[str, Any]:
         return {} if summary is None else summary.model_dump(mode=info.mode, exclude_unset=True)

@@ -8,11 +8,8 @@ Markdown and HTML come from jinja2 templates (HTML autoescaped), CSV from pandas
 
 from __future__ import annotations
 
-import re
-
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from importlib.resources import files
 from pathlib import Path
 from typing import Optional
 
@@ -22,7 +19,8 @@ from tunecost.launcher.reports.cost_summary import CostSummary, summarize
 from tunecost.launcher.ledger.store import TERMINAL, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
-from tunecost.launcher.views.safe_text import csv_cells, finalize
+from tunecost.launcher.views.safe_text import csv_cells
+from tunecost.launcher.views.templates import template_env, with_places
 from tunecost.planner.errors import UserError
 from tunecost.planner.money import SMALL_USD
 from tunecost.planner.providers import find_provider
@@ -204,42 +202,6 @@ def build_report(records: list[RunRecord], since: Optional[date] = None, until: 
                 _chart(items, "Hours per run: actual vs estimate", "h", "actual_hours", "estimated_hours")],
         sweeps=sweep_totals(finished),
     )
-
-
-MD_PUNCTUATION = re.compile(r"([\\`*_\[\]!~|#])")
-
-
-def _md_escape(value: object) -> str:
-    """Text safe inside Markdown: no pipe breaks a table row, no raw HTML reaches a renderer, and no link,
-    image, emphasis or code syntax in a tag or name takes effect (backslash-escaped, so it reads as typed)."""
-    text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", " ").replace("\n", " ")
-    return MD_PUNCTUATION.sub(r"\\\1", text)
-
-
-def template_env():
-    """jinja2 environment over the templates/ package; autoescape on for every *.html.j2 template."""
-    import jinja2
-
-    def load(name: str) -> str:
-        return files("tunecost.templates").joinpath(name).read_text(encoding="utf-8")
-
-    env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(load),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=True),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        finalize=finalize,  # every {{ expression }} without control or bidi characters (launcher/views/safe_text)
-    )
-    env.filters["md"] = _md_escape
-    env.filters["hours"] = lambda v: "n/a" if v is None else f"{v:,.4f}"
-    return with_places(env, 2)
-
-
-def with_places(env, places: int):
-    """Every amount of one report (prices, costs, totals, differences) to the same number of decimal places."""
-    env.filters["money"] = lambda v: "n/a" if v is None else f"{v:,.{places}f}"
-    env.filters["signed_money"] = lambda v: "n/a" if v is None else f"{v:+,.{places}f}"
-    return env
 
 
 def money_places(report: ExpenseReport) -> int:

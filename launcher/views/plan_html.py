@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from tunecost.launcher.views.plan_view import hours_parts, hours_text
 from tunecost.planner.money import money
-from tunecost.planner.optimizer import Plan, Quote
+from tunecost.planner.plan import Plan
+from tunecost.planner.quote import Quote
 
 # One colour per provider, Tableau 10 (designed so that no two of its colours are taken for one another); past ten
 # providers the shapes change. The old palette gave Azure and Lambda two blues 38 RGB units apart.
@@ -174,7 +175,7 @@ def memory_bar(plan: Plan, width: int = 920) -> MemoryBar | None:
 
 def render_plan_html(plan: Plan) -> str:
     """The whole page; user text (model paths, instance names, tags in price files) is escaped by jinja."""
-    from tunecost.launcher.reports.expense_report import template_env
+    from tunecost.launcher.views.templates import template_env
 
     return template_env().get_template("plan.html.j2").render(
         plan=plan, scatter=scatter(plan) if plan.quotes else None, memory=memory_bar(plan),

@@ -17,7 +17,8 @@ from tunecost.planner.estimate import Estimate
 from tunecost.planner.fit import LEARNED_COMPONENT
 from tunecost.planner.memory import MemoryEstimate
 from tunecost.planner.money import money
-from tunecost.planner.optimizer import Plan, Quote
+from tunecost.planner.plan import Plan
+from tunecost.planner.quote import Quote
 
 HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints",
                "rework", LEARNED_COMPONENT)

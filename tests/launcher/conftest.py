@@ -89,14 +89,6 @@ MULTI_NODE = plan([
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """An isolated TUNECOST_HOME for the ledger and run folders."""
-    path = tmp_path / "tchome"
-    monkeypatch.setenv("TUNECOST_HOME", str(path))
-    return path
-
-
-@pytest.fixture
 def write_plan(tmp_path):
     def _write(data: Plan | dict, name: str = "plan.json") -> Path:
         path = tmp_path / name

@@ -205,9 +205,7 @@ def _state(home: Path) -> tuple[list[dict], list[str]]:
 
 
 @pytest.mark.parametrize("case, args, says", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_exit_2_and_nothing_recorded(tmp_path, monkeypatch, files, case, args, says):
-    home = tmp_path / "home"
-    monkeypatch.setenv("TUNECOST_HOME", str(home))
+def test_bad_input_is_one_line_exit_2_and_nothing_recorded(home, monkeypatch, files, case, args, says):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     _seeded(home)
     before = _state(home)
@@ -257,10 +255,9 @@ def test_the_walk_finds_the_float_flags():
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 @pytest.mark.parametrize("words, flag", FLOAT_FLAGS, ids=[" ".join(w) + " " + f for w, f in FLOAT_FLAGS])
-def test_every_float_flag_refuses_what_is_no_finite_number(tmp_path, monkeypatch, words, flag, value):
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+def test_every_float_flag_refuses_what_is_no_finite_number(home, words, flag, value):
     result = CliRunner().invoke(app, [*words, f"{flag}={value}"])
     assert result.exit_code == 2, result.output
     [line] = result.stderr.strip().splitlines()
     assert line == f"error: Invalid value for '{flag}': Input should be a finite number", line
-    assert not (tmp_path / "home").exists()
+    assert not home.exists()

@@ -19,11 +19,6 @@ from tunecost.planner.spec import Framework, Method, TrainSpec
 L8 = ["--model", "meta-llama/Llama-3.1-8B", "--method", "qlora"]
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
-
-
 def run(*args):
     return CliRunner().invoke(app, list(args))
 

@@ -16,8 +16,7 @@ MANAGED_KEYS = {"provider", "model_bracket", "method", "usd_per_million_tokens",
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+def wide(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
 
 

@@ -21,12 +21,6 @@ TUNECOST = Path(sys.executable).with_name("tunecost")
 MODEL = ["--model", "meta-llama/Llama-3.1-8B", "--tokens", "20000000"]
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    """Refreshed price tables live under $TUNECOST_HOME; never read the user's real ones."""
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
-
-
 def run(*args):
     return CliRunner().invoke(app, list(args))
 

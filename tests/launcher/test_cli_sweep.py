@@ -11,11 +11,6 @@ from tunecost.launcher.cli import app
 MODEL = ["--model", "meta-llama/Llama-3.1-8B", "--examples", "10000", "--avg-tokens", "800", "--epochs", "3"]
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
-
-
 def run(*args):
     return CliRunner().invoke(app, list(args))
 

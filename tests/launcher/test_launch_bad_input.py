@@ -65,7 +65,7 @@ def _old_plan() -> str:
 
 
 @pytest.mark.parametrize("text, says", [
-    (_old_plan(), "a plan of schema 1, from an older tunecost (this one reads 2)"),
+    (_old_plan(), "a plan without a schema version, from an older tunecost (this one reads 2)"),
     (SINGLE.model_copy(update={"schema_version": 99}).model_dump_json(), "a plan of schema 99, from a newer"),
     ('{"model": "gpt2", "epochs": 3}', "not a tunecost plan (spec: Field required)"),
     ('[1, 2]', "not a tunecost plan (the file: Input should be an object"),

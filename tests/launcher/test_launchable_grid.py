@@ -12,7 +12,8 @@ import itertools
 import pytest
 
 from tunecost.launcher.backends import sky_client
-from tunecost.launcher.backends.sky_task import TaskOptions, candidate_offers, render_task_yaml
+from tunecost.launcher.backends.sky_task import TaskOptions, render_task_yaml
+from tunecost.launcher.backends.fallbacks import fallback_order
 from tunecost.planner.errors import UserError
 from tunecost.planner.offers import load_prices
 from tunecost.planner.optimizer import optimize
@@ -45,7 +46,7 @@ def _check_grid(grid, prices, tmp_path) -> tuple[int, int]:
             continue
         planned += 1
         unlaunchable_priced += any(not q.launchable for q in plan.quotes)
-        order = candidate_offers(plan, 3)
+        order = fallback_order(plan, 3)
         for fallback in order:
             q = fallback.offer
             assert providers[q.provider].can_launch(spot=q.spot, nodes=q.num_nodes), (model, method, spot, q.provider)
@@ -72,7 +73,7 @@ def test_the_plans_that_chose_or_fell_back_to_unlaunchable_offers_on_main(prices
     assert _check_grid(grid, prices, tmp_path) == (5, 5)
 
 
-def test_the_readme_70b_qlora_example_saved_and_dry_run_gives_a_task_skypilot_parses(tmp_path, monkeypatch):
+def test_the_readme_70b_qlora_example_saved_and_dry_run_gives_a_task_skypilot_parses(tmp_path):
     """On main this exited 2 with a raw regex dump from SkyPilot: its second fallback was lium/JP."""
     import sky
     import yaml
@@ -80,7 +81,6 @@ def test_the_readme_70b_qlora_example_saved_and_dry_run_gives_a_task_skypilot_pa
 
     from tunecost.launcher.cli import app
 
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
     saved, dataset = tmp_path / "plan.json", tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hello"}\n')
     runner = CliRunner()

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tunecost.job.checkpoints import mark_complete
-from tunecost.launcher.backends.job_config import CONFIG_NAME
+from tunecost.launcher.ledger.liveness import CONFIG_NAME
 from tunecost.launcher.cli import app
 from tunecost.launcher.ledger.liveness import Session, proc, write_session
 from tunecost.launcher.ledger.run_record import RunRecord

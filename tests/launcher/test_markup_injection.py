@@ -19,10 +19,8 @@ MD_LINK = "[approve refund](https://evil.example/pay) *now* _x_ `y` <b>"
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+def wide(monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
-    return tmp_path / "home"
 
 
 def _run(home: Path, run_id: str, tag: str, model: str = "tiny") -> RunRecord:

@@ -12,17 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from tunecost.launcher.cli import app
-from tunecost.launcher.backends.job_config import CONFIG_NAME
+from tunecost.launcher.ledger.liveness import CONFIG_NAME
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 
 MODEL = ["--model", "meta-llama/Llama-3.1-8B"]
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
 
 
 def _one_line(*args: str) -> str:
@@ -63,8 +57,8 @@ def _a_run(home: Path) -> None:
     ledger.set_status("tc-1", "succeeded", actual_hours=0.5)
 
 
-def test_report_out_where_it_cannot_be_written(isolated_home):
-    _a_run(isolated_home)
+def test_report_out_where_it_cannot_be_written(home):
+    _a_run(home)
     line = _one_line("report", "--format", "md", "--out", "/proc/report.md")
     assert "/proc/report.md" in line and "--out" in line
 
@@ -91,8 +85,8 @@ def _ledger_with_a_run(home: Path) -> Path:
 
 @pytest.mark.parametrize("damage", ["truncated", "random-bytes", "empty"])
 @pytest.mark.parametrize("command", [["runs"], ["report"], ["launch", "--local", "--resume", "tc-1"]])
-def test_a_damaged_ledger_is_one_line_and_is_kept(isolated_home, damage, command):
-    path = _ledger_with_a_run(isolated_home)
+def test_a_damaged_ledger_is_one_line_and_is_kept(home, damage, command):
+    path = _ledger_with_a_run(home)
     data = path.read_bytes()
     broken = {"truncated": data[: len(data) // 2 + 100], "random-bytes": os.urandom(len(data)),
               "empty": b""}[damage]
@@ -103,54 +97,54 @@ def test_a_damaged_ledger_is_one_line_and_is_kept(isolated_home, damage, command
     assert path.read_bytes() == broken  # never replaced silently
 
 
-def test_runs_repair_backs_up_and_rebuilds_from_the_run_folders(isolated_home):
+def test_runs_repair_backs_up_and_rebuilds_from_the_run_folders(home):
     """A local run's folder (job config + the job's summary) is enough to put it back in the ledger."""
-    folder = isolated_home / "runs" / "tc-261101-100000-abcd"
+    folder = home / "runs" / "tc-261101-100000-abcd"
     (folder / "output").mkdir(parents=True)
     (folder / CONFIG_NAME).write_text(json.dumps({"model": "tiny", "method": "lora", "run_id": folder.name}))
     (folder / "output" / "run_summary.json").write_text(json.dumps(
         {"steps": 20, "stop_reason": "max_steps", "session_seconds": 36.0, "total_seconds": 36.0,
          "device": "cpu (2 cores)", "run_id": folder.name}))
-    path = isolated_home / "ledger.sqlite"
+    path = home / "ledger.sqlite"
     path.write_bytes(b"garbage" * 100)
     result = CliRunner().invoke(app, ["runs", "--repair"])
     assert result.exit_code == 0, result.output
-    backups = list(isolated_home.glob("ledger.sqlite.damaged-*"))
+    backups = list(home.glob("ledger.sqlite.damaged-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == b"garbage" * 100
-    [run] = Ledger(isolated_home).list()
+    [run] = Ledger(home).list()
     assert run.id == folder.name and run.status == "succeeded" and run.summary.steps == 20
     assert run.actual_hours == pytest.approx(0.01) and "rebuilt" in run.history[-1].note
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_runs_repair_refuses_a_healthy_ledger(isolated_home):
+def test_runs_repair_refuses_a_healthy_ledger(home):
     """Rebuilding would lose cloud runs (their summaries are in the bucket): only a damaged ledger is rebuilt."""
-    path = _ledger_with_a_run(isolated_home)
+    path = _ledger_with_a_run(home)
     before = path.read_bytes()
     assert "is not damaged" in _one_line("runs", "--repair")
-    assert path.read_bytes() == before and not list(isolated_home.glob("ledger.sqlite.damaged-*"))
+    assert path.read_bytes() == before and not list(home.glob("ledger.sqlite.damaged-*"))
 
 
 @pytest.mark.parametrize("command", [["runs"], ["report"], ["report", "--format", "md"], ["calibrate"]])
 @pytest.mark.parametrize("flag, value", [("--since", "2026-13-01"), ("--until", "yesterday"),
                                          ("--since", "2026-11-01T25:00:00")])
-def test_a_bad_date_is_one_line_naming_the_flag_and_the_format(isolated_home, command, flag, value):
+def test_a_bad_date_is_one_line_naming_the_flag_and_the_format(home, command, flag, value):
     """The dates are typer datetime options; click's refusal becomes one line that shows what a date looks like."""
-    _a_run(isolated_home)
+    _a_run(home)
     line = _one_line(*command, flag, value)
     assert line == f"error: --{flag[2:]} '{value}' is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), " \
                    f"e.g. {flag} 2026-11-01"
 
 
 @pytest.mark.parametrize("command", ["runs", "report", "calibrate"])
-def test_until_before_since_is_one_line(isolated_home, command):
-    _a_run(isolated_home)
+def test_until_before_since_is_one_line(home, command):
+    _a_run(home)
     line = _one_line(command, "--since", "2026-11-02", "--until", "2026-11-01T12:00:00")
     assert line == "error: --until 2026-11-01T12:00:00 is before --since 2026-11-02; swap them"
 
 
-def test_report_json_and_format_of_another_kind_is_one_line(isolated_home):
-    _a_run(isolated_home)
+def test_report_json_and_format_of_another_kind_is_one_line(home):
+    _a_run(home)
     line = _one_line("report", "--json", "--format", "md")
     assert "--json" in line and "--format md" in line

@@ -17,12 +17,12 @@ from tunecost.launcher.ledger.store import Ledger, now
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
-    ledger = Ledger(tmp_path / "home")
+def home(home: Path) -> Path:
+    """The root conftest's isolated home, with one finished run to report on."""
+    ledger = Ledger(home)
     ledger.create(RunRecord(id="tc-1", status="running", backend="local", created_at=now(), tag="t"))
     ledger.set_status("tc-1", "succeeded", actual_hours=0.5)
-    return tmp_path / "home"
+    return home
 
 
 def _report(out: Path) -> None:

@@ -40,11 +40,6 @@ class Page(HTMLParser):
             self.titles.append(data)
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
-
-
 def run(*args):
     return CliRunner().invoke(app, list(args))
 

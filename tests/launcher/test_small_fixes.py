@@ -20,12 +20,6 @@ HEADER = "provider,instance_type,gpu,gpu_count,price_per_hour,spot_price_per_hou
 MODEL = ["plan", "--model", "HuggingFaceTB/SmolLM2-135M", "--tokens", "1000000"]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def _prices(tmp_path: Path, rows: str) -> str:
     path = tmp_path / "quotes.csv"
     path.write_text(HEADER + rows)

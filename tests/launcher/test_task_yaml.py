@@ -10,10 +10,11 @@ import sky
 import yaml
 
 from tunecost.launcher.backends import sky_client
-from tunecost.launcher.backends.job_config import CONFIG_NAME
+from tunecost.launcher.ledger.liveness import CONFIG_NAME
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.backends.skypilot import prepare
-from tunecost.launcher.backends.sky_task import TaskOptions, candidate_offers, disk_size_gb, render_task_yaml
+from tunecost.launcher.backends.sky_task import TaskOptions, disk_size_gb, render_task_yaml
+from tunecost.launcher.backends.fallbacks import fallback_order
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 from tunecost.planner.quote import Quote
@@ -115,7 +116,7 @@ def test_prepare_stages_job_and_config_and_keeps_secrets_out(tmp_path, monkeypat
 
 def test_plan_without_chosen_offer_is_one_clear_error():
     with pytest.raises(UserError, match="no chosen offer"):
-        candidate_offers(SINGLE.model_copy(update={"chosen": None, "quotes": []}), 3)
+        fallback_order(SINGLE.model_copy(update={"chosen": None, "quotes": []}), 3)
 
 
 def test_skypilot_rejects_a_misspelled_key(tmp_path):
@@ -126,7 +127,7 @@ def test_skypilot_rejects_a_misspelled_key(tmp_path):
 
 def test_duplicate_offers_are_tried_once():
     q = quote()
-    assert len(candidate_offers(plan([q, q, quote(spot=False)]), 5)) == 2
+    assert len(fallback_order(plan([q, q, quote(spot=False)]), 5)) == 2
 
 
 def test_job_config_shards_when_any_fallback_offer_was_planned_with_fsdp(tmp_path):
@@ -167,24 +168,24 @@ def test_the_task_yaml_starts_with_its_comment_header(tmp_path):
     assert "run: |" in text  # the scripts stay readable blocks
 
 
-@pytest.mark.parametrize("flag", ["--top", "--top-k"], ids=["top", "old-name-top-k"])
-def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, monkeypatch, write_plan, flag):
-    """`launch --top N`, the name `plan` and `prices` use (the old --top-k still works, hidden from --help)."""
+def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, write_plan):
+    """`launch --top N`, the name `plan` and `prices` use (the old --top-k is gone)."""
     from typer.testing import CliRunner
 
     from tunecost.launcher.cli import app
 
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
     dataset = tmp_path / "my: data #1.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     result = CliRunner().invoke(app, ["launch", str(write_plan(SINGLE)), "--dataset", str(dataset), "--dry-run",
-                                      flag, "2", "--tag", "it's \"q1\""])
+                                      "--top", "2", "--tag", "it's \"q1\""])
     assert result.exit_code == 0, result.output
     config = yaml.safe_load(result.stdout)
     assert len(config["resources"]["ordered"]) == 2
     assert config["envs"]["TUNECOST_TAG"] == "it's \"q1\""
     assert config["file_mounts"]["/data/train.jsonl"] == str(dataset)
-    assert "--top-k" not in CliRunner().invoke(app, ["launch", "--help"]).stdout
+    old = CliRunner().invoke(app, ["launch", str(write_plan(SINGLE)), "--dataset", str(dataset), "--dry-run",
+                                   "--top-k", "2"])
+    assert old.exit_code == 2 and "--top-k" in old.output
 
 
 def test_job_config_saves_at_the_interval_the_plan_chose(tmp_path):
@@ -210,12 +211,11 @@ def test_job_config_saves_at_the_interval_the_plan_chose(tmp_path):
     assert (user["save_steps"], user["save_minutes"]) == (40, 15.0)  # --save-steps adds step-based saves
 
 
-def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_path, monkeypatch, write_plan):
+def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_path, write_plan):
     from typer.testing import CliRunner
 
     from tunecost.launcher.cli import app
 
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     lium = plan([quote(provider="lium", region="JP", spot=False)])
@@ -261,13 +261,11 @@ def test_a_dataset_named_like_a_shell_command_is_mounted_at_the_fixed_path(tmp_p
 
 @pytest.mark.parametrize("name", ["ab", "My-Bucket", "my_bucket", "-ckpts", "ckpts.", "my..ckpts", "192.168.1.2",
                                   "xn--ckpts", "goog-ckpts", "ckpts-s3alias", "my-google-ckpts", "a" * 64])
-def test_a_bucket_name_s3_or_gcs_would_refuse_is_one_line_before_anything_is_staged(tmp_path, monkeypatch,
-                                                                                      write_plan, name):
+def test_a_bucket_name_s3_or_gcs_would_refuse_is_one_line_before_anything_is_staged(tmp_path, write_plan, name):
     from typer.testing import CliRunner
 
     from tunecost.launcher.cli import app
 
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     result = CliRunner().invoke(app, ["launch", str(write_plan(SINGLE)), "--dataset", str(dataset), "--dry-run",

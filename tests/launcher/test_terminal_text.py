@@ -27,10 +27,8 @@ UNSAFE = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
+def wide(monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
-    return tmp_path / "home"
 
 
 def _run(home: Path, tag: str, provider: str = "local") -> None:

@@ -28,11 +28,6 @@ CASES = [  # (spec, GPU): each misfits as given
 ]
 
 
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUNECOST_HOME", str(tmp_path / "home"))
-
-
 def _fitter(spec: TrainSpec) -> Fitter:
     return Fitter(spec, resolve_shape(spec), 0.9, max_gpus=8)
 

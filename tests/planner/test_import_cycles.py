@@ -1,4 +1,5 @@
-"""No module of tunecost imports itself back through others, lazily inside a function or not.
+"""No module of tunecost imports itself back through others, and none imports a layer above its own, lazily
+inside a function or not.
 
 WHY: a circle works only while every import in it stays in the order it has today (or hides in a function), and
 it says the pieces are in the wrong modules: the shared piece belongs in a module both can import. The graph is
@@ -120,6 +121,71 @@ def _closed_path(graph: dict[str, set[str]], group: set[str]) -> list[str]:
                     later.append(nxt)
         frontier = later
     return sorted(group)
+
+
+# Layers, bottom first: a module may import its own group and groups of a lower rank, never a higher or an equal
+# one. Packages: job <- planner <- launcher (the job runs alone on the VM; the planner never drives a run). Inside
+# the launcher, as the README's layout section lists them: the ledger and the output file at the bottom, then the
+# renderers, the reports over runs, the backends that run jobs, the commands, and cli.py on top.
+PACKAGE_RANKS = {"tunecost.job": 0, "tunecost.planner": 1, "tunecost.launcher": 2}
+LAUNCHER_RANKS = {"ledger": 0, "output_file": 0, "views": 1, "reports": 2, "backends": 3, "commands": 4, "cli": 5}
+
+
+def _layer(module: str) -> tuple[str, str] | None:
+    """(package, launcher group) of a module; the group is "" outside the launcher and for its __init__."""
+    parts = module.split(".")
+    package = ".".join(parts[:2])
+    if package not in PACKAGE_RANKS:
+        return None
+    return package, parts[2] if package == "tunecost.launcher" and len(parts) > 2 else ""
+
+
+def _upward(here: tuple[str, str], there: tuple[str, str]) -> bool:
+    """Whether a module of layer `here` importing one of layer `there` breaks the order."""
+    if here[0] != there[0]:
+        return PACKAGE_RANKS[here[0]] < PACKAGE_RANKS[there[0]]
+    if "" in (here[1], there[1]) or here[1] == there[1]:
+        return False
+    return LAUNCHER_RANKS[here[1]] <= LAUNCHER_RANKS[there[1]]
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of a higher (or an equal-ranked other) layer, as `importer -> imported`."""
+    found = []
+    for name in sorted(graph):
+        for target in sorted(graph[name]):
+            here, there = _layer(name), _layer(target)
+            if here and there and _upward(here, there):
+                found.append(f"{name} -> {target}")
+    return found
+
+
+def test_every_launcher_group_has_a_rank():
+    """A new folder under launcher/ must be placed in the layer order, or the wall test below would skip it."""
+    groups = {_layer(name)[1] for name in module_files() if name.startswith("tunecost.launcher.")}
+    assert groups <= set(LAUNCHER_RANKS), f"give {sorted(groups - set(LAUNCHER_RANKS))} a rank in LAUNCHER_RANKS"
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    found = upward_imports(import_graph())
+    assert not found, "upward imports (move the shared piece down to the lower layer):\n" + "\n".join(found)
+
+
+def test_the_walls_see_a_lazy_upward_import(tmp_path):
+    """A ledger module importing a backend inside a function, and the planner importing the launcher, are both
+    found; a backend importing the ledger is not, so the test above can fail and passes for the right reason."""
+    for folder in PACKAGES:
+        (tmp_path / folder).mkdir()
+    for sub in ("ledger", "backends"):
+        (tmp_path / "launcher" / sub).mkdir()
+    (tmp_path / "launcher" / "ledger" / "repair.py").write_text(
+        "def f():\n    from tunecost.launcher.backends.job_config import NAME\n")
+    (tmp_path / "launcher" / "backends" / "job_config.py").write_text(
+        "from tunecost.launcher.ledger import repair\n")
+    (tmp_path / "planner" / "plan.py").write_text("import tunecost.launcher.ledger.repair\n")
+    assert upward_imports(import_graph(tmp_path)) == [
+        "tunecost.launcher.ledger.repair -> tunecost.launcher.backends.job_config",
+        "tunecost.planner.plan -> tunecost.launcher.ledger.repair"]
 
 
 def test_no_module_imports_itself_back():

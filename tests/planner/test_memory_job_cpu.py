@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real training steps on CPU: 11-21 s a case
 torch = pytest.importorskip("torch")
 from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 

@@ -14,7 +14,8 @@ from tunecost.planner.corrections import Correction, Corrections
 from tunecost.planner.errors import UserError
 from tunecost.planner.memory import estimate_memory
 from tunecost.planner.offers import OFFER_COLUMNS, PriceTables, load_prices
-from tunecost.planner.optimizer import Plan, optimize
+from tunecost.planner.optimizer import optimize
+from tunecost.planner.plan import Plan
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.shapes import resolve_shape
 from tunecost.planner.spec import DatasetSize, Method, Parallelism, TrainSpec
