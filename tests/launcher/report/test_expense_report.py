@@ -157,9 +157,11 @@ def test_bad_date_and_bad_format_are_refused(real_runs, tunecost_cli):
 
 
 def test_running_runs_in_range_are_left_out_of_the_report(real_runs, tunecost_cli, tmp_path):
+    # a managed cloud job stays `running` until SkyPilot says otherwise; a local `running` record with no live
+    # process is closed as `stopped` when the ledger is read (tests/launcher/test_live_runs.py)
     home = real_runs.ledger_copy(tmp_path / "home")
-    Ledger(home).create(RunRecord(id="in-flight", status="running", backend="local",
-                                  created_at=now() + timedelta(seconds=1), provider="local"))
+    Ledger(home).create(RunRecord(id="in-flight", status="running", backend="sky-managed",
+                                  created_at=now() + timedelta(seconds=1), provider="runpod"))
     done = tunecost_cli(home, "report", "--format", "md")
     assert done.returncode == 0, done.stderr
     assert "left out: in-flight (running" in done.stdout
