@@ -53,13 +53,21 @@ def _gone(pids: list[psutil.Process], timeout: float) -> None:
     psutil.wait_procs(pids, timeout=timeout)
 
 
+def _is_job(proc: psutil.Process) -> bool:
+    """The launcher's child that trains (it may first run others, e.g. the CPU probe)."""
+    try:
+        return "tunecost.job.train" in proc.cmdline()
+    except psutil.Error:
+        return False
+
+
 def trial(home: Path, steps: int, target: str, delay: float) -> dict:
     launcher = subprocess.Popen(_launch_cmd(steps), env=_env(home), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     began, trainer = time.monotonic(), None
     while time.monotonic() - began < delay:
         if trainer is None and launcher.poll() is None:
-            kids = psutil.Process(launcher.pid).children()
+            kids = [kid for kid in psutil.Process(launcher.pid).children() if _is_job(kid)]
             trainer = kids[0] if kids else None
         time.sleep(0.01)
     killed = []

@@ -48,7 +48,7 @@ def test_local_rank_sweep_runs_every_point_and_reports_losses_and_the_total(tmp_
     report = _cli(["report"], home, timeout=120).stdout
     assert f"Sweep {runs[0].sweep_id}: 2 points, 2 succeeded" in report and "sweep total: $" in report
     for r in runs:
-        line = next(line for line in report.splitlines() if r.id in line and "│" not in line and "Cost" not in line)
+        line = next(line for line in report.splitlines() if r.id in line and f"rank={r.plan.spec.rank}" in line)
         assert f"{r.summary.final_loss:.4f}" in line and f"{r.summary.eval_loss:.4f}" in line
     listing = _cli(["runs"], home, timeout=120).stdout
     assert "Sweeps" in listing and runs[0].sweep_id in listing

@@ -39,11 +39,13 @@ def _start(home: Path, plan: Path, steps: int = 20, save: int = 5) -> subprocess
 
 
 def _trainer(launcher: subprocess.Popen) -> psutil.Process:
-    deadline = time.monotonic() + 60
+    """The launcher's child that runs the job (the launcher may first run other children, e.g. the CPU probe)."""
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        kids = psutil.Process(launcher.pid).children()
-        if kids:
-            return kids[0]
+        for kid in psutil.Process(launcher.pid).children():
+            with contextlib.suppress(psutil.Error):
+                if "tunecost.job.train" in kid.cmdline():
+                    return kid
         time.sleep(0.05)
     raise AssertionError("the launcher started no trainer")
 
