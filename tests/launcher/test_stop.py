@@ -27,11 +27,14 @@ def _gone(process: psutil.Process) -> bool:
         return True
 
 
+STEPS = 300  # long enough that an idle CI machine is still training when `runs` looks, after the launcher died
+
+
 @pytest.mark.parametrize("launcher_signal", [signal.SIGKILL, signal.SIGHUP], ids=["sigkill", "sighup"])
 def test_stop_ends_a_detached_job_at_a_checkpoint_and_resume_finishes_it(tmp_path, write_plan, launcher_signal):
     home = tmp_path / "home"
-    with _launched(home, write_plan(SINGLE), steps=30, save=100) as (launcher, trainer):
-        _wait_for(launcher, "step 10/30", timeout=180)
+    with _launched(home, write_plan(SINGLE), steps=STEPS, save=10 * STEPS) as (launcher, trainer):
+        _wait_for(launcher, f"step 10/{STEPS}", timeout=180)
         os.kill(launcher.pid, launcher_signal)
         launcher.wait(timeout=30)
         [run] = _runs(home)
@@ -41,7 +44,7 @@ def test_stop_ends_a_detached_job_at_a_checkpoint_and_resume_finishes_it(tmp_pat
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         assert _gone(trainer)
     step = int(checkpoints.newest_complete(home / "runs" / run["id"] / "output").name.split("-")[1])
-    assert 10 <= step < 30  # the checkpoint SIGTERM made: --save-steps 100 makes no other
+    assert 10 <= step < STEPS  # the checkpoint SIGTERM made: --save-steps 10 x STEPS makes no other
     [run] = _runs(home)
     assert run["status"] == "stopped" and f"checkpointed at step {step}" in run["history"][-1]["note"]
     assert run["summary"]["stop_reason"] == "sigterm" and run["summary"]["steps"] == step
@@ -49,5 +52,5 @@ def test_stop_ends_a_detached_job_at_a_checkpoint_and_resume_finishes_it(tmp_pat
     result = _resume(home, run["id"])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     [done] = _runs(home)
-    assert done["status"] == "succeeded" and done["summary"]["steps"] == 30 and done["resumes"] == [step]
+    assert done["status"] == "succeeded" and done["summary"]["steps"] == STEPS and done["resumes"] == [step]
     assert [h["status"] for h in done["history"]] == ["pending", "running", "stopped", "running", "succeeded"]
