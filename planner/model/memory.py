@@ -54,14 +54,14 @@ FSDP_PREFETCH_LAYERS = 2                         # unsharded layers alive at onc
 # a fresh fit). Median of measured / modelled - 1, never negative. A framework whose rows of a group come from
 # fewer than two sources gets the pooled one, "*/group", fitted on every framework's rows.
 CALIBRATED_OVERHEAD = {
-    "*/bf16": (0.043, "25 rows of TTL2, TTM, TTLT, TTOPT, LGRT, LGCH, AA"),
-    "*/full_sharded": (0.313, "2 rows of TTL2, TTM"),
-    "*/qlora": (0.131, "24 rows of TTM, LGRT, LGCH, AA, AX, AXL"),
+    "*/bf16": (0.021, "25 rows of TTL2, TTM, TTLT, TTOPT, LGRT, LGCH, AA"),
+    "*/full_sharded": (0.250, "2 rows of TTL2, TTM"),
+    "*/qlora": (0.068, "24 rows of TTM, LGRT, LGCH, AA, AX, AXL"),
     "axolotl/qlora": (0.000, "AX-06/08/09, AXL-01"),
-    "litgpt/bf16": (0.043, "LGRT-07/10/12, LGCH-02/05/07/09/11/20/22"),
-    "litgpt/qlora": (0.212, "LGRT-08/09/13, LGCH-03/06/08/10/12/17/21/23"),
+    "litgpt/bf16": (0.036, "LGRT-07/10/12, LGCH-02/05/07/09/11/20/22"),
+    "litgpt/qlora": (0.067, "LGRT-08/09/13, LGCH-03/06/08/10/12/17/21/23"),
     "torchtune/bf16": (0.001, "TTL2-02/03, TTM-02/03, TTLT-01/02/03/04, TTOPT-02"),
-    "torchtune/full_sharded": (0.313, "TTL2-05, TTM-05"),
+    "torchtune/full_sharded": (0.250, "TTL2-05, TTM-05"),
 }
 
 def job_stack(spec: TrainSpec, parallelism: Parallelism) -> Stack:
@@ -157,6 +157,8 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     sharded = parallelism is Parallelism.fsdp and gpu_count > 1
     name = stack or stack_name(spec.framework, spec.method)
     st = job_stack(spec, Parallelism.fsdp if sharded else Parallelism.single) if name == "tunecost" else STACKS[name]
+    if st.untied_head and shape.tie_word_embeddings:
+        shape = shape.model_copy(update={"tie_word_embeddings": False})
     a = _compute_bytes(spec.precision)
     mixed = spec.precision in (Precision.bf16_mixed, Precision.fp16)
     # litgpt bf16-mixed: the frozen base stays fp32 as well (litgpt refuses --quantize with mixed precision, so a
@@ -164,6 +166,8 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     fp32_params = mixed and st.mixed_fp32_params and spec.method is not Method.qlora
     total = shape.total_params()
     notes: list[str] = [f"framework storage: {st.name}" if stack else framework_note(spec.framework)]
+    if st.untied_head and not shape.tie_word_embeddings and name != "tunecost":
+        notes.append(f"{st.name} stores lm_head apart from the embedding (a tied checkpoint's head is copied)")
     method = spec.method
     shards = gpu_count if parallelism is Parallelism.fsdp and gpu_count > 1 else 1
 
@@ -286,9 +290,23 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
         notes.append(f"loss: lm_head then torch cross-entropy, {st.logits_bytes_per_vocab} B x vocab per token at "
                      "the backward peak (full-vocabulary logits)")
 
+    # ---- the previous micro batch, alive at this one's peak: its logits, and the inputs its 4-bit matmuls kept
+    # on ctx (not freed by backward) where the stack's bitsandbytes does that
+    previous = 0.0
+    if st.previous_graph:
+        logit_bytes = _compute_bytes(spec.precision) * shape.vocab_size
+        kept = 0
+        if method is Method.qlora and st.nf4_keeps_inputs:
+            kept = (1 if spec.gradient_checkpointing else shape.num_layers) * act.linear_inputs_bytes_per_token(shape, a)
+        previous = float((logit_bytes + kept) * tokens)
+        notes.append(f"{st.name}'s loop keeps the previous micro batch's graph until the next forward ends: its "
+                     f"logits{' and the inputs its 4-bit matmuls kept' if kept else ''} (a batch as long as this "
+                     "one assumed)")
+
     # ---- dequantization buffer: a 4-bit matmul dequantizes its whole weight to the compute dtype (forward for
     # more than a few rows, backward always), one weight at a time
     dequant = 0.0
+    biggest = 0
     if method is Method.qlora:
         biggest = max(i * o for i, o, _ in shape.linear_shapes().values())
         if st.quantized_head and not shape.tie_word_embeddings:
@@ -307,7 +325,7 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     else:
         grads_at_bwd = grads
     backward = {**static, "gradients": grads_at_bwd + ddp_buckets, "activations": activations + casts,
-                "logits": logits, "dequant_buffer": dequant}
+                "logits": logits, "dequant_buffer": dequant, "previous_batch": previous}
     if kernel is LossKernel.chunked:
         # The chunked loss frees its buffers before the first layer's backward recomputes that layer and
         # dequantizes its weights: two moments, the larger one is the backward peak.
@@ -316,10 +334,17 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
         backward = at_loss if sum(at_loss.values()) > sum(at_layer.values()) else at_layer
     # In the step the 16-bit autocast copies are gone; gradients and the optimizer temporaries are alive.
     step = {**static, "weights": static["weights"] - (weights if master else 0.0),
-            "gradients": grads + ddp_buckets, "optimizer": optim + step_temp}
-    chosen = backward if sum(backward.values()) >= sum(step.values()) else step
+            "gradients": grads + ddp_buckets, "optimizer": optim + step_temp, "previous_batch": previous}
+    # Loading, for a stack that quantizes each matrix on the GPU with large temporaries: the quantized model
+    # so far plus one matrix's transient (what the caching allocator then keeps reserved for training).
+    load = {**{k: static[k] for k in ("weights", "quant_constants", "trainable")},
+            "quantize_transient": float(st.quantize_transient_bytes * biggest)}
+    chosen = max((backward, step, load), key=lambda moment: sum(moment.values()))
     if chosen is step:
         notes.append("peak at the optimizer step (gradients + optimizer temporaries exceed activations)")
+    elif chosen is load:
+        notes.append(f"peak at model load: {st.name} quantizes each matrix with {st.quantize_transient_bytes} B of "
+                     "temporaries per element (the largest one sets it)")
     group = overhead_group(spec, shards, st.overhead_family)
     if group not in CALIBRATED_OVERHEAD:  # no published rows of this framework: every framework's rows
         group = "*/" + group.split("/", 1)[1]
