@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from validation.calibration import CASES, comparable_memory_gib, load_rows, measured_gib
-from tunecost.planner.model.memory import GIB, LIGER_BYTES_PER_HIDDEN, estimate_memory
+from tunecost.planner.model.loss_memory import LIGER_BYTES_PER_HIDDEN
+from tunecost.planner.model.memory import GIB, estimate_memory
 from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import LossKernel, TrainSpec
 
