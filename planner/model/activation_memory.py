@@ -52,6 +52,9 @@ def activation_memory(spec: TrainSpec, shape: ModelShape, st: Stack, static: Sta
                                            spec.rank if st.name == "tunecost" else 0)
     if method is Method.qlora and st.nf4_keeps_inputs:
         full_layer += act.linear_inputs_bytes_per_token(shape, a)
+    eager = st.eager_softcap_attention and shape.attn_logit_softcapping is not None
+    if eager:
+        full_layer += act.eager_attention_bytes_per_token(shape, spec.seq_len)
     if spec.gradient_checkpointing:
         resid = 4 if static.master or static.fp32_params else a  # fp32 embeddings and norms: fp32 residual stream
         per_token = shape.num_layers * act.checkpointed_layer_bytes_per_token(shape, resid) + full_layer
@@ -65,8 +68,9 @@ def activation_memory(spec: TrainSpec, shape: ModelShape, st: Stack, static: Sta
     if static.fp32_params and method is not Method.full:
         layers = 1 if spec.gradient_checkpointing else shape.num_layers
         casts = 2.0 * layers * shape.layer_linear_params() / shards
-    notes.append(f"activations: {tokens:,} tokens per micro batch in {8 * a}-bit, SDPA/flash attention "
-                 "(no seq^2 buffer)")
+    notes.append(f"activations: {tokens:,} tokens per micro batch in {8 * a}-bit, " + (
+        f"eager attention ({st.name} cannot fuse soft-capped scores: {act.eager_attention_bytes_per_token(shape, spec.seq_len):,} "
+        "B per token and layer of scores)" if eager else "SDPA/flash attention (no seq^2 buffer)"))
     return Activations(tokens=tokens, act_bytes=a, saved=float(per_token * tokens),
                        recomputed=float(full_layer * tokens) if spec.gradient_checkpointing else 0.0, casts=casts)
 

@@ -37,6 +37,7 @@ class Stack(BaseModel):
     calibrated: bool = True       # a fitted overhead applies (published runs of this stack leave a gap)
     family: str = ""              # whose published rows its fitted overhead comes from (default: name)
     pure_bf16_adapters: bool = False  # under --precision bf16 the adapters are bf16 too (else adapter_bytes)
+    eager_softcap_attention: bool = False  # soft-capped attention computed unfused (scores kept, T^2 per head)
     quantize_transient_bytes: int = 0  # per element of the largest 4-bit matrix, alive while it is quantized
     untied_head: bool = False     # a separate lm_head even where the checkpoint ties it to the embedding
     previous_graph: bool = False  # the training loop keeps the previous micro batch's graph alive into the next
@@ -96,15 +97,17 @@ STACKS = {
     # lm_head chunked in 16 bit, cross-entropy on 16-bit chunks (litgpt/utils.py chunked_cross_entropy).
     # litgpt/scripts/convert_hf_checkpoint.py copies a tied embedding into a separate lm_head (Llama 3.2, Gemma):
     # the head is stored twice. The loop (fit) binds `logits = model(...)` and only rebinds it after the next
-    # forward, so the previous micro batch's logits (and its graph) are alive at the next peak. bitsandbytes
+    # forward, so the previous micro batch's logits (and its graph) are alive at the next peak. Soft-capped
+    # attention (Gemma 2) runs unfused (model.py scaled_dot_product_attention), keeping its scores. bitsandbytes
     # >= 0.45.2 (pyproject) keeps no input in MatMul4Bit (autograd/_functions.py: ctx.tensors = (None, B)).
     "litgpt": Stack(name="litgpt", full_master_fp32=True, adapter_bytes=2, qlora_rest_fp32=False,
                     logits_bytes_per_vocab=6, lora_dropout=True, quantized_head=True, mixed_fp32_params=True,
-                    untied_head=True, previous_graph=True),
+                    untied_head=True, previous_graph=True, eager_softcap_attention=True),
     # litgpt --quantize bnb.nf4 (no double quant): the config hub's QLoRA configs
     "litgpt-nf4": Stack(name="litgpt-nf4", full_master_fp32=True, adapter_bytes=2, qlora_rest_fp32=False,
                         logits_bytes_per_vocab=6, lora_dropout=True, quantized_head=True, double_quant=False,
-                        mixed_fp32_params=True, untied_head=True, previous_graph=True, family="litgpt"),
+                        mixed_fp32_params=True, untied_head=True, previous_graph=True, eager_softcap_attention=True,
+                        family="litgpt"),
 }
 # The versions the published litgpt rows ran (same fitted overhead family):
 # * config hub table (LGCH, @5895df1..00af8b0d, 2024-04..09): bitsandbytes==0.42.0, whose MatMul4Bit keeps its
