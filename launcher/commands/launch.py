@@ -18,6 +18,7 @@ import typer
 from tunecost.launcher.commands.common_options import date_range, since_option, top_option, until_option
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.commands.workload_options import Workload, workload_options
+from tunecost.job.numbers import MAX_COUNT, MAX_GPUS, MAX_STEPS
 from tunecost.planner.errors import UserError
 from tunecost.planner.money import money
 
@@ -155,6 +156,22 @@ def _echo(line: str) -> None:
     sys.stdout.flush()
 
 
+# launch's own flags a resume cannot apply, with their defaults (--max-steps and --save-steps it applies)
+RESUME_IGNORES = {"dry_run": False, "bucket": None, "cluster": None, "budget": None, "rate": None, "nproc": 1,
+                  "top": 3, "max_restarts": 3, "learning_rate": None, "eval_fraction": None, "tag": "",
+                  "sweep": None, "sweep_file": None}
+
+
+def _resume_ignores(workload: Workload, plan_file: Optional[Path], values: dict[str, Any]) -> dict[str, bool]:
+    """Each flag typed beside --resume that the resumed run would silently ignore: the run trains what it was
+    started with (its job config), so a new --rate, --tag or workload flag there is a mistake to say, not drop."""
+    given = {"PLAN_FILE": plan_file is not None}
+    given.update({"--" + name.replace("_", "-"): True for name in sorted(workload.flags_given)})
+    given.update({"--" + name.replace("_", "-"): values[name] not in (default, [], ())
+                  for name, default in RESUME_IGNORES.items()})
+    return given
+
+
 def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False, err=True)
 
@@ -181,15 +198,15 @@ def launch(
                                            "the job stops itself when it has spent it", rich_help_panel=RUN),
     rate: Optional[float] = typer.Option(None, "--rate", help="USD per hour to bill a local run at [default: 0]",
                                          rich_help_panel=RUN),
-    nproc: int = typer.Option(1, "--nproc", min=1, help="Local processes (torchrun when > 1)",
+    nproc: int = typer.Option(1, "--nproc", min=1, max=MAX_GPUS, help="Local processes (torchrun when > 1)",
                               rich_help_panel=RUN),
     top: int = top_option(3, "Offers in the fallback order (the plan's cheapest first)", max=20,
                           rich_help_panel=RUN),
-    max_restarts: int = typer.Option(3, "--max-restarts", min=0, help="Restarts on job errors (managed job)",
+    max_restarts: int = typer.Option(3, "--max-restarts", min=0, max=MAX_COUNT, help="Restarts on job errors (managed job)",
                                      rich_help_panel=RUN),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps",
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, max=MAX_STEPS, help="Stop after this many steps",
                                             rich_help_panel=RUN),
-    save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="Checkpoint every N steps",
+    save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, max=MAX_STEPS, help="Checkpoint every N steps",
                                              rich_help_panel=RUN),
     learning_rate: Optional[float] = typer.Option(None, "--learning-rate", min=0.0, help="Job learning rate "
                                                   "[default: the job's per-method default]", rich_help_panel=RUN),
@@ -208,9 +225,15 @@ def launch(
     if resume is not None:
         if not local:
             raise UserError("--resume continues local runs; use it with --local (a managed job resumes itself)")
+        ignored = [flag for flag, given in _resume_ignores(workload, plan_file, locals()).items() if given]
+        if ignored:
+            raise UserError(f"--resume {resume} continues the run as it was recorded: {', '.join(ignored)} cannot "
+                            "change it (a resume takes --max-steps and --save-steps only); drop "
+                            f"{'them' if len(ignored) > 1 else 'it'}, or launch a new run")
         from tunecost.launcher.backends.local import resume_local
 
-        record = resume_local(resume, ledger=Ledger(), echo=_echo)
+        record = resume_local(resume, ledger=Ledger(), echo=_echo,
+                              overrides={"max_steps": max_steps, "save_steps": save_steps})
         _finish(record)
         return
     if local and (dry_run or cluster):
