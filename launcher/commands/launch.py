@@ -6,7 +6,9 @@ inside sky_client; the local backend never imports it.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -150,10 +152,18 @@ def _finish(record: Any) -> None:
 
 
 def _echo(line: str) -> None:
+    """One line to stdout. Once stdout is gone (EIO: a closed terminal whose hangup the launcher outlives, as under
+    nohup or disown; EPIPE: a closed pipe, `| head`) the rest goes to /dev/null: the job trains on and the launcher
+    still records its end, where a write error would have killed the job and recorded it failed."""
     from tunecost.launcher.views.safe_text import clean
 
-    sys.stdout.write(clean(line) + "\n")  # the job's own lines too: a sample generation may hold anything
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(clean(line) + "\n")  # the job's own lines too: a sample generation may hold anything
+        sys.stdout.flush()
+    except OSError as err:
+        if err.errno not in (errno.EIO, errno.EPIPE):
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 # launch's own flags a resume cannot apply, with their defaults (--max-steps and --save-steps it applies)
