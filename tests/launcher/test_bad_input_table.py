@@ -324,4 +324,4 @@ def test_every_int_flag_refuses_a_count_beyond_any_run(home, words, flag):
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output[-2000:]
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: ") and flag in line and ("less than or equal" in line or "more than" in line), line
-    assert not (home / "runs").exists()
+    assert not home.exists()  # nothing written: no home, no run folder, no probe
