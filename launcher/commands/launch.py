@@ -166,20 +166,21 @@ def _echo(line: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-# launch's own flags a resume cannot apply, with their defaults (--max-steps and --save-steps it applies)
-RESUME_IGNORES = {"dry_run": False, "bucket": None, "cluster": None, "budget": None, "rate": None, "nproc": 1,
-                  "top": 3, "max_restarts": 3, "learning_rate": None, "eval_fraction": None, "tag": "",
-                  "sweep": None, "sweep_file": None}
+RESUME_TAKES = ("local", "resume", "max_steps", "save_steps")  # the flags a resume applies; it refuses the rest
 
 
-def _resume_ignores(workload: Workload, plan_file: Optional[Path], values: dict[str, Any]) -> dict[str, bool]:
-    """Each flag typed beside --resume that the resumed run would silently ignore: the run trains what it was
-    started with (its job config), so a new --rate, --tag or workload flag there is a mistake to say, not drop."""
-    given = {"PLAN_FILE": plan_file is not None}
-    given.update({"--" + name.replace("_", "-"): True for name in sorted(workload.flags_given)})
-    given.update({"--" + name.replace("_", "-"): values[name] not in (default, [], ())
-                  for name, default in RESUME_IGNORES.items()})
-    return given
+def _resume_ignores(workload: Workload, values: dict[str, Any]) -> list[str]:
+    """The flags typed beside --resume that the resumed run would silently ignore: it trains what it was started
+    with (its job config), so a new --rate, --tag, plan file or workload flag there is a mistake to say, not drop.
+    Every launch flag but RESUME_TAKES, a flag added later too; typed means: not launch's default."""
+    import inspect
+
+    ignored = ["--" + name.replace("_", "-") for name in sorted(workload.flags_given)]
+    for name, param in inspect.signature(launch).parameters.items():
+        if name in values and name not in RESUME_TAKES and values[name] not in (param.default.default, [], ()):
+            decls = [d for d in param.default.param_decls or () if d.startswith("--")]
+            ignored.append(decls[0].split("/")[0] if decls else name.upper())
+    return ignored
 
 
 def _confirm(question: str) -> bool:
@@ -235,7 +236,7 @@ def launch(
     if resume is not None:
         if not local:
             raise UserError("--resume continues local runs; use it with --local (a managed job resumes itself)")
-        ignored = [flag for flag, given in _resume_ignores(workload, plan_file, locals()).items() if given]
+        ignored = _resume_ignores(workload, locals())
         if ignored:
             raise UserError(f"--resume {resume} continues the run as it was recorded: {', '.join(ignored)} cannot "
                             "change it (a resume takes --max-steps and --save-steps only); drop "
