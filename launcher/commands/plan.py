@@ -151,8 +151,8 @@ def plan(
         console.print(f"saved {save} (run {what} with `tunecost launch {save} --dataset FILE`)", markup=False,
                       highlight=False)
     if html is not None:
-        console.print(f"wrote {html} (open it in a browser; it prints on A4: the plan first, its details from a new "
-                      "page, no heading left at a page's foot)", markup=False, highlight=False)
+        console.print(f"wrote {html} (open it in a browser; it prints on A4: the plan on page 1, its details from "
+                      "page 2, no heading left at a page's foot)", markup=False, highlight=False)
 
 
 @workload_options
