@@ -41,3 +41,12 @@ def test_launch_prints_the_outcome_not_the_bill():
                      "$0.00 (local rate 0 $/h)", "its bill, estimate vs actual and tokens: tunecost report tc-x"]
     failed = _record(DatasetSize(tokens_per_epoch=6_171, source="counted")).model_copy(update={"status": "failed"})
     assert "why: job exited 1: boom" in outcome_lines(summarize(failed), "job exited 1: boom")
+
+
+def test_launch_says_where_a_local_run_s_adapter_is_and_not_a_cloud_vm_s_path():
+    local = _record(DatasetSize(tokens_per_epoch=6_171, source="counted"), adapter_dir="/home/u/.tunecost/runs/tc-x/"
+                    "output/adapter")
+    lines = outcome_lines(summarize(local))
+    assert lines[1] == "adapter: /home/u/.tunecost/runs/tc-x/output/adapter" and lines[2].startswith("its bill")
+    cloud = local.model_copy(update={"backend": "skypilot", "provider": "aws"})
+    assert not any(line.startswith("adapter:") for line in outcome_lines(summarize(cloud)))

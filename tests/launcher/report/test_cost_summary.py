@@ -107,8 +107,8 @@ def test_report_command_prints_the_latest_run_summary(real_runs, tunecost_cli):
     done = tunecost_cli(real_runs.home, "report")
     assert done.returncode == 0, done.stderr
     latest = Ledger(real_runs.home).list()[-1]
-    assert f"Cost summary: {latest.id}" in done.stdout
-    assert "billed" in done.stdout and "compute cost" in done.stdout
+    assert f"Cost summary: {latest.id} (succeeded, local), tag {latest.tag}" in " ".join(done.stdout.split())
+    assert "ran" in done.stdout and "compute cost" in done.stdout
 
 
 def test_report_command_for_an_unknown_run_is_one_clear_line(real_runs, tunecost_cli):
