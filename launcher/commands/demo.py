@@ -64,10 +64,12 @@ def shown_command(args: list[str], width: int) -> str:
     return "\n".join(lines)
 
 
-def _step(cli: Any, args: list[str]) -> None:
-    """Print the command as a user would type it, then run it in this process through `cli`, the running CLI (the
-    root of the demo's own context: importing the app here would import this module back)."""
-    typer.secho("\n" + shown_command(args, shutil.get_terminal_size().columns), bold=True, err=True)
+def _step(cli: Any, args: list[str], first: bool) -> None:
+    """Print the command as a user would type it (after a blank line that parts it from the step before), then run
+    it in this process through `cli`, the running CLI (the root of the demo's own context: importing the app here
+    would import this module back)."""
+    shown = shown_command(args, shutil.get_terminal_size().columns)
+    typer.secho(shown if first else "\n" + shown, bold=True, err=True)
     code = cli(args=args, prog_name="tunecost", standalone_mode=False)
     if isinstance(code, int) and code != 0:
         raise typer.Exit(code)
@@ -101,5 +103,5 @@ def demo(
     _prepare_model()
     home = tunecost_home()
     home.mkdir(parents=True, exist_ok=True)
-    for args in demo_commands(home / "demo-plan.json", rate, max_steps):
-        _step(ctx.find_root().command, args)
+    for number, args in enumerate(demo_commands(home / "demo-plan.json", rate, max_steps)):
+        _step(ctx.find_root().command, args, first=number == 0)

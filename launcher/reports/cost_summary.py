@@ -219,16 +219,17 @@ def _signed(diff: Optional[float], pct: Optional[float], unit: str) -> str:
 
 
 def _tokens(s: CostSummary) -> str:
-    """'11,110 trained, 12,342 planned (-10.0%; the plan counts the 10% held out for eval)'."""
+    """'11,110 trained, 12,342 planned (-10.0%: 10% held out)': the plan counts the rows held out for eval, the job
+    trains on the rest (one line of the summary at 80 columns)."""
     if not s.train_tokens:
         return "n/a"
     if not s.planned_tokens:
         return f"{s.train_tokens:,} trained"
     pct = (s.train_tokens - s.planned_tokens) / s.planned_tokens * 100
-    why = [f"the plan counts the {s.held_out:.0%} held out for eval" if s.held_out else "",
+    why = [f"{s.held_out:.0%} held out" if s.held_out else "",
            "stopped at --max-steps" if s.stop_reason == "max_steps" else ""]
     reasons = "; ".join(filter(None, why))
-    return f"{s.train_tokens:,} trained, {s.planned_tokens:,} planned ({pct:+.1f}%" + (f"; {reasons})" if reasons else ")")
+    return f"{s.train_tokens:,} trained, {s.planned_tokens:,} planned ({pct:+.1f}%" + (f": {reasons})" if reasons else ")")
 
 
 def _eval(s: CostSummary) -> str:

@@ -25,7 +25,7 @@ def _record(dataset: DatasetSize, **summary) -> RunRecord:
 def test_report_puts_trained_tokens_beside_planned_and_eval_loss_before_after():
     counted = DatasetSize(tokens_per_epoch=6_171, examples=320, source="counted demo_data.jsonl: tokenizer")
     rows = dict(summary_rows(summarize(_record(counted))))
-    assert rows["train tokens"] == "11,110 trained, 12,342 planned (-10.0%; the plan counts the 10% held out for eval)"
+    assert rows["train tokens"] == "11,110 trained, 12,342 planned (-10.0%: 10% held out)"
     assert rows["eval loss"] == "2.4100 before training, 0.2800 after"
     assert "billing rule source" not in rows and "recoveries" not in rows  # a local run: rows that say nothing
 
