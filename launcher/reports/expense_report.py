@@ -23,7 +23,7 @@ from tunecost.launcher.views.safe_text import csv_cells
 from tunecost.launcher.views.templates import template_env, with_places
 from tunecost.planner.errors import UserError
 from tunecost.planner.money import SMALL_USD
-from tunecost.planner.providers import find_provider
+from tunecost.planner.market.providers import find_provider
 
 FORMATS = ("md", "html", "csv", "json")
 CSV_COLUMNS = ["date", "vendor", "description", "quantity", "unit_price", "amount", "currency", "reference"]
