@@ -142,6 +142,19 @@ def test_dataset_demo_is_the_job_s_demo_data_unless_a_file_has_that_name(tmp_pat
         "examples"] == 1  # the user's own file of that name wins
 
 
+def test_a_local_launch_from_flags_counts_the_demo_data_so_its_hours_can_be_estimated():
+    """It planned 'demo' as no dataset (10M default tokens, no example count), so the run had no hours estimate."""
+    from importlib.resources import files
+
+    from tunecost.launcher.commands.launch import _plan_from_flags
+    from tunecost.launcher.commands.workload_options import Workload
+
+    rows = Path(str(files("tunecost.job").joinpath("demo_data.jsonl"))).read_text().splitlines()
+    plan = _plan_from_flags(Workload(model="tiny", dataset=Path("demo"), flags_given=frozenset({"model", "dataset"})),
+                            local=True, budget=None)
+    assert plan.spec.dataset.examples == len(rows) and "demo_data.jsonl" in plan.spec.dataset.source
+
+
 def test_dataset_params_and_workload_flags_build_the_spec(tmp_path):
     data = tmp_path / "train.jsonl"
     data.write_text("\n".join(json.dumps({"prompt": "p" * 400, "completion": "c" * 400}) for _ in range(50)))

@@ -77,4 +77,6 @@ def test_a_launch_with_a_read_only_ledger_is_one_line_and_leaves_no_run_folder(t
                tmp_path / "m", size="64m")
     line = _one_error(done.stderr)
     assert "read-only" in line and "nothing was written" in line and "ledger.sqlite" in line
-    assert done.stdout.splitlines() == ["read-ok", "rc=2", "ledger.sqlite"]  # no runs/ folder left
+    # no runs/ folder left; the CPU probe's cache (this machine's speed, for the hours estimate of any local run now
+    # that --dataset demo is counted) is no part of the refused run
+    assert done.stdout.splitlines() == ["read-ok", "rc=2", "cpu_probe.json", "ledger.sqlite"]
