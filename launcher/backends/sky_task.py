@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import write_job_config
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
+from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan

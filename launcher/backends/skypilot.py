@@ -21,6 +21,7 @@ from tunecost.launcher.backends import sky_client
 from tunecost.launcher.backends.job_config import build_job_config
 from tunecost.launcher.backends.fallbacks import fallback_order
 from tunecost.launcher.backends.job_output import OutputScanner
+from tunecost.launcher.ledger.run_folder import RunFolder
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
@@ -71,11 +72,11 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
     config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(),
                               output_dir=remote_output_dir(run_id), price_per_hour=guard_price,
                               budget_usd=budget_usd, model=model, overrides=overrides, offers=offers)
-    folder = ledger.home / ("dry-run" if dry_run else "runs") / run_id
+    folder = RunFolder.of(ledger.home, run_id, dry_run=dry_run)
     if dry_run:
-        shutil.rmtree(folder.parent, ignore_errors=True)
+        shutil.rmtree(folder.path.parent, ignore_errors=True)
     try:
-        workdir = stage_workdir(folder / "sky", config)
+        workdir = stage_workdir(folder.sky, config)
         secrets = secret_names()
         text = render_task_yaml(plan, TaskOptions(run_id=run_id, bucket=bucket, dataset_local=dataset_local,
                                                   workdir=str(workdir), top_k=top_k, secrets=secrets,
@@ -83,9 +84,9 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
                                 guard_price=guard_price)
         sky_client.validate_task(text)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder.path, ignore_errors=True)
         raise
-    return Prepared(run_id=run_id, folder=str(folder), yaml_text=text, secrets=secrets, offers=offers, plan=plan,
+    return Prepared(run_id=run_id, folder=str(folder.path), yaml_text=text, secrets=secrets, offers=offers, plan=plan,
                     job_model=config["model"], budget_usd=budget_usd)
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tunecost.launcher.reports.cost_summary import summarize, summary_rows
+from tunecost.launcher.reports.cost_summary import summarize
+from tunecost.launcher.views.summary_view import summary_rows
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.backends.local import estimated_peak_gib
 from tunecost.planner.memory import MemoryEstimate, estimate_memory

@@ -10,7 +10,7 @@ import sky
 import yaml
 
 from tunecost.launcher.backends import sky_client
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
+from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.backends.skypilot import prepare
 from tunecost.launcher.backends.sky_task import TaskOptions, disk_size_gb, render_task_yaml

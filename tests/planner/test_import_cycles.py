@@ -125,10 +125,15 @@ def _closed_path(graph: dict[str, set[str]], group: set[str]) -> list[str]:
 
 # Layers, bottom first: a module may import its own group and groups of a lower rank, never a higher or an equal
 # one. Packages: job <- planner <- launcher (the job runs alone on the VM; the planner never drives a run). Inside
-# the launcher, as the README's layout section lists them: the ledger and the output file at the bottom, then the
-# renderers, the reports over runs, the backends that run jobs, the commands, and cli.py on top.
+# the launcher, as the README's layout section lists them:
+#   ledger, output_file   the run records and run folders (closing dead runs too), and the one way a file is written
+#   reports               what the records mean: a run's bill, expense report, sweep totals, calibration (data)
+#   views | backends      side by side, never importing each other: views render plans and reports (text only),
+#                         backends run a plan (they execute, print nothing but the job's lines, and plan nothing)
+#   commands              one typer command each: read flags, call a backend or a report, hand the result to a view
+#   cli                   the typer app
 PACKAGE_RANKS = {"tunecost.job": 0, "tunecost.planner": 1, "tunecost.launcher": 2}
-LAUNCHER_RANKS = {"ledger": 0, "output_file": 0, "views": 1, "reports": 2, "backends": 3, "commands": 4, "cli": 5}
+LAUNCHER_RANKS = {"ledger": 0, "output_file": 0, "reports": 1, "views": 2, "backends": 2, "commands": 3, "cli": 4}
 
 
 def _layer(module: str) -> tuple[str, str] | None:
@@ -172,18 +177,22 @@ def test_no_module_imports_a_layer_above_its_own():
 
 
 def test_the_walls_see_a_lazy_upward_import(tmp_path):
-    """A ledger module importing a backend inside a function, and the planner importing the launcher, are both
-    found; a backend importing the ledger is not, so the test above can fail and passes for the right reason."""
+    """A ledger module importing a backend inside a function, a backend importing a view (side by side), and the
+    planner importing the launcher are all found; a backend importing the ledger and a view importing a report are
+    not, so the test above can fail and passes for the right reason."""
     for folder in PACKAGES:
         (tmp_path / folder).mkdir()
-    for sub in ("ledger", "backends"):
+    for sub in ("ledger", "backends", "views", "reports"):
         (tmp_path / "launcher" / sub).mkdir()
     (tmp_path / "launcher" / "ledger" / "repair.py").write_text(
         "def f():\n    from tunecost.launcher.backends.job_config import NAME\n")
     (tmp_path / "launcher" / "backends" / "job_config.py").write_text(
-        "from tunecost.launcher.ledger import repair\n")
+        "from tunecost.launcher.ledger import repair\nfrom tunecost.launcher.views.sweep_view import print_sweeps\n")
+    (tmp_path / "launcher" / "views" / "sweep_view.py").write_text("from tunecost.launcher.reports import sweep\n")
+    (tmp_path / "launcher" / "reports" / "sweep.py").write_text("")
     (tmp_path / "planner" / "plan.py").write_text("import tunecost.launcher.ledger.repair\n")
     assert upward_imports(import_graph(tmp_path)) == [
+        "tunecost.launcher.backends.job_config -> tunecost.launcher.views.sweep_view",
         "tunecost.launcher.ledger.repair -> tunecost.launcher.backends.job_config",
         "tunecost.planner.plan -> tunecost.launcher.ledger.repair"]
 
