@@ -16,7 +16,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from tunecost.planner.dataset_size import EXAMPLE_OVERHEAD_TOKENS, count_jsonl
+from tunecost.planner.model.dataset_size import EXAMPLE_OVERHEAD_TOKENS, count_jsonl
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -5,8 +5,8 @@ memory, in sample and leaving each source out, beside the planner without a pres
 the peers ftuneai (benchmarks/ftune_estimates.csv, recorded by benchmarks/record_ftune.py) and accelerate's
 weights x 4 rule, and the share of rows each estimator puts below the measurement; then tokens/s, every row's
 estimate beside its measurement, and the worst rows. Output is recorded in benchmarks/estimate_accuracy.md (the
-headline table also in README). `--write-bands` also rewrites planner/memory_bands.csv, the out-of-sample errors
-the memory band is built from (planner/bands.py).
+headline table also in README). `--write-bands` also rewrites planner/model/memory_bands.csv, the out-of-sample errors
+the memory band is built from (planner/model/bands.py).
 Run: python benchmarks/estimate_accuracy.py [--write-bands] [path/to/published_runs.csv]
 """
 
@@ -17,18 +17,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from tunecost.planner import bands
-from tunecost.planner.accuracy import ACCELERATE_RULE, band_errors, score
-from tunecost.planner.calibration import (CASES, EXCLUDED, compare, fit_overheads, leave_one_out, load_rows,
+from tunecost.planner.model import bands
+from validation.accuracy import ACCELERATE_RULE, band_errors, score
+from validation.calibration import (CASES, EXCLUDED, compare, fit_overheads, leave_one_out, load_rows,
                                          measured_gib, physics_gaps)
-from tunecost.planner.memory import estimate_memory
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.model.memory import estimate_memory
+from tunecost.planner.model.shapes import resolve_shape
 
 DEFAULT_CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "published_runs.csv"
 FTUNE_CSV = Path(__file__).with_name("ftune_estimates.csv")
 ESTIMATORS = {"tunecost": "tunecost in sample", "tunecost_loso": "tunecost leave-one-source-out",
               "no_preset": "no preset (bundled job)", "ftune": "ftuneai 0.4.1", "accelerate": "accelerate x4 rule"}
-BANDS_CSV = Path(__file__).resolve().parents[1] / "planner" / bands.BANDS_FILE
+BANDS_CSV = Path(__file__).resolve().parents[1] / "planner" / "model" / bands.BANDS_FILE
 GOAL_MEDIAN, GOAL_P90 = 0.10, 0.25
 
 
@@ -159,7 +159,7 @@ def main() -> None:
     print("\n### Goal per framework and method: <= 10 % median and <= 25 % p90 out of sample, never worse than no "
           "preset\n")
     print("\n".join(goals(mem)))
-    print("\n### The memory band (planner/memory_bands.csv): 10th-90th percentile out-of-sample error\n")
+    print("\n### The memory band (planner/model/memory_bands.csv): 10th-90th percentile out-of-sample error\n")
     print("An estimate E is shown as E (E / (1 + p90) - E / (1 + p10)); the fit is judged by the upper edge. "
           "Framework x method pairs with fewer than 3 rows use their method's rows over every framework.\n")
     print(bands_table(mem).to_markdown(index=False))

@@ -1,6 +1,6 @@
 """Ground truth on a GPU: the job's own training step on random-weight models of catalog shapes, beside the planner.
 
-For SmolLM2-135M, Llama-3.2-1B and Llama-3.1-8B (shapes from planner/model_catalog.csv; weights are random, which
+For SmolLM2-135M, Llama-3.2-1B and Llama-3.1-8B (shapes from planner/model/model_catalog.csv; weights are random, which
 changes neither memory nor speed) x qlora / lora / full x seq 512 / 2048 x micro batch 1 / 4 (8B full skipped: it
 does not fit one 80 GB GPU), it trains a few dozen steps through the job's code path - job/model.py builds and
 wraps the model (quantization, PEFT), job/train.py's training arguments and Trainer class run the step and the loss -
@@ -56,7 +56,7 @@ def random_model_folder(model: str, cache: Path) -> str:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from tunecost.planner.shapes import resolve_shape
+    from tunecost.planner.model.shapes import resolve_shape
     from tunecost.planner.spec import TrainSpec
 
     target = cache / model.replace("/", "--")
@@ -88,7 +88,7 @@ def planner_spec(model: str, method: str, seq: int, batch: int, cfg) -> Any:
 def planner_gpu(device_name: str, memory_gib: float, override: Optional[str]):
     """The catalog GPU this device is: the one whose name (less a memory suffix) is in the device name, closest in
     memory (an 'NVIDIA A100-SXM4-80GB' is A100-80GB, an 'NVIDIA H100 80GB HBM3' is H100)."""
-    from tunecost.planner.gpus import get_gpu, load_gpus
+    from tunecost.planner.market.gpus import get_gpu, load_gpus
 
     if override:
         return get_gpu(override)
@@ -193,9 +193,9 @@ def train_steps(model, cfg, seq: int, batch: int, vocab: int, warmup: int) -> di
 
 
 def planner_estimate(spec, gpu) -> dict[str, Any]:
-    from tunecost.planner.memory import ALLOCATOR_SLACK, estimate_memory
-    from tunecost.planner.shapes import resolve_shape
-    from tunecost.planner.speed import estimate_speed
+    from tunecost.planner.model.memory import ALLOCATOR_SLACK, estimate_memory
+    from tunecost.planner.model.shapes import resolve_shape
+    from tunecost.planner.model.speed import estimate_speed
 
     shape = resolve_shape(spec)
     memory = estimate_memory(spec, shape)

@@ -23,8 +23,8 @@ import torch
 from tunecost.job.config import JobConfig
 from tunecost.job.memprobe import hf_loss, measure_step
 from tunecost.job.model import apply_method, load_base, model_folder
-from tunecost.planner.memory import GIB, estimate_memory
-from tunecost.planner.shapes import resolve_shape, shape_from_config
+from tunecost.planner.model.memory import GIB, estimate_memory
+from tunecost.planner.model.shapes import resolve_shape, shape_from_config
 from tunecost.planner.spec import TrainSpec
 
 RANK, TARGETS = 16, "all-linear"

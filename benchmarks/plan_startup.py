@@ -43,7 +43,7 @@ t = [time.perf_counter()]
 import typer, pydantic; t.append(time.perf_counter())
 from tunecost.launcher.cli import app; t.append(time.perf_counter())
 import pandas; t.append(time.perf_counter())
-from tunecost.planner.offers import load_prices
+from tunecost.planner.market.offers import load_prices
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.spec import TrainSpec
 t.append(time.perf_counter())

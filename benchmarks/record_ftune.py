@@ -4,7 +4,7 @@ Needs `pip install ftuneai` (not a tunecost dependency); the CSV is committed so
 Each row runs ftune's own CLI, `ftune estimate ... -o json`, in-process. Models in ftune's bundled database are
 named as they are; for the others ftune would fetch config.json from the Hugging Face Hub, which this machine
 cannot reach, so its hub lookup is answered with the same architecture fields from our catalog
-(planner/model_catalog.csv) - the numbers ftune would compute online. Settings ftune cannot express are mapped to
+(planner/model/model_catalog.csv) - the numbers ftune would compute online. Settings ftune cannot express are mapped to
 the nearest it has, and each mapping is written in the row's `note`. Run: python benchmarks/record_ftune.py
 """
 
@@ -15,10 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-from tunecost.planner.calibration import CASES, Case
-from tunecost.planner.shapes import ModelShape, resolve_shape
+from validation.calibration import CASES, Case
+from tunecost.planner.model.shapes import ModelShape, resolve_shape
 from tunecost.planner.spec import Method, Optimizer
-from tunecost.planner.targets import ALL_LINEAR, ATTENTION, parse_targets
+from tunecost.planner.model.targets import ALL_LINEAR, ATTENTION, parse_targets
 
 OUT = Path(__file__).with_name("ftune_estimates.csv")
 FIELDS = ["row_id", "ftune_version", "model_arg", "model_source", "method", "quantization", "batch_size",

@@ -11,13 +11,16 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 OLD = Path(tempfile.mkdtemp()) / "old_speed.py"
 OLD.write_text(subprocess.run(["git", "-C", str(ROOT), "show", "8069a3b:planner/speed.py"], capture_output=True,
-                              text=True, check=True).stdout)
+                              text=True, check=True).stdout
+               .replace("tunecost.planner.gpus", "tunecost.planner.market.gpus")  # moved since (issue 19)
+               .replace("tunecost.planner.shapes", "tunecost.planner.model.shapes")
+               .replace("tunecost.planner.targets", "tunecost.planner.model.targets"))
 spec = importlib.util.spec_from_file_location("old_speed", OLD)
 old = importlib.util.module_from_spec(spec); spec.loader.exec_module(old)
-from tunecost.planner.calibration import load_rows
-from tunecost.planner.gpus import get_gpu
-from tunecost.planner.shapes import resolve_shape
-from tunecost.planner.speed_calibration import SPEED_CASES, measured_tokens_per_sec
+from validation.calibration import load_rows
+from tunecost.planner.market.gpus import get_gpu
+from tunecost.planner.model.shapes import resolve_shape
+from validation.speed_calibration import SPEED_CASES, measured_tokens_per_sec
 rows = load_rows(ROOT / "tests" / "data" / "published_runs.csv")
 def kind(s): return "full" if s.method.value == "full" else "qlora" if s.method.value == "qlora" else "lora"
 def pred(c, eff):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from tunecost.planner.calibration import load_rows
-from tunecost.planner.speed import FITTED
-from tunecost.planner.speed_calibration import SPEED_CASES, fit, leave_one_source_out, points
+from validation.calibration import load_rows
+from tunecost.planner.model.speed import FITTED
+from validation.speed_calibration import SPEED_CASES, fit, leave_one_source_out, points
 
 DEFAULT_CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "published_runs.csv"
 GOAL = "goal on rows not fitted on: median <= x1.25, p90 <= x2.0, no multi-GPU row above x2.5"
@@ -43,7 +43,7 @@ def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CSV
     rows = load_rows(path)
     constants, used = fit(SPEED_CASES, rows)
-    print(f"Fresh fit equals the constants in planner/speed.py: {constants == FITTED}\n")
+    print(f"Fresh fit equals the constants in planner/model/speed.py: {constants == FITTED}\n")
     print("## Fitted constants and the rows each was fitted on\n")
     for (kind, cls), value in sorted(constants.efficiency.items()):
         print(f"- efficiency {kind}/{cls}: {value:.2f} ({', '.join(used[f'efficiency {kind}/{cls}'])})")

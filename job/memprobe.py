@@ -1,6 +1,6 @@
 """Memory of one training step of the job's own model, by component, measured with torch's own tools.
 
-What the planner models (planner/memory.py) is checked against this (tests/planner/test_memory_cpu.py,
+What the planner models (planner/model/memory.py) is checked against this (tests/planner/test_memory_cpu.py,
 benchmarks/lean_job_memory.py): the static tensors are counted from the tensors themselves, saved activations
 with autograd's saved-tensor hooks, the loss's own buffers and the whole step's peak from the profiler's memory
 timeline on CPU (torch.cuda.max_memory_allocated on a GPU). The step is the Trainer's: autocast where the

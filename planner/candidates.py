@@ -11,7 +11,7 @@ from typing import Iterable, Optional
 import pandas as pd
 
 from tunecost.planner.errors import UserError
-from tunecost.planner.gpus import get_gpu, load_gpus
+from tunecost.planner.market.gpus import get_gpu, load_gpus
 
 SPOT_CHOICES = ("any", "spot", "on-demand")
 KEY = ["provider", "gpu", "gpu_count", "spot"]

@@ -13,13 +13,13 @@ from pydantic import BaseModel
 
 from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
-from tunecost.planner.fit import Fitter
-from tunecost.planner.gpus import get_gpu
+from tunecost.planner.model.fit import Fitter
+from tunecost.planner.market.gpus import get_gpu
 from tunecost.planner.optimizer import Pricer
 from tunecost.planner.quote import Overheads
-from tunecost.planner.shapes import resolve_shape
-from tunecost.planner.memory import MemoryEstimate
-from tunecost.planner.speed import SpeedEstimate, estimate_speed
+from tunecost.planner.model.shapes import resolve_shape
+from tunecost.planner.model.memory import MemoryEstimate
+from tunecost.planner.model.speed import SpeedEstimate, estimate_speed
 from tunecost.planner.spec import Parallelism, TrainSpec
 
 

@@ -15,7 +15,7 @@ from typing import Optional
 from pydantic import BaseModel, Field
 
 from tunecost.planner.errors import UserError
-from tunecost.planner.managed_prices import ManagedPrice
+from tunecost.planner.market.managed_prices import ManagedPrice
 from tunecost.planner.money import money
 from tunecost.planner.quote import Quote
 from tunecost.planner.spec import Method, TrainSpec

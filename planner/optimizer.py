@@ -13,22 +13,22 @@ from typing import Any, Optional
 from tunecost.planner.candidates import select_offers, split_names
 from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
-from tunecost.planner.fit import LEARNED_COMPONENT, Fitter
-from tunecost.planner.gpus import load_gpus
-from tunecost.planner.interconnect import Interconnect, lookup
+from tunecost.planner.model.fit import LEARNED_COMPONENT, Fitter
+from tunecost.planner.market.gpus import load_gpus
+from tunecost.planner.market.interconnect import Interconnect, lookup
 from tunecost.planner.managed import quote_managed, verdict
-from tunecost.planner.managed_prices import ManagedPrice
-from tunecost.planner.memory import MemoryEstimate
-from tunecost.planner.offers import PriceTables
+from tunecost.planner.market.managed_prices import ManagedPrice
+from tunecost.planner.model.memory import MemoryEstimate
+from tunecost.planner.market.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
-from tunecost.planner.checkpointing import storage_for
-from tunecost.planner.preemption import run_rate
-from tunecost.planner.providers import launch_problem
+from tunecost.planner.model.checkpointing import storage_for
+from tunecost.planner.market.preemption import run_rate
+from tunecost.planner.market.providers import launch_problem
 from tunecost.planner.quote import (Infeasible, Overheads, Quote, Risk, checkpoint_gb, choose_risk, hours_breakdown,
                                     risk_fields)
-from tunecost.planner.shapes import ModelShape, catalog_spelling, resolve_shape
-from tunecost.planner.speed import SpeedEstimate, estimate_speed, peak_tflops
+from tunecost.planner.model.shapes import ModelShape, catalog_spelling, resolve_shape
+from tunecost.planner.model.speed import SpeedEstimate, estimate_speed, peak_tflops
 from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 
 __all__ = ["Pricer", "optimize"]
@@ -222,8 +222,8 @@ class Pricer:
         return {"launchable": not why, "not_launchable_why": why, "speed_assumed": assumed or ""}
 
     def risk(self, provider: str, gpus_per_node: int, nodes: int, spot: bool, memory: MemoryEstimate) -> Risk:
-        """Interruption rate, checkpoint write time and interval of this offer (planner/preemption.py,
-        planner/checkpointing.py)."""
+        """Interruption rate, checkpoint write time and interval of this offer (planner/market/preemption.py,
+        planner/model/checkpointing.py)."""
         rate = run_rate(provider, gpus_per_node, nodes, spot, override=self.overheads.preemption_rate_per_hour,
                         learned=self.corrections)
         size = checkpoint_gb(self.spec, memory.trainable_params)

@@ -16,10 +16,10 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from tunecost.job.numbers import loads
 from tunecost.planner.errors import UserError
 from tunecost.planner.managed import ManagedQuote
-from tunecost.planner.memory import MemoryEstimate
+from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.quote import Infeasible, Quote
-from tunecost.planner.shapes import ModelShape, resolve_shape
-from tunecost.planner.speed import SpeedEstimate
+from tunecost.planner.model.shapes import ModelShape, resolve_shape
+from tunecost.planner.model.speed import SpeedEstimate
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import label
 

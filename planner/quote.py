@@ -2,7 +2,7 @@
 
 Hours are what the provider bills, not only the training loop: the VM boots, installs the job, downloads the
 model, writes checkpoints, and loses work to interruptions (spot preemptions, hardware failures). Every one of
-those terms is a stated assumption with a source (`Overheads`, planner/preemption.py, planner/checkpointing.py),
+those terms is a stated assumption with a source (`Overheads`, planner/market/preemption.py, planner/model/checkpointing.py),
 so a user who knows their setup can correct it.
 """
 
@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunecost.job import contract
 from tunecost.job.numbers import GpuCount, NonNegative, Usd
-from tunecost.planner.checkpointing import daly_interval, expected_time
-from tunecost.planner.preemption import Rate
+from tunecost.planner.model.checkpointing import daly_interval, expected_time
+from tunecost.planner.market.preemption import Rate
 from tunecost.planner.spec import TrainSpec
 
 GB = 1e9  # network and disk bandwidths are quoted in decimal GB/s
@@ -25,9 +25,9 @@ class Overheads(BaseModel):
     """Fixed time costs around the training loop, and the user's overrides of the interruption model; each is
     shown to the user as an assumption.
 
-    Interruptions are per offer (planner/preemption.py: per provider and instance class for spot, a failure rate
+    Interruptions are per offer (planner/market/preemption.py: per provider and instance class for spot, a failure rate
     per GPU on demand) and the checkpoint interval is chosen per offer from them and the write time
-    (planner/checkpointing.py); --preemption-rate and --checkpoint-minutes replace them for every spot offer."""
+    (planner/model/checkpointing.py); --preemption-rate and --checkpoint-minutes replace them for every spot offer."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -79,7 +79,7 @@ class Quote(BaseModel):
     cost: Usd
     peak_gib_per_gpu: NonNegative
     peak_band_gib: tuple[float, float] = Field((0.0, 0.0), description="where published runs like it measured "
-                                               "(planner/bands.py); the fit is judged by its upper edge")
+                                               "(planner/model/bands.py); the fit is judged by its upper edge")
     gpu_memory_gib: NonNegative
     as_of: str
     source: str
@@ -168,7 +168,7 @@ def hours_breakdown(*, train_tokens: int, tokens_per_sec: float, model_gb: float
                     rate: Optional[float] = None) -> dict[str, float]:
     """Billed hours by cause. The training loop splits by the speed model's time shares (compute, per-step
     overhead, exposed communication); checkpoint writes and the re-work of interruptions follow Daly's
-    exponential model (planner/checkpointing.py) at `rate` (default: the expected one)."""
+    exponential model (planner/model/checkpointing.py) at `rate` (default: the expected one)."""
     o = overheads
     train = train_tokens / tokens_per_sec / 3600
     shares = time_shares or {"compute": 1.0}

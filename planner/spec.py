@@ -46,7 +46,7 @@ class Precision(str, Enum):
 
 
 class Framework(str, Enum):
-    """The training stack the estimate is for (planner/frameworks.py); `launch` runs only tunecost's job."""
+    """The training stack the estimate is for (planner/model/frameworks.py); `launch` runs only tunecost's job."""
 
     tunecost = "tunecost"
     hf = "hf"
@@ -57,7 +57,7 @@ class Framework(str, Enum):
 
 
 class LossKernel(str, Enum):
-    """How the loss is computed, which decides whether [tokens x vocab] logits ever exist (planner/memory.py)."""
+    """How the loss is computed, which decides whether [tokens x vocab] logits ever exist (planner/model/memory.py)."""
 
     torch = "torch"        # lm_head then torch cross-entropy on the full fp32-upcast logits (HF, torchtune)
     cce = "cce"            # Cut Cross Entropy (apple/ml-cross-entropy; axolotl's CutCrossEntropyPlugin)
@@ -103,7 +103,7 @@ class TrainSpec(BaseModel):
     epochs: Finite = Field(default=DEFAULTS.epochs, gt=0, le=1000)
     packing: bool = DEFAULTS.packing
     framework: Framework = Framework.tunecost
-    loss_kernel: Optional[LossKernel] = None   # None: the framework's default (planner/frameworks.py)
+    loss_kernel: Optional[LossKernel] = None   # None: the framework's default (planner/model/frameworks.py)
 
     @model_validator(mode="after")
     def _a_model_and_a_token(self) -> "TrainSpec":

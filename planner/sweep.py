@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from tunecost.planner.errors import UserError
-from tunecost.planner.offers import PriceTables
+from tunecost.planner.market.offers import PriceTables
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.quote import Quote
 from tunecost.planner.plan import Plan, Sweep, SweepOffers, SweepPoint

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from tunecost.job.atomic import atomic_write
-from tunecost.planner.cpu_speed import CpuProbe
+from tunecost.planner.model.cpu_speed import CpuProbe
 
 PROBE_FILE = "cpu_probe.json"
 PROBE_MAX_AGE_HOURS = 24

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
-from tunecost.planner.providers import launch_problem
+from tunecost.planner.market.providers import launch_problem
 from tunecost.planner.quote import Quote
 
 COST_TOLERANCE = 0.25  # a fallback on another provider/region may cost up to 25 % more than the plan's choice,

@@ -33,7 +33,7 @@ def _targets(value: Any) -> Any:
 
 
 def planned_minutes(offers: Sequence[Quote]) -> Optional[float]:
-    """The checkpoint interval the plan chose (planner/checkpointing.py), in minutes: the shortest among the
+    """The checkpoint interval the plan chose (planner/model/checkpointing.py), in minutes: the shortest among the
     offers the run may land on, since one config serves them all. None when no offer has one (a plan saved
     before intervals were planned, or --preemption-rate 0): the job keeps its own save defaults then."""
     hours = [o.checkpoint_interval_hours for o in offers if o.checkpoint_interval_hours]

@@ -52,7 +52,7 @@ def estimated_peak_gib(plan: Plan, model: Optional[str] = None) -> Optional[floa
     from pydantic import ValidationError
 
     from tunecost.launcher.backends.local_estimate import job_model_id, job_model_shape
-    from tunecost.planner.memory import estimate_memory
+    from tunecost.planner.model.memory import estimate_memory
     try:
         spec = plan.spec.with_model(job_model_id(model)) if model else plan.spec
         shape = job_model_shape(plan, spec, model) if model else plan.model_shape()  # the plan's own, unless another

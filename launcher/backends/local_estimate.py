@@ -12,12 +12,12 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from tunecost.planner.cpu_speed import LocalEstimate, local_run_hours
+from tunecost.planner.model.cpu_speed import LocalEstimate, local_run_hours
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 from tunecost.job.config import base_model_id
 from tunecost.job.contract import TINY_CONFIG
-from tunecost.planner.shapes import ModelShape, resolve_shape, shape_from_config
+from tunecost.planner.model.shapes import ModelShape, resolve_shape, shape_from_config
 from tunecost.planner.spec import TrainSpec
 
 TINY_SOURCE = "job/contract.py TINY_CONFIG (the job's tiny Llama)"

@@ -28,7 +28,7 @@ from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
-from tunecost.planner.providers import find_provider
+from tunecost.planner.market.providers import find_provider
 from tunecost.job.config import JobConfig
 from tunecost.planner.quote import GB, Quote, checkpoint_gb
 from tunecost.planner.spec import Method, TrainSpec

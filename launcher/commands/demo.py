@@ -78,7 +78,7 @@ def demo(
 ) -> None:
     """Plan, run and report a QLoRA fine-tune of SmolLM2-135M on this machine's CPU (offline; 2-3 min on an idle
     2-core machine, up to 10x that on a busy one: the run prints its own estimate first)."""
-    from tunecost.planner.offers import tunecost_home
+    from tunecost.planner.market.offers import tunecost_home
 
     _check_model_package()
     _prepare_model()

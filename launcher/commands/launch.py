@@ -30,7 +30,7 @@ DEMO_DATASET = "demo"  # the job's built-in demo data (local runs and tests)
 def _refuse_managed(plan: "Plan") -> None:
     """A managed fine-tuning quote is the service's to run, not ours: refuse it before anything is recorded."""
     from tunecost.planner.managed import refuse_managed_launch
-    from tunecost.planner.managed_prices import load_managed_prices
+    from tunecost.planner.market.managed_prices import load_managed_prices
 
     services = {r.provider for r in load_managed_prices()} | {m.provider.lower() for m in plan.managed}
     refuse_managed_launch(plan.chosen.provider if plan.chosen else "", services)
@@ -86,7 +86,7 @@ def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], s
 
         return Plan(schema_version=PLAN_SCHEMA, spec=counted.to_spec())
     from tunecost.planner.corrections import load_corrections
-    from tunecost.planner.offers import load_prices
+    from tunecost.planner.market.offers import load_prices
     from tunecost.planner.optimizer import optimize
 
     points = sweep_points(workload, sweep, sweep_file)

@@ -98,8 +98,8 @@ def plan(
 ) -> None:
     """What will this fine-tune cost, where, and how long? Prices every offer that fits and picks the cheapest."""
     from tunecost.planner.corrections import load_corrections
-    from tunecost.planner.managed_prices import load_managed_prices
-    from tunecost.planner.offers import load_prices
+    from tunecost.planner.market.managed_prices import load_managed_prices
+    from tunecost.planner.market.offers import load_prices
     from tunecost.planner.optimizer import optimize
 
     if (preemption_rate is not None and preemption_rate < 0) or (checkpoint_minutes is not None

@@ -29,7 +29,7 @@ def select(offers, gpu: Optional[str], providers: Optional[List[str]], spot: boo
     """Filter and sort cheapest first; by default one row per provider x instance type (its cheapest region),
     preferring unflagged rows so a superseded or suspect price never hides a usable one. `top`: the first N."""
     from tunecost.planner.candidates import split_names
-    from tunecost.planner.gpus import get_gpu
+    from tunecost.planner.market.gpus import get_gpu
 
     df = offers
     if gpu:
@@ -68,7 +68,7 @@ def prices(
     if ctx.invoked_subcommand is not None:
         return
     from tunecost.launcher.views.safe_text import clean
-    from tunecost.planner.offers import load_prices
+    from tunecost.planner.market.offers import load_prices
 
     tables = load_prices(user_csv=prices_file)
     df = select(tables.offers, gpu, providers or [], spot, all_regions, top)
@@ -91,9 +91,9 @@ def refresh_cmd(
 ) -> None:
     """Rebuild $TUNECOST_HOME/prices/<provider>.csv from SkyPilot's catalog (download, else its local cache)."""
     from tunecost.launcher.commands.prices_refresh import refresh
-    from tunecost.planner.offers import prices_dir
+    from tunecost.planner.market.offers import prices_dir
 
-    from tunecost.planner.providers import refresh_defaults
+    from tunecost.planner.market.providers import refresh_defaults
 
     wanted = [p.strip().lower() for p in providers.split(",") if p.strip()] if providers else list(refresh_defaults())
     for done in refresh(wanted, prices_dir(), timeout):

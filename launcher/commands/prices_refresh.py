@@ -68,9 +68,9 @@ def refresh_provider(provider: str, out_dir: Path, timeout: float = DOWNLOAD_TIM
     from sky.catalog import common
     from sky.skylet import constants
 
-    from tunecost.planner.gpus import load_gpus
-    from tunecost.planner.offer_table import OFFER_COLUMNS
-    from tunecost.planner.skypilot_catalog import catalog_to_offers
+    from tunecost.planner.market.gpus import load_gpus
+    from tunecost.planner.market.offer_table import OFFER_COLUMNS
+    from tunecost.planner.market.skypilot_catalog import catalog_to_offers
 
     filename = f"{provider}/vms.csv"
     cache = common.get_catalog_path(filename)

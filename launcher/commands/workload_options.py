@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 import typer
 from pydantic import ValidationError
 
-from tunecost.planner.dataset_size import CHARS_PER_TOKEN, dataset_size
+from tunecost.planner.model.dataset_size import CHARS_PER_TOKEN, dataset_size
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import Framework, LossKernel, Method, Optimizer, Precision, TrainSpec
 
@@ -85,7 +85,7 @@ class Workload:
 
     def to_spec(self) -> TrainSpec:
         """Check every flag and build the TrainSpec; a bad value becomes one UserError naming its flag."""
-        from tunecost.planner.shapes import parse_params
+        from tunecost.planner.model.shapes import parse_params
 
         size = dataset_size(dataset=self.dataset, tokens=self.tokens, examples=self.examples,
                             avg_tokens=self.avg_tokens, chars_per_token=self.chars_per_token,

@@ -2,7 +2,7 @@
 
 WHY: providers meter differently (AWS per second with a 60 s minimum, Lambda per started minute, Azure per full
 minute), and a short run's bill is dominated by that rule. The rules live in the provider table
-(pricing_data/providers.csv, planner/providers.py), each with its source and the date it was read, so a summary
+(pricing_data/providers.csv, planner/market/providers.py), each with its source and the date it was read, so a summary
 can say which rule it applied and why, and plan and bill read one rule.
 """
 
@@ -46,7 +46,7 @@ class BillingRule(BaseModel):
 
 
 def _read_rules() -> dict[str, BillingRule]:
-    from tunecost.planner.providers import load_providers
+    from tunecost.planner.market.providers import load_providers
 
     return {name: BillingRule(provider=p.provider, granularity_seconds=p.billing_granularity_seconds,
                               minimum_seconds=p.billing_minimum_seconds, rounding=p.billing_rounding,

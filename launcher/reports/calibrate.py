@@ -19,9 +19,9 @@ from tunecost.launcher.ledger.store import now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.corrections import Correction, Corrections, LearnedRate, corrections_path, load_corrections
 from tunecost.planner.home import tunecost_home
-from tunecost.planner.memory import CUDA_CONTEXT_GIB
+from tunecost.planner.model.memory import CUDA_CONTEXT_GIB
 from tunecost.planner.plan import Plan
-from tunecost.planner.preemption import instance_class
+from tunecost.planner.market.preemption import instance_class
 
 SANE_FACTOR = (0.1, 10.0)  # outside this, a factor says "the run or the plan was broken", not "plan is off"
 

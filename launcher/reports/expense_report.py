@@ -20,7 +20,7 @@ from tunecost.launcher.ledger.store import TERMINAL, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
 from tunecost.planner.errors import UserError
-from tunecost.planner.providers import find_provider
+from tunecost.planner.market.providers import find_provider
 
 CENT = Decimal("0.01")
 

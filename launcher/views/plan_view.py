@@ -14,8 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tunecost.planner.estimate import Estimate
-from tunecost.planner.fit import LEARNED_COMPONENT
-from tunecost.planner.memory import MemoryEstimate
+from tunecost.planner.model.fit import LEARNED_COMPONENT
+from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.money import money
 from tunecost.planner.plan import Plan
 from tunecost.planner.quote import Quote
@@ -247,7 +247,7 @@ def _with_band(peak: float, band: tuple[float, float]) -> str:
 
 
 def _band(memory: MemoryEstimate) -> str:
-    """'(band 7.6-9.0 GiB) ': where published runs like it measured (planner/bands.py)."""
+    """'(band 7.6-9.0 GiB) ': where published runs like it measured (planner/model/bands.py)."""
     low, high = memory.band_gib
     return f"(band {low:.2f}-{high:.2f} GiB) " if high else ""
 

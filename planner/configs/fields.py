@@ -88,7 +88,7 @@ def targets(modules: Any) -> Optional[str]:
 def catalog_model(name: Any) -> Optional[str]:
     """A model id as the catalog knows it: the id itself, a mirror's name (NousResearch/Llama-2-7b-hf), or a
     local checkpoint folder named after the model (/tmp/Meta-Llama-3.1-8B-Instruct/); None when unknown."""
-    from tunecost.planner.shapes import find_in_catalog
+    from tunecost.planner.model.shapes import find_in_catalog
 
     found = find_in_catalog(str(name)) if name else None
     return found.name if found else None

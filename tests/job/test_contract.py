@@ -15,8 +15,8 @@ from tunecost.job import contract  # noqa: E402
 from tunecost.job.config import JobConfig  # noqa: E402
 from tunecost.job.model import DTYPES, apply_method, load_base, model_folder  # noqa: E402
 from tunecost.job.smollm2 import package_problem  # noqa: E402
-from tunecost.planner.memory import estimate_memory  # noqa: E402
-from tunecost.planner.shapes import shape_from_config  # noqa: E402
+from tunecost.planner.model.memory import estimate_memory  # noqa: E402
+from tunecost.planner.model.shapes import shape_from_config  # noqa: E402
 from tunecost.planner.spec import TrainSpec  # noqa: E402
 
 RANK = 4
@@ -70,13 +70,13 @@ def test_smollm2_matches_the_contract_and_the_plan(method, targets):
 
 
 def test_contract_and_planner_import_without_torch():
-    code = ("import sys; import tunecost.job.contract, tunecost.planner.memory, tunecost.planner.dataset_size; "
+    code = ("import sys; import tunecost.job.contract, tunecost.planner.model.memory, tunecost.planner.model.dataset_size; "
             "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_planner_template_counts_are_the_jobs_prompt():
-    sizes = importlib.import_module("tunecost.planner.dataset_size")
+    sizes = importlib.import_module("tunecost.planner.model.dataset_size")
     assert sizes.ALPACA_TEMPLATE_CHARS == len(contract.alpaca_prompt(""))
     assert sizes.ALPACA_TEMPLATE_CHARS + sizes.ALPACA_INPUT_CHARS == len(contract.alpaca_prompt("", "x")) - 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
+from tunecost.planner.market.offers import OFFER_COLUMNS, PriceTables
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
 from tunecost.planner.spec import DatasetSize, TrainSpec

@@ -1,6 +1,6 @@
 """--framework on plan / estimate / launch, and `estimate` without --gpu (memory only).
 
-The estimate for a framework is the memory model with that framework's storage (planner/frameworks.py); launch
+The estimate for a framework is the memory model with that framework's storage (planner/model/frameworks.py); launch
 runs only tunecost's own job and refuses another framework's plan with one line and exit 2, recording nothing.
 """
 
@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tunecost.launcher.cli import app
-from tunecost.planner.frameworks import PRESETS, STACKS, stack_name
-from tunecost.planner.calibration import CASES
-from tunecost.planner.memory import estimate_memory
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.model.frameworks import PRESETS, STACKS, stack_name
+from validation.calibration import CASES
+from tunecost.planner.model.memory import estimate_memory
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import Framework, Method, TrainSpec
 
 L8 = ["--model", "meta-llama/Llama-3.1-8B", "--method", "qlora"]

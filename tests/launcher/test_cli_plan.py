@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tunecost.launcher.cli import app
-from tunecost.planner.memory import estimate_memory
+from tunecost.planner.model.memory import estimate_memory
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import Parallelism, TrainSpec
 
 TUNECOST = Path(sys.executable).with_name("tunecost")

@@ -4,7 +4,7 @@ each offer is there (the task YAML's comment)."""
 from __future__ import annotations
 
 from tunecost.launcher.backends.fallbacks import fallback_order, limit
-from tunecost.planner.offers import load_prices
+from tunecost.planner.market.offers import load_prices
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.spec import DatasetSize, TrainSpec
 

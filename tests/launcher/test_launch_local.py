@@ -17,8 +17,8 @@ from tunecost.launcher.reports.cost_summary import summarize
 from tunecost.launcher.views.summary_view import summary_rows
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.backends.local import estimated_peak_gib
-from tunecost.planner.memory import MemoryEstimate, estimate_memory
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.model.memory import MemoryEstimate, estimate_memory
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import Parallelism, TrainSpec
 
 from .conftest import MULTI_NODE, OPTIMIZED, SINGLE

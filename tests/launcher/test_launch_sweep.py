@@ -16,7 +16,7 @@ from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.backends.sweep_launch import launch_sweep
 from tunecost.launcher.backends.sweep_run import run_sweep
-from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
+from tunecost.planner.market.offers import OFFER_COLUMNS, PriceTables
 from tunecost.planner.sweep import price_sweep
 from tunecost.planner.sweep_grid import expand
 from tunecost.planner.quote import Quote

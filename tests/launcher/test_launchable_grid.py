@@ -15,9 +15,9 @@ from tunecost.launcher.backends import sky_client
 from tunecost.launcher.backends.sky_task import TaskOptions, render_task_yaml
 from tunecost.launcher.backends.fallbacks import fallback_order
 from tunecost.planner.errors import UserError
-from tunecost.planner.offers import load_prices
+from tunecost.planner.market.offers import load_prices
 from tunecost.planner.optimizer import optimize
-from tunecost.planner.providers import load_providers
+from tunecost.planner.market.providers import load_providers
 from tunecost.planner.spec import DatasetSize, Method, TrainSpec
 
 MODELS = ["meta-llama/Llama-3.2-1B", "Qwen/Qwen2.5-1.5B", "meta-llama/Llama-3.2-3B", "meta-llama/Llama-3.1-8B",

@@ -1,5 +1,5 @@
 """The memory band and the "tight" verdict as the user sees them: CLI text, JSON and the HTML page of one real
-`tunecost plan` (planner/bands.py; the fit uses the band's upper edge)."""
+`tunecost plan` (planner/model/bands.py; the fit uses the band's upper edge)."""
 
 import json
 import re

@@ -199,7 +199,7 @@ def test_unlaunchable_offers_are_marked_in_the_table_and_the_page(tmp_path):
 
     from tunecost.launcher.views.plan_html import render_plan_html
     from tunecost.launcher.views.plan_view import render_plan
-    from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
+    from tunecost.planner.market.offers import OFFER_COLUMNS, PriceTables
     from tunecost.planner.optimizer import optimize
     from tunecost.planner.spec import DatasetSize, TrainSpec
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tunecost.planner.gpus import load_gpus
-from tunecost.planner.offers import OFFER_COLUMNS, load_prices
-from tunecost.planner.skypilot_catalog import catalog_to_offers
+from tunecost.planner.market.gpus import load_gpus
+from tunecost.planner.market.offers import OFFER_COLUMNS, load_prices
+from tunecost.planner.market.skypilot_catalog import catalog_to_offers
 
 TUNECOST = str(Path(sys.executable).with_name("tunecost"))
 SCHEMA = "v8"  # sky.skylet.constants.CATALOG_SCHEMA_VERSION in skypilot 0.14.1 (checked by the test below)

@@ -231,7 +231,7 @@ def test_disk_is_sized_from_the_plans_model_shape_not_a_missing_params_field(tmp
     fp32 master weights + 8 B AdamW states, job/contract.py) = 2,026 GB, x1.2 headroom -> 2,440 GB; a QLoRA of the
     same model needs 410 (its
     adapter checkpoints are ~1 GB)."""
-    from tunecost.planner.offers import load_prices
+    from tunecost.planner.market.offers import load_prices
     from tunecost.planner.optimizer import optimize
     from tunecost.planner.spec import DatasetSize, Method, TrainSpec
 

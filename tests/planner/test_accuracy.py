@@ -7,10 +7,10 @@ from statistics import median
 
 import pytest
 
-from tunecost.planner.accuracy import (accelerate_rule_gib, framework_of, leave_one_source_out, score,
+from validation.accuracy import (accelerate_rule_gib, framework_of, leave_one_source_out, score,
                                        source_of)
-from tunecost.planner.calibration import CASES, PhysicsGap, physics_gaps
-from tunecost.planner.shapes import resolve_shape
+from validation.calibration import CASES, PhysicsGap, physics_gaps
+from tunecost.planner.model.shapes import resolve_shape
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = ROOT / "tests" / "data" / "published_runs.csv"

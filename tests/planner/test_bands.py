@@ -1,12 +1,12 @@
-"""The memory band (planner/bands.py): the shipped table equals a fresh leave-one-source-out scoring of the
+"""The memory band (planner/model/bands.py): the shipped table equals a fresh leave-one-source-out scoring of the
 published rows (tests/data/published_runs.csv), and the fit verdict uses its upper edge."""
 
 from pathlib import Path
 
 import pytest
 
-from tunecost.planner import bands
-from tunecost.planner.accuracy import band_errors, score
+from tunecost.planner.model import bands
+from validation.accuracy import band_errors, score
 from tunecost.planner.estimate import estimate
 from tunecost.planner.spec import TrainSpec
 
@@ -17,7 +17,7 @@ RUNS, FTUNE = ROOT / "tests" / "data" / "published_runs.csv", ROOT / "benchmarks
 def test_shipped_band_table_equals_a_fresh_scoring_of_the_published_rows():
     """Regenerate with: python benchmarks/estimate_accuracy.py --write-bands"""
     fresh = bands.to_csv(bands.error_sets(band_errors(score(RUNS, FTUNE))))
-    shipped = (ROOT / "planner" / bands.BANDS_FILE).read_text(encoding="utf-8")
+    shipped = (ROOT / "planner" / "model" / bands.BANDS_FILE).read_text(encoding="utf-8")
     assert shipped == fresh
 
 

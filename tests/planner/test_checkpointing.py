@@ -8,10 +8,10 @@ import math
 import pytest
 
 from tunecost.job import contract
-from tunecost.planner.checkpointing import daly_interval, expected_time, storage_for
-from tunecost.planner.memory import estimate_memory
+from tunecost.planner.model.checkpointing import daly_interval, expected_time, storage_for
+from tunecost.planner.model.memory import estimate_memory
 from tunecost.planner.quote import checkpoint_gb
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import DatasetSize, Method, TrainSpec
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tunecost.planner.cpu_speed import CpuProbe, local_run_hours, step_seconds
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.model.cpu_speed import CpuProbe, local_run_hours, step_seconds
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import DatasetSize, Method, TrainSpec
 
 PROBE = CpuProbe(matmul_gflops=50.0, op_seconds=20e-6, copy_gb_s=8.0, import_seconds=10.0, threads=2,

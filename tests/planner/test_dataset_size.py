@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tunecost.planner.dataset_size import (
+from tunecost.planner.model.dataset_size import (
     ALPACA_INPUT_CHARS,
     ALPACA_TEMPLATE_CHARS,
     EXAMPLE_OVERHEAD_TOKENS,

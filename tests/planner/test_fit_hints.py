@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tunecost.launcher.cli import app
-from tunecost.planner.fit import Fitter
-from tunecost.planner.gpus import get_gpu
-from tunecost.planner.knobs import MAX_KNOBS, cheapest_fit, knobs
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.model.fit import Fitter
+from tunecost.planner.market.gpus import get_gpu
+from tunecost.planner.model.knobs import MAX_KNOBS, cheapest_fit, knobs
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import Framework, Parallelism, TrainSpec
 
 CASES = [  # (spec, GPU): each misfits as given

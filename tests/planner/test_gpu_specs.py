@@ -3,8 +3,8 @@
 import csv
 from importlib.resources import files
 
-from tunecost.planner.gpus import get_gpu
-from tunecost.planner.speed import peak_tflops
+from tunecost.planner.market.gpus import get_gpu
+from tunecost.planner.model.speed import peak_tflops
 from tunecost.planner.spec import Precision
 
 

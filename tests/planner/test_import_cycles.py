@@ -125,7 +125,9 @@ def _closed_path(graph: dict[str, set[str]], group: set[str]) -> list[str]:
 
 # Layers, bottom first: a module may import its own group and groups of a lower rank, never a higher or an equal
 # one. Packages: job <- planner <- launcher (the job runs alone on the VM; the planner never drives a run). Inside
-# the launcher, as the README's layout section lists them:
+# the planner, as the README's layout section lists them: the input vocabulary at the top level (spec, errors,
+# home, corrections, money), then the market (what is for sale), the model (what a run needs: it reads GPU facts
+# from the market), the --config readers, and the decision (every other top-level module). Inside the launcher:
 #   ledger, output_file   the run records and run folders (closing dead runs too), and the one way a file is written
 #   reports               what the records mean: a run's bill, expense report, sweep totals, calibration (data)
 #   views | backends      side by side, never importing each other: views render plans and reports (text only),
@@ -133,16 +135,26 @@ def _closed_path(graph: dict[str, set[str]], group: set[str]) -> list[str]:
 #   commands              one typer command each: read flags, call a backend or a report, hand the result to a view
 #   cli                   the typer app
 PACKAGE_RANKS = {"tunecost.job": 0, "tunecost.planner": 1, "tunecost.launcher": 2}
-LAUNCHER_RANKS = {"ledger": 0, "output_file": 0, "reports": 1, "views": 2, "backends": 2, "commands": 3, "cli": 4}
+PLANNER_BASE = {"spec", "errors", "home", "corrections", "money"}
+GROUP_RANKS = {
+    "tunecost.planner": {"base": 0, "market": 1, "model": 2, "configs": 3, "decision": 4},
+    "tunecost.launcher": {"ledger": 0, "output_file": 0, "reports": 1, "views": 2, "backends": 2, "commands": 3,
+                          "cli": 4},
+}
 
 
 def _layer(module: str) -> tuple[str, str] | None:
-    """(package, launcher group) of a module; the group is "" outside the launcher and for its __init__."""
+    """(package, group) of a module; the group is "" for a package's __init__ and outside planner and launcher."""
     parts = module.split(".")
     package = ".".join(parts[:2])
     if package not in PACKAGE_RANKS:
         return None
-    return package, parts[2] if package == "tunecost.launcher" and len(parts) > 2 else ""
+    if package not in GROUP_RANKS or len(parts) < 3:
+        return package, ""
+    group = parts[2]
+    if package == "tunecost.planner" and group not in GROUP_RANKS[package]:
+        group = "base" if group in PLANNER_BASE else "decision"
+    return package, group
 
 
 def _upward(here: tuple[str, str], there: tuple[str, str]) -> bool:
@@ -151,7 +163,8 @@ def _upward(here: tuple[str, str], there: tuple[str, str]) -> bool:
         return PACKAGE_RANKS[here[0]] < PACKAGE_RANKS[there[0]]
     if "" in (here[1], there[1]) or here[1] == there[1]:
         return False
-    return LAUNCHER_RANKS[here[1]] <= LAUNCHER_RANKS[there[1]]
+    ranks = GROUP_RANKS[here[0]]
+    return ranks[here[1]] <= ranks[there[1]] if here[1] != "decision" else False
 
 
 def upward_imports(graph: dict[str, set[str]]) -> list[str]:
@@ -165,10 +178,11 @@ def upward_imports(graph: dict[str, set[str]]) -> list[str]:
     return found
 
 
-def test_every_launcher_group_has_a_rank():
-    """A new folder under launcher/ must be placed in the layer order, or the wall test below would skip it."""
-    groups = {_layer(name)[1] for name in module_files() if name.startswith("tunecost.launcher.")}
-    assert groups <= set(LAUNCHER_RANKS), f"give {sorted(groups - set(LAUNCHER_RANKS))} a rank in LAUNCHER_RANKS"
+def test_every_launcher_and_planner_group_has_a_rank():
+    """A new folder under launcher/ or planner/ must be placed in the layer order, or the wall test would skip it."""
+    for package, ranks in GROUP_RANKS.items():
+        groups = {_layer(name)[1] for name in module_files() if name.startswith(package + ".")}
+        assert groups <= set(ranks), f"give {sorted(groups - set(ranks))} a rank in GROUP_RANKS[{package!r}]"
 
 
 def test_no_module_imports_a_layer_above_its_own():
@@ -177,13 +191,20 @@ def test_no_module_imports_a_layer_above_its_own():
 
 
 def test_the_walls_see_a_lazy_upward_import(tmp_path):
-    """A ledger module importing a backend inside a function, a backend importing a view (side by side), and the
-    planner importing the launcher are all found; a backend importing the ledger and a view importing a report are
-    not, so the test above can fail and passes for the right reason."""
+    """A ledger module importing a backend inside a function, a backend importing a view (side by side), the
+    planner importing the launcher, the market importing the model and the model the decision are found; a backend
+    importing the ledger, a view a report, the model the spec and the decision the market are not, so the test
+    above can fail and passes for the right reason."""
     for folder in PACKAGES:
         (tmp_path / folder).mkdir()
     for sub in ("ledger", "backends", "views", "reports"):
         (tmp_path / "launcher" / sub).mkdir()
+    for sub in ("market", "model"):
+        (tmp_path / "planner" / sub).mkdir()
+    (tmp_path / "planner" / "market" / "offers.py").write_text("from tunecost.planner.model import memory\n")
+    (tmp_path / "planner" / "model" / "memory.py").write_text("from tunecost.planner import spec, quote\n")
+    (tmp_path / "planner" / "spec.py").write_text("")
+    (tmp_path / "planner" / "quote.py").write_text("from tunecost.planner.market import offers\n")
     (tmp_path / "launcher" / "ledger" / "repair.py").write_text(
         "def f():\n    from tunecost.launcher.backends.job_config import NAME\n")
     (tmp_path / "launcher" / "backends" / "job_config.py").write_text(
@@ -194,6 +215,8 @@ def test_the_walls_see_a_lazy_upward_import(tmp_path):
     assert upward_imports(import_graph(tmp_path)) == [
         "tunecost.launcher.backends.job_config -> tunecost.launcher.views.sweep_view",
         "tunecost.launcher.ledger.repair -> tunecost.launcher.backends.job_config",
+        "tunecost.planner.market.offers -> tunecost.planner.model.memory",
+        "tunecost.planner.model.memory -> tunecost.planner.quote",
         "tunecost.planner.plan -> tunecost.launcher.ledger.repair"]
 
 

@@ -5,8 +5,8 @@ from importlib.resources import files
 
 import pytest
 
-from tunecost.planner.interconnect import lookup
-from tunecost.planner.offers import load_prices
+from tunecost.planner.market.interconnect import lookup
+from tunecost.planner.market.offers import load_prices
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.spec import DatasetSize, Framework, Method, TrainSpec
 

@@ -8,7 +8,7 @@ import pytest
 
 from tunecost.planner.errors import UserError
 from tunecost.planner.managed import break_even_tokens, quote_managed, verdict
-from tunecost.planner.managed_prices import ManagedPrice, load_managed_prices, read_managed_prices
+from tunecost.planner.market.managed_prices import ManagedPrice, load_managed_prices, read_managed_prices
 from tunecost.planner.quote import Quote
 from tunecost.planner.spec import DatasetSize, Method, TrainSpec
 

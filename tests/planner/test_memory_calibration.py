@@ -12,12 +12,12 @@ from statistics import median
 
 import pytest
 
-from tunecost.planner.calibration import (CASES, OOM_CASES, compare, comparable_memory_gib, fit_overheads,
+from validation.calibration import (CASES, OOM_CASES, compare, comparable_memory_gib, fit_overheads,
                                          leave_one_out, load_rows, measured_gib, physics_gaps)
-from tunecost.planner.accuracy import framework_of
-from tunecost.planner.gpus import get_gpu
-from tunecost.planner.memory import CALIBRATED_OVERHEAD, estimate_memory
-from tunecost.planner.shapes import resolve_shape
+from validation.accuracy import framework_of
+from tunecost.planner.market.gpus import get_gpu
+from tunecost.planner.model.memory import CALIBRATED_OVERHEAD, estimate_memory
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import TrainSpec
 
 CSV = Path(__file__).resolve().parents[1] / "data" / "published_runs.csv"
@@ -76,7 +76,7 @@ def test_leave_one_out_memory_error_per_method(method, bound):
 
 @pytest.mark.parametrize("method", ["full", "lora", "qlora"])
 def test_the_fit_decision_rarely_sits_under_the_measured_peak(method):
-    """The fit is judged by the band's upper edge (planner/bands.py: the 10th-percentile out-of-sample error), so
+    """The fit is judged by the band's upper edge (planner/model/bands.py: the 10th-percentile out-of-sample error), so
     it may sit under a measurement on at most ~10 % of the rows (AA-01 and AX-09 of 24 QLoRA rows today)."""
     rows = load_rows(CSV)
     cases = [c for c in CASES if c.memory and c.spec.method.value == method and measured_gib(rows[c.row_id])]

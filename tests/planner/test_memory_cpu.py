@@ -15,9 +15,9 @@ torch = pytest.importorskip("torch")
 from peft import LoraConfig, get_peft_model  # noqa: E402
 from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 
-from tunecost.planner.activations import layer_bytes_per_token  # noqa: E402
-from tunecost.planner.memory import GIB, estimate_memory  # noqa: E402
-from tunecost.planner.shapes import shape_from_config  # noqa: E402
+from tunecost.planner.model.activations import layer_bytes_per_token  # noqa: E402
+from tunecost.planner.model.memory import GIB, estimate_memory  # noqa: E402
+from tunecost.planner.model.shapes import shape_from_config  # noqa: E402
 from tunecost.planner.spec import TrainSpec  # noqa: E402
 
 CFG = dict(model_type="llama", hidden_size=256, intermediate_size=704, num_hidden_layers=4, num_attention_heads=8,

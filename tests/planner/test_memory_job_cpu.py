@@ -20,9 +20,9 @@ from tunecost.job import contract  # noqa: E402
 from tunecost.job.config import JobConfig  # noqa: E402
 from tunecost.job.memprobe import measure_step  # noqa: E402
 from tunecost.job.model import DTYPES, apply_method, job_storage, load_base  # noqa: E402
-from tunecost.planner import activations as act  # noqa: E402
-from tunecost.planner.memory import GIB, estimate_memory, job_stack, loss_buffer_bytes  # noqa: E402
-from tunecost.planner.shapes import shape_from_config  # noqa: E402
+from tunecost.planner.model import activations as act  # noqa: E402
+from tunecost.planner.model.memory import GIB, estimate_memory, job_stack, loss_buffer_bytes  # noqa: E402
+from tunecost.planner.model.shapes import shape_from_config  # noqa: E402
 from tunecost.planner.spec import Parallelism, TrainSpec  # noqa: E402
 
 CFG = dict(model_type="llama", hidden_size=128, intermediate_size=352, num_hidden_layers=3, num_attention_heads=4,

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from tunecost.planner.errors import UserError
-from tunecost.planner.offers import OFFER_COLUMNS, load_prices, staleness, usable_gpu_memory
-from tunecost.planner.skypilot_catalog import flag_suspect
+from tunecost.planner.market.offers import OFFER_COLUMNS, load_prices, staleness, usable_gpu_memory
+from tunecost.planner.market.skypilot_catalog import flag_suspect
 
 TODAY = date(2026, 11, 23)
 

@@ -12,12 +12,12 @@ import pytest
 
 from tunecost.planner.corrections import Correction, Corrections
 from tunecost.planner.errors import UserError
-from tunecost.planner.memory import estimate_memory
-from tunecost.planner.offers import OFFER_COLUMNS, PriceTables, load_prices
+from tunecost.planner.model.memory import estimate_memory
+from tunecost.planner.market.offers import OFFER_COLUMNS, PriceTables, load_prices
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.plan import Plan
 from tunecost.planner.pareto import pareto_mask
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import DatasetSize, Method, Parallelism, TrainSpec
 
 RUNS = Path(__file__).parents[1] / "data" / "published_runs.csv"
@@ -178,7 +178,7 @@ def test_hint_counts_gpus_with_fsdp_when_method_is_already_qlora():
     l4 = next(i for i in plan.infeasible if i.gpu == "L4")
     count = int(re.search(r"on (\d+)x L4 with FSDP", l4.hint).group(1))
     shape = resolve_shape(s)
-    # the fit is judged by the memory band's upper edge (planner/bands.py)
+    # the fit is judged by the memory band's upper edge (planner/model/bands.py)
     assert estimate_memory(s, shape, gpu_count=count, parallelism=Parallelism.fsdp).band_gib[1] <= 0.9 * 22.35
     assert estimate_memory(s, shape, gpu_count=count // 2, parallelism=Parallelism.fsdp).band_gib[1] > 0.9 * 22.35
 

@@ -10,7 +10,7 @@ from importlib.resources import files
 
 import pytest
 
-from tunecost.planner.providers import find_provider, launch_problem, load_providers, refresh_defaults
+from tunecost.planner.market.providers import find_provider, launch_problem, load_providers, refresh_defaults
 
 sky = pytest.importorskip("sky")
 

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from tunecost.planner.errors import UserError
-from tunecost.planner.shapes import catalog, catalog_computed_params, resolve_shape
+from tunecost.planner.model.shapes import catalog, catalog_computed_params, resolve_shape
 from tunecost.planner.spec import TrainSpec
-from tunecost.planner.targets import parse_targets
+from tunecost.planner.model.targets import parse_targets
 
 COMPUTED = catalog_computed_params()
 

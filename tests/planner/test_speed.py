@@ -2,11 +2,11 @@
 
 import pytest
 
-from tunecost.planner.gpus import GpuSpec, get_gpu
-from tunecost.planner.interconnect import Interconnect, lookup
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.market.gpus import GpuSpec, get_gpu
+from tunecost.planner.market.interconnect import Interconnect, lookup
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import DatasetSize, TrainSpec
-from tunecost.planner.speed import (estimate_speed, flops_per_token, grad_bytes, tokens_per_micro_batch,
+from tunecost.planner.model.speed import (estimate_speed, flops_per_token, grad_bytes, tokens_per_micro_batch,
                                     weight_bytes)
 
 L8 = "meta-llama/Llama-3.1-8B"

@@ -6,9 +6,9 @@ from statistics import median
 
 import pytest
 
-from tunecost.planner.calibration import load_rows
-from tunecost.planner.speed import FITTED
-from tunecost.planner.speed_calibration import SPEED_CASES, fit, leave_one_source_out, points, quantile
+from validation.calibration import load_rows
+from tunecost.planner.model.speed import FITTED
+from validation.speed_calibration import SPEED_CASES, fit, leave_one_source_out, points, quantile
 
 ROWS = load_rows(Path(__file__).resolve().parents[1] / "data" / "published_runs.csv")
 

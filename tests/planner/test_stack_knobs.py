@@ -1,13 +1,13 @@
-"""Each stack modelled knob by knob (planner/frameworks.py): precision per tensor, where the logits live, adapter
+"""Each stack modelled knob by knob (planner/model/frameworks.py): precision per tensor, where the logits live, adapter
 dtype; checked against the published rows that show each knob (tests/data/published_runs.csv)."""
 
 from pathlib import Path
 
 import pytest
 
-from tunecost.planner.calibration import CASES, comparable_memory_gib, load_rows, measured_gib
-from tunecost.planner.memory import GIB, LIGER_BYTES_PER_HIDDEN, estimate_memory
-from tunecost.planner.shapes import resolve_shape
+from validation.calibration import CASES, comparable_memory_gib, load_rows, measured_gib
+from tunecost.planner.model.memory import GIB, LIGER_BYTES_PER_HIDDEN, estimate_memory
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import LossKernel, TrainSpec
 
 ROWS = load_rows(Path(__file__).resolve().parents[1] / "data" / "published_runs.csv")
@@ -70,7 +70,7 @@ def test_the_bundled_job_ignores_a_loss_kernel_it_does_not_run():
 def test_what_would_make_it_fit_names_a_fused_loss_kernel_on_hf_based_stacks():
     """8B QLoRA, 4 x 4096 tokens under axolotl: the full fp32 logits (23.5 GiB) are what does not fit a 40 GB
     A100; one config line (a fused loss) is the cheapest change, and it really fits."""
-    from tunecost.planner.fit import Fitter
+    from tunecost.planner.model.fit import Fitter
 
     spec = TrainSpec(model="meta-llama/Llama-3.1-8B", method="qlora", seq_len=4096, micro_batch=4,
                      framework="axolotl", precision="bf16")

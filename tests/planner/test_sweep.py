@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tunecost.planner.errors import UserError
-from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
+from tunecost.planner.market.offers import OFFER_COLUMNS, PriceTables
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.spec import DatasetSize, TrainSpec
 from tunecost.planner.sweep import price_sweep

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tunecost.planner.dataset_size import CHARS_PER_TOKEN, count_jsonl
-from tunecost.planner.tokenizer_count import find_tokenizer
+from tunecost.planner.model.dataset_size import CHARS_PER_TOKEN, count_jsonl
+from tunecost.planner.model.tokenizer_count import find_tokenizer
 
 DEMO = Path(str(files("tunecost.job").joinpath("demo_data.jsonl")))
 
@@ -74,7 +74,7 @@ def test_without_a_tokenizer_or_with_chars_per_token_the_rule_counts(tiny_folder
 
 
 def test_counting_with_a_tokenizer_loads_neither_transformers_nor_torch(tiny_folder):
-    code = ("import sys; from tunecost.planner.dataset_size import count_jsonl; "
+    code = ("import sys; from tunecost.planner.model.dataset_size import count_jsonl; "
             f"s = count_jsonl({str(DEMO)!r}, model={str(tiny_folder)!r}); assert 'tokenizer' in s.source; "
             "print(sorted(m for m in ('transformers', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

@@ -114,7 +114,7 @@ def test_calibrate_command_with_nothing_to_learn_from_is_one_clear_line(real_run
 def test_a_gpu_run_compares_reserved_memory_with_the_plan_less_its_cuda_context(real_runs):
     """A GPU job records torch.cuda.max_memory_reserved, which holds no CUDA context: the plan's peak is
     compared without it (a local CPU run keeps the plan's figure as it is)."""
-    from tunecost.planner.memory import CUDA_CONTEXT_GIB
+    from tunecost.planner.model.memory import CUDA_CONTEXT_GIB
 
     local = _with_estimates(real_runs, memory_gib=2.0)
     cloud = [r.model_copy(update={"backend": "sky-managed", "provider": "runpod"}) for r in local]

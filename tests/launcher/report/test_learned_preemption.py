@@ -11,7 +11,7 @@ import pytest
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.calibrate import JEFFREYS, apply, calibrate
 from tunecost.planner.corrections import load_corrections
-from tunecost.planner.offers import OFFER_COLUMNS, PriceTables
+from tunecost.planner.market.offers import OFFER_COLUMNS, PriceTables
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.spec import DatasetSize, TrainSpec
 

@@ -2,7 +2,7 @@
 else by a stated characters-per-token rule.
 
 `tunecost plan` must start in under a second and never load transformers. With the model's `tokenizer.json` on
-disk (planner/tokenizer_count.py) the text fields the job reads are tokenized as the job tokenizes them (prompt
+disk (planner/model/tokenizer_count.py) the text fields the job reads are tokenized as the job tokenizes them (prompt
 and completion apart, one EOS). Otherwise, or with `--chars-per-token` given, a JSONL file is counted by the rule
 (about 4 characters per token for English with Llama/Mistral/Qwen-style BPE vocabularies) over the same fields,
 plus a stated number of template tokens per example (BOS/EOS, chat role headers). A bad line is refused with
@@ -19,7 +19,7 @@ from tunecost.job.contract import ALPACA_INPUT_BLOCK, ALPACA_TEMPLATE, alpaca_pr
 from tunecost.job.rows import RowError, read_rows
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import DatasetSize
-from tunecost.planner.tokenizer_count import JOB_EOS_TOKENS, TokenCounter, token_counter
+from tunecost.planner.model.tokenizer_count import JOB_EOS_TOKENS, TokenCounter, token_counter
 
 CHARS_PER_TOKEN = 4.0  # English prose with a 32k-150k BPE vocabulary; code and other languages use more tokens
 EXAMPLE_OVERHEAD_TOKENS = 2  # BOS + EOS around every example

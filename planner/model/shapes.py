@@ -130,8 +130,8 @@ def _int(text: str) -> int:
 
 @lru_cache(maxsize=1)
 def catalog() -> list[ModelShape]:
-    """The shipped catalog (planner/model_catalog.csv, a copy of the team's verified shapes table)."""
-    text = files("tunecost.planner").joinpath("model_catalog.csv").read_text(encoding="utf-8")
+    """The shipped catalog (planner/model/model_catalog.csv, a copy of the team's verified shapes table)."""
+    text = files("tunecost.planner.model").joinpath("model_catalog.csv").read_text(encoding="utf-8")
     shapes = []
     for row in csv.DictReader(io.StringIO(text)):
         shapes.append(ModelShape(
@@ -161,7 +161,7 @@ def catalog() -> list[ModelShape]:
 @lru_cache(maxsize=1)
 def catalog_computed_params() -> dict[str, int]:
     """hf_id -> the table's own computed_params column (what tests check total_params() against)."""
-    text = files("tunecost.planner").joinpath("model_catalog.csv").read_text(encoding="utf-8")
+    text = files("tunecost.planner.model").joinpath("model_catalog.csv").read_text(encoding="utf-8")
     return {row["hf_id"]: int(row["computed_params"]) for row in csv.DictReader(io.StringIO(text))}
 
 

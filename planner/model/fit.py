@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from tunecost.planner import bands
-from tunecost.planner.knobs import MAX_KNOBS, cheapest_fit
-from tunecost.planner.memory import MemoryEstimate, estimate_memory
-from tunecost.planner.shapes import ModelShape
+from tunecost.planner.model import bands
+from tunecost.planner.model.knobs import MAX_KNOBS, cheapest_fit
+from tunecost.planner.model.memory import MemoryEstimate, estimate_memory
+from tunecost.planner.model.shapes import ModelShape
 from tunecost.planner.spec import Parallelism, TrainSpec
 
 HINT_GPU_COUNTS = (2, 4, 8, 16, 32, 64)
@@ -41,7 +41,7 @@ class Fitter:
         return memory.peak_gib * self.memory_factor
 
     def upper(self, memory: MemoryEstimate) -> float:
-        """The band's upper edge times the learned factor: what the fit is judged by (planner/bands.py)."""
+        """The band's upper edge times the learned factor: what the fit is judged by (planner/model/bands.py)."""
         return max(memory.band_gib[1], memory.peak_gib) * self.memory_factor
 
     def band_text(self, memory: MemoryEstimate) -> str:
@@ -116,7 +116,7 @@ class Fitter:
         return found
 
     def hint(self, gpu_count: int, gpu_memory_gib: float, gpu: str = "this GPU") -> str:
-        """The cheapest change of the spec that fits here (planner/knobs.py), and the fewest GPUs of this type
+        """The cheapest change of the spec that fits here (planner/model/knobs.py), and the fewest GPUs of this type
         that hold the job unchanged with FSDP; each tried for real against the memory model."""
         found = []
         change = cheapest_fit(self.spec, lambda s: self.best(gpu_count, gpu_memory_gib, s)[2])

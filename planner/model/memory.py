@@ -14,12 +14,12 @@ from typing import Optional
 from pydantic import BaseModel
 
 from tunecost.job import contract
-from tunecost.planner import activations as act
-from tunecost.planner import bands
-from tunecost.planner.frameworks import STACKS, Stack, framework_note, stack_name
-from tunecost.planner.shapes import ModelShape
+from tunecost.planner.model import activations as act
+from tunecost.planner.model import bands
+from tunecost.planner.model.frameworks import STACKS, Stack, framework_note, stack_name
+from tunecost.planner.model.shapes import ModelShape
 from tunecost.planner.spec import Framework, LossKernel, Method, Optimizer, Parallelism, Precision, TrainSpec
-from tunecost.planner.targets import parse_targets
+from tunecost.planner.model.targets import parse_targets
 
 GIB = 2**30
 NF4_BYTES = 0.5                                   # 4-bit NormalFloat payload per weight
@@ -101,7 +101,7 @@ class MemoryEstimate(BaseModel):
     """Peak memory per GPU in GiB, by component, with the assumptions behind it."""
 
     peak_gib: float               # the expected peak: allocated + allocator slack + CUDA context
-    band_gib: tuple[float, float] = (0.0, 0.0)  # where runs like it measured (planner/bands.py); the fit uses [1]
+    band_gib: tuple[float, float] = (0.0, 0.0)  # where runs like it measured (planner/model/bands.py); the fit uses [1]
     band_basis: str = ""
     reserved_gib: float = 0.0     # allocated + slack: what the job records (torch.cuda.max_memory_reserved)
     components_gib: dict[str, float]
@@ -150,8 +150,8 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     """Peak memory per GPU. FSDP shards weights, gradients and states over gpu_count; DDP replicates them.
 
     `stack` is how the framework stores things: "tunecost" is the bundled job, from its contract; the STACKS
-    (planner/frameworks.py) are other frameworks, checked on their published runs. Default: the stack of the
-    framework the spec names (spec.framework, planner/frameworks.py).
+    (planner/model/frameworks.py) are other frameworks, checked on their published runs. Default: the stack of the
+    framework the spec names (spec.framework, planner/model/frameworks.py).
     """
     parallelism = Parallelism(parallelism)
     sharded = parallelism is Parallelism.fsdp and gpu_count > 1

@@ -16,7 +16,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tunecost.job.numbers import NonNegative, Usd
-from tunecost.planner.csv_file import csv_rows, data_rows, read_text
+from tunecost.planner.market.csv_file import csv_rows, data_rows, read_text
 from tunecost.planner.errors import UserError, from_validation
 
 SHIPPED = "managed_prices.csv"

@@ -14,10 +14,10 @@ from typing import Callable
 import pandas as pd
 
 from tunecost.job.numbers import MAX_GPUS
-from tunecost.planner.csv_file import csv_rows, data_rows, read_text
+from tunecost.planner.market.csv_file import csv_rows, data_rows, read_text
 from tunecost.planner.errors import UserError
-from tunecost.planner.gpus import get_gpu
-from tunecost.planner.offer_table import OFFER_COLUMNS, conform
+from tunecost.planner.market.gpus import get_gpu
+from tunecost.planner.market.offer_table import OFFER_COLUMNS, conform
 
 REQUIRED = ["provider", "instance_type", "gpu", "gpu_count"]
 PRICES = ["price_per_hour", "spot_price_per_hour"]

@@ -15,7 +15,7 @@ One optimizer step is `grad_accum` micro steps plus the optimizer update:
 - optimizer update = step seconds (fixed: zero_grad, clipping, scheduler, logging) + the AdamW update, memory
   bound (UPDATE_BYTES per trainable parameter at the GPU's memory bandwidth).
 The efficiencies, launch and step seconds and the dequantization bytes (SpeedConstants) are fitted by
-planner/speed_calibration.py (recorded in benchmarks/speed_calibration.md; a test checks they equal a fresh fit).
+benchmarks/validation/speed_calibration.py (recorded in benchmarks/speed_calibration.md; a test checks they equal a fresh fit).
 """
 
 from __future__ import annotations
@@ -26,17 +26,17 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from tunecost.planner.gpus import GpuSpec, load_gpus
-from tunecost.planner.interconnect import Interconnect, default_for
-from tunecost.planner.memory import NF4_BYTES, NF4_CONST_BYTES, _adapter_params, job_stack
-from tunecost.planner.shapes import ModelShape
+from tunecost.planner.market.gpus import GpuSpec, load_gpus
+from tunecost.planner.market.interconnect import Interconnect, default_for
+from tunecost.planner.model.memory import NF4_BYTES, NF4_CONST_BYTES, _adapter_params, job_stack
+from tunecost.planner.model.shapes import ModelShape
 from tunecost.planner.spec import Method, Optimizer, Parallelism, Precision, TrainSpec
-from tunecost.planner.targets import parse_targets
+from tunecost.planner.model.targets import parse_targets
 
 
 
 class SpeedConstants(BaseModel):
-    """What the FLOPs count cannot know, fitted on published runs (planner/speed_calibration.py)."""
+    """What the FLOPs count cannot know, fitted on published runs (benchmarks/validation/speed_calibration.py)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -239,7 +239,7 @@ def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: 
     """Tokens per second per GPU for an eager PyTorch step (the job does not use torch.compile).
 
     `gpu_count` is all GPUs of the run (over `nodes` nodes); `interconnect` is the offer's (default: what the GPU
-    alone implies, see planner/interconnect.py)."""
+    alone implies, see planner/market/interconnect.py)."""
     parallelism = Parallelism(parallelism)
     link = interconnect or default_for(gpu.name)
     tokens = tokens_per_micro_batch(spec)

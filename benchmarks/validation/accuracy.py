@@ -15,11 +15,11 @@ from typing import Optional
 
 from pydantic import BaseModel
 
-from tunecost.planner.calibration import (CASES, Case, PhysicsGap, held_out_fraction, load_rows, measured_gib,
+from validation.calibration import (CASES, Case, PhysicsGap, held_out_fraction, load_rows, measured_gib,
                                          physics_gaps)
-from tunecost.planner.frameworks import PRESETS
-from tunecost.planner.memory import GIB, NF4_BYTES
-from tunecost.planner.shapes import resolve_shape
+from tunecost.planner.model.frameworks import PRESETS
+from tunecost.planner.model.memory import GIB, NF4_BYTES
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import Framework, Method
 
 ACCELERATE_RULE = ("accelerate estimate-memory (1.15) 'Training using Adam': 4 x the weights in the load dtype "
@@ -82,7 +82,7 @@ def read_ftune(path: Path) -> dict[str, float]:
 
 def score(runs_csv: Path, ftune_csv: Path) -> list[Scored]:
     """Every memory row the calibration compares, with all estimators side by side."""
-    from tunecost.planner.calibration import comparable_memory_gib
+    from validation.calibration import comparable_memory_gib
 
     rows, gaps = load_rows(runs_csv), physics_gaps(runs_csv)
     loso = leave_one_source_out(gaps)
@@ -101,5 +101,5 @@ def score(runs_csv: Path, ftune_csv: Path) -> list[Scored]:
 
 
 def band_errors(scored: list[Scored]) -> list[tuple[str, str, str, float]]:
-    """(row id, framework, method, leave-one-source-out error) per row: what planner/bands.py is built from."""
+    """(row id, framework, method, leave-one-source-out error) per row: what planner/model/bands.py is built from."""
     return [(s.row_id, s.framework, s.method, s.tunecost_loso / s.measured - 1) for s in scored]

@@ -8,7 +8,7 @@ Layout assumed: HF Llama-style decoder (RMSNorm computed in fp32, SDPA/flash att
 
 from __future__ import annotations
 
-from tunecost.planner.shapes import ModelShape
+from tunecost.planner.model.shapes import ModelShape
 
 LORA_DROPOUT_MASK_BYTES = 1  # PEFT lora_dropout > 0 keeps a bool mask per adapted input (on CUDA)
 

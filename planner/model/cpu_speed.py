@@ -14,9 +14,9 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from tunecost.planner.shapes import ModelShape
+from tunecost.planner.model.shapes import ModelShape
 from tunecost.planner.spec import Method, TrainSpec
-from tunecost.planner.speed import _flops, passes, tokens_per_micro_batch, trainable_params
+from tunecost.planner.model.speed import _flops, passes, tokens_per_micro_batch, trainable_params
 
 # Python-bound work is counted in probed op-times (CpuProbe.op_seconds), so it follows this machine's speed and load.
 CPU_OPS_PER_LAYER_PASS = 60      # dispatched ops per decoder layer and pass (HF Llama layer + PEFT adapters): stated

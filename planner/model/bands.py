@@ -6,7 +6,7 @@ near E / (1 + e), so the 10th and 90th percentile errors of the rows of the same
 band [E / (1 + p90), E / (1 + p10)]. A framework and method with fewer than MIN_ROWS rows (the bundled job, plain
 HF, prompt tuning) takes the errors of every framework's rows of that method, and a method with none, all rows.
 
-The errors are stored in planner/memory_bands.csv, written by `python benchmarks/estimate_accuracy.py --write-bands`
+The errors are stored in planner/model/memory_bands.csv, written by `python benchmarks/estimate_accuracy.py --write-bands`
 (tests/planner/test_bands.py checks it equals a fresh computation), so `plan` reads a small table instead of
 re-scoring the calibration rows at every start.
 """
@@ -90,7 +90,7 @@ def to_csv(sets: list[ErrorSet]) -> str:
 @lru_cache(maxsize=1)
 def stored_sets() -> dict[tuple[str, str], ErrorSet]:
     """The shipped table, by (framework, method)."""
-    text = files("tunecost.planner").joinpath(BANDS_FILE).read_text(encoding="utf-8")
+    text = files("tunecost.planner.model").joinpath(BANDS_FILE).read_text(encoding="utf-8")
     grouped: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for r in csv.DictReader(io.StringIO(text)):
         grouped.setdefault((r["framework"], r["method"]), []).append((r["row_id"], float(r["error"])))

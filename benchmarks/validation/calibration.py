@@ -16,9 +16,9 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict
 
 
-from tunecost.planner.frameworks import STACKS
-from tunecost.planner.memory import ALLOCATOR_SLACK, GIB, estimate_memory, overhead_group
-from tunecost.planner.shapes import ModelShape, resolve_shape
+from tunecost.planner.model.frameworks import STACKS
+from tunecost.planner.model.memory import ALLOCATOR_SLACK, GIB, estimate_memory, overhead_group
+from tunecost.planner.model.shapes import ModelShape, resolve_shape
 from tunecost.planner.spec import LossKernel, Parallelism, TrainSpec
 
 ALPACA_LONGEST_LLAMA2 = 1304  # longest Alpaca sample in Llama-2 tokens (LGRT source); peak memory = longest batch
@@ -189,7 +189,7 @@ EXCLUDED = {
         "(22 GB on 2 GPUs vs 21 GB on 1)",
     "TTL2-06 (memory)": "per-GPU batch inconsistent with the stated peak (see Case.why)",
     "LGCH-01, LGCH-04": "low trust: full fine-tune below the weights+grads+states lower bound",
-    "LGRT/LGCH wall times": "speed: calibrate the per-step terms in planner/speed_calibration.py",
+    "LGRT/LGCH wall times": "speed: calibrate the per-step terms in benchmarks/validation/speed_calibration.py",
     "PS-02..04, PS-10": "estimated times (progress-bar ETAs) / LoRA-FA",
     "HT-*": "BERT encoder (not modelled)",
     "AA-12, AA-13, AA-17..20": "FSDP CPU offload (not modelled)",
@@ -312,7 +312,7 @@ def leave_one_out(gaps: list[PhysicsGap]) -> dict[str, float]:
 
 
 def compare(path: Path) -> list[Comparison]:
-    """Every modelled memory row, estimate beside measurement (tokens/s rows: planner/speed_calibration.py)."""
+    """Every modelled memory row, estimate beside measurement (tokens/s rows: benchmarks/validation/speed_calibration.py)."""
     rows = load_rows(path)
     out = []
     for case in CASES:

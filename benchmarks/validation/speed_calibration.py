@@ -16,12 +16,12 @@ from typing import Optional
 
 from pydantic import BaseModel
 
-from tunecost.planner.calibration import CASES, L2_7, L2_13, L2_70, L31_8, L32_1, L32_3, PublishedRun, _litgpt
-from tunecost.planner.gpus import get_gpu
-from tunecost.planner.interconnect import Interconnect, lookup
-from tunecost.planner.shapes import resolve_shape
+from validation.calibration import CASES, L2_7, L2_13, L2_70, L31_8, L32_1, L32_3, PublishedRun, _litgpt
+from tunecost.planner.market.gpus import get_gpu
+from tunecost.planner.market.interconnect import Interconnect, lookup
+from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import DatasetSize, Parallelism, TrainSpec
-from tunecost.planner.speed import (COMPILE_SPEEDUP, SpeedConstants, estimate_speed, gpu_class, method_kind,
+from tunecost.planner.model.speed import (COMPILE_SPEEDUP, SpeedConstants, estimate_speed, gpu_class, method_kind,
                                     passes, tokens_per_micro_batch)
 
 ALPACA_TOKENS = 110    # tokens per Alpaca sample ("median about 110 tokens", calibration/README.md); padding not counted

@@ -17,10 +17,10 @@ from typing import Optional
 import pandas as pd
 
 from tunecost.planner.errors import UserError
-from tunecost.planner.gpus import load_gpus
+from tunecost.planner.market.gpus import load_gpus
 from tunecost.planner.home import tunecost_home
-from tunecost.planner.offer_table import FLOAT_COLUMNS, OFFER_COLUMNS, TEXT_COLUMNS, conform
-from tunecost.planner.user_prices import read_user_prices
+from tunecost.planner.market.offer_table import FLOAT_COLUMNS, OFFER_COLUMNS, TEXT_COLUMNS, conform
+from tunecost.planner.market.user_prices import read_user_prices
 
 KEY = ["provider", "region", "zone", "instance_type"]
 

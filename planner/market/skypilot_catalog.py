@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from tunecost.planner.providers import find_provider
+from tunecost.planner.market.providers import find_provider
 
 VMS_COLUMNS = ["InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "GpuInfo", "Price",
                "SpotPrice", "Region", "AvailabilityZone"]

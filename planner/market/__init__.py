@@ -1,0 +1,1 @@
+"""What is for sale: GPUs, interconnects, providers, offers and their prices, managed services, spot risk."""
