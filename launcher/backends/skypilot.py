@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.backends import sky_client
 from tunecost.launcher.backends.job_config import build_job_config
-from tunecost.launcher.backends.fallbacks import fallback_order
 from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.ledger.run_folder import RunFolder
 from tunecost.launcher.ledger.store import Ledger, now
@@ -66,7 +65,7 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
     runs only, and the printed YAML still runs with `sky jobs launch`."""
     check_bucket_name(bucket)
     run_id = run_id or ledger.new_run_id()
-    offers = [f.offer for f in fallback_order(plan, top_k)]
+    offers = [f.offer for f in plan.fallback_order(top_k)]
     guard_price = max(o.price_per_hour for o in offers)
     dataset_local = str(dataset.expanduser().resolve())
     config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(),
