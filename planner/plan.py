@@ -17,6 +17,7 @@ from tunecost.job.numbers import loads
 from tunecost.planner.errors import UserError
 from tunecost.planner.fallbacks import Fallback, fallback_order
 from tunecost.planner.managed import ManagedQuote
+from tunecost.planner.model.cpu_speed import LocalQuote
 from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.quote import Infeasible, Quote
 from tunecost.planner.model.shapes import ModelShape, resolve_shape
@@ -39,6 +40,7 @@ class SweepPoint(BaseModel):
     quotes: list[Quote] = Field(default_factory=list, description="the priced offer first, then fallbacks "
                                 "(none for a local sweep: this machine is not priced)")
     fallbacks: list[Fallback] = Field(default_factory=list, description="the point's fallback order, as Plan's")
+    local: Optional[LocalQuote] = Field(default=None, description="the point's quote for this machine, as Plan's")
 
     @property
     def quote(self) -> Quote:
@@ -87,6 +89,8 @@ class Plan(BaseModel):
     multi_node: str = Field(default="", description="a cheaper or much faster multi-node option than the "
                             "chosen one, in one line; empty when none")
     sweep: Optional[Sweep] = None
+    local: Optional[LocalQuote] = Field(default=None, description="for `launch --local`: the quote for this "
+                                        "machine (planner/local_quote.py, on its CPU probe); never saved by `plan`")
 
     @field_validator("memory", "speed", mode="before")
     @classmethod
@@ -101,7 +105,8 @@ class Plan(BaseModel):
     def point(self, point: SweepPoint) -> "Plan":
         """The plan one sweep point runs: this plan with the point's spec and offers, no sweep."""
         return self.model_copy(update={"spec": point.spec, "chosen": next(iter(point.quotes), None),
-                                       "quotes": point.quotes, "fallbacks": point.fallbacks, "sweep": None})
+                                       "quotes": point.quotes, "fallbacks": point.fallbacks, "local": point.local,
+                                       "sweep": None})
 
     def fallback_order(self, top_k: int) -> list[Fallback]:
         """The offers a run with `launch --top top_k` tries, the choice first; UserError when there is none."""

@@ -15,7 +15,7 @@ from tunecost.planner.fallbacks import plan_fallbacks
 from tunecost.planner.market.offers import PriceTables
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.quote import Quote
-from tunecost.planner.plan import Plan, Sweep, SweepOffers, SweepPoint
+from tunecost.planner.plan import PLAN_SCHEMA, Plan, Sweep, SweepOffers, SweepPoint
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import job_settings
 
@@ -83,3 +83,10 @@ def price_sweep(points: list[tuple[dict[str, Any], TrainSpec]], prices: PriceTab
     # the first point's plan, on the sweep's offers, so every reader of a plan sees that point
     return first.model_copy(update={"chosen": swept[0].quote, "quotes": swept[0].quotes,
                                     "fallbacks": swept[0].fallbacks, "sweep": sweep})
+
+
+def unpriced_sweep(points: list[tuple[dict[str, Any], TrainSpec]]) -> Plan:
+    """A sweep plan for this machine from the grid alone: the specs, no offers (a local run is not priced)."""
+    swept = [SweepPoint(index=i, params=params, spec=spec, job=job_settings(params))
+             for i, (params, spec) in enumerate(points)]
+    return Plan(schema_version=PLAN_SCHEMA, spec=swept[0].spec, sweep=Sweep(points=swept))

@@ -23,7 +23,6 @@ from tunecost.job.atomic import sweep_temps
 from tunecost.job.config import HUB_ID, model_folder_problem
 from tunecost.launcher.backends.job_config import build_job_config, write_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
-from tunecost.launcher.backends.local_estimate import estimate_local
 from tunecost.launcher.ledger.liveness import Session, live_pids, proc, summary_since, write_session
 from tunecost.launcher.ledger.reconcile import checkpoint_step, reconcile, record_outcome
 from tunecost.launcher.ledger.run_folder import RunFolder
@@ -40,25 +39,6 @@ def rate_note(rate: float, given: bool) -> str:
     if given:
         return f"--rate {rate:g} USD/h (given for this local run)"
     return "local run priced at 0 USD/h: --rate not given"
-
-
-def estimated_peak_gib(plan: Plan, model: Optional[str] = None) -> Optional[float]:
-    """The planner's peak GiB for one process of this run (hardware-independent, so it holds on this machine too).
-
-    Computed from the spec for one process, not read from the plan: the plan's figure is per GPU of the cloud
-    topology it chose (an FSDP shard, or with a factor learned on that GPU). None when the trained model has no
-    known shape, so the report says "no estimate" rather than compare against a wrong one.
-    """
-    from pydantic import ValidationError
-
-    from tunecost.launcher.backends.local_estimate import job_model_id, job_model_shape
-    from tunecost.planner.model.memory import estimate_memory
-    try:
-        spec = plan.spec.with_model(job_model_id(model)) if model else plan.spec
-        shape = job_model_shape(plan, spec, model) if model else plan.model_shape()  # the plan's own, unless another
-        return round(estimate_memory(spec, shape).peak_gib, 3)
-    except (UserError, ValidationError):
-        return None
 
 
 def hub_model_problem(name: str) -> Optional[str]:
@@ -95,9 +75,11 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
     """Write the job config for a new run, record it, and run it to the end (or until interrupted).
     `sweep`: the sweep_id / sweep_point / sweep_params fields of a sweep's run.
 
-    The record gets the planner's peak memory and its hours for this machine (the CPU speed model on a probe of
-    this machine, launcher/backends/local_estimate.py), not the plan's quote, which is for a cloud GPU."""
+    The record gets the plan's quote for this machine (`plan.local`, planner/local_quote.py: one process's peak
+    memory, hours from the CPU speed model on this machine's probe), not its cloud quote; without one, none."""
     run_id = run_id or ledger.new_run_id()
+    local = plan.local
+    hours = local.estimate if local else None
     folder = RunFolder.of(ledger.home, run_id)
     price = float(rate or 0.0)
     config = build_job_config(plan, run_id=run_id, dataset=dataset, output_dir=str(folder.output),
@@ -108,13 +90,12 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
         raise UserError(f"--model {problem}" if problem.startswith(config["model"]) else f"--model: {problem}")
     with _staging(folder.path):
         write_job_config(config, folder.config)
-        hours = estimate_local(plan, config, ledger.home)
         write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
         record = ledger.create(RunRecord(
             id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag, provider="local",
             instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
             model=config["model"], plan=plan, output_dir=str(folder.output), budget_usd=budget_usd,
-            rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
+            rate_source=rate_note(price, rate is not None), estimated_peak_gib=local.peak_gib if local else None,
             estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
             **(sweep or {}),
         ))

@@ -79,9 +79,9 @@ def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], s
             replace(workload, dataset=None)
         points = sweep_points(counted, sweep, sweep_file)
         if points:
-            from tunecost.launcher.backends.sweep_run import local_sweep_plan
+            from tunecost.planner.sweep import unpriced_sweep
 
-            return local_sweep_plan(points)
+            return unpriced_sweep(points)
         from tunecost.planner.plan import PLAN_SCHEMA, Plan
 
         return Plan(schema_version=PLAN_SCHEMA, spec=counted.to_spec())
@@ -121,6 +121,18 @@ def check_rows(path: Path, eval_fraction: float = 0.0) -> None:
         check_dataset(path, eval_fraction=eval_fraction)
     except JobError as err:
         raise UserError(f"--dataset {err}") from None
+
+
+def _quoted_here(plan: "Plan", model: Optional[str], max_steps: Optional[int],
+                 eval_fraction: Optional[float]) -> "Plan":
+    """The plan with the planner's quote for this machine (each sweep point's too): the CPU probe, measured here
+    and cached in $TUNECOST_HOME, is its input. The local backend records the quote; it estimates nothing."""
+    from tunecost.launcher.backends.cpu_probe import cpu_probe
+    from tunecost.planner.home import tunecost_home
+    from tunecost.planner.local_quote import plan_local
+
+    home = tunecost_home()
+    return plan_local(plan, lambda: cpu_probe(home), model=model, max_steps=max_steps, eval_fraction=eval_fraction)
 
 
 def _check_budget(plan: "Plan", budget: Optional[float]) -> None:
@@ -230,6 +242,8 @@ def launch(
     dataset = _dataset(workload, local, eval_fraction)
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,
                  "eval_fraction": eval_fraction}
+    if local:
+        plan = _quoted_here(plan, model, max_steps, eval_fraction)
     if plan.sweep is not None:
         if dry_run or cluster:
             raise UserError("--dry-run and --cluster take one run; a sweep launches one managed job per point")
