@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import functools
 import os
 import shutil
 import signal
@@ -39,6 +40,16 @@ def rate_note(rate: float, given: bool) -> str:
     if given:
         return f"--rate {rate:g} USD/h (given for this local run)"
     return "local run priced at 0 USD/h: --rate not given"
+
+
+@functools.lru_cache(maxsize=8)
+def check_job_model(name: str) -> None:
+    """UserError when the job cannot load `name` here: a bad --model is bad input, not a failed run. Remembered for
+    the process: `launch` asks before it measures this machine, start_local again before it writes (one hub
+    request between them)."""
+    problem = model_folder_problem(name) or hub_model_problem(name)
+    if problem:
+        raise UserError(f"--model {problem}" if problem.startswith(name) else f"--model: {problem}")
 
 
 def hub_model_problem(name: str) -> Optional[str]:
@@ -85,9 +96,7 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
     config = build_job_config(plan, run_id=run_id, dataset=dataset, output_dir=str(folder.output),
                               price_per_hour=price, budget_usd=budget_usd if price > 0 else None, model=model,
                               local=True, overrides=overrides)
-    problem = model_folder_problem(config["model"]) or hub_model_problem(config["model"])
-    if problem:  # before anything is written: a bad --model is not a failed run
-        raise UserError(f"--model {problem}" if problem.startswith(config["model"]) else f"--model: {problem}")
+    check_job_model(config["model"])  # before anything is written
     with _staging(folder.path):
         write_job_config(config, folder.config)
         write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen

@@ -123,14 +123,21 @@ def check_rows(path: Path, eval_fraction: float = 0.0) -> None:
         raise UserError(f"--dataset {err}") from None
 
 
-def _quoted_here(plan: "Plan", model: Optional[str], max_steps: Optional[int],
-                 eval_fraction: Optional[float]) -> "Plan":
+def _quoted_here(plan: "Plan", model: Optional[str], overrides: dict[str, Any]) -> "Plan":
     """The plan with the planner's quote for this machine (each sweep point's too): the CPU probe, measured here
-    and cached in $TUNECOST_HOME, is its input. The local backend records the quote; it estimates nothing."""
+    and cached in $TUNECOST_HOME, is its input. The local backend records the quote; it estimates nothing. Bad
+    input (the model, a sweep point's job setting) is refused first: nothing is measured or cached for it."""
     from tunecost.launcher.backends.cpu_probe import cpu_probe
+    from tunecost.launcher.backends.local import check_job_model
+    from tunecost.launcher.backends.sweep_run import check_overrides
     from tunecost.planner.home import tunecost_home
     from tunecost.planner.local_quote import plan_local
 
+    if model or plan.spec.model:
+        check_job_model(model or plan.spec.model)
+    if plan.sweep is not None:
+        check_overrides(plan.sweep, overrides)
+    max_steps, eval_fraction = overrides.get("max_steps"), overrides.get("eval_fraction")
     home = tunecost_home()
     return plan_local(plan, lambda: cpu_probe(home), model=model, max_steps=max_steps, eval_fraction=eval_fraction)
 
@@ -243,7 +250,7 @@ def launch(
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,
                  "eval_fraction": eval_fraction}
     if local:
-        plan = _quoted_here(plan, model, max_steps, eval_fraction)
+        plan = _quoted_here(plan, model, overrides)
     if plan.sweep is not None:
         if dry_run or cluster:
             raise UserError("--dry-run and --cluster take one run; a sweep launches one managed job per point")
