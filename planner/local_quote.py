@@ -86,7 +86,8 @@ def quote_local(plan: Plan, probe: Probe, *, model: Optional[str] = None, max_st
     hours = None if measured is None else local_run_hours(
         spec, shape, measured, optimizer_steps=steps, eval_examples=held_out(spec, eval_fraction),
         model_source=_model_source(trained))
-    return LocalQuote(model=trained, peak_gib=round(estimate_memory(spec, shape).peak_gib, 3), estimate=hours)
+    return LocalQuote(model=trained, peak_gib=round(estimate_memory(spec, shape).peak_gib, 3), estimate=hours,
+                      probe=measured if hours else None)
 
 
 def plan_local(plan: Plan, probe: Probe, *, model: Optional[str] = None, max_steps: Optional[int] = None,

@@ -60,6 +60,7 @@ class LocalQuote(BaseModel):
                                       "shape, so a report says 'no estimate' rather than compare with a wrong one")
     estimate: Optional[LocalEstimate] = Field(default=None, description="hours on this machine; None without an "
                                               "example count, a known shape or a probe")
+    probe: Optional[CpuProbe] = Field(default=None, description="the measurement of this machine the hours rest on")
 
 
 def step_seconds(spec: TrainSpec, shape: ModelShape, probe: CpuProbe) -> tuple[float, list[str]]:
