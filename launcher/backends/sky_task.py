@@ -24,9 +24,9 @@ import yaml
 from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import write_job_config
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
-from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
+from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.planner.errors import UserError
+from tunecost.planner.fallbacks import FALLBACKS_KEPT, Fallback
 from tunecost.planner.plan import Plan
 from tunecost.planner.market.providers import find_provider
 from tunecost.job.config import JobConfig
@@ -47,7 +47,7 @@ class TaskOptions(BaseModel):
     bucket: str
     dataset_local: str = Field(description="absolute path of the training file on this machine")
     workdir: str = Field(description="staged folder holding job/ and the job config")
-    top_k: int = Field(default=3, ge=1, le=20, description="offers in the fallback order")
+    top_k: int = Field(default=3, ge=1, le=FALLBACKS_KEPT, description="offers in the fallback order")
     max_restarts_on_errors: int = Field(default=3, ge=0)
     secrets: list[str] = Field(default_factory=list, description="names only")
     tag: str = Field(default="", description="the run's --tag, passed to the job as TUNECOST_TAG")
@@ -234,7 +234,7 @@ def _header(plan: Plan, opts: TaskOptions, order: list[Fallback], guard_price: f
 def render_task_yaml(plan: Plan, opts: TaskOptions, guard_price: Optional[float] = None) -> str:
     """The task YAML text for this plan; secrets appear by name only. `guard_price`: the $/h the job's budget
     guard uses (default: the dearest offer in the fallback order)."""
-    order = fallback_order(plan, opts.top_k)
+    order = plan.fallback_order(opts.top_k)
     if guard_price is None:
         guard_price = max(f.offer.price_per_hour for f in order)
     task = build_task(plan, opts, [f.offer for f in order])

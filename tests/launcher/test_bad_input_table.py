@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from tunecost.job import checkpoints
 from tunecost.launcher.backends.cpu_probe import PROBE_FILE
 from tunecost.launcher.cli import app
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
+from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.planner.plan import Sweep, SweepPoint

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.ledger.run_record import RunRecord
-from tunecost.launcher.reports.cost_summary import outcome_lines, summarize, summary_rows
+from tunecost.launcher.reports.cost_summary import summarize
+from tunecost.launcher.views.summary_view import outcome_lines, summary_rows
 from tunecost.planner.spec import DatasetSize
 
 from .conftest import SINGLE

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from rich.console import Console
 
-from tunecost.launcher.reports.cost_summary import LOCAL_RATE_ZERO, print_summary, summarize
+from tunecost.launcher.reports.cost_summary import LOCAL_RATE_ZERO, summarize
+from tunecost.launcher.views.summary_view import print_summary
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.planner.quote import Quote
 
