@@ -109,17 +109,17 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
     config = build_job_config(plan, run_id=run_id, dataset=dataset, output_dir=str(folder / "output"),
                               price_per_hour=price, budget_usd=budget_usd if price > 0 else None, model=model,
                               local=True, overrides=overrides)
-    problem = model_folder_problem(config["model"]) or hub_model_problem(config["model"])
+    problem = model_folder_problem(config.model) or hub_model_problem(config.model)
     if problem:  # before anything is written: a bad --model is not a failed run
-        raise UserError(f"--model {problem}" if problem.startswith(config["model"]) else f"--model: {problem}")
+        raise UserError(f"--model {problem}" if problem.startswith(config.model) else f"--model: {problem}")
     with _staging(folder):
         write_job_config(config, folder / CONFIG_NAME)
         hours = estimate_local(plan, config, ledger.home)
         write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
         record = ledger.create(RunRecord(
             id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag, provider="local",
-            instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
-            model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
+            instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.method.value,
+            model=config.model, plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
             rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
             estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
             **(sweep or {}),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from pydantic import ValidationError
 
@@ -17,6 +17,7 @@ from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 from tunecost.job.config import base_model_id
 from tunecost.job.contract import TINY_CONFIG
+from tunecost.job.job_config import JobConfig
 from tunecost.planner.model.shapes import ModelShape, resolve_shape, shape_from_config
 from tunecost.planner.spec import TrainSpec
 
@@ -36,13 +37,13 @@ def job_model_shape(plan: Plan, spec: TrainSpec, model: str) -> ModelShape:
     return plan.model_shape() if spec.model == plan.spec.model else resolve_shape(spec)
 
 
-def held_out(spec: TrainSpec, config: dict[str, Any]) -> int:
+def held_out(spec: TrainSpec, config: JobConfig) -> int:
     """Examples the job holds out for eval (as job/data.py splits them)."""
-    fraction = config.get("eval_fraction") or 0
+    fraction = config.eval_fraction
     return max(1, round((spec.dataset.examples or 0) * fraction)) if fraction and spec.dataset.examples else 0
 
 
-def optimizer_steps(spec: TrainSpec, config: dict[str, Any]) -> Optional[int]:
+def optimizer_steps(spec: TrainSpec, config: JobConfig) -> Optional[int]:
     """Steps the job will take, or None when the plan's dataset has no example count."""
     examples = spec.dataset.examples
     if not examples:
@@ -50,7 +51,7 @@ def optimizer_steps(spec: TrainSpec, config: dict[str, Any]) -> Optional[int]:
     held = held_out(spec, config)
     per_epoch = math.ceil((examples - held) / spec.micro_batch) / spec.grad_accum
     steps = math.ceil(math.ceil(per_epoch) * spec.epochs)
-    return min(steps, int(config["max_steps"])) if config.get("max_steps", 0) > 0 else steps
+    return min(steps, config.max_steps) if config.max_steps > 0 else steps
 
 
 def _model_source(model: str) -> str:
@@ -62,15 +63,15 @@ def _model_source(model: str) -> str:
     return "folder"
 
 
-def estimate_local(plan: Plan, config: dict[str, Any], home: Path) -> Optional[LocalEstimate]:
+def estimate_local(plan: Plan, config: JobConfig, home: Path) -> Optional[LocalEstimate]:
     """None when the model has no known shape, the dataset no example count, or probing fails."""
     from tunecost.launcher.backends.cpu_probe import cpu_probe
 
-    ran = {key: config[key] for key in ("micro_batch", "grad_accum", "seq_len", "epochs")
-           if config.get(key) is not None}  # what the job was told to run, over the plan's spec
+    ran = {key: getattr(config, key) for key in ("micro_batch", "grad_accum", "seq_len", "epochs")}
+    # what the job was told to run, over the plan's spec
     try:
-        spec = plan.spec.with_model(job_model_id(config["model"]), **ran)
-        shape = job_model_shape(plan, spec, config["model"])
+        spec = plan.spec.with_model(job_model_id(config.model), **ran)
+        shape = job_model_shape(plan, spec, config.model)
     except (UserError, ValidationError):
         return None
     steps = optimizer_steps(spec, config)
@@ -78,4 +79,4 @@ def estimate_local(plan: Plan, config: dict[str, Any], home: Path) -> Optional[L
     if probe is None or steps is None:
         return None
     return local_run_hours(spec, shape, probe, optimizer_steps=steps, eval_examples=held_out(spec, config),
-                           model_source=_model_source(config["model"]))
+                           model_source=_model_source(config.model))

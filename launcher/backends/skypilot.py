@@ -86,7 +86,7 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return Prepared(run_id=run_id, folder=str(folder), yaml_text=text, secrets=secrets, offers=offers, plan=plan,
-                    job_model=config["model"], budget_usd=budget_usd)
+                    job_model=config.model, budget_usd=budget_usd)
 
 
 def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:

@@ -41,13 +41,6 @@ LIGER_BYTES_PER_HIDDEN = 13
 # backward keeps the hidden states' gradient (compute dtype) and one fp32 log-sum-exp per token. Its README's
 # Gemma-2 benchmark (techniques_2026-12.csv): 1.16 GB for 8192 tokens, almost all of it the classifier's gradient.
 CCE_LSE_BYTES = 4
-OPTIMIZER_STATE_BYTES = {                        # per trainable parameter, beyond the parameter itself
-    Optimizer.adamw: None,                       # 2 states in the parameter's dtype (set in estimate_memory)
-    Optimizer.adamw_8bit: 2.0,
-    Optimizer.paged_adamw_8bit: 2.0,
-    Optimizer.sgd: 0.0,
-    Optimizer.adafactor: None,                   # factored second moment (set below)
-}
 FSDP_PREFETCH_LAYERS = 2                         # unsharded layers alive at once under FSDP (current + prefetch)
 # What the physics above leaves unexplained on a framework's own published runs, as a fraction of the modelled
 # allocated peak, per "framework/group" (see calibration.overhead_group / fit_overheads; a test checks these equal
@@ -215,18 +208,18 @@ def estimate_memory(spec: TrainSpec, shape: ModelShape, gpu_count: int = 1,
     grads = float(param_bytes * trainable)
 
     # ---- optimizer states and step temporaries
-    if spec.optimizer is Optimizer.adamw:
-        optim = 2.0 * param_bytes * trainable
-        step_temp = float(param_bytes * trainable)
-        notes.append(f"AdamW (torch, foreach): 2 states x {param_bytes} B per trainable param, "
-                     "one state-sized temporary in the step")
-    elif spec.optimizer is Optimizer.adafactor:
-        optim, step_temp = _adafactor_bytes(spec, shape, trainable), 0.0
+    facts = contract.OPTIMIZERS[spec.optimizer]  # what the optimizer keeps per parameter (the job's own table)
+    step_temp = facts.step_temporaries * param_bytes * trainable
+    if facts.factored:
+        optim = _adafactor_bytes(spec, shape, trainable)
         notes.append("Adafactor: factored second moment (fp32 row + column per matrix), no momentum")
     else:
-        optim, step_temp = OPTIMIZER_STATE_BYTES[spec.optimizer] * trainable, 0.0
-        notes.append(f"{spec.optimizer.value}: {OPTIMIZER_STATE_BYTES[spec.optimizer]:g} B of state per trainable param")
-    if spec.optimizer is Optimizer.paged_adamw_8bit:
+        optim = (facts.param_dtype_states * param_bytes + facts.state_bytes) * trainable
+        kept = (f"{facts.param_dtype_states:g} states x {param_bytes} B" if facts.param_dtype_states
+                else f"{facts.state_bytes:g} B of state")
+        temps = ", one state-sized temporary in the step" if facts.step_temporaries else ""
+        notes.append(f"{spec.optimizer.value}: {kept} per trainable param{temps}")
+    if facts.cuda_only:
         notes.append("paged optimizer states counted on the GPU (they page to CPU only under memory pressure)")
 
     # ---- sharding / replication
