@@ -2,8 +2,9 @@
 
 WHY one torch-free module: the job parses its rows with it (data.py), the launcher runs the same checks on the
 same file before it records a run, and the planner counts a dataset's tokens through it, so a bad row is one line
-and exit 2 on the user's machine (in `plan --dataset` and `launch` alike), not a failed run on a VM. Formats (one per row, detected by keys): {"text"}, {"prompt","completion"},
-{"messages":[{"role","content"}...]} ending with the assistant, Alpaca {"instruction","input"?,"output"}.
+and exit 2 on the user's machine (in `plan --dataset` and `launch` alike), not a failed run on a VM. Formats (one
+per row, detected by keys): {"text"}, {"prompt","completion"}, {"messages":[{"role","content"}...]} ending with
+the assistant, Alpaca {"instruction","input"?,"output"}.
 """
 
 from __future__ import annotations

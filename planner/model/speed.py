@@ -13,7 +13,8 @@ One optimizer step is `grad_accum` micro steps plus the optimizer update:
 - DDP: one all-reduce of the trainable gradients per optimizer step (no sync while accumulating), hidden behind
   the last backward up to DDP_BACKWARD_OVERLAP of it; the rest adds to the step;
 - optimizer update = step seconds (fixed: zero_grad, clipping, scheduler, logging) + the AdamW update, memory
-  bound (the optimizer's update_bytes, job/contract.py OPTIMIZERS, per trainable parameter at the GPU's memory bandwidth).
+  bound (the optimizer's update_bytes, job/contract.py OPTIMIZERS, per trainable parameter at the GPU's memory
+  bandwidth).
 The efficiencies, launch and step seconds and the dequantization bytes (SpeedConstants) are fitted by
 benchmarks/validation/speed_calibration.py (recorded in benchmarks/speed_calibration.md; a test checks they equal a fresh fit).
 """

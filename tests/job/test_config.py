@@ -51,8 +51,8 @@ def test_logging_steps_is_at_most_max_steps():
 @pytest.mark.parametrize("content, needle", [
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "rnak": 4}, "unknown config key(s) rnak"),
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "rank": "four"}, "key 'rank'"),
-    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "method": "qlora2"}, "'qlora2': input should be 'full', 'lora', "
-                                                                           "'qlora' or 'prompt-tuning'"),
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "method": "qlora2"},
+     "'qlora2': input should be 'full', 'lora', 'qlora' or 'prompt-tuning'"),
     ({"dataset": "demo", "output_dir": "o"}, "'model' is missing"),
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "budget_usd": 3}, "price_per_hour"),
     ('{"model": "tiny", "dataset": "demo", "output_dir": "o", "learning_rate": NaN}', "NaN is not a number JSON"),

@@ -31,7 +31,8 @@ GOOD = {
     "blank-lines-between": b"\n" + _rows({"text": "a"}) + b"   \n" + _rows({"text": "b"}),
 }
 BAD = {  # file -> the line the job names
-    "chat-ending-with-the-user": (_rows(CHAT, {"messages": [{"role": "user", "content": "hi"}]}), ":2: the last message"),
+    "chat-ending-with-the-user": (_rows(CHAT, {"messages": [{"role": "user", "content": "hi"}]}),
+                                  ":2: the last message"),
     "empty": (b"", ": no usable rows"),
     "only-blank-lines": (b"\n  \n", ": no usable rows"),
     "bad-json-line": (_rows({"text": "ok"}) + b'{"text": "unterminated\n', ":2: not valid JSON"),
