@@ -21,7 +21,7 @@ from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, ValidationError,
 from . import contract
 from .contract import DEFAULT_LR, DEFAULTS, Method, Optimizer, Parallelism, Precision
 from .errors import JobError
-from .numbers import Fraction, NonNegative, Positive, Usd, loads
+from .numbers import MAX_STEPS, Fraction, LoraAlpha, NonNegative, Positive, Usd, loads
 
 Count = Annotated[int, Field(gt=0)]
 # auto: bf16-mixed where the GPU has bf16, fp16 mixed precision on older GPUs, fp32 on CPU (job/model.py)
@@ -43,7 +43,7 @@ class JobConfig(BaseModel):
     output_dir: str = Field(min_length=1, description="checkpoints, adapter and run_summary.json go here")
     method: Method = DEFAULTS.method
     rank: Count = DEFAULTS.rank
-    alpha: Optional[Positive] = Field(default=None, description="LoRA alpha; default alpha_per_rank x rank")
+    alpha: Optional[LoraAlpha] = Field(default=None, description="LoRA alpha; default alpha_per_rank x rank")
     dropout: Fraction = DEFAULTS.dropout
     target_modules: Union[str, list[str]] = Field(default=DEFAULTS.targets, description="LoRA targets: all-linear, "
                                                   "attention, mlp or names like q,v (contract.TARGET_ALIASES)")
@@ -52,7 +52,7 @@ class JobConfig(BaseModel):
     lr_scheduler: str = "cosine"
     warmup_ratio: Fraction = 0.03
     epochs: NonNegative = DEFAULTS.epochs
-    max_steps: int = Field(default=-1, description="> 0 overrides epochs")
+    max_steps: int = Field(default=-1, le=MAX_STEPS, description="> 0 overrides epochs")
     micro_batch: Count = DEFAULTS.micro_batch
     grad_accum: Count = DEFAULTS.grad_accum
     seq_len: Count = DEFAULTS.seq_len
@@ -65,7 +65,7 @@ class JobConfig(BaseModel):
     eval_fraction: Annotated[float, AllowInfNan(False), Field(ge=0, lt=1)] = 0.0
     eval_file: Optional[str] = None
     skip_bad_rows: bool = False
-    save_steps: int = Field(default=50, ge=0, description="0: save every save_minutes only (the planned "
+    save_steps: int = Field(default=50, ge=0, le=MAX_STEPS, description="0: save every save_minutes only (the planned "
                             "interval), no step-based or final checkpoint")
     save_minutes: Positive = 30.0
     keep_checkpoints: Count = 2
