@@ -19,7 +19,7 @@ import typer
 
 from tunecost.launcher.commands.common_options import date_range, since_option, top_option, until_option
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
-from tunecost.launcher.commands.workload_options import Workload, workload_options
+from tunecost.launcher.commands.workload_options import DEMO_DATASET, Workload, workload_options
 from tunecost.job.numbers import MAX_COUNT, MAX_GPUS, MAX_STEPS
 from tunecost.planner.errors import UserError
 from tunecost.planner.money import money
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from tunecost.planner.plan import Plan
 
 RUN = "Run"
-DEMO_DATASET = "demo"  # the job's built-in demo data (local runs and tests)
 
 
 def _refuse_managed(plan: "Plan") -> None:
@@ -79,16 +78,14 @@ def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], s
         raise UserError("give a plan file (tunecost plan ... --save plan.json) or the workload flags "
                         "(--model ID or --params SIZE, ...)")
     if local:
-        counted = workload if workload.dataset and str(workload.dataset) != DEMO_DATASET else \
-            replace(workload, dataset=None)
-        points = sweep_points(counted, sweep, sweep_file)
+        points = sweep_points(workload, sweep, sweep_file)
         if points:
             from tunecost.launcher.backends.sweep_run import local_sweep_plan
 
             return local_sweep_plan(points)
         from tunecost.planner.plan import PLAN_SCHEMA, Plan
 
-        return Plan(schema_version=PLAN_SCHEMA, spec=counted.to_spec())
+        return Plan(schema_version=PLAN_SCHEMA, spec=workload.to_spec())
     from tunecost.planner.corrections import load_corrections
     from tunecost.planner.market.offers import load_prices
     from tunecost.planner.optimizer import optimize
@@ -219,6 +216,10 @@ def launch(
                                             rich_help_panel=RUN),
     save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, max=MAX_STEPS, help="Checkpoint every N steps",
                                              rich_help_panel=RUN),
+    logging_steps: Optional[int] = typer.Option(None, "--logging-steps", min=1, max=MAX_STEPS, help="Print the loss "
+                                                "every N steps "
+                                                "[default: 10; the last step is always printed]",
+                                                rich_help_panel=RUN),
     learning_rate: Optional[float] = typer.Option(None, "--learning-rate", min=0.0, help="Job learning rate "
                                                   "[default: the job's per-method default]", rich_help_panel=RUN),
     eval_fraction: Optional[float] = typer.Option(None, "--eval-fraction", min=0.0, max=0.5, help="Hold out this "
@@ -263,7 +264,7 @@ def launch(
     model = workload.model if plan_file is not None else None
     dataset = _dataset(workload, local, eval_fraction)
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,
-                 "eval_fraction": eval_fraction}
+                 "eval_fraction": eval_fraction, "logging_steps": logging_steps}
     if plan.sweep is not None:
         if dry_run or cluster:
             raise UserError("--dry-run and --cluster take one run; a sweep launches one managed job per point")

@@ -80,6 +80,7 @@ class CostSummary(BaseModel):
     eval_loss_before: Optional[float] = None
     steps: Optional[int] = None
     stop_reason: str = ""
+    adapter_dir: str = ""  # where the job wrote the adapter (the full model for --method full), on its machine
     notes: list[str]
 
     @property
@@ -206,6 +207,7 @@ def summarize(record: RunRecord) -> CostSummary:
         final_loss=summary.final_loss, eval_loss=summary.eval_loss, eval_loss_before=summary.eval_loss_before,
         steps=summary.steps,
         stop_reason=str(summary.stop_reason or ""), notes=notes,
+        adapter_dir=summary.adapter_dir or summary.model_dir or "",
     )
 
 
@@ -217,16 +219,17 @@ def _signed(diff: Optional[float], pct: Optional[float], unit: str) -> str:
 
 
 def _tokens(s: CostSummary) -> str:
-    """'11,110 trained, 12,342 planned (-10.0%; the plan counts the 10% held out for eval)'."""
+    """'11,110 trained, 12,342 planned (-10.0%: 10% held out)': the plan counts the rows held out for eval, the job
+    trains on the rest (one line of the summary at 80 columns)."""
     if not s.train_tokens:
         return "n/a"
     if not s.planned_tokens:
         return f"{s.train_tokens:,} trained"
     pct = (s.train_tokens - s.planned_tokens) / s.planned_tokens * 100
-    why = [f"the plan counts the {s.held_out:.0%} held out for eval" if s.held_out else "",
+    why = [f"{s.held_out:.0%} held out" if s.held_out else "",
            "stopped at --max-steps" if s.stop_reason == "max_steps" else ""]
     reasons = "; ".join(filter(None, why))
-    return f"{s.train_tokens:,} trained, {s.planned_tokens:,} planned ({pct:+.1f}%" + (f"; {reasons})" if reasons else ")")
+    return f"{s.train_tokens:,} trained, {s.planned_tokens:,} planned ({pct:+.1f}%" + (f": {reasons})" if reasons else ")")
 
 
 def _eval(s: CostSummary) -> str:
@@ -236,9 +239,9 @@ def _eval(s: CostSummary) -> str:
 
 
 def outcome_lines(s: CostSummary, note: str = "") -> list[str]:
-    """What `launch` prints when a run ends: its outcome in two lines (three with the ledger's `note` on why, unless
-    it succeeded). The bill is `tunecost report`'s, so the summary is printed once, where it is asked for; the eval
-    losses are the job's own last lines."""
+    """What `launch` prints when a run ends: its outcome in two lines, plus the ledger's `note` on why unless it
+    succeeded, and where a local run's adapter is. The bill is `tunecost report`'s, so the summary is printed once,
+    where it is asked for; the eval losses are the job's own last lines."""
     took = f" in {s.actual_seconds / 60:.1f} min" if s.actual_seconds is not None else ""
     if s.estimated_hours is not None and s.actual_seconds is not None:
         took += f" (estimated {s.estimated_hours * 60:.1f} min)"
@@ -248,6 +251,9 @@ def outcome_lines(s: CostSummary, note: str = "") -> list[str]:
              + (" (local rate 0 $/h)" if s.is_local and s.rate_per_hour == 0 else "")]
     if note and s.status != "succeeded":
         lines.append(f"why: {note}")
+    if s.is_local and s.adapter_dir:  # a cloud job's folder is on its VM: the bucket holds it
+        what = "model" if s.method == "full" else "adapter"
+        lines.append(f"{what}: {s.adapter_dir}")
     lines.append(f"its bill, estimate vs actual and tokens: tunecost report {s.run_id}")
     return lines
 
@@ -258,7 +264,6 @@ def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
     started = s.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if s.started_at else "not started"
     ended = s.ended_at.strftime("%Y-%m-%d %H:%M:%S UTC") if s.ended_at else "not ended"
     rows = [
-        ("run", f"{s.run_id} ({s.status}, {s.backend})" + (f", tag {s.tag}" if s.tag else "")),
         ("dates", f"{started} -> {ended}" if s.started_at else when.strftime("%Y-%m-%d")),
         ("job", f"{s.method or '?'} fine-tune of {s.model or '?'}"),
         ("where", "this machine (local run)" if s.is_local else f"{s.provider or '?'} {s.region}".strip()),
@@ -283,8 +288,10 @@ def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
     ]
     if s.eval_loss is not None or s.eval_loss_before is not None:
         rows.append(("eval loss", _eval(s)))
-    if s.is_local:  # no provider's rule, no recovery, and at rate 0 no cost per token: rows that would say nothing
-        silent = {"billing rule source", "recoveries"} | ({"$ per million tokens"} if s.rate_per_hour == 0 else set())
+    if s.is_local:  # no provider's rule, no recovery, and at rate 0 no cost per token: rows that would say nothing;
+        # the hardware row says where, and this machine bills the time it ran, per second: "billed" repeated "ran"
+        silent = {"where", "billed", "billing rule source", "recoveries"} | \
+            ({"$ per million tokens"} if s.rate_per_hour == 0 else set())
         rows = [row for row in rows if row[0] not in silent or row[0] == "recoveries" and s.recoveries]
     if s.peak_memory_gib is not None or s.estimated_peak_gib is not None:
         est = f"{s.estimated_peak_gib:.2f}" if s.estimated_peak_gib is not None else "?"
@@ -299,7 +306,9 @@ def print_summary(summary: CostSummary, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"Cost summary: {summary.run_id}", show_header=False, title_justify="left",
+    title = f"Cost summary: {summary.run_id} ({summary.status}, {summary.backend})" + \
+        (f", tag {summary.tag}" if summary.tag else "")
+    table = Table(title=Text(title), show_header=False, title_justify="left",  # Text: a tag is not markup
                   box=box.SIMPLE, pad_edge=False, show_edge=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")

@@ -27,7 +27,7 @@ def _record(dataset: DatasetSize, **summary) -> RunRecord:
 def test_report_puts_trained_tokens_beside_planned_and_eval_loss_before_after():
     counted = DatasetSize(tokens_per_epoch=6_171, examples=320, source="counted demo_data.jsonl: tokenizer")
     rows = dict(summary_rows(summarize(_record(counted))))
-    assert rows["train tokens"] == "11,110 trained, 12,342 planned (-10.0%; the plan counts the 10% held out for eval)"
+    assert rows["train tokens"] == "11,110 trained, 12,342 planned (-10.0%: 10% held out)"
     assert rows["eval loss"] == "2.4100 before training, 0.2800 after"
     assert "billing rule source" not in rows and "recoveries" not in rows  # a local run: rows that say nothing
 
@@ -43,3 +43,12 @@ def test_launch_prints_the_outcome_not_the_bill():
                      "$0.00 (local rate 0 $/h)", "its bill, estimate vs actual and tokens: tunecost report tc-x"]
     failed = _record(DatasetSize(tokens_per_epoch=6_171, source="counted")).model_copy(update={"status": "failed"})
     assert "why: job exited 1: boom" in outcome_lines(summarize(failed), "job exited 1: boom")
+
+
+def test_launch_says_where_a_local_run_s_adapter_is_and_not_a_cloud_vm_s_path():
+    local = _record(DatasetSize(tokens_per_epoch=6_171, source="counted"), adapter_dir="/home/u/.tunecost/runs/tc-x/"
+                    "output/adapter")
+    lines = outcome_lines(summarize(local))
+    assert lines[1] == "adapter: /home/u/.tunecost/runs/tc-x/output/adapter" and lines[2].startswith("its bill")
+    cloud = local.model_copy(update={"backend": "skypilot", "provider": "aws"})
+    assert not any(line.startswith("adapter:") for line in outcome_lines(summarize(cloud)))
