@@ -93,7 +93,7 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
     config = build_job_config(plan, run_id=run_id, dataset=dataset, output_dir=str(folder.output),
                               price_per_hour=price, budget_usd=budget_usd if price > 0 else None, model=model,
                               local=True, overrides=overrides)
-    check_job_model(config["model"])  # before anything is written
+    check_job_model(config.model)  # before anything is written
     with _staging(folder.path):
         write_job_config(config, folder.config)
         if local and local.probe:  # measured for this quote: kept for the next run, taken back if this one is refused
@@ -101,8 +101,8 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
         write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
         record = ledger.create(RunRecord(
             id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag, provider="local",
-            instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
-            model=config["model"], plan=plan, output_dir=str(folder.output), budget_usd=budget_usd,
+            instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.method.value,
+            model=config.model, plan=plan, output_dir=str(folder.output), budget_usd=budget_usd,
             rate_source=rate_note(price, rate is not None), estimated_peak_gib=local.peak_gib if local else None,
             estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
             **(sweep or {}),
@@ -182,9 +182,7 @@ def _override_config(run_id: str, folder: RunFolder, overrides: dict[str, Any]) 
     changes = {k: v for k, v in overrides.items() if config.get(k) != v}
     if not changes:
         return ""
-    updated = {**config, **changes}
-    check_with_the_job(updated)
-    write_job_config(updated, path)
+    write_job_config(check_with_the_job({**config, **changes}), path)
     return " with " + ", ".join(f"{k} {config.get(k, 'unset')} -> {v}" for k, v in changes.items())
 
 

@@ -29,7 +29,7 @@ from tunecost.planner.errors import UserError
 from tunecost.planner.fallbacks import FALLBACKS_KEPT, Fallback
 from tunecost.planner.plan import Plan
 from tunecost.planner.market.providers import find_provider
-from tunecost.job.config import JobConfig
+from tunecost.job.job_config import JobConfig
 from tunecost.planner.quote import GB, Quote, checkpoint_gb
 from tunecost.planner.spec import Method, TrainSpec
 
@@ -115,7 +115,7 @@ def disk_size_gb(plan: Plan, dataset_bytes: int = 0) -> int:
     weights_gb = plan.model_shape().total_params() * 2 / GB
     trainable = plan.memory.trainable_params if plan.memory is not None else \
         (plan.model_shape().total_params() if spec.method is Method.full else 0)
-    checkpoints_gb = JobConfig.keep_checkpoints * checkpoint_gb(spec, trainable)
+    checkpoints_gb = JobConfig.model_fields["keep_checkpoints"].default * checkpoint_gb(spec, trainable)
     total = OS_AND_PACKAGES_GB + 2 * weights_gb + checkpoints_gb + dataset_bytes / GB
     return int(math.ceil(total * DISK_HEADROOM / 10) * 10)
 
@@ -244,7 +244,7 @@ def render_task_yaml(plan: Plan, opts: TaskOptions, guard_price: Optional[float]
     return _header(plan, opts, order, guard_price) + body
 
 
-def stage_workdir(workdir: Path, job_config: dict[str, Any]) -> Path:
+def stage_workdir(workdir: Path, job_config: JobConfig) -> Path:
     """Copy the job package and its config into the folder SkyPilot syncs to the VM (run as `-m job.train`)."""
     source = Path(str(files("tunecost.job")))
     target = workdir / "job"

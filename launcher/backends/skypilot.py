@@ -85,7 +85,7 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
                                 guard_price=guard_price)
         sky_client.validate_task(text)
     return Prepared(run_id=run_id, folder=str(folder.path), yaml_text=text, secrets=secrets, offers=offers, plan=plan,
-                    job_model=config["model"], budget_usd=budget_usd, made=[str(p) for p in made])
+                    job_model=config.model, budget_usd=budget_usd, made=[str(p) for p in made])
 
 
 def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:

@@ -30,13 +30,13 @@ def new_sweep_id() -> str:
 def check_overrides(sweep: Sweep, overrides: dict[str, Any]) -> None:
     """A job setting given once for all points and swept too is ambiguous, and a point's setting outside the job's
     range (a hand-edited plan.json) would fail that point only after the others ran: refuse both before any runs."""
-    from tunecost.job.config import NUMBERS
+    from tunecost.job.job_config import field_type
     from tunecost.job.numbers import check
 
     for point in sweep.points:
         for key, value in point.job.items():
             try:
-                check(value, NUMBERS.get(key, Any))
+                check(value, field_type(key))
             except ValueError as err:
                 raise UserError(f"sweep point {point.index + 1} ({point.label}): {key} {value!r}: "
                                 f"{str(err).lower()}") from None

@@ -202,7 +202,7 @@ def summarize(record: RunRecord) -> CostSummary:
         estimated_peak_gib=est_peak, peak_memory_gib=summary.peak_memory_gib,
         train_tokens=tokens, usd_per_million_tokens=per_million,
         planned_tokens=_planned_tokens(record),
-        held_out=float((summary.config or {}).get("eval_fraction") or 0.0),
+        held_out=summary.ran.eval_fraction if summary.ran else 0.0,
         final_loss=summary.final_loss, eval_loss=summary.eval_loss, eval_loss_before=summary.eval_loss_before,
         steps=summary.steps,
         stop_reason=str(summary.stop_reason or ""), notes=notes,

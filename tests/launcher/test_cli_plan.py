@@ -274,7 +274,7 @@ def test_bad_dataset_line_names_file_and_line(tmp_path):
     data.write_text('{"text": "fine"}\n{"text": broken}\n')
     result = run("plan", "--model", "meta-llama/Llama-3.1-8B", "--dataset", str(data))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"error: {data}:2: not valid JSON")
+    assert result.stderr.startswith(f"error: --dataset {data}:2: not valid JSON")
 
 
 def _console_script(*args, tmp_path):
@@ -298,7 +298,8 @@ def test_real_console_script_bad_dataset_writes_no_plan(tmp_path):
     target = tmp_path / "plan.json"
     result = _console_script("plan", "--model", "meta-llama/Llama-3.1-8B", "--dataset", str(data),
                              "--save", str(target), tmp_path=tmp_path)
-    assert result.returncode == 2 and result.stderr.startswith(f"error: {data}:2:")
+    # line 1 already: a chat must end with the assistant's turn (the job's own row check)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: --dataset {data}:1: the last message")
     assert not target.exists()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from tunecost.job.job_config import JobConfig
 from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.cost_summary import summarize
@@ -17,7 +18,8 @@ from .conftest import SINGLE
 def _record(dataset: DatasetSize, **summary) -> RunRecord:
     plan = SINGLE.model_copy(update={"spec": SINGLE.spec.model_copy(update={"dataset": dataset, "epochs": 2.0})})
     fields = dict(steps=72, train_tokens=11_110, final_loss=0.25, eval_loss=0.28, eval_loss_before=2.41,
-                  stop_reason="completed", config={"eval_fraction": 0.1})
+                  stop_reason="completed",
+                  config=JobConfig(model="tiny", dataset="demo", output_dir="o", eval_fraction=0.1))
     return RunRecord(id="tc-x", status="succeeded", backend="local", provider="local", created_at=datetime(
         2026, 12, 7, tzinfo=timezone.utc), price_per_hour=0.0, actual_hours=0.05, estimated_hours=0.04, plan=plan,
         summary=RunSummary(**{**fields, **summary}))

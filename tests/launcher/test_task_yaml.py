@@ -190,8 +190,10 @@ def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, write_plan):
 def test_job_config_saves_at_the_interval_the_plan_chose(tmp_path):
     """The job checkpoints every planned interval (the shortest of the offers it may land on), not every N steps;
     a local run keeps the job's own defaults."""
+    from tunecost.job.job_config import JobConfig
     from tunecost.launcher.backends.job_config import build_job_config
 
+    defaults = tuple(JobConfig.model_fields[key].default for key in ("save_minutes", "save_steps"))
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     timed = [Quote.model_validate({**q.model_dump(), "checkpoint_interval_hours": hours})
@@ -201,13 +203,13 @@ def test_job_config_saves_at_the_interval_the_plan_chose(tmp_path):
         prepare(with_quotes(SINGLE, offers), dataset=dataset, bucket="my-ckpts", ledger=ledger, top_k=top_k,
                 run_id="tc-i")
         config = json.loads((ledger.home / "runs" / "tc-i" / "sky" / CONFIG_NAME).read_text())
-        saved = (config.get("save_minutes"), config.get("save_steps"))
-        assert saved == ((minutes, 0) if minutes else (None, None)), (top_k, minutes)  # no interval: job defaults
+        saved = (config["save_minutes"], config["save_steps"])
+        assert saved == ((minutes, 0) if minutes else defaults), (top_k, minutes)  # no interval: job defaults
     local = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=0.0, local=True)
-    assert "save_minutes" not in local and "save_steps" not in local
+    assert (local.save_minutes, local.save_steps) == defaults
     user = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=1.0, offers=timed,
                             overrides={"save_steps": 40})
-    assert (user["save_steps"], user["save_minutes"]) == (40, 15.0)  # --save-steps adds step-based saves
+    assert (user.save_steps, user.save_minutes) == (40, 15.0)  # --save-steps adds step-based saves
 
 
 def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_path, write_plan):
