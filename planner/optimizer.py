@@ -15,18 +15,17 @@ from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
 from tunecost.planner.model.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.market.gpus import load_gpus
-from tunecost.planner.market.interconnect import Interconnect, lookup
+from tunecost.planner.market.interconnect import Interconnect
 from tunecost.planner.managed import quote_managed, verdict
 from tunecost.planner.market.managed_prices import ManagedPrice
 from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.market.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
-from tunecost.planner.model.checkpointing import storage_for
 from tunecost.planner.market.preemption import run_rate
-from tunecost.planner.market.providers import launch_problem
-from tunecost.planner.quote import (Infeasible, Overheads, Quote, Risk, checkpoint_gb, choose_risk, hours_breakdown,
-                                    risk_fields)
+from tunecost.planner.market.providers import provider_of
+from tunecost.planner.quote import (Infeasible, Overheads, Quote, Risk, billed, checkpoint_gb, choose_risk,
+                                    hours_breakdown, risk_fields)
 from tunecost.planner.model.shapes import ModelShape, catalog_spelling, resolve_shape
 from tunecost.planner.model.speed import SpeedEstimate, estimate_speed, peak_tflops
 from tunecost.planner.spec import Parallelism, Precision, TrainSpec
@@ -192,12 +191,14 @@ class Pricer:
 
     def _quote(self, row: Any, fitter: Fitter, nodes: int, parallelism: Parallelism, memory: MemoryEstimate) -> None:
         count, total = int(row.gpu_count), int(row.gpu_count) * nodes
-        link = lookup(str(row.provider), str(row.instance_type), str(row.gpu))
+        link = provider_of(str(row.provider)).interconnect(str(row.instance_type), str(row.gpu))
         speed = self._speed(row.gpu, total, parallelism, link, nodes)
         tokens_per_sec = speed.tokens_per_sec_per_gpu * total  # per-GPU speed includes its communication
         price = float(row.price) * nodes
         risk = self.risk(str(row.provider), count, nodes, bool(row.spot), memory)
         hours, parts, hours_factor, worst = self.billed_hours(row.gpu, speed, tokens_per_sec, risk)
+        rule = provider_of(str(row.provider)).billing
+        hours, worst = billed(hours, parts, rule), billed(worst, {}, rule)
         applied = {"memory": fitter.memory_factor} if fitter.memory_factor != 1.0 else {}
         if hours_factor is not None:
             applied["hours"] = hours_factor
@@ -217,7 +218,7 @@ class Pricer:
 
     def basis(self, provider: str, gpu: str, *, spot: bool, nodes: int) -> dict[str, Any]:
         """Can the pinned SkyPilot launch it (the provider table), and is the GPU's speed a sourced figure?"""
-        why = launch_problem(provider, spot=spot, nodes=nodes)
+        why = provider_of(provider).why_not(spot=spot, nodes=nodes)
         _, assumed = peak_tflops(load_gpus()[gpu], self.spec.precision.compute)
         return {"launchable": not why, "not_launchable_why": why, "speed_assumed": assumed or ""}
 
@@ -227,7 +228,7 @@ class Pricer:
         rate = run_rate(provider, gpus_per_node, nodes, spot, override=self.overheads.preemption_rate_per_hour,
                         learned=self.corrections)
         size = checkpoint_gb(self.spec, memory.trainable_params)
-        return choose_risk(rate, size, storage_for(provider).write_gb_per_s, nodes, self.overheads)
+        return choose_risk(rate, size, provider_of(provider).checkpoint_storage.write_gb_per_s, nodes, self.overheads)
 
     def billed_hours(self, gpu: str, speed: SpeedEstimate, tokens_per_sec: float,
                      risk: Risk) -> tuple[float, dict[str, float], Optional[float], float]:

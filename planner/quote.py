@@ -15,11 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunecost.job import contract
 from tunecost.job.numbers import GpuCount, NonNegative, Usd
+from tunecost.planner.market.billing import SECONDS_PER_HOUR, BillingRule, billed_seconds
 from tunecost.planner.model.checkpointing import daly_interval, expected_time
 from tunecost.planner.market.preemption import Rate
 from tunecost.planner.spec import TrainSpec
 
 GB = 1e9  # network and disk bandwidths are quoted in decimal GB/s
+BILLING = "billing"  # the hours part the provider's billing rule adds (or, rounding down, takes off)
 
 class Overheads(BaseModel):
     """Fixed time costs around the training loop, and the user's overrides of the interruption model; each is
@@ -186,3 +188,14 @@ def hours_breakdown(*, train_tokens: int, tokens_per_sec: float, model_gb: float
         "checkpoints": run.checkpoints,
         "rework": run.rework,
     }
+
+
+def billed(hours: float, parts: dict[str, float], rule: BillingRule) -> float:
+    """The hours the provider bills for a run of `hours` (its minimum and increment; planner/market/billing.py),
+    the difference added to `parts` as BILLING when it is a second or more: the plan's cost and the bill read one
+    rule. Below a second (per-second billing) the hours stay as modelled."""
+    extra = billed_seconds(hours * SECONDS_PER_HOUR, rule) / SECONDS_PER_HOUR - hours
+    if abs(extra) * SECONDS_PER_HOUR < 1:
+        return hours
+    parts[BILLING] = extra
+    return hours + extra

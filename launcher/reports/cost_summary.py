@@ -13,9 +13,10 @@ from typing import Any, Optional
 from pydantic import BaseModel
 
 from tunecost.job.run_summary import RunSummary
-from tunecost.launcher.reports.billing import SECONDS_PER_HOUR, billed_seconds, rule_for
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import TERMINAL
+from tunecost.planner.market.billing import SECONDS_PER_HOUR, billed_seconds
+from tunecost.planner.market.providers import provider_of
 from tunecost.planner.money import money
 from tunecost.planner.quote import Quote
 
@@ -148,7 +149,7 @@ def summarize(record: RunRecord) -> CostSummary:
     quote = _run_quote(record)
     summary = record.summary or RunSummary()  # no summary: every figure from it is unknown
     provider = (record.provider or (quote.provider if quote else "") or ("local" if record.backend == "local" else ""))
-    rule = rule_for(provider)
+    rule = provider_of(provider).billing
     seconds, time_source = _running_time(record)
     billed = billed_seconds(seconds, rule) if seconds is not None else 0
     rate = record.price_per_hour

@@ -23,7 +23,7 @@ from tunecost.launcher.views.safe_text import csv_cells
 from tunecost.launcher.views.templates import template_env, with_places
 from tunecost.planner.errors import UserError
 from tunecost.planner.money import SMALL_USD
-from tunecost.planner.market.providers import find_provider
+from tunecost.planner.market.providers import provider_of
 
 FORMATS = ("md", "html", "csv", "json")
 CSV_COLUMNS = ["date", "vendor", "description", "quantity", "unit_price", "amount", "currency", "reference"]
@@ -32,8 +32,7 @@ CENT = Decimal("0.01")
 
 def _vendor(provider: str) -> str:
     """The name on the provider's invoice (pricing_data/providers.csv), else the provider as recorded."""
-    row = find_provider(provider)
-    return row.display_name if row else provider or "unknown"
+    return provider_of(provider).display_name
 
 
 class LineItem(BaseModel):

@@ -18,10 +18,10 @@ from tunecost.planner.model.fit import LEARNED_COMPONENT
 from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.money import money
 from tunecost.planner.plan import Plan
-from tunecost.planner.quote import Quote
+from tunecost.planner.quote import BILLING, Quote
 
 HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints",
-               "rework", LEARNED_COMPONENT)
+               "rework", LEARNED_COMPONENT, BILLING)
 
 
 def hours_text(h: float) -> str:
@@ -35,7 +35,7 @@ def hours_text(h: float) -> str:
 def hours_parts(breakdown: dict[str, float]) -> str:
     """'compute 3.2 h, provisioning 6 min, ...'; the learned correction shown even when it takes time off."""
     return ", ".join(f"{k.replace('_', ' ')} {hours_text(breakdown[k])}" for k in HOURS_ORDER
-                     if breakdown.get(k, 0.0) > 0 or (k == LEARNED_COMPONENT and breakdown.get(k)))
+                     if breakdown.get(k, 0.0) > 0 or (k in (LEARNED_COMPONENT, BILLING) and breakdown.get(k)))
 
 
 def interruption_line(q: Quote) -> str:
