@@ -29,9 +29,10 @@ from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.liveness import (CONFIG_NAME, LOG, SUMMARY, Session, live_pids, proc, read_session,
                                                summary_since, write_session)
 from tunecost.launcher.backends.local_estimate import estimate_local
-from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.ledger.run_record import RunRecord, local_offer
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
+from tunecost.planner.market.offer import Offer
 from tunecost.planner.plan import Plan
 
 Echo = Callable[[str], None]
@@ -117,8 +118,8 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
         hours = estimate_local(plan, config, ledger.home)
         write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
         record = ledger.create(RunRecord(
-            id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag, provider="local",
-            instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.get("method", ""),
+            id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag,
+            offer=local_offer(price, gpus=nproc), method=config.get("method", ""),
             model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
             rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
             estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
@@ -169,7 +170,7 @@ def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int
     if alive:  # the ledger says it ended, but a process still trains in its folder: never start a second one
         raise UserError(f"run '{run_id}' is {record.status} in the ledger, but its job still runs (pid "
                         f"{', '.join(map(str, alive))}); stop it first with `tunecost stop {run_id}`")
-    return _run(record, ledger, echo, nproc=nproc or max(record.gpu_count, 1), note="resumed",
+    return _run(record, ledger, echo, nproc=nproc or (record.offer.gpu_count if record.offer else 1), note="resumed",
                 expect=(RunStatus.STOPPED, RunStatus.FAILED))
 
 
@@ -286,6 +287,13 @@ def outcome(run_id: str, summary: Optional[RunSummary], code: Optional[int], int
     return RunStatus.FAILED, f"job exited {code}: {last_error}"
 
 
+def _ran_on(offer: Optional[Offer], summary: Optional[RunSummary]) -> Offer:
+    """This machine's offer with the device the job reports (cpu, cuda:0) once it has run."""
+    offer = offer or local_offer(0.0)
+    device = summary.device if summary else None
+    return offer.model_copy(update={"gpu": device}) if device else offer
+
+
 def record_outcome(run_id: str, ledger: Ledger, summary: Optional[RunSummary], code: Optional[int], hours: float,
                    interrupted: bool, resume_step: Optional[int], *, died: Optional[str] = None,
                    last_error: str = "", expect: Optional[tuple[RunStatus, ...]] = None) -> bool:
@@ -296,9 +304,8 @@ def record_outcome(run_id: str, ledger: Ledger, summary: Optional[RunSummary], c
     actual_hours = (current.actual_hours or 0.0) + hours
     resumes = list(current.resumes) + ([resume_step] if resume_step is not None else [])
     return ledger.set_status(run_id, status, note, expect=expect, actual_hours=actual_hours,
-                             actual_cost=actual_hours * current.price_per_hour, resumes=resumes,
-                             summary=summary or current.summary,
-                             gpu=(summary.device if summary else None) or current.gpu)
+                             actual_cost=actual_hours * current.rate, resumes=resumes,
+                             summary=summary or current.summary, offer=_ran_on(current.offer, summary))
 
 
 def last_sign_of_life(folder: Path, began: float) -> float:

@@ -12,7 +12,7 @@ from .conftest import plan, quote
 
 
 def _where(order) -> list[tuple]:
-    return [(f.offer.provider, f.offer.region, f.offer.instance_type) for f in order]
+    return [(f.quote.offer.provider, f.quote.offer.region, f.quote.offer.instance_type) for f in order]
 
 
 def test_one_zone_cheapest_three_still_get_another_provider_within_tolerance():
@@ -32,7 +32,7 @@ def test_another_region_of_the_same_provider_when_no_other_provider_is_close():
     quotes = [quote(region="US", instance_type="a", price=1.0), quote(region="US", instance_type="b", price=1.01),
               quote(region="EU", instance_type="c", price=1.2), quote(provider="lambda", price=2.0)]
     order = fallback_order(plan(quotes), 3)
-    assert [f.offer.region for f in order] == ["US", "US", "EU"]
+    assert [f.quote.offer.region for f in order] == ["US", "US", "EU"]
     assert order[2].reason.startswith("another region")
 
 
@@ -48,8 +48,8 @@ def test_the_8b_qlora_plan_on_the_shipped_prices_spans_two_providers_or_regions(
                      dataset=DatasetSize(tokens_per_epoch=30_000_000, source="given"))
     data = optimize(spec, load_prices())
     order = fallback_order(data, 3)
-    assert len({(f.offer.provider, f.offer.region) for f in order}) >= 2, _where(order)
-    assert all(f.offer.cost <= limit(order[0].offer.cost) for f in order)
+    assert len({(f.quote.offer.provider, f.quote.offer.region) for f in order}) >= 2, _where(order)
+    assert all(f.quote.cost <= limit(order[0].quote.cost) for f in order)
 
 
 def test_offers_skypilot_cannot_launch_never_enter_the_order():
@@ -57,7 +57,7 @@ def test_offers_skypilot_cannot_launch_never_enter_the_order():
               quote(provider="daytona", region="US", price=1.02), quote(provider="lambda", region="us-east-1",
                                                                         spot=False, price=1.05)]
     order = fallback_order(plan(quotes), top_k=3)
-    assert [f.offer.provider for f in order] == ["runpod", "lambda"]
+    assert [f.quote.offer.provider for f in order] == ["runpod", "lambda"]
 
 
 def test_a_plan_whose_chosen_offer_cannot_be_launched_is_one_clear_line():
@@ -66,5 +66,5 @@ def test_a_plan_whose_chosen_offer_cannot_be_launched_is_one_clear_line():
 
     from tunecost.planner.errors import UserError
 
-    with pytest.raises(UserError, match=r"lium RTX5090 x8 cannot be launched: SkyPilot 0.14.1 has no lium cloud"):
+    with pytest.raises(UserError, match=r"Lium 1x_A100-80GB_SECURE \(RTX5090 x8, on-demand, JP\) cannot be launched: SkyPilot 0.14.1 has no lium cloud"):
         fallback_order(plan([quote(provider="lium", region="JP", gpu="RTX5090", gpu_count=8, spot=False)]), top_k=3)

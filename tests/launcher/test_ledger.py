@@ -13,6 +13,7 @@ import pytest
 from tunecost.job.run_summary import RunSummary, StopReason
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.planner.market.offer import Offer
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
 
@@ -36,12 +37,13 @@ def test_home_defaults_to_tunecost_home_env_and_the_file_is_made_on_the_first_wr
 
 def test_create_get_roundtrip_keeps_every_field(tmp_path):
     ledger = Ledger(tmp_path)
-    rec = _record("r1", gpu="A100-80GB", gpu_count=2, spot=True, price_per_hour=3.5, estimated_hours=1.25,
+    rec = _record("r1", offer=Offer(provider="runpod", gpu="A100-80GB", gpu_count=2, spot=True, price_per_hour=3.5),
+                  estimated_hours=1.25,
                   estimated_cost=4.375, plan=SINGLE, summary={"steps": 3})
     stored = ledger.create(rec)
     got = ledger.get("r1")
     assert got == stored
-    assert got.gpu_count == 2 and got.plan == SINGLE and got.plan.chosen.gpu == "A100-80GB"
+    assert got.offer.gpu_count == 2 and got.plan == SINGLE and got.plan.chosen.offer.gpu == "A100-80GB"
     assert [h.status for h in got.history] == ["pending"]
 
 
@@ -106,8 +108,8 @@ def test_update_validates_fields_and_records_status_change(tmp_path):
     with pytest.raises(ValueError, match="not RunRecord fields"):
         ledger.update("r", cost=3)
     with pytest.raises(Exception):
-        ledger.update("r", gpu_count="many")
-    assert ledger.get("r").gpu_count == 0
+        ledger.update("r", offer={"provider": "aws", "gpu_count": "many"})
+    assert ledger.get("r").offer is None
 
 
 def test_list_filters_by_time_and_tag_oldest_first(tmp_path):
