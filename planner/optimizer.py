@@ -138,7 +138,8 @@ def _assumptions(spec: TrainSpec, shape_source: str, headroom: float, total_gpus
         f"fits when the memory band's upper edge per GPU <= {headroom:.0%} of the GPU's memory ('tight' when only "
         "the expected peak does)",
         multi, *model_notes,
-        "cost = billed hours x the instance's $/h (whole instance; storage and egress not included)",
+        "cost = billed hours x the instance's $/h (whole instance; storage and egress not included); billed hours "
+        "follow the provider's increment and minimum (pricing_data/providers.csv), as the bill does",
     ])
 
 

@@ -17,7 +17,7 @@ from tunecost.planner.market.offer import Offer
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
 
-from .conftest import SINGLE
+from .conftest import MULTI_NODE, SINGLE
 
 
 def _record(run_id: str, created: datetime | None = None, **fields) -> RunRecord:
@@ -253,3 +253,25 @@ def test_where_hard_links_are_refused_the_ledger_is_made_in_place(tmp_path, monk
     ledger.create(_record("r1"))
     assert [r.id for r in Ledger(tmp_path / "h").list()] == ["r1"]
     assert sorted(p.name for p in (tmp_path / "h").iterdir()) == ["ledger.sqlite"]  # no temp file left
+
+
+def test_a_record_stored_before_runs_held_an_offer_still_loads_with_its_plan(tmp_path):
+    """Records written before the Offer model kept its fields flat, and their plans (schema 2) kept each quote's
+    offer flat with price_per_hour for all nodes: both load, nested, and the bill's rate is unchanged."""
+    old_quote = {k: v for k, v in MULTI_NODE.chosen.model_dump(mode="json").items() if k != "offer"}
+    offer = MULTI_NODE.chosen.offer
+    old_quote.update(provider=offer.provider, region=offer.region, zone=offer.zone, instance_type=offer.instance_type,
+                     gpu=offer.gpu, gpu_count=offer.gpu_count, gpu_memory_gib=offer.gpu_memory_gib, spot=offer.spot,
+                     as_of=offer.as_of, source=offer.source, num_nodes=offer.nodes, price_per_hour=offer.total_per_hour)
+    old_plan = {**MULTI_NODE.model_dump(mode="json"), "schema_version": 2, "chosen": old_quote, "quotes": [old_quote]}
+    stored = {"id": "tc-old", "status": "succeeded", "backend": "sky-managed", "created_at": "2026-11-01T00:00:00Z",
+              "provider": "aws", "region": "us-west-2", "zone": "", "instance_type": "p4d.24xlarge", "gpu": "A100",
+              "gpu_count": 8, "spot": True, "price_per_hour": 19.6, "plan": old_plan, "summary": {}}
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("tc-new"))
+    with closing(sqlite3.connect(ledger.path)) as db, db:
+        db.execute("INSERT INTO runs (id, created_at, status, tag, record) VALUES (?, ?, ?, '', ?)",
+                   ("tc-old", stored["created_at"], "succeeded", json.dumps(stored)))
+    got = Ledger(tmp_path).get("tc-old")
+    assert (got.offer.provider, got.offer.gpu, got.offer.gpu_count, got.rate) == ("aws", "A100", 8, 19.6)
+    assert got.plan.chosen.offer == offer and got.plan.chosen.cost == MULTI_NODE.chosen.cost
