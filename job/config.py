@@ -20,7 +20,7 @@ from typing import Any, Optional, Union
 from . import contract
 from .contract import DEFAULT_LR, DEFAULTS, METHODS, OPTIMIZERS, PARALLELISMS
 from .errors import JobError
-from .numbers import Fraction, NonNegative, Positive, Usd, check, loads
+from .numbers import MAX_STEPS, Fraction, LoraAlpha, NonNegative, Positive, Usd, bounded_int, check, loads
 from .smollm2 import HUB_ID as SMOLLM2_HUB_ID, package_problem
 
 PRECISIONS = contract.PRECISIONS + ("auto",)  # auto: bf16-mixed where the GPU has bf16, fp16 on older GPUs, fp32 on CPU
@@ -167,11 +167,12 @@ class JobConfig:
         return dataclasses.asdict(self)
 
 
-# The float keys' ranges (tunecost.job.numbers, the types the CLI and the planner check with): no NaN or infinity
-# reaches the trainer, the budget guard or the run summary.
-NUMBERS = {"alpha": Positive, "dropout": Fraction, "learning_rate": NonNegative, "warmup_ratio": Fraction,
+# The number keys' ranges (tunecost.job.numbers, the types the CLI and the planner check with): no NaN or infinity
+# reaches the trainer, the budget guard or the run summary, and no step count beyond any run (max_steps <= 0 and
+# save_steps 0 have their own meaning, see above).
+NUMBERS = {"alpha": LoraAlpha, "dropout": Fraction, "learning_rate": NonNegative, "warmup_ratio": Fraction,
            "epochs": NonNegative, "eval_fraction": Fraction, "save_minutes": Positive, "price_per_hour": Usd,
-           "budget_usd": Usd}
+           "budget_usd": Usd, "max_steps": bounded_int(le=MAX_STEPS), "save_steps": bounded_int(le=MAX_STEPS)}
 
 
 def _check(c: JobConfig) -> None:

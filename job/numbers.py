@@ -24,11 +24,23 @@ MAX_PARAMS_B = 100_000.0  # 100 trillion parameters: 50x the largest published m
 ParamsB = Annotated[float, AllowInfNan(False), Field(gt=0, le=MAX_PARAMS_B)]
 MAX_GPUS = 1024  # GPUs per instance (a p5 has 8; a 1024 is already no machine anyone rents)
 GpuCount = Annotated[int, Field(ge=1, le=MAX_GPUS)]
+MAX_STEPS = 10_000_000  # optimizer steps: 10x the longest published pre-training runs, so surely a typo in a fine-tune
+Steps = Annotated[int, Field(ge=1, le=MAX_STEPS)]
+MAX_LORA_ALPHA = 65_536  # alpha / rank scales the adapter's update: 65,536 over rank 1 is already no training
+LoraAlpha = Annotated[float, AllowInfNan(False), Field(gt=0, le=MAX_LORA_ALPHA)]
+MAX_COUNT = 1_000_000  # a count with no natural bound of its own (restarts, rows to show): past this, a typo
 
 
 def bounded(ge: Optional[float] = None, le: Optional[float] = None) -> Any:
     """A finite float within [ge, le] (either side open when None): the type of a float flag with min/max."""
     return Annotated[float, AllowInfNan(False), Field(ge=ge, le=le)]
+
+
+def bounded_int(ge: Optional[int] = None, le: Optional[int] = None) -> Any:
+    """An integer within [ge, le] (either side open when None): the type of an int flag with min/max. WHY a bound
+    on every count: Python's ints have none, so 10**30 steps or processes would pass into a job config, a task
+    YAML or a fork loop."""
+    return Annotated[int, Field(ge=ge, le=le)]
 
 
 _ADAPTERS: dict[str, TypeAdapter] = {}

@@ -103,7 +103,7 @@ def _root(
 def _register() -> None:
     """Every command, named here once: the command modules declare functions and know nothing of the app."""
     from tunecost.launcher.commands import demo, launch, plan, prices, report, stop
-    from tunecost.launcher.commands.common_options import finite_float_flags
+    from tunecost.launcher.commands.common_options import checked_number_flags
 
     command = functools.partial(app.command, cls=PlainFlagsCommand)
     command("plan")(plan.plan)
@@ -115,7 +115,7 @@ def _register() -> None:
     command("report")(report.report)
     command("calibrate")(report.calibrate_cmd)
     command("demo")(demo.demo)
-    finite_float_flags(app)
+    checked_number_flags(app)
 
 
 _register()

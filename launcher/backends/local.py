@@ -10,12 +10,11 @@ from __future__ import annotations
 import codecs
 import errno
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -23,12 +22,13 @@ from tunecost.job.atomic import sweep_temps
 from tunecost.job.checkpoints import newest_complete
 from tunecost.job.config import HUB_ID, model_folder_problem
 from tunecost.job.run_summary import RunSummary, StopReason
-from tunecost.launcher.backends.job_config import build_job_config, write_job_config
+from tunecost.launcher.backends.job_config import build_job_config, check_with_the_job, write_job_config
 from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.liveness import (CONFIG_NAME, LOG, SUMMARY, Session, live_pids, proc, read_session,
                                                summary_since, write_session)
 from tunecost.launcher.backends.local_estimate import estimate_local
+from tunecost.launcher.backends.staging import staging
 from tunecost.launcher.ledger.run_record import RunRecord, local_offer
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
@@ -132,27 +132,26 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
 
 @contextmanager
 def _staging(folder: Path) -> Iterator[None]:
-    """The new run's folder, removed again (with a runs/ or home folder made for it) if it is not recorded: a
-    refused launch (a full disk, a read-only ledger) leaves nothing behind. The folder is new: its id was drawn
-    free of folders and records (Ledger.new_run_id)."""
-    made = [d for d in (folder.parent.parent, folder.parent) if not d.exists()]
+    """The new run's folder (backends/staging.py), all taken back if the run is not recorded; a refused write is
+    one line naming the disk or the permissions. The folder is new: its id was drawn free of folders and records
+    (Ledger.new_run_id)."""
     try:
-        yield
-    except BaseException as err:
-        shutil.rmtree(folder, ignore_errors=True)
-        for empty in reversed(made):
-            with suppress(OSError):
-                empty.rmdir()
-        if isinstance(err, OSError):
-            fix = ("free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "fix its permissions")
-            raise UserError(f"cannot write the run folder {folder} ({err.strerror or err}); nothing was recorded. "
-                            f"{fix.capitalize()}, or set TUNECOST_HOME to another folder") from None
-        raise
+        with staging(folder):
+            yield
+    except OSError as err:
+        fix = "free some space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "fix its permissions"
+        raise UserError(f"cannot write the run folder {folder} ({err.strerror or err}); nothing was recorded. "
+                        f"{fix.capitalize()}, or set TUNECOST_HOME to another folder") from None
 
 
-def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int] = None) -> RunRecord:
+RESUME_OVERRIDES = ("max_steps", "save_steps")  # what a resume may change: when to stop and to save, not what trains
+
+
+def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int] = None,
+                 overrides: Optional[dict[str, Any]] = None) -> RunRecord:
     """Continue a stopped (or failed) local run: same run id, same output folder, newest complete checkpoint.
-    A run whose launcher died is reconciled first, so it can be resumed too."""
+    A run whose launcher died is reconciled first, so it can be resumed too. `overrides` (RESUME_OVERRIDES keys,
+    None for unchanged) go into its job config first: `--max-steps N` trains the run to step N."""
     record = ledger.get(run_id)
     if record.backend != "local":
         raise UserError(f"run '{run_id}' ran on {record.backend}; --resume continues local runs only")
@@ -170,8 +169,42 @@ def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int
     if alive:  # the ledger says it ended, but a process still trains in its folder: never start a second one
         raise UserError(f"run '{run_id}' is {record.status} in the ledger, but its job still runs (pid "
                         f"{', '.join(map(str, alive))}); stop it first with `tunecost stop {run_id}`")
+    changed = _override_config(run_id, folder, {k: v for k, v in (overrides or {}).items() if v is not None})
     return _run(record, ledger, echo, nproc=nproc or (record.offer.gpu_count if record.offer else 1), note="resumed",
+                also=changed,
                 expect=(RunStatus.STOPPED, RunStatus.FAILED))
+
+
+def _override_config(run_id: str, folder: Path, overrides: dict[str, Any]) -> str:
+    """Write `overrides` into the run's job config (checked by the job's own rules first); returns the note for
+    the history, e.g. " with max_steps 300 -> 500". A step target below the newest checkpoint is refused: those
+    steps are trained already, and the run cannot be made shorter than it is."""
+    from tunecost.job.numbers import loads
+
+    unknown = set(overrides) - set(RESUME_OVERRIDES)
+    assert not unknown, f"a resume cannot change {unknown}"
+    if not overrides:
+        return ""
+    path = folder / CONFIG_NAME
+    try:
+        config = loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"run '{run_id}': its job config {path} cannot be read ({err}); resume it without "
+                        f"{', '.join('--' + k.replace('_', '-') for k in overrides)}") from None
+    done = _checkpoint_step(folder / "output")
+    target = overrides.get("max_steps")
+    if target is not None and done is not None and target < done:
+        planned = config.get("max_steps", -1)
+        keep = f"train to step {planned}" if planned > 0 else "train its epochs"
+        raise UserError(f"--max-steps {target}: run '{run_id}' is checkpointed at step {done} already; give "
+                        f"--max-steps {done} or more, or leave it out to {keep}")
+    changes = {k: v for k, v in overrides.items() if config.get(k) != v}
+    if not changes:
+        return ""
+    updated = {**config, **changes}
+    check_with_the_job(updated)
+    write_job_config(updated, path)
+    return " with " + ", ".join(f"{k} {config.get(k, 'unset')} -> {v}" for k, v in changes.items())
 
 
 def _command(config: Path, nproc: int) -> list[str]:
@@ -186,7 +219,7 @@ def _checkpoint_step(output_dir: Path) -> Optional[int]:
     return int(newest.name.rsplit("-", 1)[1]) if newest is not None else None
 
 
-def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str,
+def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str, also: str = "",
          expect: tuple[RunStatus, ...] = (RunStatus.PENDING,)) -> RunRecord:
     """One process of the run: start, follow its log, forward signals, then record the outcome in one update.
 
@@ -198,6 +231,7 @@ def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str
     resume_step = _checkpoint_step(folder / "output")
     if resume_step is not None:
         note = f"{note} from checkpoint step {resume_step}"
+    note += also
     session = Session(launcher=proc(), began=time.time(), resume_step=resume_step)
     write_session(folder, session)
     if not ledger.set_status(record.id, RunStatus.RUNNING, note, expect=expect):

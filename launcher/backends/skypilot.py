@@ -21,6 +21,7 @@ from tunecost.launcher.backends import sky_client
 from tunecost.launcher.backends.job_config import build_job_config
 from tunecost.launcher.backends.fallbacks import fallback_order
 from tunecost.launcher.backends.job_output import OutputScanner
+from tunecost.launcher.backends.staging import discard, staging
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.market.providers import provider_of
@@ -55,6 +56,7 @@ class Prepared(BaseModel):
     job_model: str
     budget_usd: Optional[float] = None
     sweep: dict[str, Any] = {}  # the sweep_id / sweep_point / sweep_params of a sweep's run
+    made: list[str] = []  # what staging made besides the folder (backends/staging.py), taken back on a refusal
 
 
 def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Optional[str] = None,
@@ -75,7 +77,7 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
     folder = ledger.home / ("dry-run" if dry_run else "runs") / run_id
     if dry_run:
         shutil.rmtree(folder.parent, ignore_errors=True)
-    try:
+    with staging(folder) as made:
         workdir = stage_workdir(folder / "sky", config)
         secrets = secret_names()
         text = render_task_yaml(plan, TaskOptions(run_id=run_id, bucket=bucket, dataset_local=dataset_local,
@@ -83,11 +85,8 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
                                                   max_restarts_on_errors=max_restarts_on_errors, tag=tag),
                                 guard_price=guard_price)
         sky_client.validate_task(text)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
     return Prepared(run_id=run_id, folder=str(folder), yaml_text=text, secrets=secrets, offers=offers, plan=plan,
-                    job_model=config["model"], budget_usd=budget_usd)
+                    job_model=config["model"], budget_usd=budget_usd, made=[str(p) for p in made])
 
 
 def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:
@@ -107,15 +106,17 @@ def _task_with_secrets(prep: Prepared) -> Any:
     return sky_client.validate_task(prep.yaml_text, {n: os.environ[n] for n in prep.secrets if os.environ.get(n)})
 
 
-def _check_clouds(prep: Prepared, started_server: bool) -> Any:
-    """Validate and check credentials before anything is recorded: a refused launch leaves no trace."""
+def _check_and_record(prep: Prepared, started_server: bool, ledger: Ledger, backend: str, tag: str) -> Any:
+    """Validate and check credentials, then record the run: a launch refused before the record leaves no trace
+    (its staged files are discarded, backends/staging.py)."""
     try:
         task = _task_with_secrets(prep)
         if not sky_client.enabled_clouds():
             raise UserError(sky_client.NO_CLOUD)
+        ledger.create(_new_record(prep, backend, tag))
         return task
     except BaseException:
-        shutil.rmtree(prep.folder, ignore_errors=True)
+        discard(Path(prep.folder), [Path(p) for p in prep.made])
         if started_server:
             sky_client.api_stop()
         raise
@@ -124,8 +125,7 @@ def _check_clouds(prep: Prepared, started_server: bool) -> Any:
 def launch_managed(prep: Prepared, *, ledger: Ledger, echo: Echo, confirm: Confirm, tag: str = "") -> RunRecord:
     """Launch as a managed job, follow its logs, and record what SkyPilot and the job report when it ends."""
     started_server = not sky_client.server_running()
-    task = _check_clouds(prep, started_server)
-    ledger.create(_new_record(prep, "sky-managed", tag))
+    task = _check_and_record(prep, started_server, ledger, "sky-managed", tag)
     done = True
     try:
         try:
@@ -208,8 +208,7 @@ def _record_managed(prep: Prepared, ledger: Ledger, job_id: int, scanner: Output
 def launch_cluster(prep: Prepared, cluster: str, *, ledger: Ledger, echo: Echo, tag: str = "") -> RunRecord:
     """Unmanaged run on `cluster` (no recovery); the cluster is torn down whatever happens."""
     started_server = not sky_client.server_running()
-    task = _check_clouds(prep, started_server)
-    ledger.create(_new_record(prep, "sky-cluster", tag))
+    task = _check_and_record(prep, started_server, ledger, "sky-cluster", tag)
     scanner = OutputScanner(echo=echo)
     started = time.monotonic()
     try:

@@ -1,6 +1,7 @@
 """Flags that several commands share, declared once so they are spelled and read the same everywhere:
 `--providers` (filter), `--top` (how many rows or offers), and `--since`/`--until` (a UTC date range); and the
-one rule for every float flag of every command (`finite_float_flags`): finite, within the flag's min/max.
+one rule for every number flag of every command (`checked_number_flags`): finite, within the flag's
+min/max.
 
 Dates are typer datetime options (click parses and refuses them; cli.py words the refusal as one line). A bare
 day in `--until` includes that whole day; a time is an exact, exclusive bound. Nothing heavy is imported here.
@@ -17,6 +18,7 @@ import typer
 from typer.core import TyperCommand
 from typer.models import ParameterInfo
 
+from tunecost.job.numbers import MAX_COUNT
 from tunecost.planner.errors import UserError
 
 
@@ -45,7 +47,7 @@ def providers_option(help: str, **kw: Any) -> Any:
 
 
 def top_option(default: Optional[int], help: str, **kw: Any) -> Any:
-    return typer.Option(default, "--top", min=1, help=help, **kw)
+    return typer.Option(default, "--top", min=1, help=help, **{"max": MAX_COUNT, **kw})
 
 
 def since_option(help: str = "Only runs created at or after this day or time (UTC).") -> Any:
@@ -84,26 +86,36 @@ def date_range(since: Optional[datetime], until: Optional[datetime]) -> DateRang
                      since=start, until=end)
 
 
-def _number_parser(ge: Optional[float], le: Optional[float]) -> Any:
-    def parse(text: str) -> float:
-        from tunecost.job.numbers import bounded, check  # here, not at start-up: `tunecost --help` stays fast
+def _number_parser(ge: Optional[float], le: Optional[float], whole: bool = False) -> Any:
+    def parse(text: str) -> Any:
+        from tunecost.job.numbers import bounded, bounded_int, check  # here, not at start-up: `--help` stays fast
 
-        return check(text, bounded(ge, le))  # pydantic's reason ("Input should be a finite number") is the line
+        kind = bounded_int(ge, le) if whole else bounded(ge, le)  # type: ignore[arg-type]
+        return check(text, kind)  # pydantic's reason ("Input should be a finite number") is the line
 
     return parse
 
 
-def finite_float_flags(app: typer.Typer) -> None:
-    """Give every float flag of every command (and sub-app) the shared number check of tunecost.job.numbers: no
-    `nan` or `inf` gets past the command line, and the flag's declared min/max hold, for flags added later too.
-    Typer parses a bare float with pydantic's float, which takes 'nan' and 'inf' as numbers."""
+FLOAT_TYPES = (float, Optional[float], Union[float, None])
+INT_TYPES = (int, Optional[int], Union[int, None])
+
+
+def checked_number_flags(app: typer.Typer) -> None:
+    """Give every number flag of every command (and sub-app) the shared check of tunecost.job.numbers, for flags
+    added later too: a float is finite (typer parses a bare float with pydantic's float, which takes 'nan' and
+    'inf' as numbers), and a float or an int stays within the flag's declared min/max. An int flag declares its
+    max (job/numbers.py's bounds) unless the model it fills bounds it (the workload flags: TrainSpec)."""
     for group in app.registered_groups:
         if group.typer_instance is not None:
-            finite_float_flags(group.typer_instance)
+            checked_number_flags(group.typer_instance)
     for command in app.registered_commands:
         for param in inspect.signature(command.callback, eval_str=True).parameters.values():
             info = param.default
-            if isinstance(info, ParameterInfo) and info.parser is None and \
-                    param.annotation in (float, Optional[float], Union[float, None]):
+            if not isinstance(info, ParameterInfo) or info.parser is not None:
+                continue
+            if param.annotation in FLOAT_TYPES:
                 info.parser = _number_parser(info.min, info.max)
                 info.metavar = info.metavar or "FLOAT"
+            elif param.annotation in INT_TYPES and (info.min is not None or info.max is not None):
+                info.parser = _number_parser(info.min, info.max, whole=True)
+                info.metavar = info.metavar or "INTEGER"

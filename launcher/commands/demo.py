@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import typer
 
+from tunecost.job.numbers import MAX_STEPS
 from tunecost.planner.errors import UserError
 
 DEMO_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -73,7 +74,7 @@ def demo(
     ctx: typer.Context,
     rate: Optional[float] = typer.Option(None, "--rate", min=0.0, help="USD per hour to bill this machine at "
                                          "[default: 0, said in the report]"),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop the local run early "
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, max=MAX_STEPS, help="Stop the local run early "
                                             "[default: 2 epochs, 72 steps]"),
 ) -> None:
     """Plan, run and report a QLoRA fine-tune of SmolLM2-135M on this machine's CPU (offline; 2-3 min on an idle

@@ -6,7 +6,9 @@ inside sky_client; the local backend never imports it.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -18,6 +20,7 @@ import typer
 from tunecost.launcher.commands.common_options import date_range, since_option, top_option, until_option
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.commands.workload_options import Workload, workload_options
+from tunecost.job.numbers import MAX_COUNT, MAX_GPUS, MAX_STEPS
 from tunecost.planner.errors import UserError
 from tunecost.planner.money import money
 
@@ -149,10 +152,35 @@ def _finish(record: Any) -> None:
 
 
 def _echo(line: str) -> None:
+    """One line to stdout. Once stdout is gone (EIO: a closed terminal whose hangup the launcher outlives, as under
+    nohup or disown; EPIPE: a closed pipe, `| head`) the rest goes to /dev/null: the job trains on and the launcher
+    still records its end, where a write error would have killed the job and recorded it failed."""
     from tunecost.launcher.views.safe_text import clean
 
-    sys.stdout.write(clean(line) + "\n")  # the job's own lines too: a sample generation may hold anything
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(clean(line) + "\n")  # the job's own lines too: a sample generation may hold anything
+        sys.stdout.flush()
+    except OSError as err:
+        if err.errno not in (errno.EIO, errno.EPIPE):
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+RESUME_TAKES = ("local", "resume", "max_steps", "save_steps")  # the flags a resume applies; it refuses the rest
+
+
+def _resume_ignores(workload: Workload, values: dict[str, Any]) -> list[str]:
+    """The flags typed beside --resume that the resumed run would silently ignore: it trains what it was started
+    with (its job config), so a new --rate, --tag, plan file or workload flag there is a mistake to say, not drop.
+    Every launch flag but RESUME_TAKES, a flag added later too; typed means: not launch's default."""
+    import inspect
+
+    ignored = ["--" + name.replace("_", "-") for name in sorted(workload.flags_given)]
+    for name, param in inspect.signature(launch).parameters.items():
+        if name in values and name not in RESUME_TAKES and values[name] not in (param.default.default, [], ()):
+            decls = [d for d in param.default.param_decls or () if d.startswith("--")]
+            ignored.append(decls[0].split("/")[0] if decls else name.upper())
+    return ignored
 
 
 def _confirm(question: str) -> bool:
@@ -181,15 +209,15 @@ def launch(
                                            "the job stops itself when it has spent it", rich_help_panel=RUN),
     rate: Optional[float] = typer.Option(None, "--rate", help="USD per hour to bill a local run at [default: 0]",
                                          rich_help_panel=RUN),
-    nproc: int = typer.Option(1, "--nproc", min=1, help="Local processes (torchrun when > 1)",
+    nproc: int = typer.Option(1, "--nproc", min=1, max=MAX_GPUS, help="Local processes (torchrun when > 1)",
                               rich_help_panel=RUN),
     top: int = top_option(3, "Offers in the fallback order (the plan's cheapest first)", max=20,
                           rich_help_panel=RUN),
-    max_restarts: int = typer.Option(3, "--max-restarts", min=0, help="Restarts on job errors (managed job)",
+    max_restarts: int = typer.Option(3, "--max-restarts", min=0, max=MAX_COUNT, help="Restarts on job errors (managed job)",
                                      rich_help_panel=RUN),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps",
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, max=MAX_STEPS, help="Stop after this many steps",
                                             rich_help_panel=RUN),
-    save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, help="Checkpoint every N steps",
+    save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, max=MAX_STEPS, help="Checkpoint every N steps",
                                              rich_help_panel=RUN),
     learning_rate: Optional[float] = typer.Option(None, "--learning-rate", min=0.0, help="Job learning rate "
                                                   "[default: the job's per-method default]", rich_help_panel=RUN),
@@ -208,9 +236,15 @@ def launch(
     if resume is not None:
         if not local:
             raise UserError("--resume continues local runs; use it with --local (a managed job resumes itself)")
+        ignored = _resume_ignores(workload, locals())
+        if ignored:
+            raise UserError(f"--resume {resume} continues the run as it was recorded: {', '.join(ignored)} cannot "
+                            "change it (a resume takes --max-steps and --save-steps only); drop "
+                            f"{'them' if len(ignored) > 1 else 'it'}, or launch a new run")
         from tunecost.launcher.backends.local import resume_local
 
-        record = resume_local(resume, ledger=Ledger(), echo=_echo)
+        record = resume_local(resume, ledger=Ledger(), echo=_echo,
+                              overrides={"max_steps": max_steps, "save_steps": save_steps})
         _finish(record)
         return
     if local and (dry_run or cluster):

@@ -19,6 +19,7 @@ from tunecost.launcher.output_file import check_target, write_output
 from tunecost.launcher.views.console import wide_console
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
 from tunecost.launcher.commands.workload_options import Workload, workload_options
+from tunecost.job.numbers import MAX_GPUS
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import Parallelism
 
@@ -62,8 +63,8 @@ def plan(
     spot: bool = typer.Option(False, "--spot", help="Spot only", rich_help_panel=OFFERS),
     on_demand: bool = typer.Option(False, "--on-demand", help="On-demand only", rich_help_panel=OFFERS),
     any_: bool = typer.Option(False, "--any", help="Spot and on-demand [default]", rich_help_panel=OFFERS),
-    max_gpus: int = typer.Option(8, "--max-gpus", help="Most GPUs per instance (node)", rich_help_panel=OFFERS),
-    max_nodes: int = typer.Option(8, "--max-nodes", help="Most instances of 8+ GPUs in one run (multi-node)",
+    max_gpus: int = typer.Option(8, "--max-gpus", min=1, max=MAX_GPUS, help="Most GPUs per instance (node)", rich_help_panel=OFFERS),
+    max_nodes: int = typer.Option(8, "--max-nodes", min=1, max=MAX_GPUS, help="Most instances of 8+ GPUs in one run (multi-node)",
                                   rich_help_panel=OFFERS),
     region: Optional[List[str]] = typer.Option(None, "--region", help="Only these regions",
                                                rich_help_panel=OFFERS),
@@ -160,7 +161,7 @@ def estimate(
     workload: Workload,
     gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU model, e.g. A100-80GB, H100, L4, RTX4090 [default: "
                                       "none: memory only]"),
-    gpus: int = typer.Option(1, "--gpus", help="Number of GPUs"),
+    gpus: int = typer.Option(1, "--gpus", min=1, max=MAX_GPUS, help="Number of GPUs"),
     parallelism: Optional[Parallelism] = typer.Option(None, "--parallelism",
                                                       help="single, ddp or fsdp [default: ddp if it fits, "
                                                            "else fsdp]"),

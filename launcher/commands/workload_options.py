@@ -16,7 +16,8 @@ from typing import Any, Callable, Optional
 import typer
 from pydantic import ValidationError
 
-from tunecost.planner.model.dataset_size import CHARS_PER_TOKEN, dataset_size
+from tunecost.job.numbers import MAX_LORA_ALPHA
+from tunecost.planner.model.dataset_size import CHARS_PER_TOKEN, MAX_TOKENS, dataset_size
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import Framework, LossKernel, Method, Optimizer, Precision, TrainSpec
 
@@ -129,7 +130,8 @@ OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, typer.Option)
     "params": (Optional[str], _option(None, "--params", help="Model size when not in the catalog: 7B, 1.5B, 135M")),
     "method": (Method, _option(_D["method"], "--method", help="Fine-tuning method")),
     "rank": (int, _option(_D["rank"], "--rank", help="LoRA rank")),
-    "alpha": (Optional[int], _option(None, "--alpha", help="LoRA alpha [default: 2 x rank]")),
+    "alpha": (Optional[int], _option(None, "--alpha", min=1, max=MAX_LORA_ALPHA,
+                                     help="LoRA alpha [default: 2 x rank]")),
     "targets": (str, _option(_D["targets"], "--targets", help="LoRA target modules: all-linear, attention, "
                              "or q,k,v,o,gate,up,down")),
     "virtual_tokens": (int, _option(_D["virtual_tokens"], "--virtual-tokens", help="Prompt-tuning tokens")),
@@ -144,8 +146,10 @@ OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, typer.Option)
     "dataset": (Optional[Path], _option(None, "--dataset", help="JSONL training file to count tokens from (with the "
                                         "model's tokenizer when it is on this machine)")),
     "tokens": (Optional[int], _option(None, "--tokens", help="Training tokens per epoch [default: 10M]")),
-    "examples": (Optional[int], _option(None, "--examples", help="Number of examples (with --avg-tokens)")),
-    "avg_tokens": (Optional[int], _option(None, "--avg-tokens", help="Average tokens per example")),
+    "examples": (Optional[int], _option(None, "--examples", min=1, max=MAX_TOKENS,
+                                        help="Number of examples (with --avg-tokens)")),
+    "avg_tokens": (Optional[int], _option(None, "--avg-tokens", min=1, max=MAX_TOKENS,
+                                          help="Average tokens per example")),
     "chars_per_token": (Optional[float], _option(None, "--chars-per-token",
                                                  help="Count --dataset at this many characters per token instead of "
                                                  "with the model's tokenizer [default: the tokenizer when it is on "

@@ -16,7 +16,10 @@ from typing import Optional
 import pytest
 from typer.testing import CliRunner
 
+from tunecost.job import checkpoints
+from tunecost.launcher.backends.cpu_probe import PROBE_FILE
 from tunecost.launcher.cli import app
+from tunecost.launcher.ledger.liveness import CONFIG_NAME
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.planner.plan import Sweep, SweepPoint
@@ -24,6 +27,7 @@ from tunecost.planner.plan import Sweep, SweepPoint
 from .conftest import SINGLE
 
 MODEL = "meta-llama/Llama-3.1-8B"
+HUGE = str(10**30)  # a count Python holds, but no run has
 PLAN = ["plan", "--model", MODEL, "--tokens", "1000000"]
 LOCAL = ["launch", "--local", "--model", "tiny", "--dataset", "demo"]
 PRICES_HEADER = "provider,instance_type,gpu,gpu_count,price_per_hour\n"
@@ -129,6 +133,35 @@ CASES: list[tuple[str, list[str], Optional[str]]] = [
     ("plan-params-inf", ["plan", "--params", "inf"], "--params 'inf' is not a size"),
     ("plan-params-huge", ["plan", "--params", "1e308B"], "--params '1e308B' is not a size"),
     ("demo-rate-nan", ["demo", "--rate", "nan"], "'--rate': Input should be a finite number"),
+    # counts on the command line: every int flag is bounded (tunecost.job.numbers, or the TrainSpec it fills)
+    ("launch-max-steps-huge", [*LOCAL, "--max-steps", HUGE], "'--max-steps': Input should be less than or equal to "
+                                                             "10000000"),
+    ("launch-save-steps-huge", [*LOCAL, "--save-steps", HUGE], "'--save-steps': Input should be less than or equal"),
+    ("launch-nproc-huge", [*LOCAL, "--nproc", HUGE], "'--nproc': Input should be less than or equal to 1024"),
+    ("launch-max-restarts-huge", [*LOCAL, "--max-restarts", HUGE], "'--max-restarts': Input should be less than"),
+    ("launch-max-steps-fraction", [*LOCAL, "--max-steps", "1.5"], "'--max-steps': Input should be a valid integer"),
+    ("launch-rank-huge", [*LOCAL, "--rank", HUGE], "--rank: input should be less than or equal to 4096"),
+    ("launch-batch-huge", [*LOCAL, "--batch", HUGE], "--batch: input should be less than or equal to 4096"),
+    ("launch-resume-max-steps-huge", ["launch", "--local", "--resume", "tc-2", "--max-steps", HUGE],
+     "'--max-steps': Input should be less than or equal to 10000000"),
+    # a resume continues the run as recorded: it takes a new step target, or says why not
+    ("launch-resume-max-steps-below-checkpoint", ["launch", "--local", "--resume", "tc-2", "--max-steps", "5"],
+     "run 'tc-2' is checkpointed at step 12 already; give --max-steps 12 or more, or leave it out to train to "
+     "step 20"),
+    ("launch-resume-with-run-flags", ["launch", "--local", "--resume", "tc-2", "--rate", "2", "--tag", "x"],
+     "--rate, --tag cannot change it (a resume takes --max-steps and --save-steps only)"),
+    ("launch-resume-with-workload", ["launch", "--local", "--resume", "tc-2", "--model", "tiny", "--rank", "4"],
+     "--model, --rank cannot change it"),
+    ("launch-resume-with-plan-file", ["launch", "--local", "{price_neg_json}", "--resume", "tc-2"],
+     "PLAN_FILE cannot change it"),
+    ("launch-resume-succeeded", ["launch", "--local", "--resume", "tc-1", "--max-steps", "30"],
+     "run 'tc-1' is succeeded; only a stopped or failed run can be resumed"),
+    ("plan-max-gpus-huge", [*PLAN, "--max-gpus", HUGE], "'--max-gpus': Input should be less than or equal to 1024"),
+    ("plan-max-nodes-huge", [*PLAN, "--max-nodes", HUGE], "'--max-nodes': Input should be less than or equal to"),
+    ("plan-top-huge", [*PLAN, "--top", HUGE], "'--top': Input should be less than or equal to 1000000"),
+    ("plan-seq-len-huge", [*PLAN, "--seq-len", HUGE], "--seq-len: input should be less than or equal to 1048576"),
+    ("estimate-gpus-huge", ["estimate", "--model", MODEL, "--gpus", HUGE], "'--gpus': Input should be less than or"),
+    ("demo-max-steps-huge", ["demo", "--max-steps", HUGE], "'--max-steps': Input should be less than or equal to"),
     # sweep values and sweep files
     ("plan-sweep-learning-rate-inf", [*PLAN, "--sweep", "learning-rate=inf"], "learning-rate value 'inf'"),
     ("launch-sweep-learning-rate-inf", [*LOCAL, "--sweep", "learning-rate=1e-4,inf"], "learning-rate value 'inf'"),
@@ -191,17 +224,28 @@ CASES: list[tuple[str, list[str], Optional[str]]] = [
 
 
 def _seeded(home: Path) -> None:
-    """One finished run, so that 'unchanged' has something to keep."""
+    """One finished run, and one stopped local run (its job config, a checkpoint at step 12, the CPU probe's
+    cache) for --resume to refuse, so that 'unchanged' has something to keep."""
     ledger = Ledger(home)
     ledger.create(RunRecord(id="tc-1", status="running", backend="local", created_at=now(), tag="t",
                             price_per_hour=1.0))
     ledger.set_status("tc-1", "succeeded", actual_hours=0.5)
+    output = home / "runs" / "tc-2" / "output"
+    ledger.create(RunRecord(id="tc-2", status="running", backend="local", created_at=now(), output_dir=str(output)))
+    ledger.set_status("tc-2", "stopped", "interrupted; checkpointed at step 12")
+    (output / "checkpoint-12").mkdir(parents=True)
+    checkpoints.mark_complete(output / "checkpoint-12", {"step": 12})
+    (output / "checkpoint-12" / "trainer_state.json").write_text('{"global_step": 12, "max_steps": 20}')
+    config = {"model": "tiny", "dataset": "demo", "output_dir": str(output), "max_steps": 20, "save_steps": 5}
+    (output.parent / CONFIG_NAME).write_text(json.dumps(config))
+    (home / PROBE_FILE).write_text("{}")
 
 
-def _state(home: Path) -> tuple[list[dict], list[str]]:
-    """The ledger's records and every file under the home but the ledger's own."""
+def _state(home: Path) -> tuple[list[dict], dict[str, bytes]]:
+    """The ledger's records and every file under the home but the ledger's own, with its bytes."""
     records = [r.model_dump(mode="json") for r in Ledger(home).list()]
-    return records, sorted(str(p.relative_to(home)) for p in home.rglob("*") if not p.name.startswith("ledger"))
+    return records, {str(p.relative_to(home)): p.read_bytes() if p.is_file() else b"<folder>"
+                     for p in sorted(home.rglob("*")) if not p.name.startswith("ledger")}
 
 
 @pytest.mark.parametrize("case, args, says", CASES, ids=[c[0] for c in CASES])
@@ -222,8 +266,9 @@ def test_bad_input_is_one_line_exit_2_and_nothing_recorded(home, monkeypatch, fi
     assert len(line) < 400, f"an error line of {len(line):,} characters"
 
 
-def _float_flags() -> list[tuple[list[str], str]]:
-    """(command words, flag) of every float flag the app has, found by walking it: a flag added later is here too."""
+def _number_flags(kind: str) -> list[tuple[list[str], str]]:
+    """(command words, flag) of every `kind` ("float", "int") flag the app has, found by walking it: a flag added
+    later is here too."""
     import inspect
 
     from typer.models import ParameterInfo
@@ -236,7 +281,7 @@ def _float_flags() -> list[tuple[list[str], str]]:
         for command in typer_app.registered_commands:
             for param in inspect.signature(command.callback, eval_str=True).parameters.values():
                 info = param.default
-                if isinstance(info, ParameterInfo) and "float" in str(param.annotation):
+                if isinstance(info, ParameterInfo) and kind in str(param.annotation):
                     flag = next(d for d in info.param_decls if d.startswith("--")) if info.param_decls else \
                         "--" + param.name.replace("_", "-")
                     found.append(([*words, command.name or command.callback.__name__], flag))
@@ -245,7 +290,8 @@ def _float_flags() -> list[tuple[list[str], str]]:
     return found
 
 
-FLOAT_FLAGS = _float_flags()
+FLOAT_FLAGS = _number_flags("float")
+INT_FLAGS = _number_flags("int")
 
 
 def test_the_walk_finds_the_float_flags():
@@ -261,3 +307,21 @@ def test_every_float_flag_refuses_what_is_no_finite_number(home, words, flag, va
     [line] = result.stderr.strip().splitlines()
     assert line == f"error: Invalid value for '{flag}': Input should be a finite number", line
     assert not home.exists()
+
+
+def test_the_walk_finds_the_int_flags():
+    assert len(INT_FLAGS) >= 20 and (["launch"], "--max-steps") in INT_FLAGS and (["estimate"], "--gpus") in INT_FLAGS
+
+
+WORKLOAD = {"plan": ["--model", MODEL], "estimate": ["--model", MODEL], "launch": LOCAL[1:]}  # so a workload is read
+
+
+@pytest.mark.parametrize("words, flag", INT_FLAGS, ids=[" ".join(w) + " " + f for w, f in INT_FLAGS])
+def test_every_int_flag_refuses_a_count_beyond_any_run(home, words, flag):
+    """10**30 is a Python int: without a bound it would reach a job config, a task YAML or a process count."""
+    partner = {"--examples": ["--avg-tokens", "100"], "--avg-tokens": ["--examples", "1000"]}.get(flag, [])
+    result = CliRunner().invoke(app, [*words, *WORKLOAD.get(words[0], []), *partner, f"{flag}={HUGE}"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output[-2000:]
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and flag in line and ("less than or equal" in line or "more than" in line), line
+    assert not home.exists()  # nothing written: no home, no run folder, no probe

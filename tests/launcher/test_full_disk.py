@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import SINGLE
+
 TUNECOST = f"{sys.executable} -c 'from tunecost.launcher.cli import main; main()'"
 CREATE = (f"{sys.executable} -c 'from tunecost.launcher.ledger.store import Ledger, now; "
           "from tunecost.launcher.ledger.run_record import RunRecord; "
@@ -70,11 +72,15 @@ def test_a_disk_that_fills_mid_run_names_the_full_disk_not_a_rollback_and_loses_
     assert '"id": "tc-1"' in done.stdout and '"status": "running"' in done.stdout  # kept, as it was
 
 
-def test_a_launch_with_a_read_only_ledger_is_one_line_and_leaves_no_run_folder(tmp_path):
+@pytest.mark.parametrize("workload", ["flags", "plan file"])
+def test_a_launch_with_a_read_only_ledger_is_one_line_and_leaves_no_run_folder(tmp_path, write_plan, workload):
+    """With a plan file the launch also probes this machine's CPU for its estimate (cpu_probe.json) before the
+    ledger refuses the record: that file goes too."""
     ro = "L=home/ledger.sqlite; mount --bind $L $L && mount -o remount,bind,ro $L"
+    plan = f"{write_plan(SINGLE)} --model tiny" if workload == "plan file" else "--model tiny"
     done = _sh(f"{CREATE} && {ro} && {TUNECOST} runs --json >/dev/null && echo read-ok && "
-               f"{TUNECOST} launch --local --model tiny --dataset demo --max-steps 1; echo rc=$?; ls -A home",
+               f"{TUNECOST} launch --local {plan} --dataset demo --max-steps 1; echo rc=$?; ls -A home",
                tmp_path / "m", size="64m")
     line = _one_error(done.stderr)
     assert "read-only" in line and "nothing was written" in line and "ledger.sqlite" in line
-    assert done.stdout.splitlines() == ["read-ok", "rc=2", "ledger.sqlite"]  # no runs/ folder left
+    assert done.stdout.splitlines() == ["read-ok", "rc=2", "ledger.sqlite"]  # no runs/ folder, no cpu_probe.json

@@ -32,10 +32,17 @@ def _env(home: Path) -> dict[str, str]:
     return {**os.environ, "TUNECOST_HOME": str(home), "PYTHONUNBUFFERED": "1"}
 
 
+def _hangup_as_in_a_terminal() -> None:
+    """SIGHUP at its default (terminate), as a shell in a terminal starts a command: a test run under nohup or a
+    CI runner that ignores SIGHUP would pass that on, and the launcher would outlive the hangup."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _start(home: Path, plan: Path, steps: int = 20, save: int = 5) -> subprocess.Popen:
     return subprocess.Popen(TUNECOST + ["launch", "--local", str(plan), "--model", "tiny", "--dataset", "demo",
                                         "--max-steps", str(steps), "--save-steps", str(save)],
-                            env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_hangup_as_in_a_terminal)
 
 
 def _trainer(launcher: subprocess.Popen) -> psutil.Process:
@@ -68,8 +75,8 @@ def _runs(home: Path) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def _resume(home: Path, run_id: str) -> subprocess.CompletedProcess:
-    return subprocess.run(TUNECOST + ["launch", "--local", "--resume", run_id], env=_env(home),
+def _resume(home: Path, run_id: str, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(TUNECOST + ["launch", "--local", "--resume", run_id, *flags], env=_env(home),
                           capture_output=True, text=True, timeout=240)
 
 
@@ -120,6 +127,18 @@ def test_launcher_sigkilled_alone_the_trainer_finishes_and_runs_records_its_summ
     assert run["summary"]["steps"] == 20 and run["summary"]["stop_reason"] == "max_steps"
     assert run["actual_hours"] > 0
     assert (home / "runs" / run["id"] / "output" / "adapter").is_dir()
+
+
+def test_a_closed_output_pipe_leaves_the_job_training_and_the_launcher_records_its_end(tmp_path, write_plan):
+    """`tunecost launch --local ... | head`: once its reader is gone the launcher's writes fail (EPIPE, as EIO on
+    a closed terminal it outlives); that must neither kill the job nor record it failed."""
+    home = tmp_path / "home"
+    with _launched(home, write_plan(SINGLE), steps=20, save=100) as (launcher, trainer):
+        _wait_for(launcher, "step 10/20", timeout=180)
+        launcher.stdout.close()  # the reading end of its stdout: `head` has exited
+        assert launcher.wait(timeout=240) == 0
+    [run] = _runs(home)
+    assert run["status"] == "succeeded" and run["summary"]["steps"] == 20, run["history"]
 
 
 def test_killed_right_after_the_last_checkpoint_resume_trains_no_extra_step(tmp_path, write_plan):
