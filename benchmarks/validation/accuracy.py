@@ -18,7 +18,8 @@ from pydantic import BaseModel
 from validation.calibration import (CASES, Case, PhysicsGap, held_out_fraction, load_rows, measured_gib,
                                          physics_gaps)
 from tunecost.planner.model.frameworks import PRESETS
-from tunecost.planner.model.memory import GIB, NF4_BYTES
+from tunecost.planner.model.memory import GIB
+from tunecost.planner.model.static_memory import NF4_BYTES
 from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import Framework, Method
 

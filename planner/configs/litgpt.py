@@ -27,7 +27,10 @@ def read(data: dict[str, Any], out: ConfigRead) -> None:
     quantize = str(data.get("quantize") or "")
     f["method"] = ("qlora" if quantize.startswith("bnb.nf4") or quantize.startswith("bnb.fp4") else "lora") \
         if lora else "full"
-    if quantize and not quantize.startswith("bnb.nf4"):
+    if quantize.startswith("bnb.int8"):
+        out.warnings.append(f"quantize: {quantize}: an 8-bit (LLM.int8) base is not modelled; priced as LoRA on a "
+                            "16-bit base (an upper bound on the weights)")
+    elif quantize and not quantize.startswith("bnb.nf4"):
         out.warnings.append(f"quantize: {quantize} is not modelled; priced as bnb.nf4")
     if quantize == "bnb.nf4-dq":
         out.notes.append("quantize: bnb.nf4-dq priced as bnb.nf4 (fp32 absmax: 0.03 B/param more than double quant)")

@@ -45,6 +45,13 @@ def layer_bytes_per_token(shape: ModelShape, act_bytes: int, trainable_base: boo
     return norms + attn + mlp + lora
 
 
+def eager_attention_bytes_per_token(shape: ModelShape, seq_len: int) -> int:
+    """Scores an eager (unfused) attention keeps per token of one layer, for a model whose soft-capped scores rule
+    out SDPA (litgpt model.py scaled_dot_product_attention @00af8b0d): tanh's bf16 output, the fp32 softmax and its
+    bf16 cast for `scores @ v`, 8 B per head and key position (the full T x T, the mask added, not skipped)."""
+    return 8 * shape.num_heads * seq_len
+
+
 def linear_inputs_bytes_per_token(shape: ModelShape, act_bytes: int) -> int:
     """Distinct inputs of a layer's linears (q/k/v share one, gate/up share one): what a full fine-tune's
     linears keep, and what old bitsandbytes 4-bit matmuls kept even for frozen weights."""

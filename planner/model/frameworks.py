@@ -37,6 +37,11 @@ class Stack(BaseModel):
     calibrated: bool = True       # a fitted overhead applies (published runs of this stack leave a gap)
     family: str = ""              # whose published rows its fitted overhead comes from (default: name)
     pure_bf16_adapters: bool = False  # under --precision bf16 the adapters are bf16 too (else adapter_bytes)
+    eager_softcap_attention: bool = False  # soft-capped attention computed unfused (scores kept, T^2 per head)
+    quantize_transient_bytes: int = 0  # per element of the largest 4-bit matrix, alive while it is quantized
+    untied_head: bool = False     # a separate lm_head even where the checkpoint ties it to the embedding
+    previous_graph: bool = False  # the training loop keeps the previous micro batch's graph alive into the next
+                                  # forward: its logits, and what its backward does not free (nf4_keeps_inputs)
 
     @property
     def overhead_family(self) -> str:
@@ -78,19 +83,46 @@ STACKS = {
     # --loss-kernel chunked-like saving not priced here (torchtune's published rows predate it).
     "torchtune": Stack(name="torchtune", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
                        logits_bytes_per_vocab=12, lora_dropout=False),
+    # torchtune of April 2024 (@fef3ed10, TTM rows) pinned torchao==0.1, whose NF4Tensor.from_tensor
+    # (dtypes/nf4tensor.py quantize_tensor_nearest) builds (value - nf4) and its abs, 16 bf16 entries per element
+    # each, unchunked (torchao chunks it from 2024-05, #196): with the bf16 weight and its scaled blocks, 68 B per
+    # element of the matrix being quantized, on the GPU at model init (the QLoRA tutorial: 9.13 GB reserved after
+    # init, 9.29 GB in training).
+    "torchtune-2024": Stack(name="torchtune-2024", full_master_fp32=False, adapter_bytes=2, qlora_rest_fp32=False,
+                            logits_bytes_per_vocab=12, lora_dropout=False, quantize_transient_bytes=68,
+                            family="torchtune"),
     # litgpt (@2685705, litgpt/finetune/lora.py): --precision bf16-true is pure bf16; the default, bf16-mixed
     # (litgpt/utils.py get_default_supported_precision), is Lightning Fabric's autocast over fp32 modules: the
     # frozen base stays fp32 too, and each matmul saves a bf16 cast of its weight. QLoRA refuses mixed precision.
     # lm_head chunked in 16 bit, cross-entropy on 16-bit chunks (litgpt/utils.py chunked_cross_entropy).
-    # (The published litgpt runs are from 2023: bitsandbytes 0.41's MatMul4Bit kept each input for backward.)
+    # litgpt/scripts/convert_hf_checkpoint.py copies a tied embedding into a separate lm_head (Llama 3.2, Gemma):
+    # the head is stored twice. The loop (fit) binds `logits = model(...)` and only rebinds it after the next
+    # forward, so the previous micro batch's logits (and its graph) are alive at the next peak. Soft-capped
+    # attention (Gemma 2) runs unfused (model.py scaled_dot_product_attention), keeping its scores. bitsandbytes
+    # >= 0.45.2 (pyproject) keeps no input in MatMul4Bit (autograd/_functions.py: ctx.tensors = (None, B)).
     "litgpt": Stack(name="litgpt", full_master_fp32=True, adapter_bytes=2, qlora_rest_fp32=False,
-                    logits_bytes_per_vocab=6, lora_dropout=True, nf4_keeps_inputs=True, quantized_head=True,
-                    mixed_fp32_params=True),
-    # litgpt --quantize bnb.nf4 (no double quant): the config-hub and most resource-table QLoRA rows
+                    logits_bytes_per_vocab=6, lora_dropout=True, quantized_head=True, mixed_fp32_params=True,
+                    untied_head=True, previous_graph=True, eager_softcap_attention=True),
+    # litgpt --quantize bnb.nf4 (no double quant): the config hub's QLoRA configs
     "litgpt-nf4": Stack(name="litgpt-nf4", full_master_fp32=True, adapter_bytes=2, qlora_rest_fp32=False,
-                        logits_bytes_per_vocab=6, lora_dropout=True, nf4_keeps_inputs=True, quantized_head=True,
-                        double_quant=False, mixed_fp32_params=True, family="litgpt"),
+                        logits_bytes_per_vocab=6, lora_dropout=True, quantized_head=True, double_quant=False,
+                        mixed_fp32_params=True, untied_head=True, previous_graph=True, eager_softcap_attention=True,
+                        family="litgpt"),
 }
+# The versions the published litgpt rows ran (same fitted overhead family):
+# * config hub table (LGCH, @5895df1..00af8b0d, 2024-04..09): bitsandbytes==0.42.0, whose MatMul4Bit keeps its
+#   input A as a plain ctx attribute (ctx.tensors = (A, B)), which backward does not free: with the loop's
+#   `logits` binding, the previous micro batch's 4-bit inputs are alive at the next forward's peak too.
+STACKS["litgpt-2024"] = STACKS["litgpt"].model_copy(update={"name": "litgpt-2024", "nf4_keeps_inputs": True,
+                                                             "family": "litgpt"})
+STACKS["litgpt-2024-nf4"] = STACKS["litgpt-nf4"].model_copy(update={"name": "litgpt-2024-nf4",
+                                                                     "nf4_keeps_inputs": True})
+# * resource tables (LGRT, lit-gpt @8641822, 2023-10, bitsandbytes 0.41): the same MatMul4Bit, but train() runs
+#   the longest sample first (get_batch(..., longest_seq_ix if iter_num == 0)), so the peak batch has no
+#   predecessor alive.
+STACKS["litgpt-2023"] = STACKS["litgpt-2024"].model_copy(update={"name": "litgpt-2023", "previous_graph": False})
+STACKS["litgpt-2023-nf4"] = STACKS["litgpt-2024-nf4"].model_copy(update={"name": "litgpt-2023-nf4",
+                                                                         "previous_graph": False})
 
 
 class Preset(BaseModel):
@@ -128,10 +160,11 @@ PRESETS = {p.framework: p for p in [
            stack="axolotl", variants=("axolotl-2023",),
            checked_on=("AX-06", "AX-08", "AX-09", "AXL-01")),
     Preset(framework=Framework.torchtune, title="torchtune recipes (pure bf16)", stack="torchtune",
+           variants=("torchtune-2024",),
            checked_on=("TTL2-02", "TTL2-03", "TTL2-05", "TTM-01", "TTM-02", "TTM-03", "TTM-05", "TTLT-01",
                        "TTLT-02", "TTLT-03", "TTLT-04", "TTOPT-02")),
     Preset(framework=Framework.litgpt, title="litgpt (bf16-true; QLoRA --quantize bnb.nf4)", stack="litgpt",
-           qlora_stack="litgpt-nf4",
+           qlora_stack="litgpt-nf4", variants=("litgpt-2023", "litgpt-2023-nf4", "litgpt-2024", "litgpt-2024-nf4"),
            checked_on=("LGRT-07", "LGRT-08", "LGRT-09", "LGRT-10", "LGRT-12", "LGRT-13", "LGCH-02", "LGCH-03",
                        "LGCH-05", "LGCH-06", "LGCH-07", "LGCH-08", "LGCH-09", "LGCH-10", "LGCH-11", "LGCH-12",
                        "LGCH-17", "LGCH-20", "LGCH-21", "LGCH-22", "LGCH-23")),

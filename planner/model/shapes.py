@@ -56,6 +56,7 @@ class ModelShape(BaseModel):
     max_position_embeddings: Optional[int] = None
     published_params_b: Optional[float] = None
     norm_layout: str = "pre_rms_x2"
+    attn_logit_softcapping: Optional[float] = None  # Gemma 2 caps attention scores (tanh): no fused SDPA kernel
     source: str
 
     @property
@@ -128,6 +129,11 @@ def _int(text: str) -> int:
     return int(text) if text.strip() else 0
 
 
+# Attention-score soft capping per catalog family: every Gemma 2 config.json sets attn_logit_softcapping 50.0
+# (huggingface.co/google/gemma-2-{2b,9b,27b}; litgpt/config.py Gemma-2 entries attention_logit_softcapping=50.0).
+_SOFTCAP_BY_FAMILY = {"Gemma 2": 50.0}
+
+
 @lru_cache(maxsize=1)
 def catalog() -> list[ModelShape]:
     """The shipped catalog (planner/model/model_catalog.csv, a copy of the team's verified shapes table)."""
@@ -153,6 +159,7 @@ def catalog() -> list[ModelShape]:
             max_position_embeddings=_int(row["max_position_embeddings"]) or None,
             published_params_b=float(row["published_params_b"]) if row["published_params_b"] else None,
             norm_layout=row["norm_layout"],
+            attn_logit_softcapping=_SOFTCAP_BY_FAMILY.get(row["family"]),
             source=f"catalog: {row['shape_source']}",
         ))
     return shapes
@@ -265,6 +272,7 @@ def shape_from_config(cfg: dict, source: str) -> ModelShape:
         shared_expert_intermediate_size=int(cfg.get("shared_expert_intermediate_size") or 0),
         max_position_embeddings=cfg.get("max_position_embeddings"),
         norm_layout=_NORM_BY_TYPE.get(mtype, "pre_rms_x2"),
+        attn_logit_softcapping=cfg.get("attn_logit_softcapping"),
         source=f"config.json: {source}",
     )
 

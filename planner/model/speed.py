@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict
 
 from tunecost.planner.market.gpus import GpuSpec, load_gpus
 from tunecost.planner.market.interconnect import Interconnect, default_for
-from tunecost.planner.model.memory import NF4_BYTES, NF4_CONST_BYTES, _adapter_params, job_stack
+from tunecost.planner.model.memory import job_stack
+from tunecost.planner.model.static_memory import NF4_BYTES, NF4_CONST_BYTES, adapter_params
 from tunecost.planner.model.shapes import ModelShape
 from tunecost.planner.spec import Method, Optimizer, Parallelism, Precision, TrainSpec
 from tunecost.planner.model.targets import parse_targets
@@ -172,7 +173,7 @@ def trainable_params(spec: TrainSpec, shape: ModelShape) -> int:
         return shape.total_params()
     if spec.method is Method.prompt_tuning:
         return spec.virtual_tokens * shape.hidden_size
-    return _adapter_params(spec, shape)[0]
+    return adapter_params(spec, shape)[0]
 
 
 @lru_cache(maxsize=64)

@@ -170,13 +170,17 @@ def test_set_status_writes_fields_in_the_same_transaction(tmp_path):
     assert ledger.get("r").status == "succeeded"
 
 
-def test_new_run_ids_are_unique_and_skypilot_safe():
+def test_new_run_ids_are_unique_and_skypilot_safe(tmp_path):
+    """Uniqueness is the ledger's (50 raw draws in one second collide ~2 % of the time: the test once did), so
+    the ids come from the ledger, each staged as a run folder the way a launch stages it before its record."""
     import re
 
-    from tunecost.launcher.ledger.store import new_run_id
-
-    ids = {new_run_id() for _ in range(50)}
-    assert len(ids) == 50
+    ledger = Ledger(tmp_path)
+    ids = []
+    for _ in range(50):
+        ids.append(ledger.new_run_id())
+        (tmp_path / "runs" / ids[-1]).mkdir(parents=True)
+    assert len(set(ids)) == 50
     assert all(re.fullmatch(r"tc-\d{6}-\d{6}-[0-9a-f]{4}", i) for i in ids)
 
 

@@ -149,3 +149,25 @@ def test_a_bad_value_in_the_config_is_one_line_naming_its_key_exit_2(tmp_path, t
 def test_a_missing_config_file_is_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["plan", "--config", str(tmp_path / "nope.yml")])
     assert result.exit_code == 2 and result.output.startswith("error: --config: cannot read")
+
+
+@pytest.mark.parametrize("path, change, named", [
+    ("axolotl/llama-2-qlora.yml", {"adapter": "lora", "load_in_4bit": False, "load_in_8bit": True}, "load_in_8bit"),
+    ("axolotl/llama-2-qlora.yml", {"gradient_checkpointing": "offload"}, "gradient_checkpointing"),
+    ("litgpt/llama-3.2-1B-qlora.yaml", {"quantize": "bnb.int8-training"}, "quantize: bnb.int8-training"),
+    ("torchtune/llama3_2-1B_lora_single_device.yaml", {"enable_activation_offloading": True},
+     "enable_activation_offloading"),
+    ("hf/zephyr-7b-beta-sft-qlora.yaml", {"load_in_4bit": False, "load_in_8bit": True}, "load_in_8bit"),
+])
+def test_an_8bit_base_or_a_cpu_offload_in_a_real_config_is_named_in_a_warning(tmp_path, path, change, named):
+    """What the memory model does not price (an LLM.int8 base, CPU offload) must be named, never dropped."""
+    import yaml
+
+    data = yaml.safe_load((CONFIGS / path).read_text())
+    data.update(change)
+    changed = tmp_path / Path(path).name
+    changed.write_text(yaml.safe_dump(data))
+    read = read_config(changed)
+    assert any(w.startswith(named) for w in read.warnings), read.warnings
+    if "load_in_8bit" in change or "bnb.int8" in str(change):
+        assert read.fields["method"] == "lora"  # an 8-bit base is never priced as a 4-bit one

@@ -95,7 +95,8 @@ def test_a_shorter_seq_len_is_the_last_resort():
 
 
 def test_an_hf_user_is_offered_a_leaner_framework():
-    spec = TrainSpec(**CASES[4][0])
+    """Once the cheaper config lines are in (a fused loss, an 8-bit optimizer), what is left is another stack."""
+    spec = TrainSpec(**CASES[4][0], loss_kernel="liger", optimizer="adamw-8bit")
     hint = _fitter(spec).hint(1, get_gpu("T4").memory_gib, "T4")
     framework = re.search(r"--framework ([a-z0-9-]+)", hint).group(1)
     assert Framework(framework) is not Framework.hf

@@ -21,7 +21,8 @@ from tunecost.job.config import JobConfig  # noqa: E402
 from tunecost.job.memprobe import measure_step  # noqa: E402
 from tunecost.job.model import DTYPES, apply_method, job_storage, load_base  # noqa: E402
 from tunecost.planner.model import activations as act  # noqa: E402
-from tunecost.planner.model.memory import GIB, estimate_memory, job_stack, loss_buffer_bytes  # noqa: E402
+from tunecost.planner.model.loss_memory import loss_buffer_bytes  # noqa: E402
+from tunecost.planner.model.memory import GIB, estimate_memory, job_stack  # noqa: E402
 from tunecost.planner.model.shapes import shape_from_config  # noqa: E402
 from tunecost.planner.spec import Parallelism, TrainSpec  # noqa: E402
 
