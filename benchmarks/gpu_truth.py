@@ -142,7 +142,7 @@ def job_config(folder: str, method: str, seq: int, batch: int, steps: int, preci
     """The job's own config for one run (its defaults for everything not named here), resolved as the job does."""
     import torch
 
-    from tunecost.job.config import JobConfig
+    from tunecost.job.job_config import JobConfig
 
     cfg = JobConfig(model=folder, dataset="demo", output_dir=out, method=method, seq_len=seq, micro_batch=batch,
                     max_steps=steps, precision=precision, logging_steps=10**6, save_steps=10**6)

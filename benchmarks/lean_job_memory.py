@@ -20,7 +20,7 @@ import tempfile
 
 import torch
 
-from tunecost.job.config import JobConfig
+from tunecost.job.job_config import JobConfig
 from tunecost.job.memprobe import hf_loss, measure_step
 from tunecost.job.model import apply_method, load_base, model_folder
 from tunecost.planner.model.memory import GIB, estimate_memory

@@ -8,15 +8,61 @@ planner can import it without loading torch and the job can ship it to the VM as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Optional
 
-METHODS = ("qlora", "lora", "full", "prompt-tuning")
-OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "adafactor")
-# bf16-mixed: 16-bit compute, trainable parameters (and their grads and states) in fp32: for a full fine-tune an
-# fp32 master copy of every weight. bf16: everything in bf16, no master copy (half the memory of a full
-# fine-tune; small updates can round away). fp16: fp16 compute, fp32 trainables (loss scaling needs them).
-PRECISIONS = ("bf16-mixed", "bf16", "fp16", "fp32")
-PARALLELISMS = ("single", "ddp", "fsdp")
+
+class Word(str, Enum):
+    """A word of the job's vocabulary: it compares, hashes, prints and serializes as its value ("qlora")."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Method(Word):
+    """What is trained: every weight (full), LoRA adapters on a 16-bit base, on a 4-bit NF4 base (qlora), or a
+    soft prompt (prompt-tuning)."""
+
+    full = "full"
+    lora = "lora"
+    qlora = "qlora"
+    prompt_tuning = "prompt-tuning"
+
+
+class Optimizer(Word):
+    """The optimizers the job runs; what each keeps and moves is OPTIMIZERS[...] below."""
+
+    adamw = "adamw"
+    adamw_8bit = "adamw-8bit"
+    paged_adamw_8bit = "paged-adamw-8bit"
+    sgd = "sgd"
+    adafactor = "adafactor"
+
+
+class Precision(Word):
+    """bf16-mixed: 16-bit compute, trainable parameters (and their grads and states) in fp32: for a full fine-tune
+    an fp32 master copy of every weight. bf16: everything in bf16, no master copy (half the memory of a full
+    fine-tune; small updates can round away). fp16: fp16 compute, fp32 trainables (loss scaling needs them)."""
+
+    bf16_mixed = "bf16-mixed"
+    bf16 = "bf16"
+    fp16 = "fp16"
+    fp32 = "fp32"
+
+    @property
+    def compute(self) -> "Precision":
+        """The dtype matmuls run in (bf16-mixed computes in bf16)."""
+        return Precision.bf16 if self is Precision.bf16_mixed else self
+
+
+class Parallelism(Word):
+    """One process (single), a full copy per GPU (ddp), or weights, grads and states sharded (fsdp)."""
+
+    single = "single"
+    ddp = "ddp"
+    fsdp = "fsdp"
+
+
 # The job's tiny Llama (`--model tiny`, job/tiny.py builds it; the planner shapes it): HF config keys.
 TINY_CONFIG = {"model_type": "llama", "vocab_size": 512, "hidden_size": 64, "intermediate_size": 128,
                "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -33,7 +79,7 @@ class Defaults:
     states on every device; for adapters they are small (8-bit states are a "what would make it fit" knob).
     """
 
-    method: str = "qlora"
+    method: Method = Method.qlora
     rank: int = 16
     alpha_per_rank: float = 2.0
     dropout: float = 0.0
@@ -43,14 +89,14 @@ class Defaults:
     micro_batch: int = 1
     grad_accum: int = 1
     gradient_checkpointing: bool = True
-    optimizer: str = "adamw"
-    precision: str = "bf16-mixed"
+    optimizer: Optimizer = Optimizer.adamw
+    precision: Precision = Precision.bf16_mixed
     packing: bool = True
     epochs: float = 1.0
 
 
 DEFAULTS = Defaults()
-DEFAULT_LR = {"qlora": 2e-4, "lora": 2e-4, "full": 1e-5, "prompt-tuning": 3e-3}
+DEFAULT_LR = {Method.qlora: 2e-4, Method.lora: 2e-4, Method.full: 1e-5, Method.prompt_tuning: 3e-3}
 
 # ---- storage: which tensors live in which dtype
 
@@ -93,14 +139,39 @@ def storage(method: str, precision: str, parallelism: str = "single") -> Storage
 
 DTYPE_BYTES = {"nf4": 0.5, "bf16": 2, "fp16": 2, "fp32": 4}
 
-# ---- checkpoints: what one checkpoint-<step> folder of the job holds (HF Trainer's save)
+# ---- optimizers: one table of what each keeps and moves (the job, the memory and speed models, checkpoints)
 
-# Optimizer state saved per trainable parameter, in units of the parameter's own bytes (torch AdamW: exp_avg and
-# exp_avg_sq in the parameter's dtype) or in bytes where the state has its own dtype (bitsandbytes 8-bit AdamW:
-# two uint8 states; its per-block absmax is < 0.1 B). The job's SGD has no momentum and its Adafactor no first
-# moment and a factored second one (a row and a column per matrix), so their state is ~0 per parameter.
-OPTIMIZER_STATE_PER_PARAM = {"adamw": ("param", 2.0), "adamw-8bit": ("bytes", 2.0),
-                             "paged-adamw-8bit": ("bytes", 2.0), "sgd": ("bytes", 0.0), "adafactor": ("bytes", 0.0)}
+
+@dataclass(frozen=True)
+class OptimizerFacts:
+    """What one optimizer of the job keeps and moves per trainable parameter: the job runs `hf_optim`, the
+    planner's memory model counts the states and temporaries, its speed model the update's traffic, and the
+    checkpoint size counts the states again (optimizer.pt)."""
+
+    hf_optim: str               # TrainingArguments.optim the job passes
+    param_dtype_states: float   # states in the parameter's own dtype (torch AdamW: exp_avg and exp_avg_sq)
+    state_bytes: float          # bytes of state in a dtype of its own (bitsandbytes 8-bit AdamW: two uint8)
+    step_temporaries: float     # state-sized temporaries in the step, in the parameter's dtype (torch foreach)
+    factored: bool              # Adafactor: one fp32 row + column per matrix, no momentum (~0 per parameter)
+    update_bytes: float         # bytes the update reads and writes per parameter (p, g, states; fp32 p)
+    cuda_only: bool = False     # paged states page to CPU memory through CUDA unified memory
+
+
+# The job's SGD has no momentum; bitsandbytes' per-block absmax is < 0.1 B per parameter.
+OPTIMIZERS = {
+    Optimizer.adamw: OptimizerFacts("adamw_torch", param_dtype_states=2, state_bytes=0, step_temporaries=1,
+                                    factored=False, update_bytes=28),
+    Optimizer.adamw_8bit: OptimizerFacts("adamw_bnb_8bit", param_dtype_states=0, state_bytes=2, step_temporaries=0,
+                                         factored=False, update_bytes=16),
+    Optimizer.paged_adamw_8bit: OptimizerFacts("paged_adamw_8bit", param_dtype_states=0, state_bytes=2,
+                                               step_temporaries=0, factored=False, update_bytes=16, cuda_only=True),
+    Optimizer.sgd: OptimizerFacts("sgd", param_dtype_states=0, state_bytes=0, step_temporaries=0, factored=False,
+                                  update_bytes=12),
+    Optimizer.adafactor: OptimizerFacts("adafactor", param_dtype_states=0, state_bytes=0, step_temporaries=0,
+                                        factored=True, update_bytes=16),
+}
+
+# ---- checkpoints: what one checkpoint-<step> folder of the job holds (HF Trainer's save)
 
 
 def checkpoint_bytes_per_param(method: str, precision: str, optimizer: str) -> float:
@@ -109,8 +180,8 @@ def checkpoint_bytes_per_param(method: str, precision: str, optimizer: str) -> f
     weights under bf16-mixed) plus optimizer.pt. Scheduler, RNG and trainer state are kilobytes. The planner
     sizes checkpoint writes with this; tests/job/test_checkpoint_size.py checks it against a saved folder."""
     weight = DTYPE_BYTES[storage(method, precision).trainable]
-    unit, amount = OPTIMIZER_STATE_PER_PARAM[optimizer]
-    return weight + (amount * weight if unit == "param" else amount)
+    facts = OPTIMIZERS[Optimizer(optimizer)]
+    return weight + facts.param_dtype_states * weight + facts.state_bytes
 
 # ---- the loss: chunked linear + cross-entropy (liger-kernel's fused kernel on CUDA where installed)
 

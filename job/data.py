@@ -17,8 +17,7 @@ from typing import Any, Optional
 import torch
 
 from .errors import JobError
-from .contract import alpaca_prompt
-from .rows import eval_rows, parse_rows, row_format
+from .rows import eval_rows, parse_rows, row_texts
 
 IGNORE = -100
 
@@ -50,14 +49,10 @@ def dataset_path(name: str) -> Path:
 
 def parse_row(row: Any, tokenizer) -> Example:
     """One JSON value -> Example; raises ValueError with a short reason (the checks are rows.row_format's)."""
-    fmt = row_format(row)
+    fmt, texts = row_texts(row)
     if fmt == "messages":
         return _from_messages(row["messages"], tokenizer)
-    if fmt == "prompt+completion":
-        return Example(row["prompt"], row["completion"])
-    if fmt == "instruction+output":
-        return Example(alpaca_prompt(row["instruction"], row.get("input") or ""), row["output"])
-    return Example("", row["text"])
+    return Example("", texts[0]) if fmt == "text" else Example(texts[0], texts[1])
 
 
 def _from_messages(messages: list[dict[str, str]], tokenizer) -> Example:

@@ -19,7 +19,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from . import contract
 from .cache import cache_root
-from .config import JobConfig, model_folder_problem
+from .config import model_folder_problem
+from .job_config import JobConfig
 from .errors import JobError
 from .smollm2 import smollm2_folder
 

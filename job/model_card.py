@@ -24,15 +24,15 @@ def _loss(value: Optional[float]) -> str:
 
 def card_text(summary: RunSummary, base_model: str) -> str:
     """The card for the adapter `summary` describes; `base_model` is its hub id where it has one, else the path."""
-    cfg = summary.config or {}
-    method = summary.method or cfg.get("method", "?")
-    targets = cfg.get("target_modules")
+    cfg = summary.ran
+    method = summary.method or (cfg.method.value if cfg else "?")
+    targets = cfg.target_modules if cfg else "?"
     targets = ", ".join(targets) if isinstance(targets, list) else targets
     lora = method in ("lora", "qlora")
     meta = {"base_model": base_model, "library_name": "peft", "pipeline_tag": "text-generation",
             "tags": ["tunecost", method] + (["lora"] if lora else [])}
     front = "\n".join(f"{key}: {json.dumps(value)}" for key, value in meta.items())
-    dataset = Path(str(cfg.get("dataset", "?"))).name
+    dataset = Path(cfg.dataset).name if cfg else "?"
     lines = [
         f"---\n{front}\n---\n",
         f"# {method} adapter for {base_model}\n",
@@ -40,12 +40,12 @@ def card_text(summary: RunSummary, base_model: str) -> str:
         f"- method: {method}" + (" (4-bit NF4 base with double quantization, bitsandbytes)" if method == "qlora" else ""),
     ]
     if lora:
-        alpha = cfg.get("alpha")
-        lines.append(f"- rank {cfg.get('rank', '?')}, alpha {alpha:g}, targets {targets}" if isinstance(alpha, (int, float))
-                     else f"- rank {cfg.get('rank', '?')}, targets {targets}")
+        rank = cfg.rank if cfg else "?"
+        alpha = f", alpha {cfg.alpha:g}" if cfg and cfg.alpha is not None else ""
+        lines.append(f"- rank {rank}{alpha}, targets {targets}")
     lines += [
         f"- data: {dataset}, {summary.rows if summary.rows is not None else '?'} rows "
-        f"(seq {cfg.get('seq_len', '?')}, learning rate {cfg.get('learning_rate', '?')})",
+        f"(seq {cfg.seq_len if cfg else '?'}, learning rate {cfg.learning_rate if cfg else '?'})",
         f"- steps: {summary.steps} ({summary.epochs} epochs, {summary.train_tokens or 0:,} tokens)",
         f"- loss: final training {_loss(summary.final_loss)}; eval {_loss(summary.eval_loss_before)} before, "
         f"{_loss(summary.eval_loss)} after",

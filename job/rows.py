@@ -1,17 +1,19 @@
 """Dataset rows: read a JSONL file line by line and check each row's shape (torch-free, no tokenizer).
 
-WHY one torch-free module: the job parses its rows with it (data.py), and the launcher runs the same checks on
-the same file before it records a run, so a bad row is one line and exit 2 on the user's machine, not a failed
-run on a VM. Formats (one per row, detected by keys): {"text"}, {"prompt","completion"},
-{"messages":[{"role","content"}...]} ending with the assistant, Alpaca {"instruction","input"?,"output"}.
+WHY one torch-free module: the job parses its rows with it (data.py), the launcher runs the same checks on the
+same file before it records a run, and the planner counts a dataset's tokens through it, so a bad row is one line
+and exit 2 on the user's machine (in `plan --dataset` and `launch` alike), not a failed run on a VM. Formats (one
+per row, detected by keys): {"text"}, {"prompt","completion"}, {"messages":[{"role","content"}...]} ending with
+the assistant, Alpaca {"instruction","input"?,"output"}.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
+from .contract import alpaca_prompt
 from .errors import JobError
 
 FORMATS = "text | prompt+completion | messages | instruction+output"
@@ -77,7 +79,23 @@ def row_format(row: Any) -> str:
     if "text" in row:
         text_field(row, "text")
         return "text"
-    raise ValueError(f"row has none of the keys {FORMATS}")
+    keys = ", ".join(sorted(map(str, row))) or "none"
+    raise ValueError(f"row has none of the keys {FORMATS} (its keys: {keys})")
+
+
+def row_texts(row: Any) -> tuple[str, list[str]]:
+    """(format, the texts the job trains on) of one row, after row_format's checks: prompt and completion (Alpaca:
+    the job's prompt template around instruction and input), the text alone, or each message's content (the job
+    renders those with the model's chat template). The job builds its examples from these and the planner counts
+    their tokens."""
+    fmt = row_format(row)
+    if fmt == "messages":
+        return fmt, [m["content"] for m in row["messages"]]
+    if fmt == "prompt+completion":
+        return fmt, [row["prompt"], row["completion"]]
+    if fmt == "instruction+output":
+        return fmt, [alpaca_prompt(row["instruction"], row.get("input") or ""), row["output"]]
+    return fmt, [row["text"]]
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -104,23 +122,35 @@ def bad_row(path: Path, err: RowError) -> JobError:
     return JobError(f"{path}:{err.line}: {err.reason}; fix the row or set skip_bad_rows")
 
 
-def parse_rows(path: Path, parse: Callable[[Any], T], skip_bad_rows: bool) -> tuple[list[T], int]:
-    """(parse(row) of each usable row, bad row count) of a JSONL file. A bad row (not JSON, or `parse` raises
-    ValueError) is JobError at its file:line, unless skip_bad_rows counts it; no usable row at all is JobError.
-    The launcher's check (check_dataset) and the job's read (data.read_examples) both go through here."""
-    parsed, bad = [], 0
+def iter_rows(path: Path, parse: Callable[[Any], T], skip_bad_rows: bool,
+              skipped: Optional[list[int]] = None) -> Iterator[T]:
+    """parse(row) of each usable row of a JSONL file, streamed. A bad row (not JSON, or `parse` raises ValueError)
+    is JobError at its file:line, unless skip_bad_rows puts its line number in `skipped`; no usable row at all is
+    JobError after the last line. The job's read (data.read_examples), the launcher's check (check_dataset) and
+    the planner's token count (planner/model/dataset_size.py) all go through here, so they refuse the same files."""
+    usable = 0
     for lineno, row in read_rows(path):
         try:
             if isinstance(row, RowError):
                 raise row
-            parsed.append(parse(row))
+            parsed = parse(row)
         except ValueError as exc:
             if not skip_bad_rows:
                 raise bad_row(path, exc if isinstance(exc, RowError) else RowError(lineno, str(exc))) from None
-            bad += 1
-    if not parsed:
+            if skipped is not None:
+                skipped.append(lineno)
+            continue
+        usable += 1
+        yield parsed
+    if not usable:
         raise JobError(f"{path}: no usable rows; each line needs one of the formats {FORMATS}")
-    return parsed, bad
+
+
+def parse_rows(path: Path, parse: Callable[[Any], T], skip_bad_rows: bool) -> tuple[list[T], int]:
+    """(parse(row) of each usable row, bad row count) of a JSONL file (iter_rows, read whole)."""
+    skipped: list[int] = []
+    parsed = list(iter_rows(path, parse, skip_bad_rows, skipped))
+    return parsed, len(skipped)
 
 
 def eval_rows(rows: int, eval_fraction: float) -> int:

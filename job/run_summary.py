@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .atomic import atomic_write
+from .job_config import JobConfig
 
 SUMMARY_NAME = "run_summary.json"
 SUMMARY_PREFIX = "TUNECOST_SUMMARY "  # the one-line form, last on the job's stdout
@@ -74,7 +75,14 @@ class RunSummary(BaseModel):
     model_dir: Optional[str] = None
     merged_dir: Optional[str] = None
     error: Optional[str] = None
-    config: Optional[dict[str, Any]] = None  # the job config it ran with
+    # The job config it ran with (resolved: alpha and learning rate filled in). A config an older job wrote that
+    # JobConfig no longer reads stays the dict it was, so a ledger record never loses it; readers use `ran`.
+    config: Optional[Union[JobConfig, dict[str, Any]]] = Field(default=None, union_mode="left_to_right")
+
+    @property
+    def ran(self) -> Optional[JobConfig]:
+        """The JobConfig this run trained with; None when unknown (no config, or an older job's)."""
+        return self.config if isinstance(self.config, JobConfig) else None
 
 
 def write_summary(output_dir: Path, summary: RunSummary) -> None:

@@ -33,14 +33,12 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import JobConfig, load_config, world_size
+from .job_config import JobConfig, load_config, world_size
+from .contract import OPTIMIZERS
 from .errors import JobError
 from .run_summary import RunSummary, StopReason, write_summary
 
 PROCESS_START = time.time()  # before torch/transformers import: the budget counts the whole process
-
-OPTIM = {"adamw": "adamw_torch", "adamw-8bit": "adamw_bnb_8bit", "paged-adamw-8bit": "paged_adamw_8bit",
-         "sgd": "sgd", "adafactor": "adafactor"}
 
 
 class ListDataset:
@@ -141,7 +139,8 @@ def training_args(cfg: JobConfig, output_dir: Path, cuda: bool, st):
         seed=cfg.seed,
         report_to=cfg.report_to, bf16=st.autocast and st.compute == "bf16", fp16=st.autocast and st.compute == "fp16",
         gradient_checkpointing=bool(cfg.gradient_checkpointing), prediction_loss_only=True,
-        gradient_checkpointing_kwargs={"use_reentrant": st.checkpointing == "reentrant"}, optim=OPTIM[cfg.optimizer],
+        gradient_checkpointing_kwargs={"use_reentrant": st.checkpointing == "reentrant"},
+        optim=OPTIMIZERS[cfg.optimizer].hf_optim,
         use_cpu=not cuda,
         ddp_backend="gloo" if (not cuda and world_size() > 1) else None,
         ddp_find_unused_parameters=False,
@@ -372,7 +371,7 @@ def finish(summary: dict[str, Any], trainer, progress, commit, clock, cfg: JobCo
         "world_size": dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1,
         "price_per_hour": cfg.price_per_hour, "budget_usd": cfg.budget_usd,
         "cost_usd": round(cfg.price_per_hour * clock.total() / 3600.0, 6) if cfg.price_per_hour else None,
-        **outputs, "error": error, "config": cfg.to_dict(),
+        **outputs, "error": error, "config": cfg,
     }
     result = RunSummary.model_validate(fields)
     if result.adapter_dir:

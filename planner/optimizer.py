@@ -13,6 +13,7 @@ from typing import Any, Optional
 from tunecost.planner.candidates import select_offers, split_names
 from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
+from tunecost.planner.fallbacks import plan_fallbacks
 from tunecost.planner.model.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.market.gpus import load_gpus
 from tunecost.planner.market.interconnect import Interconnect
@@ -338,6 +339,7 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     managed = quote_managed(spec, shape.total_params() / 1e9, managed_rows, include_closed=include_closed)
     as_of, age_warnings = prices.age_of(rows)
     return Plan(schema_version=PLAN_SCHEMA, spec=spec, shape=shape, chosen=chosen, quotes=kept, infeasible=misfits,
+                fallbacks=plan_fallbacks(chosen, kept),
                 prices_as_of=as_of, memory=memory, speed=speed,
                 assumptions=assumptions, warnings=_unique([*age_warnings, *warnings]),
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

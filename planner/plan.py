@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from tunecost.job.numbers import loads
 from tunecost.planner.errors import UserError
+from tunecost.planner.fallbacks import Fallback, fallback_order
 from tunecost.planner.managed import ManagedQuote
+from tunecost.planner.model.cpu_speed import LocalQuote
 from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.quote import Infeasible, Quote
 from tunecost.planner.model.shapes import ModelShape, resolve_shape
@@ -23,7 +25,8 @@ from tunecost.planner.model.speed import SpeedEstimate
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import label
 
-PLAN_SCHEMA = 3  # 3: each quote holds its offer; 2: typed memory/speed, sweep in the plan (1: no version at all)
+PLAN_SCHEMA = 3  # 3: each quote holds its offer, the fallback order in the plan; 2: typed memory/speed, sweep in
+                 # the plan (plans saved before 2 carry no version at all)
 SweepOffers = Literal["one", "each"]
 
 
@@ -36,6 +39,8 @@ class SweepPoint(BaseModel):
     job: dict[str, Any] = Field(default_factory=dict, description="job-only settings (learning_rate)")
     quotes: list[Quote] = Field(default_factory=list, description="the priced offer first, then fallbacks "
                                 "(none for a local sweep: this machine is not priced)")
+    fallbacks: list[Fallback] = Field(default_factory=list, description="the point's fallback order, as Plan's")
+    local: Optional[LocalQuote] = Field(default=None, description="the point's quote for this machine, as Plan's")
 
     @property
     def quote(self) -> Quote:
@@ -66,6 +71,9 @@ class Plan(BaseModel):
                                         "hidden, vocabulary, parameters): the launcher sizes the VM from it")
     chosen: Optional[Quote] = None
     quotes: list[Quote] = Field(default_factory=list, description="ranked by cost")
+    fallbacks: list[Fallback] = Field(default_factory=list, description="the offers a managed job may run on, in "
+                                      "the order they were picked (planner/fallbacks.py): `launch --top N` takes "
+                                      "the first N; empty when nothing launchable is chosen")
     infeasible: list[Infeasible] = Field(default_factory=list)
     prices_as_of: str = ""
     memory: Optional[MemoryEstimate] = Field(default=None, description="of the chosen topology (with a "
@@ -81,6 +89,8 @@ class Plan(BaseModel):
     multi_node: str = Field(default="", description="a cheaper or much faster multi-node option than the "
                             "chosen one, in one line; empty when none")
     sweep: Optional[Sweep] = None
+    local: Optional[LocalQuote] = Field(default=None, description="for `launch --local`: the quote for this "
+                                        "machine (planner/local_quote.py, on its CPU probe); never saved by `plan`")
 
     @field_validator("memory", "speed", mode="before")
     @classmethod
@@ -95,7 +105,12 @@ class Plan(BaseModel):
     def point(self, point: SweepPoint) -> "Plan":
         """The plan one sweep point runs: this plan with the point's spec and offers, no sweep."""
         return self.model_copy(update={"spec": point.spec, "chosen": next(iter(point.quotes), None),
-                                       "quotes": point.quotes, "sweep": None})
+                                       "quotes": point.quotes, "fallbacks": point.fallbacks, "local": point.local,
+                                       "sweep": None})
+
+    def fallback_order(self, top_k: int) -> list[Fallback]:
+        """The offers a run with `launch --top top_k` tries, the choice first; UserError when there is none."""
+        return fallback_order(self.fallbacks, self.chosen, top_k)
 
 
 def _first_error(err: ValidationError) -> str:

@@ -11,38 +11,11 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tunecost.job.contract import DEFAULTS
+# The job's vocabulary, defined once in its contract; planner code imports it from here or from there alike.
+from tunecost.job.contract import DEFAULTS, Method, Optimizer, Parallelism, Precision
 from tunecost.job.numbers import Finite, ParamsB
 
-
-class Method(str, Enum):
-    full = "full"
-    lora = "lora"
-    qlora = "qlora"
-    prompt_tuning = "prompt-tuning"
-
-
-class Optimizer(str, Enum):
-    adamw = "adamw"
-    adamw_8bit = "adamw-8bit"
-    paged_adamw_8bit = "paged-adamw-8bit"
-    sgd = "sgd"
-    adafactor = "adafactor"
-
-
-class Precision(str, Enum):
-    """The job contract's precisions (tunecost.job.contract.PRECISIONS): bf16-mixed keeps trainable parameters
-    in fp32 (a full fine-tune's fp32 master copy), bf16 trains in pure bf16."""
-
-    bf16_mixed = "bf16-mixed"
-    bf16 = "bf16"
-    fp16 = "fp16"
-    fp32 = "fp32"
-
-    @property
-    def compute(self) -> "Precision":
-        """The dtype matmuls run in (bf16-mixed computes in bf16)."""
-        return Precision.bf16 if self is Precision.bf16_mixed else self
+__all__ = ["DatasetSize", "Framework", "LossKernel", "Method", "Optimizer", "Parallelism", "Precision", "TrainSpec"]
 
 
 class Framework(str, Enum):
@@ -65,12 +38,6 @@ class LossKernel(str, Enum):
     chunked = "chunked"    # the bundled job's chunked lm_head + cross-entropy (job/loss.py)
 
 
-class Parallelism(str, Enum):
-    single = "single"
-    ddp = "ddp"
-    fsdp = "fsdp"
-
-
 class DatasetSize(BaseModel):
     """Training tokens per epoch, and how we know (counted file, given tokens, or examples x average)."""
 
@@ -88,7 +55,7 @@ class TrainSpec(BaseModel):
 
     model: Optional[str] = None
     params_b: Optional[ParamsB] = None
-    method: Method = Method(DEFAULTS.method)
+    method: Method = DEFAULTS.method
     rank: int = Field(default=DEFAULTS.rank, gt=0, le=4096)
     alpha: Optional[int] = Field(default=None, gt=0)
     targets: str = DEFAULTS.targets
@@ -97,8 +64,8 @@ class TrainSpec(BaseModel):
     micro_batch: int = Field(default=DEFAULTS.micro_batch, gt=0, le=4096)
     grad_accum: int = Field(default=DEFAULTS.grad_accum, gt=0, le=65536)
     gradient_checkpointing: bool = DEFAULTS.gradient_checkpointing
-    optimizer: Optimizer = Optimizer(DEFAULTS.optimizer)
-    precision: Precision = Precision(DEFAULTS.precision)
+    optimizer: Optimizer = DEFAULTS.optimizer
+    precision: Precision = DEFAULTS.precision
     dataset: DatasetSize = DatasetSize(tokens_per_epoch=10_000_000, source="default: 10M tokens")
     epochs: Finite = Field(default=DEFAULTS.epochs, gt=0, le=1000)
     packing: bool = DEFAULTS.packing

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from tunecost.planner.errors import UserError
+from tunecost.planner.fallbacks import plan_fallbacks
 from tunecost.planner.market.offers import PriceTables
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.quote import Quote
-from tunecost.planner.plan import Plan, Sweep, SweepOffers, SweepPoint
+from tunecost.planner.plan import PLAN_SCHEMA, Plan, Sweep, SweepOffers, SweepPoint
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import job_settings
 
@@ -50,8 +51,8 @@ def price_sweep(points: list[tuple[dict[str, Any], TrainSpec]], prices: PriceTab
         if not all(chosen):
             raise UserError("a point of the sweep fits no offer SkyPilot can launch; narrow the sweep or widen "
                             "--providers / --max-gpus")
-    swept = [SweepPoint(index=i, params=params, spec=spec, quotes=quotes,
-                        job=job_settings(params))
+    swept = [SweepPoint(index=i, params=params, spec=spec, quotes=quotes, job=job_settings(params),
+                        fallbacks=plan_fallbacks(quotes[0], quotes))
              for i, ((params, spec), quotes) in enumerate(zip(points, chosen))]
     total = sum(p.quote.cost for p in swept)
     if budget is not None and total > budget:
@@ -70,4 +71,12 @@ def price_sweep(points: list[tuple[dict[str, Any], TrainSpec]], prices: PriceTab
                   total_hours=sum(p.quote.hours for p in swept),
                   offer=swept[0].quote.offer.describe() if offers == "one" else "")
     # the first point's plan, on the sweep's offers, so every reader of a plan sees that point
-    return first.model_copy(update={"chosen": swept[0].quote, "quotes": swept[0].quotes, "sweep": sweep})
+    return first.model_copy(update={"chosen": swept[0].quote, "quotes": swept[0].quotes,
+                                    "fallbacks": swept[0].fallbacks, "sweep": sweep})
+
+
+def unpriced_sweep(points: list[tuple[dict[str, Any], TrainSpec]]) -> Plan:
+    """A sweep plan for this machine from the grid alone: the specs, no offers (a local run is not priced)."""
+    swept = [SweepPoint(index=i, params=params, spec=spec, job=job_settings(params))
+             for i, (params, spec) in enumerate(points)]
+    return Plan(schema_version=PLAN_SCHEMA, spec=swept[0].spec, sweep=Sweep(points=swept))

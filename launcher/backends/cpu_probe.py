@@ -1,4 +1,5 @@
-"""A few seconds' probe of this machine's CPU for the local speed model, cached in $TUNECOST_HOME/cpu_probe.json.
+"""A few seconds' probe of this machine's CPU for the local speed model, cached in $TUNECOST_HOME/cpu_probe.json
+(the planner quotes a local run on it: planner/local_quote.py).
 
 Run in a fresh Python process (as the job is), so the import time is what the job pays and the launcher itself
 never imports torch. The cache is keyed by the machine (CPU model, cores) and kept for PROBE_MAX_AGE_HOURS, since
@@ -74,20 +75,30 @@ def measure() -> CpuProbe:
     return CpuProbe(**values, machine=_machine(), measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def cpu_probe(home: Path) -> Optional[CpuProbe]:
-    """The cached probe if it is this machine's and fresh, else a new one (saved); None if probing fails."""
-    path = home / PROBE_FILE
+def cached_probe(home: Path) -> Optional[CpuProbe]:
+    """The cached probe if it is this machine's and fresh, else None."""
     try:
-        cached = CpuProbe.model_validate_json(path.read_text())
+        cached = CpuProbe.model_validate_json((home / PROBE_FILE).read_text())
         age = datetime.now(timezone.utc) - datetime.fromisoformat(cached.measured_at)
-        if cached.machine == _machine() and age < timedelta(hours=PROBE_MAX_AGE_HOURS):
-            return cached
+        return cached if cached.machine == _machine() and age < timedelta(hours=PROBE_MAX_AGE_HOURS) else None
     except (OSError, ValueError):
-        pass
+        return None
+
+
+def cpu_probe(home: Path) -> Optional[CpuProbe]:
+    """The cached probe, else a new one; None if probing fails. Nothing is written: the run that uses a new probe
+    keeps it (save_probe, inside the run's staging), so a refused launch leaves no cache behind."""
+    cached = cached_probe(home)
+    if cached is not None:
+        return cached
     try:
-        probe = measure()
+        return measure()
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
-    home.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, probe.model_dump_json(indent=1))
-    return probe
+
+
+def save_probe(home: Path, probe: CpuProbe) -> None:
+    """Cache the probe a run was quoted on for the next local run, unless it is the cached one already."""
+    if cached_probe(home) != probe:
+        home.mkdir(parents=True, exist_ok=True)
+        atomic_write(home / PROBE_FILE, probe.model_dump_json(indent=1))

@@ -19,28 +19,21 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from tunecost.job.atomic import sweep_temps
-from tunecost.job.checkpoints import newest_complete
 from tunecost.job.config import HUB_ID, model_folder_problem
-from tunecost.job.run_summary import RunSummary, StopReason
 from tunecost.launcher.backends.job_config import build_job_config, check_with_the_job, write_job_config
+from tunecost.launcher.backends.cpu_probe import save_probe
 from tunecost.launcher.backends.job_output import OutputScanner
-from tunecost.launcher.ledger.store import Ledger, now
-from tunecost.launcher.ledger.liveness import (CONFIG_NAME, LOG, SUMMARY, Session, live_pids, proc, read_session,
-                                               summary_since, write_session)
-from tunecost.launcher.backends.local_estimate import estimate_local
 from tunecost.launcher.backends.staging import staging
+from tunecost.launcher.ledger.liveness import Session, live_pids, proc, summary_since, write_session
+from tunecost.launcher.ledger.reconcile import checkpoint_step, reconcile, record_outcome
+from tunecost.launcher.ledger.run_folder import RunFolder
 from tunecost.launcher.ledger.run_record import RunRecord, local_offer
-from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
+from tunecost.launcher.ledger.run_status import RunStatus
+from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.planner.errors import UserError
-from tunecost.planner.market.offer import Offer
 from tunecost.planner.plan import Plan
 
 Echo = Callable[[str], None]
-
-
-def run_dir(ledger: Ledger, run_id: str) -> Path:
-    """$TUNECOST_HOME/runs/<id>: the job config, and output/ with checkpoints, adapter and run_summary.json."""
-    return ledger.home / "runs" / run_id
 
 
 def rate_note(rate: float, given: bool) -> str:
@@ -49,23 +42,11 @@ def rate_note(rate: float, given: bool) -> str:
     return "local run priced at 0 USD/h: --rate not given"
 
 
-def estimated_peak_gib(plan: Plan, model: Optional[str] = None) -> Optional[float]:
-    """The planner's peak GiB for one process of this run (hardware-independent, so it holds on this machine too).
-
-    Computed from the spec for one process, not read from the plan: the plan's figure is per GPU of the cloud
-    topology it chose (an FSDP shard, or with a factor learned on that GPU). None when the trained model has no
-    known shape, so the report says "no estimate" rather than compare against a wrong one.
-    """
-    from pydantic import ValidationError
-
-    from tunecost.launcher.backends.local_estimate import job_model_id, job_model_shape
-    from tunecost.planner.model.memory import estimate_memory
-    try:
-        spec = plan.spec.with_model(job_model_id(model)) if model else plan.spec
-        shape = job_model_shape(plan, spec, model) if model else plan.model_shape()  # the plan's own, unless another
-        return round(estimate_memory(spec, shape).peak_gib, 3)
-    except (UserError, ValidationError):
-        return None
+def check_job_model(name: str) -> None:
+    """UserError when the job cannot load `name` here: a bad --model is bad input, not a failed run."""
+    problem = model_folder_problem(name) or hub_model_problem(name)
+    if problem:
+        raise UserError(f"--model {problem}" if problem.startswith(name) else f"--model: {problem}")
 
 
 def hub_model_problem(name: str) -> Optional[str]:
@@ -102,26 +83,27 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
     """Write the job config for a new run, record it, and run it to the end (or until interrupted).
     `sweep`: the sweep_id / sweep_point / sweep_params fields of a sweep's run.
 
-    The record gets the planner's peak memory and its hours for this machine (the CPU speed model on a probe of
-    this machine, launcher/backends/local_estimate.py), not the plan's quote, which is for a cloud GPU."""
+    The record gets the plan's quote for this machine (`plan.local`, planner/local_quote.py: one process's peak
+    memory, hours from the CPU speed model on this machine's probe), not its cloud quote; without one, none."""
     run_id = run_id or ledger.new_run_id()
-    folder = run_dir(ledger, run_id)
+    local = plan.local
+    hours = local.estimate if local else None
+    folder = RunFolder.of(ledger.home, run_id)
     price = float(rate or 0.0)
-    config = build_job_config(plan, run_id=run_id, dataset=dataset, output_dir=str(folder / "output"),
+    config = build_job_config(plan, run_id=run_id, dataset=dataset, output_dir=str(folder.output),
                               price_per_hour=price, budget_usd=budget_usd if price > 0 else None, model=model,
                               local=True, overrides=overrides)
-    problem = model_folder_problem(config["model"]) or hub_model_problem(config["model"])
-    if problem:  # before anything is written: a bad --model is not a failed run
-        raise UserError(f"--model {problem}" if problem.startswith(config["model"]) else f"--model: {problem}")
-    with _staging(folder):
-        write_job_config(config, folder / CONFIG_NAME)
-        hours = estimate_local(plan, config, ledger.home)
+    check_job_model(config.model)  # before anything is written
+    with _staging(folder.path):
+        write_job_config(config, folder.config)
+        if local and local.probe:  # measured for this quote: kept for the next run, taken back if this one is refused
+            save_probe(ledger.home, local.probe)
         write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
         record = ledger.create(RunRecord(
             id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag,
-            offer=local_offer(price, gpus=nproc), method=config.get("method", ""),
-            model=config["model"], plan=plan, output_dir=str(folder / "output"), budget_usd=budget_usd,
-            rate_source=rate_note(price, rate is not None), estimated_peak_gib=estimated_peak_gib(plan, model),
+            offer=local_offer(price, gpus=nproc), method=config.method.value,
+            model=config.model, plan=plan, output_dir=str(folder.output), budget_usd=budget_usd,
+            rate_source=rate_note(price, rate is not None), estimated_peak_gib=local.peak_gib if local else None,
             estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
             **(sweep or {}),
         ))
@@ -162,9 +144,9 @@ def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int
                         f"or stop it with `tunecost stop {run_id}`")
     if record.status not in (RunStatus.STOPPED, RunStatus.FAILED):
         raise UserError(f"run '{run_id}' is {record.status}; only a stopped or failed run can be resumed")
-    folder = run_dir(ledger, run_id)
-    if not (folder / CONFIG_NAME).is_file():
-        raise UserError(f"run '{run_id}' has no job config in {folder}; it cannot be resumed")
+    folder = RunFolder.of(ledger.home, run_id)
+    if not folder.config.is_file():
+        raise UserError(f"run '{run_id}' has no job config in {folder.path}; it cannot be resumed")
     alive = live_pids(folder)
     if alive:  # the ledger says it ended, but a process still trains in its folder: never start a second one
         raise UserError(f"run '{run_id}' is {record.status} in the ledger, but its job still runs (pid "
@@ -175,7 +157,7 @@ def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int
                 expect=(RunStatus.STOPPED, RunStatus.FAILED))
 
 
-def _override_config(run_id: str, folder: Path, overrides: dict[str, Any]) -> str:
+def _override_config(run_id: str, folder: RunFolder, overrides: dict[str, Any]) -> str:
     """Write `overrides` into the run's job config (checked by the job's own rules first); returns the note for
     the history, e.g. " with max_steps 300 -> 500". A step target below the newest checkpoint is refused: those
     steps are trained already, and the run cannot be made shorter than it is."""
@@ -185,13 +167,13 @@ def _override_config(run_id: str, folder: Path, overrides: dict[str, Any]) -> st
     assert not unknown, f"a resume cannot change {unknown}"
     if not overrides:
         return ""
-    path = folder / CONFIG_NAME
+    path = folder.config
     try:
         config = loads(path.read_text())
     except (OSError, ValueError) as err:
         raise UserError(f"run '{run_id}': its job config {path} cannot be read ({err}); resume it without "
                         f"{', '.join('--' + k.replace('_', '-') for k in overrides)}") from None
-    done = _checkpoint_step(folder / "output")
+    done = checkpoint_step(folder)
     target = overrides.get("max_steps")
     if target is not None and done is not None and target < done:
         planned = config.get("max_steps", -1)
@@ -201,9 +183,7 @@ def _override_config(run_id: str, folder: Path, overrides: dict[str, Any]) -> st
     changes = {k: v for k, v in overrides.items() if config.get(k) != v}
     if not changes:
         return ""
-    updated = {**config, **changes}
-    check_with_the_job(updated)
-    write_job_config(updated, path)
+    write_job_config(check_with_the_job({**config, **changes}), path)
     return " with " + ", ".join(f"{k} {config.get(k, 'unset')} -> {v}" for k, v in changes.items())
 
 
@@ -214,21 +194,16 @@ def _command(config: Path, nproc: int) -> list[str]:
     return [sys.executable, "-m", "tunecost.job.train", "--config", str(config)]
 
 
-def _checkpoint_step(output_dir: Path) -> Optional[int]:
-    newest = newest_complete(output_dir)
-    return int(newest.name.rsplit("-", 1)[1]) if newest is not None else None
-
-
 def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str, also: str = "",
          expect: tuple[RunStatus, ...] = (RunStatus.PENDING,)) -> RunRecord:
     """One process of the run: start, follow its log, forward signals, then record the outcome in one update.
 
     The job writes to runs/<id>/job.log, not to a pipe, and runs in its own session: if this launcher dies the
     job carries on to its end, and alive.json lets `runs` tell (reconcile)."""
-    folder = run_dir(ledger, record.id)
-    for place in (folder, folder / "output", *(folder / "output").glob("checkpoint-*/")):
+    folder = RunFolder.of(ledger.home, record.id)
+    for place in (folder.path, folder.output, *folder.output.glob("checkpoint-*/")):
         sweep_temps(place)  # temp files of writers killed mid-write (a dead pid's only)
-    resume_step = _checkpoint_step(folder / "output")
+    resume_step = checkpoint_step(folder)
     if resume_step is not None:
         note = f"{note} from checkpoint step {resume_step}"
     note += also
@@ -239,10 +214,10 @@ def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     scanner = OutputScanner(echo=echo)
     signals: list[int] = []
-    log = folder / LOG
+    log = folder.log
     offset = log.stat().st_size if log.exists() else 0
     with log.open("ab") as sink:
-        proc_ = subprocess.Popen(_command(folder / CONFIG_NAME, nproc), stdout=sink, stderr=subprocess.STDOUT,
+        proc_ = subprocess.Popen(_command(folder.config, nproc), stdout=sink, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     write_session(folder, session.model_copy(update={"job": proc(proc_.pid)}))
 
@@ -265,7 +240,7 @@ def _run(record: RunRecord, ledger: Ledger, echo: Echo, *, nproc: int, note: str
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     hours = (time.time() - session.began) / 3600
-    summary = scanner.summary or summary_since(folder / "output", session.began)
+    summary = scanner.summary or summary_since(folder, session.began)
     record_outcome(record.id, ledger, summary, code, hours, bool(signals), resume_step,
                    last_error=scanner.last_error())
     return ledger.get(record.id)
@@ -293,89 +268,3 @@ def _signal_group(proc_: subprocess.Popen, signum: int) -> None:
         os.killpg(proc_.pid, signum)
     except ProcessLookupError:
         pass
-
-
-def outcome(run_id: str, summary: Optional[RunSummary], code: Optional[int], interrupted: bool,
-            died: Optional[str], last_error: str, checkpoint: Optional[int]) -> tuple[RunStatus, str]:
-    """(status, note) of a session that ended: from the job's summary (its stop_reason through STATUS_OF_STOP),
-    its exit code (None when the launcher did not see it exit) and whether it was interrupted or its launcher
-    died. An interrupt or a non-zero exit overrides a summary that says it succeeded."""
-    reason = summary.stop_reason if summary else None
-    said = STATUS_OF_STOP.get(reason) if reason else None  # None: no summary, or one without a stop_reason
-    again = f"continue with: tunecost launch --local --resume {run_id}"
-    if reason is StopReason.SIGTERM or (interrupted and code != 0):
-        steps = summary.steps if summary and summary.steps is not None else checkpoint
-        return RunStatus.STOPPED, f"interrupted; checkpointed at step {steps}; {again}"
-    if reason is StopReason.BUDGET:
-        return RunStatus.STOPPED, f"budget guard stopped the job at ${summary.cost_usd or 0:.2f}"
-    if said is RunStatus.SUCCEEDED and code in (0, None):
-        own = f" ({died}; the job finished on its own)" if died else ""
-        return RunStatus.SUCCEEDED, f"stop_reason {reason}{own}"
-    if died and said is not RunStatus.FAILED:
-        at = f"checkpointed at step {checkpoint}" if checkpoint is not None else "no checkpoint yet"
-        return RunStatus.STOPPED, f"{died} and the job ended without a summary (killed?); {at}; {again}"
-    if died:
-        return RunStatus.FAILED, f"{died}; the job failed: {summary.error or 'see job.log'}"[:300]
-    if code is not None and code < 0:  # killed by a signal it could not handle (SIGKILL: OOM killer, kill -9)
-        return RunStatus.FAILED, f"the job was killed by {signal.Signals(-code).name} without a summary; {again}"
-    return RunStatus.FAILED, f"job exited {code}: {last_error}"
-
-
-def _ran_on(offer: Optional[Offer], summary: Optional[RunSummary]) -> Offer:
-    """This machine's offer with the device the job reports (cpu, cuda:0) once it has run."""
-    offer = offer or local_offer(0.0)
-    device = summary.device if summary else None
-    return offer.model_copy(update={"gpu": device}) if device else offer
-
-
-def record_outcome(run_id: str, ledger: Ledger, summary: Optional[RunSummary], code: Optional[int], hours: float,
-                   interrupted: bool, resume_step: Optional[int], *, died: Optional[str] = None,
-                   last_error: str = "", expect: Optional[tuple[RunStatus, ...]] = None) -> bool:
-    """Write a session's end in one update (hours added, resume step appended); False if `expect` did not hold."""
-    current = ledger.get(run_id)
-    checkpoint = _checkpoint_step(run_dir(ledger, run_id) / "output")
-    status, note = outcome(run_id, summary, code, interrupted, died, last_error, checkpoint)
-    actual_hours = (current.actual_hours or 0.0) + hours
-    resumes = list(current.resumes) + ([resume_step] if resume_step is not None else [])
-    return ledger.set_status(run_id, status, note, expect=expect, actual_hours=actual_hours,
-                             actual_cost=actual_hours * current.rate, resumes=resumes,
-                             summary=summary or current.summary, offer=_ran_on(current.offer, summary))
-
-
-def last_sign_of_life(folder: Path, began: float) -> float:
-    """When the session was last seen working: its summary, else its log's last line, else its start."""
-    times = [began]
-    for path in (folder / "output" / SUMMARY, folder / LOG):
-        try:
-            times.append(path.stat().st_mtime)
-        except OSError:
-            pass
-    return max(times)
-
-
-def reconcile(ledger: Ledger) -> list[str]:
-    """Close every local run whose launcher and job are both gone; returns their ids.
-
-    A run from a tunecost that wrote no alive.json is closed too once no process runs its job (liveness.py's
-    job_processes): its last session began when it last became running."""
-    closed = []
-    for record in ledger.list():
-        if record.backend != "local" or record.status not in (RunStatus.PENDING, RunStatus.RUNNING):
-            continue
-        folder = run_dir(ledger, record.id)
-        session = read_session(folder)
-        if live_pids(folder, session):
-            continue
-        if session is not None:
-            began, resume_step = session.began, session.resume_step
-            who = f"the launcher (pid {session.launcher.pid}) died" + ("" if session.job else " before the job "
-                                                                       "started")
-        else:
-            began, resume_step = (record.history[-1].at if record.history else record.created_at).timestamp(), None
-            who = "no process runs it (an earlier tunecost's run, without alive.json)"
-        summary = summary_since(folder / "output", began)
-        hours = max(last_sign_of_life(folder, began) - began, 0.0) / 3600
-        if record_outcome(record.id, ledger, summary, None, hours, False, resume_step, died=who,
-                          expect=(RunStatus.PENDING, RunStatus.RUNNING)):
-            closed.append(record.id)
-    return closed

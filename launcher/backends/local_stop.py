@@ -2,7 +2,7 @@
 
 SIGTERM goes to the job's process group (the job runs in its own session, with torchrun's workers if any): the job
 saves a checkpoint at the end of its step, writes its summary and exits. Then the ledger records it: by the
-launcher if it is still alive (it follows the job), else by reconcile, from the job's summary. The run is
+launcher if it is still alive (it follows the job), else by ledger/reconcile.py, from the job's summary. The run is
 `stopped` at the step it checkpointed, and `tunecost launch --local --resume RUN_ID` continues it.
 
 WHY not kill: a SIGKILL loses the steps since the last checkpoint; SIGTERM is what a spot VM's shutdown sends and
@@ -16,8 +16,9 @@ import signal
 import time
 from typing import Callable
 
-from tunecost.launcher.backends.local import reconcile, run_dir
 from tunecost.launcher.ledger.liveness import is_alive, job_processes, read_session
+from tunecost.launcher.ledger.reconcile import reconcile
+from tunecost.launcher.ledger.run_folder import RunFolder
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import TERMINAL, RunStatus
 from tunecost.launcher.ledger.store import Ledger
@@ -51,7 +52,7 @@ def _signal(pid: int) -> None:
         pass
 
 
-def _targets(folder) -> tuple[list[int], list[int]]:
+def _targets(folder: RunFolder) -> tuple[list[int], list[int]]:
     """(job pids, launcher pids) alive now: the session's, and any job process on the folder's config."""
     session = read_session(folder)
     jobs = [p.pid for p in job_processes(folder)]
@@ -68,7 +69,7 @@ def stop_local(run_id: str, *, ledger: Ledger, echo: Echo, timeout: float = 300.
     if record.backend != "local":
         _refuse_cloud(record)
     reconcile(ledger)  # a run whose processes are gone is closed first: there is nothing to stop then
-    folder = run_dir(ledger, run_id)
+    folder = RunFolder.of(ledger.home, run_id)
     jobs, launchers = _targets(folder)
     if not jobs and not launchers:
         record = ledger.get(run_id)

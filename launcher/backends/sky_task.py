@@ -24,13 +24,13 @@ import yaml
 from pydantic import BaseModel, Field
 
 from tunecost.launcher.backends.job_config import write_job_config
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
-from tunecost.launcher.backends.fallbacks import Fallback, fallback_order
+from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.planner.errors import UserError
+from tunecost.planner.fallbacks import FALLBACKS_KEPT, Fallback
 from tunecost.planner.plan import Plan
 from tunecost.planner.market.offer import Offer
 from tunecost.planner.market.providers import provider_of
-from tunecost.job.config import JobConfig
+from tunecost.job.job_config import JobConfig
 from tunecost.planner.quote import GB, Quote, checkpoint_gb
 from tunecost.planner.spec import Method, TrainSpec
 
@@ -48,7 +48,7 @@ class TaskOptions(BaseModel):
     bucket: str
     dataset_local: str = Field(description="absolute path of the training file on this machine")
     workdir: str = Field(description="staged folder holding job/ and the job config")
-    top_k: int = Field(default=3, ge=1, le=20, description="offers in the fallback order")
+    top_k: int = Field(default=3, ge=1, le=FALLBACKS_KEPT, description="offers in the fallback order")
     max_restarts_on_errors: int = Field(default=3, ge=0)
     secrets: list[str] = Field(default_factory=list, description="names only")
     tag: str = Field(default="", description="the run's --tag, passed to the job as TUNECOST_TAG")
@@ -118,7 +118,7 @@ def disk_size_gb(plan: Plan, dataset_bytes: int = 0) -> int:
     weights_gb = plan.model_shape().total_params() * 2 / GB
     trainable = plan.memory.trainable_params if plan.memory is not None else \
         (plan.model_shape().total_params() if spec.method is Method.full else 0)
-    checkpoints_gb = JobConfig.keep_checkpoints * checkpoint_gb(spec, trainable)
+    checkpoints_gb = JobConfig.model_fields["keep_checkpoints"].default * checkpoint_gb(spec, trainable)
     total = OS_AND_PACKAGES_GB + 2 * weights_gb + checkpoints_gb + dataset_bytes / GB
     return int(math.ceil(total * DISK_HEADROOM / 10) * 10)
 
@@ -235,7 +235,7 @@ def _header(plan: Plan, opts: TaskOptions, order: list[Fallback], guard_price: f
 def render_task_yaml(plan: Plan, opts: TaskOptions, guard_price: Optional[float] = None) -> str:
     """The task YAML text for this plan; secrets appear by name only. `guard_price`: the $/h the job's budget
     guard uses (default: the dearest offer in the fallback order)."""
-    order = fallback_order(plan, opts.top_k)
+    order = plan.fallback_order(opts.top_k)
     if guard_price is None:
         guard_price = max(f.quote.offer.total_per_hour for f in order)
     task = build_task(plan, opts, [f.quote for f in order])
@@ -245,7 +245,7 @@ def render_task_yaml(plan: Plan, opts: TaskOptions, guard_price: Optional[float]
     return _header(plan, opts, order, guard_price) + body
 
 
-def stage_workdir(workdir: Path, job_config: dict[str, Any]) -> Path:
+def stage_workdir(workdir: Path, job_config: JobConfig) -> Path:
     """Copy the job package and its config into the folder SkyPilot syncs to the VM (run as `-m job.train`)."""
     source = Path(str(files("tunecost.job")))
     target = workdir / "job"

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 from tunecost.job.run_summary import RunSummary
 from tunecost.launcher.backends import sky_client
 from tunecost.launcher.backends.job_config import build_job_config
-from tunecost.launcher.backends.fallbacks import fallback_order
 from tunecost.launcher.backends.job_output import OutputScanner
 from tunecost.launcher.backends.staging import discard, staging
+from tunecost.launcher.ledger.run_folder import RunFolder
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.market.providers import provider_of
@@ -68,25 +68,25 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
     runs only, and the printed YAML still runs with `sky jobs launch`."""
     check_bucket_name(bucket)
     run_id = run_id or ledger.new_run_id()
-    offers = [f.quote for f in fallback_order(plan, top_k)]
+    offers = [f.quote for f in plan.fallback_order(top_k)]
     guard_price = max(o.offer.total_per_hour for o in offers)
     dataset_local = str(dataset.expanduser().resolve())
     config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(),
                               output_dir=remote_output_dir(run_id), price_per_hour=guard_price,
                               budget_usd=budget_usd, model=model, overrides=overrides, offers=offers)
-    folder = ledger.home / ("dry-run" if dry_run else "runs") / run_id
+    folder = RunFolder.of(ledger.home, run_id, dry_run=dry_run)
     if dry_run:
-        shutil.rmtree(folder.parent, ignore_errors=True)
-    with staging(folder) as made:
-        workdir = stage_workdir(folder / "sky", config)
+        shutil.rmtree(folder.path.parent, ignore_errors=True)
+    with staging(folder.path) as made:
+        workdir = stage_workdir(folder.sky, config)
         secrets = secret_names()
         text = render_task_yaml(plan, TaskOptions(run_id=run_id, bucket=bucket, dataset_local=dataset_local,
                                                   workdir=str(workdir), top_k=top_k, secrets=secrets,
                                                   max_restarts_on_errors=max_restarts_on_errors, tag=tag),
                                 guard_price=guard_price)
         sky_client.validate_task(text)
-    return Prepared(run_id=run_id, folder=str(folder), yaml_text=text, secrets=secrets, offers=offers, plan=plan,
-                    job_model=config["model"], budget_usd=budget_usd, made=[str(p) for p in made])
+    return Prepared(run_id=run_id, folder=str(folder.path), yaml_text=text, secrets=secrets, offers=offers, plan=plan,
+                    job_model=config.model, budget_usd=budget_usd, made=[str(p) for p in made])
 
 
 def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:

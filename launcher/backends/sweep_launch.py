@@ -1,7 +1,7 @@
 """`tunecost launch` of a sweep: each point on this machine (--local) or as its own SkyPilot managed job.
 
 Both backends are the single-run ones, called once per point by run_sweep with the point's plan, its job settings
-and the sweep fields for its ledger record; the sweep's table (each point's losses and cost, the total) ends it.
+and the sweep fields for its ledger record; the command prints the sweep's table (views/sweep_view.py) after.
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ def launch_sweep(plan: Plan, *, local: bool, dataset: Path, ledger: Ledger, echo
                  confirm: Callable[[str], bool], model: Optional[str], rate: Optional[float],
                  budget: Optional[float], nproc: int, tag: str, overrides: dict[str, Any], bucket: Optional[str],
                  top_k: int, max_restarts: int) -> list[RunRecord]:
-    """Run every point in order under the sweep's budget guard, then print the sweep's table."""
-    from tunecost.launcher.views.console import wide_console
-    from tunecost.launcher.reports.sweep_report import print_sweeps
-
+    """Run every point in order under the sweep's budget guard; returns their records."""
     if local:
         from tunecost.launcher.backends.local import start_local
 
@@ -42,8 +39,5 @@ def launch_sweep(plan: Plan, *, local: bool, dataset: Path, ledger: Ledger, echo
             return sky_backend.launch_managed(prep.model_copy(update={"sweep": fields}), ledger=ledger, echo=echo,
                                               confirm=confirm, tag=tag)
 
-    records = run_sweep(plan, launch_point=launch_point, ledger=ledger, echo=echo, overrides=overrides,
-                        budget=budget, priced=not local)
-    if records:
-        print_sweeps([ledger.get(r.id) for r in records], wide_console())
-    return records
+    return run_sweep(plan, launch_point=launch_point, ledger=ledger, echo=echo, overrides=overrides,
+                     budget=budget, priced=not local)

@@ -16,9 +16,7 @@ from tunecost.launcher.ledger.store import TERMINAL, Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
 from tunecost.planner.money import money
-from tunecost.planner.plan import PLAN_SCHEMA, Plan, Sweep, SweepPoint
-from tunecost.planner.spec import TrainSpec
-from tunecost.planner.sweep_grid import job_settings
+from tunecost.planner.plan import Plan, Sweep
 
 Echo = Callable[[str], None]
 # (plan of one point, job overrides, the run id, the record's sweep fields, USD left for the job's own guard)
@@ -32,13 +30,13 @@ def new_sweep_id() -> str:
 def check_overrides(sweep: Sweep, overrides: dict[str, Any]) -> None:
     """A job setting given once for all points and swept too is ambiguous, and a point's setting outside the job's
     range (a hand-edited plan.json) would fail that point only after the others ran: refuse both before any runs."""
-    from tunecost.job.config import NUMBERS
+    from tunecost.job.job_config import field_type
     from tunecost.job.numbers import check
 
     for point in sweep.points:
         for key, value in point.job.items():
             try:
-                check(value, NUMBERS.get(key, Any))
+                check(value, field_type(key))
             except ValueError as err:
                 raise UserError(f"sweep point {point.index + 1} ({point.label}): {key} {value!r}: "
                                 f"{str(err).lower()}") from None
@@ -87,10 +85,3 @@ def run_sweep(plan: Plan, *, launch_point: LaunchPoint, ledger: Ledger, echo: Ec
             echo(f"sweep {sweep_id}: point {point.index} stopped; the remaining points are not launched")
             break
     return records
-
-
-def local_sweep_plan(points: list[tuple[dict[str, Any], TrainSpec]]) -> Plan:
-    """A sweep plan for this machine from the grid alone: the specs, no offers (a local run is not priced)."""
-    swept = [SweepPoint(index=i, params=params, spec=spec, job=job_settings(params))
-             for i, (params, spec) in enumerate(points)]
-    return Plan(schema_version=PLAN_SCHEMA, spec=swept[0].spec, sweep=Sweep(points=swept))

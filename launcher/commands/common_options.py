@@ -23,10 +23,16 @@ from tunecost.planner.errors import UserError
 
 
 def plain_flags(params: list[Any]) -> list[Any]:
-    """An on/off flag shows no `<bool>` type tag in --help: it takes no value, so the tag reads as if it did."""
+    """An on/off flag shows no `<bool>` type tag in --help: it takes no value, so the tag reads as if it did. And a
+    help text shows as written: typer reads it as rich markup, where a hand-written "[default: 0]" is a tag that
+    vanishes (escaped once per parameter: this runs at every help and parse)."""
+    from rich.markup import escape
+
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        if getattr(param, "help", None) and not getattr(param, "help_escaped", False):
+            param.help, param.help_escaped = escape(param.help), True
     return params
 
 

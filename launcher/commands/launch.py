@@ -19,16 +19,14 @@ import typer
 
 from tunecost.launcher.commands.common_options import date_range, since_option, top_option, until_option
 from tunecost.launcher.commands.sweep_options import SWEEP, SWEEP_FILE, SweepFlags, sweep_points
-from tunecost.launcher.commands.workload_options import Workload, workload_options
+from tunecost.launcher.commands.workload_options import DEMO_DATASET, Workload, workload_options
 from tunecost.job.numbers import MAX_COUNT, MAX_GPUS, MAX_STEPS
 from tunecost.planner.errors import UserError
-from tunecost.planner.money import money
 
 if TYPE_CHECKING:
     from tunecost.planner.plan import Plan
 
 RUN = "Run"
-DEMO_DATASET = "demo"  # the job's built-in demo data (local runs and tests)
 
 
 def _refuse_managed(plan: "Plan") -> None:
@@ -79,16 +77,14 @@ def _plan_from_flags(workload: Workload, local: bool, budget: Optional[float], s
         raise UserError("give a plan file (tunecost plan ... --save plan.json) or the workload flags "
                         "(--model ID or --params SIZE, ...)")
     if local:
-        counted = workload if workload.dataset and str(workload.dataset) != DEMO_DATASET else \
-            replace(workload, dataset=None)
-        points = sweep_points(counted, sweep, sweep_file)
+        points = sweep_points(workload, sweep, sweep_file)
         if points:
-            from tunecost.launcher.backends.sweep_run import local_sweep_plan
+            from tunecost.planner.sweep import unpriced_sweep
 
-            return local_sweep_plan(points)
+            return unpriced_sweep(points)
         from tunecost.planner.plan import PLAN_SCHEMA, Plan
 
-        return Plan(schema_version=PLAN_SCHEMA, spec=counted.to_spec())
+        return Plan(schema_version=PLAN_SCHEMA, spec=workload.to_spec())
     from tunecost.planner.corrections import load_corrections
     from tunecost.planner.market.offers import load_prices
     from tunecost.planner.optimizer import optimize
@@ -127,6 +123,19 @@ def check_rows(path: Path, eval_fraction: float = 0.0) -> None:
         raise UserError(f"--dataset {err}") from None
 
 
+def _quoted_here(plan: "Plan", model: Optional[str], overrides: dict[str, Any]) -> "Plan":
+    """The plan with the planner's quote for this machine (each sweep point's too): the CPU probe, the cached one
+    or measured now, is its input. The local backend records the quote (and caches a new probe); it estimates
+    nothing."""
+    from tunecost.launcher.backends.cpu_probe import cpu_probe
+    from tunecost.planner.home import tunecost_home
+    from tunecost.planner.local_quote import plan_local
+
+    home = tunecost_home()
+    return plan_local(plan, lambda: cpu_probe(home), model=model, max_steps=overrides.get("max_steps"),
+                      eval_fraction=overrides.get("eval_fraction"))
+
+
 def _check_budget(plan: "Plan", budget: Optional[float]) -> None:
     chosen = plan.chosen
     if budget is not None and chosen is not None and chosen.cost > budget:
@@ -140,8 +149,9 @@ EXIT_CODES = {"succeeded": 0, "failed": 1, "stopped": 3}  # 2 is bad input (cli.
 def _finish(record: Any) -> None:
     """Print the run's outcome in a few lines (the bill itself is `tunecost report`'s, printed once, there), and
     exit with it so scripts and CI can tell: finished 0, failed 1, stopped 3 (Ctrl-C, SIGTERM, budget guard)."""
-    from tunecost.launcher.reports.cost_summary import outcome_lines, summarize
+    from tunecost.launcher.reports.cost_summary import summarize
     from tunecost.launcher.views.safe_text import clean
+    from tunecost.launcher.views.summary_view import outcome_lines
 
     note = record.history[-1].note if record.history else ""
     for line in outcome_lines(summarize(record), note):
@@ -219,6 +229,10 @@ def launch(
                                             rich_help_panel=RUN),
     save_steps: Optional[int] = typer.Option(None, "--save-steps", min=1, max=MAX_STEPS, help="Checkpoint every N steps",
                                              rich_help_panel=RUN),
+    logging_steps: Optional[int] = typer.Option(None, "--logging-steps", min=1, max=MAX_STEPS, help="Print the loss "
+                                                "every N steps "
+                                                "[default: 10; the last step is always printed]",
+                                                rich_help_panel=RUN),
     learning_rate: Optional[float] = typer.Option(None, "--learning-rate", min=0.0, help="Job learning rate "
                                                   "[default: the job's per-method default]", rich_help_panel=RUN),
     eval_fraction: Optional[float] = typer.Option(None, "--eval-fraction", min=0.0, max=0.5, help="Hold out this "
@@ -263,15 +277,22 @@ def launch(
     model = workload.model if plan_file is not None else None
     dataset = _dataset(workload, local, eval_fraction)
     overrides = {"max_steps": max_steps, "save_steps": save_steps, "learning_rate": learning_rate,
-                 "eval_fraction": eval_fraction}
+                 "eval_fraction": eval_fraction, "logging_steps": logging_steps}
+    if local:
+        plan = _quoted_here(plan, model, overrides)
     if plan.sweep is not None:
         if dry_run or cluster:
             raise UserError("--dry-run and --cluster take one run; a sweep launches one managed job per point")
         from tunecost.launcher.backends.sweep_launch import launch_sweep
+        from tunecost.launcher.views.console import wide_console
+        from tunecost.launcher.views.sweep_view import print_sweeps
 
-        records = launch_sweep(plan, local=local, dataset=dataset, ledger=Ledger(), echo=_echo, confirm=_confirm,
+        ledger = Ledger()
+        records = launch_sweep(plan, local=local, dataset=dataset, ledger=ledger, echo=_echo, confirm=_confirm,
                                model=model, rate=rate, budget=budget, nproc=nproc, tag=tag, overrides=overrides,
                                bucket=bucket, top_k=top, max_restarts=max_restarts)
+        if records:  # each point's losses and cost, and the sweep's total
+            print_sweeps([ledger.get(r.id) for r in records], wide_console())
         if any(r.status == "failed" for r in records):
             raise typer.Exit(1)
         return
@@ -304,61 +325,6 @@ def launch(
 RUN_FIELDS_EXCLUDED = {"plan", "task_yaml"}
 
 
-def _restarts(recoveries: int, resumes: list[int]) -> str:
-    """Cloud recoveries, and the steps a run was resumed at (local --resume)."""
-    return f"{recoveries}" + (f", resumed at {','.join(str(s) for s in resumes)}" if resumes else "")
-
-
-def _hours_cost(hours: Optional[float], cost: Optional[float]) -> str:
-    """'2.000 h $2.38', or what is known of it ('' when neither is)."""
-    parts = ("" if hours is None else f"{hours:.3f} h", money(cost, missing=""))
-    return " ".join(part for part in parts if part)
-
-
-RUNS_NARROW = 120  # columns below which the runs table stacks the date under the id, the tag under the status and
-# the actual under the estimate
-
-
-def runs_table(records: list, width: int):
-    """The ledger as a table; ids, figures and dates are never cut (ids are copied), the hardware folds."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    narrow = width < RUNS_NARROW
-    style = {"succeeded": "green", "failed": "red", "stopped": "yellow", "running": "cyan"}
-    rows = []
-    for r in records:
-        o = r.offer
-        where = "/".join(p for p in (o.provider, o.region) if p) if o else ""
-        hardware = f"{o.gpu or '?'} x{o.gpu_count}{' spot' if o.spot else ''}" if o else "?"
-        cells = {"run": r.id, "status": r.status, "hardware": f"{hardware} {where}".strip(), "$/h": f"{r.rate:g}",
-                 "estimated": _hours_cost(r.estimated_hours, r.estimated_cost),
-                 "actual": _hours_cost(r.actual_hours, r.actual_cost),
-                 "recoveries": _restarts(r.recoveries, r.resumes), "tag": r.tag,
-                 "created (UTC)": f"{r.created_at:%Y-%m-%d %H:%M}"}
-        if narrow:
-            cells = {"run / created (UTC)": f"{cells['run']}\n{cells['created (UTC)']}",
-                     "status / tag": f"{cells['status']}\n{cells['tag']}".rstrip(), "hardware": cells["hardware"],
-                     "$/h": cells["$/h"], "estimated / actual": f"{cells['estimated']}\n{cells['actual']}",
-                     "restarts": cells["recoveries"]}
-        rows.append((r, cells))
-    table = Table(title="tunecost runs", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
-    folds = ("hardware", "tag", "status / tag", "restarts")  # wrap at spaces, never cut
-    for name in rows[0][1]:
-        widest = max(len(line) for _, cells in rows for line in cells[name].splitlines() or [""])
-        table.add_column(name, justify="right" if name in ("$/h", "estimated", "actual", "estimated / actual")
-                         else "left", no_wrap=name not in folds, overflow="fold",
-                         min_width=max(len(r.status) for r, _ in rows) if name == "status / tag" else
-                         len(name) if name == "restarts" else None if name in folds else widest)
-    for r, cells in rows:  # Text, not markup: a tag such as "[/]" or "[link=...]" prints as typed
-        texts = [Text(c) for c in cells.values()]
-        texts[1].stylize(style.get(r.status, "white"), 0, len(r.status))
-        table.add_row(*texts)
-    return table
-
-
 def runs(
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON"),
     tag: Optional[str] = typer.Option(None, "--tag", help="Only runs with this tag"),
@@ -369,7 +335,7 @@ def runs(
 ) -> None:
     """The run ledger: every launch with its status, hardware, estimate and actual cost."""
     from tunecost.launcher.ledger.store import Ledger
-    from tunecost.launcher.backends.local import reconcile
+    from tunecost.launcher.ledger.reconcile import reconcile
 
     if repair:
         from tunecost.launcher.ledger.repair import repair as rebuild
@@ -383,26 +349,7 @@ def runs(
         rows = [r.model_dump(mode="json", exclude=RUN_FIELDS_EXCLUDED) for r in records]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
+    from tunecost.launcher.views.runs_view import print_runs
+    from tunecost.launcher.views.safe_text import console
 
-    from tunecost.launcher.views.safe_text import console as safe_console
-
-    console = safe_console()
-    if not records:
-        console.print("no runs yet; start one with `tunecost launch`")
-        return
-    console.print(runs_table(records, console.width))
-    if any(r.sweep_id for r in records):
-        from tunecost.launcher.reports.sweep_report import sweep_totals
-
-        sweeps = Table(title="Sweeps", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                       collapse_padding=True)
-        for name in ("sweep", "points", "succeeded", "estimated", "actual", "lowest loss"):
-            sweeps.add_column(name, justify="left" if name in ("sweep", "lowest loss") else "right", no_wrap=True)
-        for s in sweep_totals(records):
-            best = next((row for row in s.rows if row.best), None)
-            sweeps.add_row(s.sweep_id, str(s.points), str(s.succeeded), money(s.estimated_cost, missing=""),
-                           money(s.actual_cost, missing=""), escape(f"{best.point}: {best.settings}") if best else "")
-        console.print(sweeps)
+    print_runs(records, console())

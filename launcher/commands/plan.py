@@ -90,6 +90,8 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print the memory table and every "
                                  "assumption"),
+    brief: bool = typer.Option(False, "--brief", help="Print only the decision: the chosen offer and the managed "
+                               "verdict (a sweep prints its points either way)"),
     save: Optional[Path] = typer.Option(None, "--save", help="Write the plan JSON here (for `tunecost launch`)"),
     html: Optional[Path] = typer.Option(None, "--html", help="Write the plan as one printable HTML page here"),
     sweep: SweepFlags = SWEEP,
@@ -106,6 +108,8 @@ def plan(
     if (preemption_rate is not None and preemption_rate < 0) or (checkpoint_minutes is not None
                                                                  and checkpoint_minutes <= 0):
         raise UserError("--preemption-rate must be >= 0 and --checkpoint-minutes > 0")
+    if brief and verbose:
+        raise UserError("--brief and --verbose: pick one (--brief prints only the decision, --verbose everything)")
     spec = workload.to_spec()
     points = sweep_points(workload, sweep, sweep_file)
     args = dict(providers=providers, gpus=gpu, spot=_spot_choice(spot, on_demand, any_), max_gpus=max_gpus,
@@ -146,14 +150,14 @@ def plan(
 
         render_sweep(result, console)
     else:
-        render_plan(result, console, top=top, verbose=verbose)
+        render_plan(result, console, top=top, verbose=verbose, brief=brief)
     if save is not None:
         what = "every point" if points else "it"
         console.print(f"saved {save} (run {what} with `tunecost launch {save} --dataset FILE`)", markup=False,
                       highlight=False)
     if html is not None:
-        console.print(f"wrote {html} (open it in a browser; it prints on A4: the plan first, its details from a new "
-                      "page, no heading left at a page's foot)", markup=False, highlight=False)
+        console.print(f"wrote {html} (open it in a browser; it prints on A4: the plan on page 1, its details from "
+                      "page 2, no heading left at a page's foot)", markup=False, highlight=False)
 
 
 @workload_options

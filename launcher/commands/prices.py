@@ -15,7 +15,6 @@ from typing import List, Optional
 import typer
 
 from tunecost.launcher.commands.common_options import PlainFlagsCommand, providers_option, top_option
-from tunecost.planner.money import money
 
 
 prices_app = typer.Typer(help="List GPU offers and their prices; refresh them from SkyPilot's catalog.",
@@ -54,35 +53,6 @@ def _records(df) -> list[dict]:
             for row in df.to_dict(orient="records")]
 
 
-def short_source(source: str) -> str:
-    """'skypilot-catalog catalogs/v9/aws/vms.csv@2c3d7ea...' -> 'skypilot-catalog v9/aws@2c3d7ea'; URLs lose
-    their parenthetical note (the full text is in --json and the CSV)."""
-    if source.startswith("skypilot-catalog catalogs/"):
-        path, _, commit = source.removeprefix("skypilot-catalog catalogs/").partition("@")
-        return f"skypilot-catalog {path.removesuffix('/vms.csv')}@{commit[:7]}"
-    return source.split(" (")[0]
-
-
-def _print_table(df, as_of: str, spot: bool) -> None:
-    from tunecost.launcher.views.safe_text import console
-    from rich.markup import escape
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=f"GPU offers, cheapest {'spot' if spot else 'on-demand'} first (prices as of: {escape(as_of)})")
-    for name, justify in [("provider", "left"), ("region", "left"), ("instance", "left"), ("GPU", "left"),
-                          ("on-demand $/h", "right"), ("spot $/h", "right"), ("as of", "left"),
-                          ("source", "left"), ("flag", "left")]:
-        table.add_column(name, justify=justify, overflow="fold",
-                         max_width=40 if name in ("source", "flag") else None)
-    for row in df.itertuples():
-        table.add_row(*map(Text, (str(row.provider), str(row.region or "-"), str(row.instance_type),
-                                  f"{row.gpu} x{row.gpu_count}", money(row.price_per_hour, missing="-"),
-                                  money(row.spot_price_per_hour, missing="-"), str(row.as_of or "undated"),
-                                  short_source(row.source), str(row.flag))))  # Text: prices may be user CSVs
-    console().print(table)
-
-
 @prices_app.callback()
 def prices(
     ctx: typer.Context,
@@ -108,7 +78,9 @@ def prices(
     if as_json:
         sys.stdout.write(json.dumps(_records(df), indent=1) + "\n")
     else:
-        _print_table(df, as_of, spot)
+        from tunecost.launcher.views.prices_view import print_offers
+
+        print_offers(df, as_of, spot)
 
 
 @prices_app.command("refresh", cls=PlainFlagsCommand)

@@ -23,7 +23,7 @@ SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html
 
 def _format(fmt: Optional[str], out: Optional[Path], as_json: bool = False) -> Optional[str]:
     """--format as given (--json is --format json), else guessed from --out's suffix (report.html -> html)."""
-    from tunecost.launcher.reports.expense_report import FORMATS
+    from tunecost.launcher.views.expense_view import FORMATS
 
     if as_json:
         if fmt is not None and fmt.strip().lower() != "json":
@@ -61,11 +61,15 @@ def report(
                                         "(its points' losses and total)."),
 ) -> None:
     """The cost of a run, or an expense report over runs (line items, totals per provider and tag)."""
-    from tunecost.launcher.reports.cost_summary import print_summary, summarize
-    from tunecost.launcher.output_file import write_output
-    from tunecost.launcher.reports.expense_report import build_report, render
+    from tunecost.launcher.ledger.reconcile import reconcile
     from tunecost.launcher.ledger.store import Ledger
-    from tunecost.launcher.backends.local import reconcile
+    from tunecost.launcher.output_file import write_output
+    from tunecost.launcher.reports.cost_summary import summarize
+    from tunecost.launcher.reports.expense_report import build_report
+    from tunecost.launcher.views.console import wide_console
+    from tunecost.launcher.views.expense_view import render
+    from tunecost.launcher.views.summary_view import print_summary
+    from tunecost.launcher.views.sweep_view import print_sweeps
 
     dates = date_range(since, until)
     first, last = dates.first, dates.last
@@ -86,9 +90,6 @@ def report(
 
     console = _console()
     if fmt is None and sweep is not None:
-        from tunecost.launcher.views.console import wide_console
-        from tunecost.launcher.reports.sweep_report import print_sweeps
-
         print_sweeps(records, wide_console())
         return
     if fmt is None and (len(run_ids or []) == 1 or (not run_ids and not filtered)):
@@ -96,9 +97,6 @@ def report(
             raise UserError(f"no runs in the ledger ({ledger.path}) yet; start one with tunecost launch")
         print_summary(summarize(records[-1]), console)
         if records[-1].sweep_id:  # the latest run ended a sweep: show the whole sweep beside its bill
-            from tunecost.launcher.views.console import wide_console
-            from tunecost.launcher.reports.sweep_report import print_sweeps
-
             print_sweeps([r for r in records if r.sweep_id == records[-1].sweep_id], wide_console())
         console.print("expense report over all runs: tunecost report --format html --out report.html",
                       markup=False, highlight=False, style="dim")
@@ -131,10 +129,10 @@ def calibrate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the table and stored factors as JSON."),
 ) -> None:
     """How far the planner's hours and memory were from finished runs, per GPU and method."""
-    from tunecost.launcher.reports.calibrate import (apply as store, calibrate, calibration_path, load_factors,
-                                             print_calibration, print_factors)
+    from tunecost.launcher.ledger.reconcile import reconcile
     from tunecost.launcher.ledger.store import Ledger
-    from tunecost.launcher.backends.local import reconcile
+    from tunecost.launcher.reports.calibrate import apply as store, calibrate, calibration_path, load_factors
+    from tunecost.launcher.views.calibrate_view import print_calibration, print_factors
 
     dates = date_range(since, until)
     ledger = Ledger()

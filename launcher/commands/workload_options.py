@@ -24,6 +24,19 @@ from tunecost.planner.spec import Framework, LossKernel, Method, Optimizer, Prec
 _D = {name: f.default for name, f in TrainSpec.model_fields.items()}
 PANEL = "Workload"
 
+DEMO_DATASET = "demo"  # --dataset demo: the job's demo data (job/demo_data.jsonl), unless a file of that name is here
+
+
+def dataset_file(dataset: Optional[Path]) -> Optional[Path]:
+    """The file --dataset names: 'demo' is the job's shipped demo data (the job reads 'demo' so too, job/data.py),
+    so `plan`, `estimate` and `launch` count the same rows the local run trains on."""
+    if dataset is not None and str(dataset) == DEMO_DATASET and not dataset.is_file():
+        from importlib.resources import files
+
+        return Path(str(files("tunecost.job").joinpath("demo_data.jsonl")))
+    return dataset
+
+
 # Flag names where they differ from the TrainSpec field, for error messages.
 FLAG_OF_FIELD = {"micro_batch": "--batch", "params_b": "--params", "dataset": "--tokens"}
 OPTION_OF_FIELD = {"micro_batch": "batch", "params_b": "params"}  # Workload field that sets a TrainSpec field
@@ -88,7 +101,7 @@ class Workload:
         """Check every flag and build the TrainSpec; a bad value becomes one UserError naming its flag."""
         from tunecost.planner.model.shapes import parse_params
 
-        size = dataset_size(dataset=self.dataset, tokens=self.tokens, examples=self.examples,
+        size = dataset_size(dataset=dataset_file(self.dataset), tokens=self.tokens, examples=self.examples,
                             avg_tokens=self.avg_tokens, chars_per_token=self.chars_per_token,
                             seq_len=None if self.packing else self.seq_len, model=self.model)
         values: dict[str, Any] = dict(
@@ -144,7 +157,8 @@ OPTIONS: dict[str, tuple[Any, Any]] = {  # name -> (annotation, typer.Option)
     "optimizer": (Optimizer, _option(_D["optimizer"], "--optimizer", help="Optimizer")),
     "precision": (Precision, _option(_D["precision"], "--precision", help="Compute precision")),
     "dataset": (Optional[Path], _option(None, "--dataset", help="JSONL training file to count tokens from (with the "
-                                        "model's tokenizer when it is on this machine)")),
+                                        "model's tokenizer when it is on this machine); 'demo' is the job's demo "
+                                        "data")),
     "tokens": (Optional[int], _option(None, "--tokens", help="Training tokens per epoch [default: 10M]")),
     "examples": (Optional[int], _option(None, "--examples", min=1, max=MAX_TOKENS,
                                         help="Number of examples (with --avg-tokens)")),

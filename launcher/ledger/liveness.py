@@ -1,6 +1,6 @@
 """Is a local run still alive? The launcher writes runs/<id>/alive.json (its own and the job's pid and process
 start time); `runs`, `report` and `launch --resume` reconcile every local run the ledger calls pending/running
-(backends/local.py's reconcile, which writes a dead run's outcome as a finished session's is written).
+(reconcile.py, which writes a dead run's outcome as a finished session's is written).
 
 WHY pid + start time: a launcher killed by SIGKILL, a closed terminal or a reboot cannot update the ledger, and a
 pid alone can be reused by another process after a reboot; the pair names one process. The job logs to the run's
@@ -16,19 +16,14 @@ ledger that lost track of a live job.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Optional
 
 import psutil
 from pydantic import BaseModel, ValidationError
 
 from tunecost.job.atomic import atomic_write
-from tunecost.job.run_summary import SUMMARY_NAME as SUMMARY
 from tunecost.job.run_summary import RunSummary, read_summary
-
-ALIVE = "alive.json"
-LOG = "job.log"
-CONFIG_NAME = "tunecost_job.json"  # the job config the launcher writes in the run folder (backends/job_config.py)
+from tunecost.launcher.ledger.run_folder import RunFolder
 
 
 class Proc(BaseModel):
@@ -60,12 +55,12 @@ def is_alive(p: Optional[Proc]) -> bool:
         return False
 
 
-def job_processes(folder: Path) -> list[psutil.Process]:
+def job_processes(folder: RunFolder) -> list[psutil.Process]:
     """Live processes running the training job on a config in this run folder (torchrun's too).
 
     WHY the command line: it is all a run of an older tunecost (no alive.json) leaves to find its job by, and a
     job process is the one thing that must never get a second one beside it in the same folder."""
-    inside = str(folder.resolve()) + os.sep, str(folder) + os.sep
+    inside = str(folder.path.resolve()) + os.sep, str(folder.path) + os.sep
     found = []
     for candidate in psutil.process_iter(["cmdline", "status"]):  # one that vanishes or is not ours: None
         args = candidate.info.get("cmdline") or []
@@ -76,27 +71,27 @@ def job_processes(folder: Path) -> list[psutil.Process]:
     return found
 
 
-def live_pids(folder: Path, session: Optional[Session] = None) -> list[int]:
+def live_pids(folder: RunFolder, session: Optional[Session] = None) -> list[int]:
     """The pids of this run folder's live launcher and job processes; empty when the run is over."""
     session = session or read_session(folder)
     pids = [p.pid for p in (session.launcher, session.job) if is_alive(p)] if session else []
     return pids + [p.pid for p in job_processes(folder) if p.pid not in pids]
 
 
-def write_session(folder: Path, session: Session) -> None:
-    atomic_write(folder / ALIVE, session.model_dump_json())
+def write_session(folder: RunFolder, session: Session) -> None:
+    atomic_write(folder.alive, session.model_dump_json())
 
 
-def read_session(folder: Path) -> Optional[Session]:
+def read_session(folder: RunFolder) -> Optional[Session]:
     try:
-        return Session.model_validate_json((folder / ALIVE).read_text())
+        return Session.model_validate_json(folder.alive.read_text())
     except (OSError, ValidationError):
         return None
 
 
-def summary_since(output_dir: Path, began: float) -> Optional[RunSummary]:
+def summary_since(folder: RunFolder, began: float) -> Optional[RunSummary]:
     """The job's run_summary.json if the session that began at `began` wrote it, else None."""
-    path = output_dir / SUMMARY
+    path = folder.summary
     try:
         if path.stat().st_mtime < began:
             return None

@@ -18,8 +18,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from tunecost.job.run_summary import SUMMARY_NAME, read_summary
-from tunecost.launcher.ledger.liveness import CONFIG_NAME, live_pids, read_session
+from tunecost.job.run_summary import read_summary
+from tunecost.launcher.ledger.liveness import live_pids, read_session
+from tunecost.launcher.ledger.run_folder import RunFolder, run_folders
 from tunecost.launcher.ledger.store import LEDGER_NAME, SET_ASIDE, Ledger
 from tunecost.launcher.ledger.run_record import RunRecord, local_offer
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
@@ -35,20 +36,20 @@ def _read_json(path: Path) -> Optional[dict]:
         return None
 
 
-def _created(run_id: str, folder: Path) -> datetime:
+def _created(folder: RunFolder) -> datetime:
     """The time in the run id (tc-YYMMDD-HHMMSS-xxxx), else the folder's."""
     try:
-        return datetime.strptime(run_id[3:16], "%y%m%d-%H%M%S").replace(tzinfo=timezone.utc)
+        return datetime.strptime(folder.run_id[3:16], "%y%m%d-%H%M%S").replace(tzinfo=timezone.utc)
     except ValueError:
-        return datetime.fromtimestamp(folder.stat().st_mtime, tz=timezone.utc)
+        return datetime.fromtimestamp(folder.path.stat().st_mtime, tz=timezone.utc)
 
 
-def record_from_folder(folder: Path) -> Optional[RunRecord]:
+def record_from_folder(folder: RunFolder) -> Optional[RunRecord]:
     """A local run's record from its folder; None when it is not one (a cloud run, or no job config)."""
-    config = _read_json(folder / CONFIG_NAME)
+    config = _read_json(folder.config)
     if config is None:
         return None
-    summary = read_summary(folder / "output" / SUMMARY_NAME)
+    summary = read_summary(folder.summary)
     # a folder with no summary (or no stop_reason in it) was interrupted before the job wrote one
     reason = summary.stop_reason if summary else None
     status = STATUS_OF_STOP[reason] if reason else RunStatus.STOPPED
@@ -57,10 +58,10 @@ def record_from_folder(folder: Path) -> Optional[RunRecord]:
     hours = (summary.total_seconds or 0.0) / 3600 if summary else None
     price = float(config.get("price_per_hour") or 0.0)
     return RunRecord(
-        id=folder.name, status=status, backend="local", created_at=_created(folder.name, folder),
+        id=folder.run_id, status=status, backend="local", created_at=_created(folder),
         offer=local_offer(price, gpus=(summary.world_size if summary else None) or 1,
                           device=(summary.device if summary else None) or ""), method=str(config.get("method", "")),
-        model=str(config.get("model", "")), output_dir=str(folder / "output"), summary=summary,
+        model=str(config.get("model", "")), output_dir=str(folder.output), summary=summary,
         actual_hours=hours, actual_cost=None if hours is None else hours * price, rate_source="rebuilt: job config",
     )
 
@@ -99,7 +100,7 @@ class Repaired:
         return "; ".join(done)
 
 
-def _rebuild(ledger: Ledger, folder: Path) -> bool:
+def _rebuild(ledger: Ledger, folder: RunFolder) -> bool:
     record = record_from_folder(folder)
     if record is None:
         return False
@@ -120,7 +121,7 @@ def repair(home: Optional[Path] = None) -> Repaired:
     then rebuild the local runs it lost from their folders."""
     home = tunecost_home(home)
     path, done = home / LEDGER_NAME, Repaired()
-    runs = sorted((home / "runs").glob("*/")) if (home / "runs").is_dir() else []
+    runs = run_folders(home)
     if _healthy(path):
         ledger = Ledger(home)
         done.set_aside = ledger.set_aside_unreadable()
@@ -128,7 +129,7 @@ def repair(home: Optional[Path] = None) -> Repaired:
             raise UserError(f"the ledger {path} is not damaged (it opens, passes sqlite's integrity check, and "
                             "every record reads); --repair rebuilds a damaged one only, since cloud runs cannot be "
                             "rebuilt")
-        runs = [f for f in runs if f.name in {run_id for run_id, _ in done.set_aside}]
+        runs = [f for f in runs if f.run_id in {run_id for run_id, _ in done.set_aside}]
     elif path.exists():
         done.backup = path.with_name(f"{LEDGER_NAME}.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
         os.replace(path, done.backup)
@@ -138,5 +139,5 @@ def repair(home: Optional[Path] = None) -> Repaired:
                 os.replace(side, done.backup.with_name(done.backup.name + extra))
     ledger = Ledger(home)
     for folder in runs:
-        (done.rebuilt if _rebuild(ledger, folder) else done.skipped).append(folder.name)
+        (done.rebuilt if _rebuild(ledger, folder) else done.skipped).append(folder.run_id)
     return done

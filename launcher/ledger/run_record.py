@@ -27,18 +27,33 @@ def local_offer(rate: float, *, gpus: int = 1, device: str = "") -> Offer:
                  price_per_hour=rate)
 
 
+def _nest_fallback(fallback: Any) -> Any:
+    """A fallback as main's first schema-3 plans stored it (`offer`: a flat quote) -> `quote`: a nested one."""
+    if not isinstance(fallback, dict) or "quote" in fallback or not isinstance(fallback.get("offer"), dict):
+        return fallback
+    return {**{k: v for k, v in fallback.items() if k != "offer"}, "quote": nest_offer(fallback["offer"])}
+
+
+def _nest_quotes(part: dict[str, Any]) -> dict[str, Any]:
+    """A plan's (or sweep point's) chosen quote, quotes and fallbacks with each quote's offer nested."""
+    out = {**part, "quotes": [nest_offer(q) if isinstance(q, dict) else q for q in part.get("quotes", [])]}
+    if isinstance(part.get("chosen"), dict):
+        out["chosen"] = nest_offer(part["chosen"])
+    if "fallbacks" in part:
+        out["fallbacks"] = [_nest_fallback(f) for f in part.get("fallbacks") or []]
+    return out
+
+
 def upgrade_plan(plan: Any) -> Any:
-    """A stored plan of schema 1 or 2 with each quote's offer nested, as schema 3 has it (its version kept)."""
-    version = plan.get("schema_version") if isinstance(plan, dict) else None
-    if not isinstance(version, int) or version >= 3:
+    """A stored plan whose quotes keep their offer's fields flat (schemas 1 and 2, and the schema-3 plans written
+    before quotes held an Offer, whose fallbacks named their quote `offer`) with each quote's offer nested, as
+    schema 3 has it (its version kept). nest_offer leaves a nested quote as it is."""
+    if not isinstance(plan, dict) or not isinstance(plan.get("schema_version"), int):
         return plan
     sweep = plan.get("sweep")
     if isinstance(sweep, dict):
-        points = [{**p, "quotes": [nest_offer(q) for q in p.get("quotes", [])]} for p in sweep.get("points", [])]
-        sweep = {**sweep, "points": points}
-    return {**plan, "sweep": sweep,
-            "chosen": nest_offer(plan["chosen"]) if isinstance(plan.get("chosen"), dict) else plan.get("chosen"),
-            "quotes": [nest_offer(q) for q in plan.get("quotes", [])]}
+        sweep = {**sweep, "points": [_nest_quotes(p) if isinstance(p, dict) else p for p in sweep.get("points", [])]}
+    return {**_nest_quotes(plan), "sweep": sweep}
 
 
 class StatusChange(BaseModel):

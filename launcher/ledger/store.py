@@ -27,6 +27,7 @@ from typing import Callable, Collection, Iterator, Optional
 from pydantic import ValidationError
 
 from tunecost.job.atomic import sweep_temps, temp_name
+from tunecost.launcher.ledger.run_folder import RunFolder
 from tunecost.launcher.ledger.run_record import RunRecord, StatusChange
 from tunecost.launcher.ledger.run_status import TERMINAL, RunStatus
 from tunecost.planner.errors import UserError
@@ -286,7 +287,7 @@ class Ledger:
             run_id = new_run_id()
             with self._tx(write=False) as db:
                 taken = db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if not taken and not (self.home / "runs" / run_id).exists():
+            if not taken and not RunFolder.of(self.home, run_id).path.exists():
                 return run_id
 
     def get(self, run_id: str) -> RunRecord:

@@ -3,14 +3,14 @@
 WHY: the person who pays files a report, not a ledger dump. Each finished run becomes one line item (date,
 vendor, description, quantity in hours, unit price, amount, currency, reference); amounts are rounded to the
 cent once, and every total is the sum of those rounded amounts, so the report adds up to the cent.
-Markdown and HTML come from jinja2 templates (HTML autoescaped), CSV from pandas, JSON from pydantic.
+views/expense_view.py renders it: Markdown and HTML from jinja2 templates (HTML autoescaped), CSV from pandas,
+JSON from pydantic.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Optional
 
 from pydantic import BaseModel, Field
@@ -19,14 +19,9 @@ from tunecost.launcher.reports.cost_summary import CostSummary, summarize
 from tunecost.launcher.ledger.store import TERMINAL, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
-from tunecost.launcher.views.safe_text import csv_cells
-from tunecost.launcher.views.templates import template_env, with_places
 from tunecost.planner.errors import UserError
-from tunecost.planner.money import SMALL_USD
 from tunecost.planner.market.providers import provider_of
 
-FORMATS = ("md", "html", "csv", "json")
-CSV_COLUMNS = ["date", "vendor", "description", "quantity", "unit_price", "amount", "currency", "reference"]
 CENT = Decimal("0.01")
 
 
@@ -111,7 +106,8 @@ class ExpenseReport(BaseModel):
     sweeps: list[SweepTotal] = Field(default_factory=list, description="per sweep: each point's losses, the total")
 
 
-def _cents(value: float) -> Decimal:
+def cents(value: float) -> Decimal:
+    """Rounded to the cent, half up: each line's amount once; every total adds these."""
     return Decimal(repr(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
@@ -130,7 +126,7 @@ def line_item(record: RunRecord) -> LineItem:
     return LineItem(
         date=when, vendor=_vendor(s.offer.provider), description=_description(s),
         quantity=round(s.billed_hours, 4), unit_price=round(s.rate_per_hour, 4),
-        amount=float(_cents(s.compute_cost)), actual_cost=s.compute_cost, reference=s.run_id,
+        amount=float(cents(s.compute_cost)), actual_cost=s.compute_cost, reference=s.run_id,
         tag=s.tag, status=s.status, estimated_cost=s.estimated_cost, estimated_hours=s.estimated_hours,
         actual_hours=None if s.actual_seconds is None else s.actual_seconds / 3600.0, summary=s,
     )
@@ -141,7 +137,7 @@ def _totals(items: list[LineItem], key: str) -> list[Total]:
     import pandas as pd
 
     frame = pd.DataFrame([{"key": getattr(i, key) or "(no tag)", "hours": i.quantity,
-                           "amount": _cents(i.amount)} for i in items])
+                           "amount": cents(i.amount)} for i in items])
     grouped = frame.groupby("key", sort=True).agg(runs=("amount", "size"), hours=("hours", "sum"),
                                                  amount=("amount", lambda col: sum(col, Decimal(0))))
     return [Total(key=str(k), runs=int(r.runs), hours=round(float(r.hours), 4), amount=float(r.amount))
@@ -180,14 +176,14 @@ def build_report(records: list[RunRecord], since: Optional[date] = None, until: 
         raise UserError(f"no finished runs{period} ({len(records)} runs matched, none finished); "
                         "widen --since/--until, drop --tag, or see tunecost runs")
     items = sorted((line_item(r) for r in finished), key=lambda i: (i.date, i.reference))
-    total = sum((_cents(i.amount) for i in items), Decimal(0))
+    total = sum((cents(i.amount) for i in items), Decimal(0))
     estimates = [i.estimated_cost for i in items if i.estimated_cost is not None]
     rules = {}
     for i in items:
         s = i.summary
         source = s.billing_source or ("this machine: no provider bill" if s.is_local else "no source found")
         rules[s.offer.provider] = {"provider": s.offer.provider, "rule": s.billing_rule, "source": source,
-                             "as_of": s.billing_as_of}
+                                   "as_of": s.billing_as_of}
     not_included = sorted({text for i in items for text in i.summary.not_included})
     runs_by_note: dict[str, list[str]] = {}
     for i in items:
@@ -205,34 +201,3 @@ def build_report(records: list[RunRecord], since: Optional[date] = None, until: 
                 _chart(items, "Hours per run: actual vs estimate", "h", "actual_hours", "estimated_hours")],
         sweeps=sweep_totals(finished),
     )
-
-
-def money_places(report: ExpenseReport) -> int:
-    """4 when any price or cost in the report is a fraction of ten cents (money()'s rule, for the whole report,
-    so no row mixes 0.00 with 0.0000), else 2."""
-    amounts = [v for i in report.items for v in (i.unit_price, i.actual_cost, i.amount, i.estimated_cost,
-                                                   i.summary.compute_cost) if v is not None]
-    return 4 if any(0 < abs(v) < SMALL_USD for v in amounts) else 2
-
-
-def to_csv(report: ExpenseReport) -> str:
-    """The line items in the columns expense tools import; a final TOTAL row is deliberately absent."""
-    import pandas as pd
-
-    frame = pd.DataFrame(csv_cells({**i.model_dump(include=set(CSV_COLUMNS)), "date": i.date.isoformat(),
-                                    "amount": f"{_cents(i.amount)}"} for i in report.items), columns=CSV_COLUMNS)
-    return frame.to_csv(index=False, lineterminator="\n")
-
-
-def render(report: ExpenseReport, fmt: str) -> str:
-    """The report as md, html, csv or json text."""
-    if fmt not in FORMATS:
-        raise UserError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    if fmt == "csv":
-        return to_csv(report)
-    if fmt == "json":
-        return report.model_dump_json(indent=2) + "\n"
-    env = with_places(template_env(), money_places(report))
-    return env.get_template(f"report.{fmt}.j2").render(report=report)
-
-

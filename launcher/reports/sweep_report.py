@@ -1,12 +1,13 @@
 """A sweep in the ledger: its points side by side (settings, status, final and eval loss, cost) and its total.
 
 One source for the table `launch` prints after a sweep, the per-sweep totals of `tunecost runs`, and the sweep
-section of `tunecost report`; the lowest eval loss (else final loss) is marked so the winner is visible.
+section of `tunecost report` (views/sweep_view.py and views/runs_view.py print them); the lowest eval loss (else
+final loss) is marked so the winner is visible.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from pydantic import BaseModel
 
@@ -65,30 +66,3 @@ def sweep_totals(records: list[RunRecord]) -> list[SweepTotal]:
             actual_cost=sum(r.actual_cost or 0.0 for r in runs), actual_hours=sum(r.actual_hours or 0.0 for r in runs),
             rows=rows))
     return totals
-
-
-def _num(value: Optional[float], fmt: str) -> str:
-    return "n/a" if value is None else format(value, fmt)
-
-
-def print_sweeps(records: list[RunRecord], console: Any) -> None:
-    """Each sweep's points with their losses and cost, then its total."""
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-
-    for total in sweep_totals(records):
-        table = Table(title=f"Sweep {total.sweep_id}: {total.points} points, {total.succeeded} succeeded",
-                      title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                      collapse_padding=True)
-        for name in ("#", "point", "run", "status", "final loss", "eval loss", "estimated $", "actual $", ""):
-            table.add_column(name, justify="left" if name in ("point", "run", "status", "") else "right",
-                             no_wrap=name != "point")
-        for row in total.rows:
-            table.add_row(str(row.point), escape(row.settings), row.run_id, row.status, _num(row.final_loss, ".4f"),
-                          _num(row.eval_loss, ".4f"), _num(row.estimated_cost, ",.4f"), _num(row.actual_cost, ",.4f"),
-                          "lowest loss" if row.best else "")
-        console.print(table)
-        estimate = f"; estimated ${total.estimated_cost:,.4f}" if total.estimated_cost is not None else ""
-        console.print(f"sweep total: ${total.actual_cost:,.4f} over {total.actual_hours:.3f} h{estimate}",
-                      highlight=False)

@@ -165,8 +165,9 @@ def _managed_table(plan: Plan, verbose: bool, width: int) -> Table:
 MISFITS_SHOWN = 5  # the concise view: the nearest misses; --verbose and --json list them all
 
 
-def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = False) -> None:
-    """Chosen, alternatives (top N by cost), managed services, misfits, memory; every assumption with --verbose.
+def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = False, brief: bool = False) -> None:
+    """Chosen, alternatives (top N by cost), managed services, misfits, memory; every assumption with --verbose;
+    with --brief only the decision (chosen offer, the managed verdict, or why nothing fits) and what was left out.
 
     WHY concise by default: a plan is read for its decision; the ~40 assumption lines behind it are for checking
     it, so they live in --verbose, the JSON and the HTML page, and the default says how many there are."""
@@ -180,6 +181,10 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
             f"[bold green]Chosen: {money(chosen.cost)}[/] on {escape(chosen.offer.describe())} in about "
             f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak "
             f"{_with_band(chosen.peak_gib_per_gpu, chosen.peak_band_gib)} GiB per GPU")
+    if brief:
+        _render_brief(plan, console)
+        return
+    if chosen is not None:
         console.print(f"hours: {hours_parts(chosen.hours_breakdown)}")
         console.print(interruption_line(chosen), highlight=False, markup=False)
         if plan.multi_node:
@@ -210,6 +215,19 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
     _memory_line(plan.memory, console)
     console.print(f"{len(plan.assumptions) + 1} assumptions behind these numbers: --verbose lists them "
                   "(and --json, --html)", highlight=False)
+
+
+def _render_brief(plan: Plan, console: Console) -> None:
+    """The rest of --brief: the managed verdict, why nothing fits when nothing does, and one line on the rest."""
+    if plan.managed_verdict:
+        console.print(f"[bold]{escape(plan.managed_verdict)}[/]")
+    if plan.chosen is None:
+        _render_misfits(plan, console, MISFITS_SHOWN)
+    left = [f"{len(plan.quotes)} offers", f"{len(plan.managed)} managed services" if plan.managed else "",
+            f"{len(plan.infeasible)} GPU setups that do not fit" if plan.infeasible and plan.chosen else "",
+            f"{len(plan.assumptions) + 1} assumptions"]
+    console.print(f"{', '.join(filter(None, left))}: drop --brief to see them",
+                  highlight=False)
 
 
 def _render_misfits(plan: Plan, console: Console, shown: int) -> None:

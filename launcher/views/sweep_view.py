@@ -1,12 +1,17 @@
-"""Rich rendering of a priced sweep: one row per point, the shared offer (or each point's), and the total."""
+"""Rich rendering of a sweep: priced (one row per point, the shared offer or each point's, and the total), and
+launched (each point's run with its status, losses and cost, the lowest loss marked, and the sweep's total)."""
 
 from __future__ import annotations
+
+from typing import Optional
 
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.reports.sweep_report import sweep_totals
 from tunecost.launcher.views.plan_view import hours_text
 from tunecost.planner.money import money
 from tunecost.planner.plan import Plan
@@ -41,3 +46,26 @@ def render_sweep(plan: Plan, console: Console) -> None:
     console.print(table)
     console.print("each point's spec and offers: --json or --save",
                   highlight=False)
+
+
+def _num(value: Optional[float], fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def print_sweeps(records: list[RunRecord], console: Console) -> None:
+    """Each sweep's points with their losses and cost, then its total."""
+    for total in sweep_totals(records):
+        table = Table(title=f"Sweep {total.sweep_id}: {total.points} points, {total.succeeded} succeeded",
+                      title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                      collapse_padding=True)
+        for name in ("#", "point", "run", "status", "final loss", "eval loss", "estimated $", "actual $", ""):
+            table.add_column(name, justify="left" if name in ("point", "run", "status", "") else "right",
+                             no_wrap=name != "point")
+        for row in total.rows:
+            table.add_row(str(row.point), escape(row.settings), row.run_id, row.status, _num(row.final_loss, ".4f"),
+                          _num(row.eval_loss, ".4f"), _num(row.estimated_cost, ",.4f"), _num(row.actual_cost, ",.4f"),
+                          "lowest loss" if row.best else "")
+        console.print(table)
+        estimate = f"; estimated ${total.estimated_cost:,.4f}" if total.estimated_cost is not None else ""
+        console.print(f"sweep total: ${total.actual_cost:,.4f} over {total.actual_hours:.3f} h{estimate}",
+                      highlight=False)

@@ -1,7 +1,7 @@
 """The jinja2 environment every HTML and Markdown page is rendered with (expense reports, the plan's page).
 
-WHY here: rendering is the views' concern, and both reports/ and views/ render through it, so it lives in the
-lower of the two layers (reports may import views, never the reverse).
+WHY here: rendering is the views' concern; the expense report's page (expense_view.py) and the plan's page
+(plan_html.py) both render through it.
 """
 
 from __future__ import annotations

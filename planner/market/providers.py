@@ -64,7 +64,7 @@ def own_or_any(rows: list[dict[str, str]], provider: str) -> list[dict[str, str]
 
 class Provider(BaseModel):
     """One provider's row. `launchable`: the pinned SkyPilot has this cloud; `sky_spot` / `sky_multi_node`: it
-    can launch spot / several nodes there. Billing: seconds ran -> seconds billed (launcher/reports/billing.py)."""
+    can launch spot / several nodes there. Billing: seconds ran -> seconds billed (planner/market/billing.py)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -1,8 +1,8 @@
 """Hours of a local run on this machine's CPU: startup + micro steps x step time + the end of the run.
 
 The same FLOPs count as on a GPU (speed.flops_per_token, fp32 on CPU), divided by the matmul throughput a short
-probe measured here (launcher/backends/cpu_probe.py, cached under TUNECOST_HOME), plus what dominates small models on a
-CPU: the dispatch cost of every op (probed per op, times CPU_OPS_PER_LAYER_PASS ops per layer and pass) and the
+probe measured here (launcher/backends/cpu_probe.py, cached under TUNECOST_HOME; an input, never taken here),
+plus what dominates small models on a CPU: the dispatch cost of every op (probed per op, times CPU_OPS_PER_LAYER_PASS ops per layer and pass) and the
 job's startup (imports, probed; model load per parameter). Constants below are stated; benchmarks/local_hours.md
 records how they were set and how the estimate compares with runs measured here.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tunecost.planner.model.shapes import ModelShape
 from tunecost.planner.spec import Method, TrainSpec
@@ -49,6 +49,18 @@ class LocalEstimate(BaseModel):
     hours_breakdown: dict[str, float]
     step_seconds: float
     assumptions: list[str]
+
+
+class LocalQuote(BaseModel):
+    """What a run of the job on this machine is expected to need and take (planner/local_quote.py makes it for
+    `launch --local`, which records it)."""
+
+    model: str = Field(description="the model the job trains, by the name it was given")
+    peak_gib: Optional[float] = Field(default=None, description="one process; None when the model has no known "
+                                      "shape, so a report says 'no estimate' rather than compare with a wrong one")
+    estimate: Optional[LocalEstimate] = Field(default=None, description="hours on this machine; None without an "
+                                              "example count, a known shape or a probe")
+    probe: Optional[CpuProbe] = Field(default=None, description="the measurement of this machine the hours rest on")
 
 
 def step_seconds(spec: TrainSpec, shape: ModelShape, probe: CpuProbe) -> tuple[float, list[str]]:

@@ -5,8 +5,8 @@ else by a stated characters-per-token rule.
 disk (planner/model/tokenizer_count.py) the text fields the job reads are tokenized as the job tokenizes them (prompt
 and completion apart, one EOS). Otherwise, or with `--chars-per-token` given, a JSONL file is counted by the rule
 (about 4 characters per token for English with Llama/Mistral/Qwen-style BPE vocabularies) over the same fields,
-plus a stated number of template tokens per example (BOS/EOS, chat role headers). A bad line is refused with
-file:line, as the job itself would refuse it.
+plus a stated number of template tokens per example (BOS/EOS, chat role headers). The rows are read and checked
+by the job's own parser (job/rows.py), so a file the job would refuse is refused here, with the same file:line.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from tunecost.job.contract import ALPACA_INPUT_BLOCK, ALPACA_TEMPLATE, alpaca_prompt
-from tunecost.job.rows import RowError, read_rows
+from tunecost.job.contract import ALPACA_INPUT_BLOCK, ALPACA_TEMPLATE
+from tunecost.job.errors import JobError
+from tunecost.job.rows import iter_rows, row_texts
 from tunecost.planner.errors import UserError
 from tunecost.planner.spec import DatasetSize
 from tunecost.planner.model.tokenizer_count import JOB_EOS_TOKENS, TokenCounter, token_counter
@@ -28,33 +29,16 @@ ALPACA_TEMPLATE_CHARS = len(ALPACA_TEMPLATE.format(instruction="", input_block="
 ALPACA_INPUT_CHARS = len(ALPACA_INPUT_BLOCK.format(input=""))  # and its input block, when the row has an input
 
 MAX_TOKENS = 10**13  # 10 trillion tokens per epoch: more than the largest pre-training runs, so surely a typo
-FORMATS = '{"text"}, {"prompt","completion"}, {"messages":[{"role","content"}]} or {"instruction","input","output"}'
 
 
-def _where(path: Path, line_no: int) -> str:
-    return f"{path}:{line_no}"
-
-
-def _row_parts(row: Any, where: str) -> tuple[list[str], int, int]:
-    """(text parts the job tokenizes, template tokens under the characters rule, the same with a tokenizer) of one
-    example, in the formats the job reads."""
-    if not isinstance(row, dict):
-        raise UserError(f"{where}: expected a JSON object, got {type(row).__name__}; each line must be one of {FORMATS}")
-    if "messages" in row:
-        messages = row["messages"]
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            raise UserError(f"{where}: 'messages' must be a list of {{\"role\", \"content\"}} objects")
-        headers = MESSAGE_OVERHEAD_TOKENS * len(messages)
-        return [str(m.get("content") or "") for m in messages], EXAMPLE_OVERHEAD_TOKENS + headers, headers
-    if "prompt" in row and "completion" in row:
-        return [str(row["prompt"] or ""), str(row["completion"] or "")], EXAMPLE_OVERHEAD_TOKENS, JOB_EOS_TOKENS
-    if "instruction" in row and "output" in row:
-        prompt = alpaca_prompt(str(row["instruction"] or ""), str(row.get("input") or ""))
-        return [prompt, str(row["output"] or "")], EXAMPLE_OVERHEAD_TOKENS, JOB_EOS_TOKENS
-    if "text" in row:
-        return [str(row["text"] or "")], EXAMPLE_OVERHEAD_TOKENS, JOB_EOS_TOKENS
-    keys = ", ".join(sorted(map(str, row))) or "none"
-    raise UserError(f"{where}: no text fields (keys: {keys}); each line must be one of {FORMATS}")
+def _row_parts(row: Any) -> tuple[list[str], int, int]:
+    """(texts the job tokenizes, template tokens under the characters rule, the same with a tokenizer) of one row,
+    after the job's own checks of it (job/rows.py: a ValueError names what is wrong)."""
+    fmt, texts = row_texts(row)
+    if fmt == "messages":
+        headers = MESSAGE_OVERHEAD_TOKENS * len(texts)
+        return texts, EXAMPLE_OVERHEAD_TOKENS + headers, headers
+    return texts, EXAMPLE_OVERHEAD_TOKENS, JOB_EOS_TOKENS
 
 
 BATCH = 2048  # rows tokenized together (the tokenizer encodes a batch in parallel)
@@ -73,21 +57,19 @@ def count_jsonl(path: Path | str, *, chars_per_token: Optional[float] = None, se
     rule = chars_per_token or CHARS_PER_TOKEN
     per_example: list[int] = []
     batch: list[tuple[list[str], int]] = []
-    for line_no, row in read_rows(path):  # the job's own reader: the same lines are refused the same way
-        if isinstance(row, RowError):
-            raise UserError(f"{_where(path, line_no)}: {row.reason}")
-        parts, rule_overhead, tokenizer_overhead = _row_parts(row, _where(path, line_no))
-        if counter is None:
-            per_example.append(round(sum(map(len, parts)) / rule) + rule_overhead)
-            continue
-        batch.append((parts, tokenizer_overhead))
-        if len(batch) >= BATCH:
-            per_example += _tokenized(counter, batch)
-            batch = []
+    try:  # the job's own reader and row checks: `plan --dataset` refuses exactly the files `launch` refuses
+        for parts, rule_overhead, tokenizer_overhead in iter_rows(path, _row_parts, skip_bad_rows=False):
+            if counter is None:
+                per_example.append(round(sum(map(len, parts)) / rule) + rule_overhead)
+                continue
+            batch.append((parts, tokenizer_overhead))
+            if len(batch) >= BATCH:
+                per_example += _tokenized(counter, batch)
+                batch = []
+    except JobError as err:
+        raise UserError(f"--dataset {err}") from None
     if counter is not None:
         per_example += _tokenized(counter, batch)
-    if not per_example:
-        raise UserError(f"{path.name}: no examples (the file is empty); give a JSONL file with one example per line")
     tokens = sum(min(n, seq_len) if seq_len else n for n in per_example)
     cut = f", each cut at {seq_len} tokens (no packing)" if seq_len else ""
     how = (f"with the model's tokenizer ({counter.path}) + the job's EOS" if counter is not None

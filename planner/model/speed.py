@@ -13,7 +13,8 @@ One optimizer step is `grad_accum` micro steps plus the optimizer update:
 - DDP: one all-reduce of the trainable gradients per optimizer step (no sync while accumulating), hidden behind
   the last backward up to DDP_BACKWARD_OVERLAP of it; the rest adds to the step;
 - optimizer update = step seconds (fixed: zero_grad, clipping, scheduler, logging) + the AdamW update, memory
-  bound (UPDATE_BYTES per trainable parameter at the GPU's memory bandwidth).
+  bound (the optimizer's update_bytes, job/contract.py OPTIMIZERS, per trainable parameter at the GPU's memory
+  bandwidth).
 The efficiencies, launch and step seconds and the dequantization bytes (SpeedConstants) are fitted by
 benchmarks/validation/speed_calibration.py (recorded in benchmarks/speed_calibration.md; a test checks they equal a fresh fit).
 """
@@ -26,6 +27,7 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
+from tunecost.job import contract
 from tunecost.planner.market.gpus import GpuSpec, load_gpus
 from tunecost.planner.market.interconnect import Interconnect, default_for
 from tunecost.planner.model.memory import job_stack
@@ -57,8 +59,6 @@ FITTED = SpeedConstants(
 # ---- stated, not fitted
 COMPILE_SPEEDUP = 8998 / 7075   # TTOPT-03 vs TTOPT-02: same run, torch.compile added
 DDP_BACKWARD_OVERLAP = 0.8      # share of the last backward the gradient all-reduce can hide behind (buckets)
-UPDATE_BYTES = {Optimizer.adamw: 28.0, Optimizer.adamw_8bit: 16.0, Optimizer.paged_adamw_8bit: 16.0,
-                Optimizer.sgd: 12.0, Optimizer.adafactor: 16.0}  # read p, g, states; write p, states (fp32 p)
 FALLBACK_TFLOPS = 10.0          # last resort when nothing is known about a GPU
 
 
@@ -273,9 +273,10 @@ def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: 
     if comm_note:
         notes.append(comm_note)
         notes.append(f"interconnect: {link.describe(nodes)}")
-    update = c.step_seconds + trainable_params(spec, shape) * UPDATE_BYTES[spec.optimizer] / (bw * 1e12)
+    moved = contract.OPTIMIZERS[spec.optimizer].update_bytes  # read p, g, states; write p, states (fp32 p)
+    update = c.step_seconds + trainable_params(spec, shape) * moved / (bw * 1e12)
     notes.append(f"optimizer step: {c.step_seconds * 1e3:.0f} ms fixed + {spec.optimizer.value} update "
-                 f"({UPDATE_BYTES[spec.optimizer]:g} B per trainable param), once per {spec.grad_accum} micro step(s)")
+                 f"({moved:g} B per trainable param), once per {spec.grad_accum} micro step(s)")
     ga = spec.grad_accum
     step = _Step(compute=ga * (compute + dequant), overhead=ga * launch + update,
                  communication=ga * exposed_micro + exposed_step)

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from tunecost.job import contract
 from tunecost.planner.model.frameworks import Stack
 from tunecost.planner.model.shapes import ModelShape
 from tunecost.planner.model.targets import parse_targets
-from tunecost.planner.spec import Method, Optimizer, Parallelism, Precision, TrainSpec
+from tunecost.planner.spec import Method, Parallelism, Precision, TrainSpec
 
 NF4_BYTES = 0.5                                   # 4-bit NormalFloat payload per weight
 NF4_CONST_BYTES = 1 / 64 + 4 / (64 * 256)        # double quant: 8-bit absmax per 64-block + fp32 per 256 blocks
 NF4_CONST_BYTES_NO_DQ = 4 / 64                   # plain nf4: one fp32 absmax per 64-block
-OPTIMIZER_STATE_BYTES = {                        # per trainable parameter, beyond the parameter itself
-    Optimizer.adamw: None,                       # 2 states in the parameter's dtype (set in static_memory)
-    Optimizer.adamw_8bit: 2.0,
-    Optimizer.paged_adamw_8bit: 2.0,
-    Optimizer.sgd: 0.0,
-    Optimizer.adafactor: None,                   # factored second moment (set below)
-}
 FSDP_PREFETCH_LAYERS = 2                         # unsharded layers alive at once under FSDP (current + prefetch)
 
 
@@ -100,18 +94,19 @@ def _frozen_weights(spec: TrainSpec, shape: ModelShape, st: Stack, fp32_params: 
 
 def _optimizer(spec: TrainSpec, shape: ModelShape, trainable: int, param_bytes: int,
                notes: list[str]) -> tuple[float, float]:
-    """(optimizer state bytes, the step's temporaries)."""
-    if spec.optimizer is Optimizer.adamw:
-        notes.append(f"AdamW (torch, foreach): 2 states x {param_bytes} B per trainable param, "
-                     "one state-sized temporary in the step")
-        return 2.0 * param_bytes * trainable, float(param_bytes * trainable)
-    if spec.optimizer is Optimizer.adafactor:
+    """(optimizer state bytes, the step's temporaries), from the job's own table (job/contract.py OPTIMIZERS)."""
+    facts = contract.OPTIMIZERS[spec.optimizer]
+    if facts.cuda_only:
+        notes.append("paged optimizer states counted on the GPU (they page to CPU only under memory pressure)")
+    if facts.factored:
         notes.append("Adafactor: factored second moment (fp32 row + column per matrix), no momentum")
         return _adafactor_bytes(spec, shape, trainable), 0.0
-    notes.append(f"{spec.optimizer.value}: {OPTIMIZER_STATE_BYTES[spec.optimizer]:g} B of state per trainable param")
-    if spec.optimizer is Optimizer.paged_adamw_8bit:
-        notes.append("paged optimizer states counted on the GPU (they page to CPU only under memory pressure)")
-    return OPTIMIZER_STATE_BYTES[spec.optimizer] * trainable, 0.0
+    kept = (f"{facts.param_dtype_states:g} states x {param_bytes} B" if facts.param_dtype_states
+            else f"{facts.state_bytes:g} B of state")
+    temps = ", one state-sized temporary in the step" if facts.step_temporaries else ""
+    notes.append(f"{spec.optimizer.value}: {kept} per trainable param{temps}")
+    return ((facts.param_dtype_states * param_bytes + facts.state_bytes) * trainable,
+            facts.step_temporaries * param_bytes * trainable)
 
 
 def static_memory(spec: TrainSpec, shape: ModelShape, st: Stack, gpu_count: int, parallelism: Parallelism,

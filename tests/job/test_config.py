@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tunecost.job.config import JobConfig, load_config, model_folder_problem
+from tunecost.job.config import model_folder_problem
+from tunecost.job.job_config import JobConfig, load_config
 from tunecost.job.errors import JobError
 from tunecost.job.train import main
 
@@ -50,15 +51,16 @@ def test_logging_steps_is_at_most_max_steps():
 @pytest.mark.parametrize("content, needle", [
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "rnak": 4}, "unknown config key(s) rnak"),
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "rank": "four"}, "key 'rank'"),
-    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "method": "qlora2"}, "use one of qlora"),
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "method": "qlora2"},
+     "'qlora2': input should be 'full', 'lora', 'qlora' or 'prompt-tuning'"),
     ({"dataset": "demo", "output_dir": "o"}, "'model' is missing"),
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "budget_usd": 3}, "price_per_hour"),
     ('{"model": "tiny", "dataset": "demo", "output_dir": "o", "learning_rate": NaN}', "NaN is not a number JSON"),
     ('{"model": "tiny", "dataset": "demo", "output_dir": "o", "price_per_hour": 1e400}', "1e400 is too large"),
-    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "price_per_hour": -1}, "'price_per_hour' is -1.0: "
+    ({"model": "tiny", "dataset": "demo", "output_dir": "o", "price_per_hour": -1}, "'price_per_hour' is -1: "
                                                                                     "input should be greater"),
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "price_per_hour": 1, "budget_usd": -5},
-     "'budget_usd' is -5.0"),
+     "'budget_usd' is -5"),
     ({"model": "tiny", "dataset": "demo", "output_dir": "o", "dropout": 1.5}, "'dropout' is 1.5"),
 ])
 def test_bad_config_is_one_line_exit_2(tmp_path, capsys, content, needle):

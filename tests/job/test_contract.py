@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tunecost.job import contract  # noqa: E402
-from tunecost.job.config import JobConfig  # noqa: E402
+from tunecost.job.job_config import JobConfig  # noqa: E402
 from tunecost.job.model import DTYPES, apply_method, load_base, model_folder  # noqa: E402
 from tunecost.job.smollm2 import package_problem  # noqa: E402
 from tunecost.planner.model.memory import estimate_memory  # noqa: E402

@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from tunecost.job.config import JobConfig
+from tunecost.job.job_config import JobConfig
 from tunecost.job.model import apply_method, load_base, tiny_folder
 from tunecost.job.train import fsdp_options, training_args
 
@@ -37,7 +37,7 @@ def test_transformers_accepts_the_fsdp2_arguments__gpu_check_replaced(tmp_path):
     child process; JobConfig.fsdp is the one thing replaced (no GPU here)."""
     code = f"""
 import json, torch
-from tunecost.job.config import JobConfig
+from tunecost.job.job_config import JobConfig
 from tunecost.job.model import job_storage
 from tunecost.job.train import training_args
 JobConfig.fsdp = lambda self: True

@@ -25,7 +25,8 @@ def test_base_model_id_is_the_hub_name_of_built_in_and_hub_models(tmp_path):
 def test_card_states_base_model_method_rank_data_steps_and_loss():
     summary = RunSummary(run_id="r1", method="qlora", rows=320, steps=72, epochs=2.0, train_tokens=11110,
                          final_loss=0.25, eval_loss=0.28, eval_loss_before=2.41,
-                         config={"method": "qlora", "rank": 8, "alpha": 16.0, "target_modules": "attention",
+                         config={"model": "tiny", "output_dir": "o",
+                                 "method": "qlora", "rank": 8, "alpha": 16.0, "target_modules": "attention",
                                  "dataset": "/x/demo_data.jsonl", "seq_len": 64, "learning_rate": 0.001})
     text = card_text(summary, HUB_ID)
     front = text.split("---")[1]

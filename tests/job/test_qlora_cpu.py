@@ -6,7 +6,7 @@ from __future__ import annotations
 import bitsandbytes as bnb
 import torch
 
-from tunecost.job.config import JobConfig
+from tunecost.job.job_config import JobConfig
 from tunecost.job.model import apply_method, load_base, tiny_folder
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tunecost.planner.fallbacks import plan_fallbacks
 from tunecost.planner.market.offers import OFFER_COLUMNS, PriceTables
 from tunecost.planner.optimizer import optimize
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
@@ -36,8 +37,9 @@ def quote(provider="runpod", region="US", zone="", instance_type="1x_A100-80GB_S
 
 
 def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135, method="qlora") -> Plan:
-    """A hand-written plan, checked by the planner's Plan model (a missing or mistyped field fails here)."""
-    return Plan.model_validate({"schema_version": PLAN_SCHEMA,
+    """A hand-written plan, checked by the planner's Plan model (a missing or mistyped field fails here); its
+    fallback order picked by the planner, as optimize() picks it."""
+    hand = Plan.model_validate({"schema_version": PLAN_SCHEMA,
         "spec": {"model": model, "params_b": params_b, "method": method, "rank": 8, "alpha": None,
                  "targets": "all-linear", "virtual_tokens": 20, "seq_len": 64, "micro_batch": 4, "grad_accum": 1,
                  "gradient_checkpointing": True, "optimizer": "paged-adamw-8bit", "precision": "bf16-mixed",
@@ -47,6 +49,13 @@ def plan(quotes: list[dict], model="HuggingFaceTB/SmolLM2-135M", params_b=0.135,
         "assumptions": [], "warnings": [], "created_at": "2026-11-23T10:00:00Z", "managed": [],
         "managed_verdict": "",
     })
+    return hand.model_copy(update={"fallbacks": plan_fallbacks(hand.chosen, hand.quotes)})
+
+
+def with_quotes(base: Plan, quotes: list) -> Plan:
+    """`base` priced on these offers instead (the first chosen), its fallback order picked as the planner does."""
+    return base.model_copy(update={"chosen": quotes[0], "quotes": quotes,
+                                   "fallbacks": plan_fallbacks(quotes[0], quotes)})
 
 
 def _offer(provider, region, instance_type, gpu, count, gib, price, spot=float("nan"), zone="") -> dict:

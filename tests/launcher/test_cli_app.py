@@ -58,3 +58,10 @@ def test_launch_says_what_it_does_with_the_dataset():
     launch, plan = _help("launch", "-h"), _help("plan", "-h")
     assert "JSONL file to train on: the job reads it" in launch and "the job reads it" not in plan
     assert "JSONL training file to count tokens from" in plan and "count tokens from" not in launch
+
+
+def test_a_default_written_in_a_help_text_is_shown_not_read_as_markup():
+    """typer reads help as rich markup, where "[default: 10M]" was a tag and vanished from --help."""
+    assert "Training tokens per epoch [default: 10M]" in _help("plan", "-h")
+    assert "[default: 0]" in _help("launch", "-h") and "[or give the workload flags]" in _help("launch", "-h")
+    assert "[default: 2 epochs, 72 steps]" in _help("demo", "-h")

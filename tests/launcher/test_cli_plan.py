@@ -114,6 +114,47 @@ def test_text_view_is_concise_and_verbose_carries_every_assumption():
     assert len(verbose.stdout.splitlines()) > len(out.splitlines()) + len(plan["assumptions"])
 
 
+def test_brief_prints_the_decision_and_counts_what_it_left_out():
+    plan = plan_json()
+    result = run("plan", *MODEL, "--brief")
+    assert result.exit_code == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert f"Chosen: ${plan['chosen']['cost']:.2f}" in out and plan["chosen"]["offer"]["instance_type"] in out
+    assert plan["managed_verdict"] in out
+    assert (f"{len(plan['quotes'])} offers, {len(plan['managed'])} managed services, {len(plan['infeasible'])} GPU "
+            f"setups that do not fit, {len(plan['assumptions']) + 1} assumptions: drop --brief to see them") in out
+    assert "Offers ranked" not in out and "Managed fine-tuning" not in out and "hours:" not in out
+    assert len(result.stdout.splitlines()) <= 6
+    both = run("plan", *MODEL, "--brief", "--verbose")
+    assert both.exit_code == 2 and both.stderr.startswith("error: --brief and --verbose: pick one")
+
+
+def test_dataset_demo_is_the_job_s_demo_data_unless_a_file_has_that_name(tmp_path, monkeypatch):
+    from importlib.resources import files
+
+    shipped = Path(str(files("tunecost.job").joinpath("demo_data.jsonl")))
+    by_name = plan_json("--dataset", "demo", model=("--model", "meta-llama/Llama-3.1-8B"))["spec"]["dataset"]
+    by_path = plan_json("--dataset", str(shipped), model=("--model", "meta-llama/Llama-3.1-8B"))["spec"]["dataset"]
+    assert by_name == by_path and by_name["examples"] == len(shipped.read_text().splitlines())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo").write_text(json.dumps({"prompt": "p" * 40, "completion": "c" * 40}) + "\n")
+    assert plan_json("--dataset", "demo", model=("--model", "meta-llama/Llama-3.1-8B"))["spec"]["dataset"][
+        "examples"] == 1  # the user's own file of that name wins
+
+
+def test_a_local_launch_from_flags_counts_the_demo_data_so_its_hours_can_be_estimated():
+    """It planned 'demo' as no dataset (10M default tokens, no example count), so the run had no hours estimate."""
+    from importlib.resources import files
+
+    from tunecost.launcher.commands.launch import _plan_from_flags
+    from tunecost.launcher.commands.workload_options import Workload
+
+    rows = Path(str(files("tunecost.job").joinpath("demo_data.jsonl"))).read_text().splitlines()
+    plan = _plan_from_flags(Workload(model="tiny", dataset=Path("demo"), flags_given=frozenset({"model", "dataset"})),
+                            local=True, budget=None)
+    assert plan.spec.dataset.examples == len(rows) and "demo_data.jsonl" in plan.spec.dataset.source
+
+
 def test_dataset_params_and_workload_flags_build_the_spec(tmp_path):
     data = tmp_path / "train.jsonl"
     data.write_text("\n".join(json.dumps({"prompt": "p" * 400, "completion": "c" * 400}) for _ in range(50)))
@@ -233,7 +274,7 @@ def test_bad_dataset_line_names_file_and_line(tmp_path):
     data.write_text('{"text": "fine"}\n{"text": broken}\n')
     result = run("plan", "--model", "meta-llama/Llama-3.1-8B", "--dataset", str(data))
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"error: {data}:2: not valid JSON")
+    assert result.stderr.startswith(f"error: --dataset {data}:2: not valid JSON")
 
 
 def _console_script(*args, tmp_path):
@@ -257,7 +298,8 @@ def test_real_console_script_bad_dataset_writes_no_plan(tmp_path):
     target = tmp_path / "plan.json"
     result = _console_script("plan", "--model", "meta-llama/Llama-3.1-8B", "--dataset", str(data),
                              "--save", str(target), tmp_path=tmp_path)
-    assert result.returncode == 2 and result.stderr.startswith(f"error: {data}:2:")
+    # line 1 already: a chat must end with the assistant's turn (the job's own row check)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: --dataset {data}:1: the last message")
     assert not target.exists()
 
 

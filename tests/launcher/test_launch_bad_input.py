@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tunecost.launcher.ledger.store import Ledger
+from tunecost.planner.plan import PLAN_SCHEMA
 
 from .conftest import SINGLE
 
@@ -65,13 +66,15 @@ def _old_plan() -> str:
 
 
 @pytest.mark.parametrize("text, says", [
-    (_old_plan(), "a plan without a schema version, from an older tunecost (this one reads 3)"),
+    (_old_plan(), f"a plan without a schema version, from an older tunecost (this one reads {PLAN_SCHEMA})"),
+    (SINGLE.model_copy(update={"schema_version": 2, "fallbacks": []}).model_dump_json(exclude={"fallbacks"}),
+     "a plan of schema 2, from an older tunecost"),  # it carries no fallback order: planned again, not guessed
     (SINGLE.model_copy(update={"schema_version": 99}).model_dump_json(), "a plan of schema 99, from a newer"),
     ('{"model": "gpt2", "epochs": 3}', "not a tunecost plan (spec: Field required)"),
     ('[1, 2]', "not a tunecost plan (the file: Input should be an object"),
     ('{"spec": {"model": "x"}, "chosen": {"gpu": "A100"}}', "not a tunecost plan (chosen.offer: Field required)"),
     ("model: gpt2\n", "not valid JSON"),
-], ids=["older", "newer", "foreign", "list", "half", "yaml"])
+], ids=["older", "schema-2", "newer", "foreign", "list", "half", "yaml"])
 def test_a_plan_file_of_another_version_or_tool_is_one_line(tmp_path, text, says):
     path = tmp_path / "plan.json"
     path.write_text(text)

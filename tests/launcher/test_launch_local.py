@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tunecost.launcher.reports.cost_summary import summarize, summary_rows
+from tunecost.launcher.reports.cost_summary import summarize
+from tunecost.launcher.views.summary_view import summary_rows
 from tunecost.launcher.ledger.store import Ledger
-from tunecost.launcher.backends.local import estimated_peak_gib
+from tunecost.planner.local_quote import plan_local, quote_local
 from tunecost.planner.model.memory import MemoryEstimate, estimate_memory
 from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import Parallelism, TrainSpec
@@ -69,7 +70,9 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
     assert s.offer.region == "" and s.offer.gpu == run.offer.gpu and s.offer.gpu.startswith("cpu")  # not the plan's gcp us-central1 T4
     assert s.estimated_peak_gib == run.estimated_peak_gib and s.peak_memory_gib > 0
     rows = dict(summary_rows(s))
-    assert rows["where"] == "this machine (local run)" and rows["estimated"].startswith(f"{run.estimated_hours:.4f} h")
+    assert "where" not in rows and "this machine" in rows["hardware"]  # the title says local; where is the hardware
+    assert "billed" not in rows and rows["ran"].startswith(f"{s.actual_seconds:,.0f} s")  # billed per second: as ran
+    assert rows["estimated"].startswith(f"{run.estimated_hours:.4f} h")
     printed = result.stdout.split("its bill, estimate vs actual")[0].rsplit("\nrun ", 1)[1]  # launch's outcome lines
     assert "T4" not in printed and "gcp" not in printed and f"{run.id} succeeded: 6 steps" in printed
     assert 0 < run.actual_hours < 0.1
@@ -82,29 +85,57 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
     assert b"secret-value" not in (home / "ledger.sqlite").read_bytes()
 
 
+def _peak(plan, model=None) -> float:
+    local = quote_local(plan, lambda: None, model=model)
+    return local.peak_gib if local else None
+
+
 def test_local_peak_estimate_is_one_process_of_the_model_the_run_trains(tmp_path):
     tiny = _tiny_folder(tmp_path / "tiny-model")  # the job's tiny model is shaped from the contract, as built
-    assert estimated_peak_gib(SINGLE, "tiny") == pytest.approx(_planner_peak(SINGLE.spec, str(tiny)), abs=1e-3)
+    assert _peak(SINGLE, "tiny") == pytest.approx(_planner_peak(SINGLE.spec, str(tiny)), abs=1e-3)
     smol = _planner_peak(SINGLE.spec, "HuggingFaceTB/SmolLM2-135M-Instruct")
-    assert estimated_peak_gib(SINGLE, "smollm2") == pytest.approx(smol, abs=1e-3)  # the job's name for it
+    assert _peak(SINGLE, "smollm2") == pytest.approx(smol, abs=1e-3)  # the job's name for it
     spec = MULTI_NODE.spec
     shard = estimate_memory(spec, resolve_shape(spec), gpu_count=16, parallelism=Parallelism.fsdp).peak_gib
     sharded = MemoryEstimate(peak_gib=shard, components_gib={}, trainable_params=0, assumptions=[])
-    one = estimated_peak_gib(MULTI_NODE.model_copy(update={"memory": sharded}))
+    one = _peak(MULTI_NODE.model_copy(update={"memory": sharded}))
     assert one == pytest.approx(estimate_memory(spec, resolve_shape(spec)).peak_gib, abs=1e-3) and one > 4 * shard
+
+
+def test_the_local_quote_probes_only_when_it_can_count_steps_and_once_for_a_sweep():
+    """The probe takes seconds: no example count, no probe; a sweep's points share one."""
+    from tunecost.planner.model.cpu_speed import CpuProbe
+    from tunecost.planner.spec import DatasetSize
+    from tunecost.planner.sweep import unpriced_sweep
+
+    probe = CpuProbe(matmul_gflops=50.0, op_seconds=2e-5, copy_gb_s=5.0, import_seconds=4.0, threads=2,
+                     machine="test", measured_at="2026-12-01T00:00:00+00:00")
+    calls: list[int] = []
+
+    def probed():
+        calls.append(1)
+        return probe
+
+    uncounted = SINGLE.model_copy(update={"spec": SINGLE.spec.model_copy(update={
+        "dataset": DatasetSize(tokens_per_epoch=6400, source="given")})})
+    assert quote_local(uncounted, probed, model="tiny").estimate is None and not calls
+    counted = SINGLE.spec.model_copy(update={"dataset": DatasetSize(tokens_per_epoch=6400, examples=320)})
+    points = [({"rank": r}, counted.model_copy(update={"rank": r})) for r in (4, 8)]
+    swept = plan_local(unpriced_sweep(points), probed, model="tiny", max_steps=3)
+    quotes = [p.local for p in swept.sweep.points]
+    assert len(calls) == 1 and all(q.estimate and q.estimate.hours > 0 for q in quotes)
+    assert swept.point(swept.sweep.points[1]).local == quotes[1] and quotes[0] != quotes[1]
 
 
 @pytest.mark.slow  # probes this CPU
 def test_a_local_run_of_the_tiny_model_gets_an_hours_estimate(tmp_path):
-    from tunecost.launcher.backends.job_config import build_job_config
-    from tunecost.launcher.backends.local_estimate import estimate_local
+    from tunecost.launcher.backends.cpu_probe import cpu_probe
     from tunecost.planner.spec import DatasetSize
 
     spec = SINGLE.spec.model_copy(update={"dataset": DatasetSize(tokens_per_epoch=6400, examples=320)})
     plan = SINGLE.model_copy(update={"spec": spec})
-    config = build_job_config(plan, run_id="r", dataset="demo", output_dir=str(tmp_path / "o"), price_per_hour=0,
-                              model="tiny", local=True, overrides={"max_steps": 3})
-    hours = estimate_local(plan, config, tmp_path / "home")  # was None: "no known shape"
+    quoted = plan_local(plan, lambda: cpu_probe(tmp_path / "home"), model="tiny", max_steps=3)
+    hours = quoted.local.estimate  # was None: "no known shape"
     assert hours is not None and hours.hours > 0 and hours.step_seconds > 0
 
 

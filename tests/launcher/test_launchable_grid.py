@@ -13,7 +13,6 @@ import pytest
 
 from tunecost.launcher.backends import sky_client
 from tunecost.launcher.backends.sky_task import TaskOptions, render_task_yaml
-from tunecost.launcher.backends.fallbacks import fallback_order
 from tunecost.planner.errors import UserError
 from tunecost.planner.market.offers import load_prices
 from tunecost.planner.optimizer import optimize
@@ -46,7 +45,7 @@ def _check_grid(grid, prices, tmp_path) -> tuple[int, int]:
             continue
         planned += 1
         unlaunchable_priced += any(not q.launchable for q in plan.quotes)
-        order = fallback_order(plan, 3)
+        order = plan.fallback_order(3)
         for fallback in order:
             q = fallback.quote
             assert providers[q.offer.provider].can_launch(spot=q.offer.spot, nodes=q.offer.nodes), (model, method, spot, q.offer.provider)

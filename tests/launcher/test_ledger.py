@@ -279,3 +279,30 @@ def test_a_record_stored_before_runs_held_an_offer_still_loads_with_its_plan(tmp
     got = Ledger(tmp_path).get("tc-old")
     assert (got.offer.provider, got.offer.gpu, got.offer.gpu_count, got.rate) == ("aws", "A100", 8, 19.6)
     assert got.plan.chosen.offer == offer and got.plan.chosen.cost == MULTI_NODE.chosen.cost
+
+
+def _flat(quote) -> dict:
+    """A quote as plans before the Offer model stored it: the offer's fields beside the estimate."""
+    flat = {k: v for k, v in quote.model_dump(mode="json").items() if k != "offer"}
+    o = quote.offer
+    flat.update(provider=o.provider, region=o.region, zone=o.zone, instance_type=o.instance_type, gpu=o.gpu,
+                gpu_count=o.gpu_count, gpu_memory_gib=o.gpu_memory_gib, spot=o.spot, as_of=o.as_of, source=o.source,
+                num_nodes=o.nodes, price_per_hour=o.total_per_hour)
+    return flat
+
+
+def test_a_record_whose_plan_is_a_schema_3_plan_from_before_the_offer_model_still_loads(tmp_path):
+    """Schema 3 first carried the fallback order with flat quotes (each fallback's quote named `offer`); the
+    Offer model joined it in the same schema: such a record's plan loads nested, its fallback order intact."""
+    plan = json.loads(SINGLE.model_dump_json())
+    assert plan["schema_version"] == 3 and SINGLE.fallbacks
+    plan.update(chosen=_flat(SINGLE.chosen), quotes=[_flat(q) for q in SINGLE.quotes],
+                fallbacks=[{"offer": _flat(f.quote), "reason": f.reason} for f in SINGLE.fallbacks])
+    stored = {**json.loads(_record("tc-mid").model_dump_json()), "plan": plan}
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("tc-new"))
+    with closing(sqlite3.connect(ledger.path)) as db, db:
+        db.execute("INSERT INTO runs (id, created_at, status, tag, record) VALUES (?, ?, ?, '', ?)",
+                   ("tc-mid", stored["created_at"], stored["status"], json.dumps(stored)))
+    got = Ledger(tmp_path).get("tc-mid").plan
+    assert got.chosen == SINGLE.chosen and got.quotes == SINGLE.quotes and got.fallbacks == SINGLE.fallbacks

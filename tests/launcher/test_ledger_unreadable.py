@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
+from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.launcher.cli import app
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.store import SET_ASIDE, Ledger

@@ -19,9 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tunecost.job.checkpoints import mark_complete
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
 from tunecost.launcher.cli import app
 from tunecost.launcher.ledger.liveness import Session, proc, write_session
+from tunecost.launcher.ledger.run_folder import CONFIG_NAME, RunFolder
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.store import Ledger
 
@@ -75,8 +75,7 @@ def _one_error(*args: str) -> str:
 
 
 def test_repair_rebuilds_a_run_whose_job_still_trains_as_running_and_resume_refuses_it(home, stand_in_job):
-    folder = home / "runs" / RUN
-    write_session(folder, Session(launcher=proc(stand_in_job.pid), job=proc(stand_in_job.pid), began=time.time()))
+    write_session(RunFolder.of(home, RUN), Session(launcher=proc(stand_in_job.pid), job=proc(stand_in_job.pid), began=time.time()))
     home.joinpath("ledger.sqlite").write_bytes(b"garbage" * 100)  # damaged while the run trains
     assert _cli("runs", "--repair").exit_code == 0
     [run] = Ledger(home).list()

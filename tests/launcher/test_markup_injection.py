@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tunecost.launcher.cli import app
-from tunecost.launcher.reports.expense_report import build_report, render
+from tunecost.launcher.reports.expense_report import build_report
+from tunecost.launcher.views.expense_view import render
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 

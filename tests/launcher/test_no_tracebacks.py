@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tunecost.launcher.cli import app
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
+from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 

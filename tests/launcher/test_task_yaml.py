@@ -10,16 +10,15 @@ import sky
 import yaml
 
 from tunecost.launcher.backends import sky_client
-from tunecost.launcher.ledger.liveness import CONFIG_NAME
+from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.backends.skypilot import prepare
 from tunecost.launcher.backends.sky_task import TaskOptions, disk_size_gb, render_task_yaml
-from tunecost.launcher.backends.fallbacks import fallback_order
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 from tunecost.planner.quote import Quote
 
-from .conftest import MULTI_GPU, MULTI_NODE, SINGLE, plan, quote
+from .conftest import MULTI_GPU, MULTI_NODE, SINGLE, plan, quote, with_quotes
 
 
 def _render(plan_data: Plan, tmp_path, **opts) -> tuple[str, object]:
@@ -116,7 +115,7 @@ def test_prepare_stages_job_and_config_and_keeps_secrets_out(tmp_path, monkeypat
 
 def test_plan_without_chosen_offer_is_one_clear_error():
     with pytest.raises(UserError, match="no chosen offer"):
-        fallback_order(SINGLE.model_copy(update={"chosen": None, "quotes": []}), 3)
+        SINGLE.model_copy(update={"chosen": None, "quotes": [], "fallbacks": []}).fallback_order(3)
 
 
 def test_skypilot_rejects_a_misspelled_key(tmp_path):
@@ -127,16 +126,16 @@ def test_skypilot_rejects_a_misspelled_key(tmp_path):
 
 def test_duplicate_offers_are_tried_once():
     q = quote()
-    assert len(fallback_order(plan([q, q, quote(spot=False)]), 5)) == 2
+    assert len(plan([q, q, quote(spot=False)]).fallback_order(5)) == 2
 
 
 def test_job_config_shards_when_any_fallback_offer_was_planned_with_fsdp(tmp_path):
     """One config serves every offer in the fallback order: a DDP copy per GPU would not fit on an FSDP offer."""
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
-    mixed = MULTI_GPU.model_copy(update={"quotes": [*MULTI_GPU.quotes, Quote.model_validate(quote(
+    mixed = with_quotes(MULTI_GPU, [*MULTI_GPU.quotes, Quote.model_validate(quote(
         provider="runpod", region="CA", instance_type="2x_RTXA5000_SECURE", gpu="RTXA5000", gpu_count=2, price=3.3,
-        hours=4.0, parallelism="fsdp"))]})
+        hours=4.0, parallelism="fsdp"))])
     for data, top_k, expected in ((MULTI_GPU, 3, "ddp"), (mixed, 2, "ddp"), (mixed, 3, "fsdp")):
         ledger = Ledger(tmp_path / f"home-{expected}-{top_k}")
         prepare(data, dataset=dataset, bucket="my-ckpts", ledger=ledger, top_k=top_k, run_id="tc-p")
@@ -191,24 +190,26 @@ def test_launch_dry_run_takes_top_and_carries_the_tag(tmp_path, write_plan):
 def test_job_config_saves_at_the_interval_the_plan_chose(tmp_path):
     """The job checkpoints every planned interval (the shortest of the offers it may land on), not every N steps;
     a local run keeps the job's own defaults."""
+    from tunecost.job.job_config import JobConfig
     from tunecost.launcher.backends.job_config import build_job_config
 
+    defaults = tuple(JobConfig.model_fields[key].default for key in ("save_minutes", "save_steps"))
     dataset = tmp_path / "train.jsonl"
     dataset.write_text('{"text": "hi"}\n')
     timed = [Quote.model_validate({**q.model_dump(), "checkpoint_interval_hours": hours})
              for q, hours in zip(SINGLE.quotes, (0.5, 0.25, None, 2.0))]
     for offers, top_k, minutes in ((timed, 1, 30.0), (timed, 3, 15.0), (SINGLE.quotes, 3, None)):
         ledger = Ledger(tmp_path / f"home-{top_k}-{minutes}")
-        prepare(SINGLE.model_copy(update={"chosen": offers[0], "quotes": offers}), dataset=dataset, bucket="my-ckpts",
-                ledger=ledger, top_k=top_k, run_id="tc-i")
+        prepare(with_quotes(SINGLE, offers), dataset=dataset, bucket="my-ckpts", ledger=ledger, top_k=top_k,
+                run_id="tc-i")
         config = json.loads((ledger.home / "runs" / "tc-i" / "sky" / CONFIG_NAME).read_text())
-        saved = (config.get("save_minutes"), config.get("save_steps"))
-        assert saved == ((minutes, 0) if minutes else (None, None)), (top_k, minutes)  # no interval: job defaults
+        saved = (config["save_minutes"], config["save_steps"])
+        assert saved == ((minutes, 0) if minutes else defaults), (top_k, minutes)  # no interval: job defaults
     local = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=0.0, local=True)
-    assert "save_minutes" not in local and "save_steps" not in local
+    assert (local.save_minutes, local.save_steps) == defaults
     user = build_job_config(SINGLE, run_id="r", dataset="d", output_dir="o", price_per_hour=1.0, offers=timed,
                             overrides={"save_steps": 40})
-    assert (user["save_steps"], user["save_minutes"]) == (40, 15.0)  # --save-steps adds step-based saves
+    assert (user.save_steps, user.save_minutes) == (40, 15.0)  # --save-steps adds step-based saves
 
 
 def test_launch_of_a_plan_on_an_unlaunchable_provider_exits_2_with_one_line(tmp_path, write_plan):

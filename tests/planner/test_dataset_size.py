@@ -68,7 +68,7 @@ def test_bad_json_names_file_and_line(tmp_path):
 
 def test_row_without_text_fields_names_line_and_formats(tmp_path):
     f = write_jsonl(tmp_path / "keys.jsonl", [{"question": "q", "answer": "a"}])
-    with pytest.raises(UserError, match=r"keys\.jsonl:1: no text fields \(keys: answer, question\)"):
+    with pytest.raises(UserError, match=r"keys\.jsonl:1: row has none of the keys .* \(its keys: answer, question\)"):
         count_jsonl(f)
 
 
@@ -76,7 +76,7 @@ def test_missing_and_empty_files_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="not found"):
         count_jsonl(tmp_path / "nope.jsonl")
     (tmp_path / "empty.jsonl").write_text("\n")
-    with pytest.raises(UserError, match="no examples"):
+    with pytest.raises(UserError, match="empty.jsonl: no usable rows"):
         count_jsonl(tmp_path / "empty.jsonl")
 
 

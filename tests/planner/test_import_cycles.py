@@ -128,14 +128,18 @@ def _closed_path(graph: dict[str, set[str]], group: set[str]) -> list[str]:
 # the planner, as the README's layout section lists them: the input vocabulary at the top level (spec, errors,
 # home, corrections, money), then the market (what is for sale), the model (what a run needs: it reads GPU facts
 # from the market), the --config readers, and the decision (every other top-level module). Inside the launcher:
-# the ledger and the output file at the bottom, then the renderers, the reports over runs, the backends that run
-# jobs, the commands, and cli.py on top.
+#   ledger, output_file   the run records and run folders (closing dead runs too), and the one way a file is written
+#   reports               what the records mean: a run's bill, expense report, sweep totals, calibration (data)
+#   views | backends      side by side, never importing each other: views render plans and reports (text only),
+#                         backends run a plan (they execute, print nothing but the job's lines, and plan nothing)
+#   commands              one typer command each: read flags, call a backend or a report, hand the result to a view
+#   cli                   the typer app
 PACKAGE_RANKS = {"tunecost.job": 0, "tunecost.planner": 1, "tunecost.launcher": 2}
 PLANNER_BASE = {"spec", "errors", "home", "corrections", "money"}
 GROUP_RANKS = {
     "tunecost.planner": {"base": 0, "market": 1, "model": 2, "configs": 3, "decision": 4},
-    "tunecost.launcher": {"ledger": 0, "output_file": 0, "views": 1, "reports": 2, "backends": 3, "commands": 4,
-                          "cli": 5},
+    "tunecost.launcher": {"ledger": 0, "output_file": 0, "reports": 1, "views": 2, "backends": 2, "commands": 3,
+                          "cli": 4},
 }
 
 
@@ -187,12 +191,13 @@ def test_no_module_imports_a_layer_above_its_own():
 
 
 def test_the_walls_see_a_lazy_upward_import(tmp_path):
-    """A ledger module importing a backend inside a function, the planner importing the launcher, the market
-    importing the model and the model the decision are found; a backend importing the ledger, the model the
-    spec and the decision the market are not, so the test above can fail and passes for the right reason."""
+    """A ledger module importing a backend inside a function, a backend importing a view (side by side), the
+    planner importing the launcher, the market importing the model and the model the decision are found; a backend
+    importing the ledger, a view a report, the model the spec and the decision the market are not, so the test
+    above can fail and passes for the right reason."""
     for folder in PACKAGES:
         (tmp_path / folder).mkdir()
-    for sub in ("ledger", "backends"):
+    for sub in ("ledger", "backends", "views", "reports"):
         (tmp_path / "launcher" / sub).mkdir()
     for sub in ("market", "model"):
         (tmp_path / "planner" / sub).mkdir()
@@ -203,9 +208,12 @@ def test_the_walls_see_a_lazy_upward_import(tmp_path):
     (tmp_path / "launcher" / "ledger" / "repair.py").write_text(
         "def f():\n    from tunecost.launcher.backends.job_config import NAME\n")
     (tmp_path / "launcher" / "backends" / "job_config.py").write_text(
-        "from tunecost.launcher.ledger import repair\n")
+        "from tunecost.launcher.ledger import repair\nfrom tunecost.launcher.views.sweep_view import print_sweeps\n")
+    (tmp_path / "launcher" / "views" / "sweep_view.py").write_text("from tunecost.launcher.reports import sweep\n")
+    (tmp_path / "launcher" / "reports" / "sweep.py").write_text("")
     (tmp_path / "planner" / "plan.py").write_text("import tunecost.launcher.ledger.repair\n")
     assert upward_imports(import_graph(tmp_path)) == [
+        "tunecost.launcher.backends.job_config -> tunecost.launcher.views.sweep_view",
         "tunecost.launcher.ledger.repair -> tunecost.launcher.backends.job_config",
         "tunecost.planner.market.offers -> tunecost.planner.model.memory",
         "tunecost.planner.model.memory -> tunecost.planner.quote",

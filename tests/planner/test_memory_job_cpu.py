@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 
 from tunecost.job import contract  # noqa: E402
-from tunecost.job.config import JobConfig  # noqa: E402
+from tunecost.job.job_config import JobConfig  # noqa: E402
 from tunecost.job.memprobe import measure_step  # noqa: E402
 from tunecost.job.model import DTYPES, apply_method, job_storage, load_base  # noqa: E402
 from tunecost.planner.model import activations as act  # noqa: E402

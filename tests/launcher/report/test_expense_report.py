@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from tunecost.launcher.output_file import write_output
-from tunecost.launcher.reports.expense_report import CSV_COLUMNS, build_report, render
+from tunecost.launcher.reports.expense_report import build_report
+from tunecost.launcher.views.expense_view import CSV_COLUMNS, render
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.planner.errors import UserError
@@ -189,7 +190,7 @@ def test_every_amount_in_a_report_has_the_same_decimal_places(real_runs, fmt):
     places, where the line item used to read 0.0000 beside 0.00 and the estimate 0.00 beside 0.0042."""
     import re
 
-    from tunecost.launcher.reports.expense_report import money_places
+    from tunecost.launcher.views.expense_view import money_places
 
     report = build_report([real_runs.free, real_runs.priced])
     places = money_places(report)
