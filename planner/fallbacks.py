@@ -31,16 +31,16 @@ FALLBACKS_KEPT = 20  # the most `launch --top` takes
 
 
 class Fallback(BaseModel):
-    offer: Quote
+    quote: Quote
     reason: str  # why it is in the order, for the task YAML's comment
 
 
-def _key(quote: Quote) -> tuple:
-    return (quote.provider, quote.region, quote.zone, quote.instance_type, quote.spot)
+def _key(quote: Quote) -> str:
+    return quote.offer.key
 
 
 def _launch_problem(quote: Quote) -> str:
-    return launch_problem(quote.provider, spot=quote.spot, nodes=quote.num_nodes)
+    return launch_problem(quote.offer.provider, spot=quote.offer.spot, nodes=quote.offer.nodes)
 
 
 def _extra(quote: Quote, base: float) -> str:
@@ -61,33 +61,35 @@ def plan_fallbacks(chosen: Optional[Quote], quotes: list[Quote], keep: int = FAL
         return []
     pool, seen = [], {_key(chosen)}
     for quote in sorted(quotes, key=lambda q: q.cost):
-        if _key(quote) not in seen and quote.num_nodes == chosen.num_nodes and not _launch_problem(quote):
+        if _key(quote) not in seen and quote.offer.nodes == chosen.offer.nodes and not _launch_problem(quote):
             seen.add(_key(quote))
             pool.append(quote)
     base = chosen.cost
     near = [q for q in pool if q.cost <= limit(base, tolerance, usd)]
-    picked = [Fallback(offer=chosen, reason="the plan's choice (cheapest that fits)")]
+    picked = [Fallback(quote=chosen, reason="the plan's choice (cheapest that fits)")]
 
     def first(pred: Callable[[Quote], bool]) -> Optional[Quote]:
-        return next((q for q in near if pred(q) and all(_key(q) != _key(p.offer) for p in picked)), None)
+        return next((q for q in near if pred(q) and all(_key(q) != _key(p.quote) for p in picked)), None)
 
-    for label, pred in (("another provider", lambda q: q.provider != chosen.provider),
-                        ("another region", lambda q: (q.provider, q.region) != (chosen.provider, chosen.region))):
+    here = chosen.offer
+    for label, pred in (("another provider", lambda q: q.offer.provider != here.provider),
+                        ("another region",
+                         lambda q: (q.offer.provider, q.offer.region) != (here.provider, here.region))):
         if len(picked) >= keep:
             break
-        if any(pred(p.offer) for p in picked):
+        if any(pred(p.quote) for p in picked):
             continue
         found = first(pred)
         if found is not None:
-            picked.append(Fallback(offer=found, reason=f"{label}, should capacity run out there "
+            picked.append(Fallback(quote=found, reason=f"{label}, should capacity run out there "
                                                        f"({_extra(found, base)})"))
     for quote in pool:
         if len(picked) >= keep:
             break
-        if all(_key(quote) != _key(p.offer) for p in picked):
-            place = ", another provider" if quote.provider != chosen.provider else \
-                ", another region" if quote.region != chosen.region else ""
-            picked.append(Fallback(offer=quote, reason=f"next cheapest{place} ({_extra(quote, base)})"))
+        if all(_key(quote) != _key(p.quote) for p in picked):
+            place = ", another provider" if quote.offer.provider != here.provider else \
+                ", another region" if quote.offer.region != here.region else ""
+            picked.append(Fallback(quote=quote, reason=f"next cheapest{place} ({_extra(quote, base)})"))
     return picked
 
 
@@ -100,12 +102,12 @@ def fallback_order(fallbacks: list[Fallback], chosen: Optional[Quote], top_k: in
             raise UserError("the plan has no chosen offer (nothing fits, or no offer that fits can be launched by "
                             "SkyPilot); re-run tunecost plan with a smaller model, more --max-gpus or other "
                             "--providers")
-        raise UserError(f"the plan's offer {chosen.provider} {chosen.gpu} x{chosen.gpu_count} cannot be launched: "
+        raise UserError(f"the plan's offer {chosen.offer.describe()} cannot be launched: "
                         f"{_launch_problem(chosen) or 'the plan carries no fallback order'}; re-plan with this "
                         "tunecost (tunecost plan ... --save), which chooses only offers SkyPilot can launch")
     picked = [f.model_copy() for f in fallbacks[:top_k]]
-    if len(picked) > 1 and len({(p.offer.provider, p.offer.region) for p in picked}) == 1:
+    if len(picked) > 1 and len({(p.quote.offer.provider, p.quote.offer.region) for p in picked}) == 1:
         for f in picked[1:]:
             f.reason += f"; no other provider or region within {tolerance:.0%} or ${usd:g}"
-    head, rest = picked[0], sorted(picked[1:], key=lambda f: f.offer.cost)
+    head, rest = picked[0], sorted(picked[1:], key=lambda f: f.quote.cost)
     return [head, *rest]

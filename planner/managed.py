@@ -132,7 +132,7 @@ def break_even_tokens(chosen: Quote, managed: ManagedQuote, train_tokens: int) -
 
     Renting is modelled as fixed + per-token: the start-up hours (provisioning, setup, download) are paid once,
     the rest of the quote grows with the tokens. The service is max(minimum, rate x billed tokens)."""
-    fixed = chosen.price_per_hour * sum(chosen.hours_breakdown.get(k, 0.0) for k in FIXED_PARTS)
+    fixed = chosen.offer.total_per_hour * sum(chosen.hours_breakdown.get(k, 0.0) for k in FIXED_PARTS)
     per_token = max(chosen.cost - fixed, 0.0) / train_tokens
     billed_per_token = managed.usd_per_million_tokens / 1e6 * managed.billed_tokens / train_tokens
     if billed_per_token <= per_token:

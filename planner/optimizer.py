@@ -16,18 +16,18 @@ from tunecost.planner.errors import UserError
 from tunecost.planner.fallbacks import plan_fallbacks
 from tunecost.planner.model.fit import LEARNED_COMPONENT, Fitter
 from tunecost.planner.market.gpus import load_gpus
-from tunecost.planner.market.interconnect import Interconnect, lookup
+from tunecost.planner.market.interconnect import Interconnect
 from tunecost.planner.managed import quote_managed, verdict
 from tunecost.planner.market.managed_prices import ManagedPrice
+from tunecost.planner.market.offer import Offer
 from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.market.offers import PriceTables
 from tunecost.planner.pareto import pareto_mask
 from tunecost.planner.plan import PLAN_SCHEMA, Plan
-from tunecost.planner.model.checkpointing import storage_for
 from tunecost.planner.market.preemption import run_rate
-from tunecost.planner.market.providers import launch_problem
-from tunecost.planner.quote import (Infeasible, Overheads, Quote, Risk, checkpoint_gb, choose_risk, hours_breakdown,
-                                    risk_fields)
+from tunecost.planner.market.providers import provider_of
+from tunecost.planner.quote import (Infeasible, Overheads, Quote, Risk, billed, checkpoint_gb, choose_risk,
+                                    hours_breakdown, risk_fields)
 from tunecost.planner.model.shapes import ModelShape, catalog_spelling, resolve_shape
 from tunecost.planner.model.speed import SpeedEstimate, estimate_speed, peak_tflops
 from tunecost.planner.spec import Parallelism, Precision, TrainSpec
@@ -43,7 +43,7 @@ AT_MOST_DEARER = 1.5   # ... for at most 1.5x the chosen offer's cost
 def multi_node_option(chosen: Quote, quotes: list[Quote]) -> Optional[Quote]:
     """A multi-node quote worth naming beside the choice: the cheapest one cheaper than it, else the cheapest
     one at least MUCH_FASTER times faster for at most AT_MOST_DEARER its cost; None when the choice is one."""
-    others = [q for q in quotes if q.num_nodes > 1 and q is not chosen]
+    others = [q for q in quotes if q.offer.nodes > 1 and q is not chosen]
     cheaper = [q for q in others if q.cost < chosen.cost]
     faster = [q for q in others if q.hours * MUCH_FASTER <= chosen.hours and q.cost <= chosen.cost * AT_MOST_DEARER]
     pick = cheaper or faster
@@ -56,10 +56,7 @@ def multi_node_line(chosen: Quote, other: Optional[Quote]) -> str:
         return ""
     delta = other.cost - chosen.cost
     money = f"${other.cost:,.2f} ({'+' if delta >= 0 else '-'}${abs(delta):,.2f})"
-    return (f"multi-node option: {other.provider} {other.instance_type} ({other.gpu} x{other.gpu_count} "
-            f"x{other.num_nodes} nodes, {'spot' if other.spot else 'on-demand'}) in {other.hours:,.1f} h for {money}, "
-            "vs "
-            f"{chosen.hours:,.1f} h chosen")
+    return f"multi-node option: {other.offer.describe()} in {other.hours:,.1f} h for {money}, vs {chosen.hours:,.1f} h chosen"
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -79,15 +76,14 @@ def _within_limits(quotes: list[Quote], budget: Optional[float], deadline_hours:
         if not in_time:
             fastest = min(quotes, key=lambda q: q.worst_hours)
             raise UserError(f"no feasible offer finishes within {deadline_hours:g} h; the fastest is "
-                            f"{fastest.provider} {fastest.gpu} x{fastest.gpu_count * fastest.num_nodes}"
-                            f"{' spot' if fastest.spot else ''} at {fastest.worst_hours:.2f} h"
-                            f"{' at the high preemption rate' if fastest.spot else ''} (${fastest.cost:,.2f}); "
+                            f"{fastest.offer.describe()} at {fastest.worst_hours:.2f} h"
+                            f"{' at the high preemption rate' if fastest.offer.spot else ''} (${fastest.cost:,.2f}); "
                             "raise --deadline or allow more GPUs (--max-gpus, --max-nodes)")
     cheapest = in_time[0]
     if budget is not None and cheapest.cost > budget:
         within = f" within {deadline_hours:g} h" if deadline_hours is not None else ""
-        raise UserError(f"cheapest feasible offer{within} costs ${cheapest.cost:,.2f} ({cheapest.provider} "
-                        f"{cheapest.gpu} x{cheapest.gpu_count}{' spot' if cheapest.spot else ''}), over the budget "
+        raise UserError(f"cheapest feasible offer{within} costs ${cheapest.cost:,.2f} ({cheapest.offer.describe()}), "
+                        "over the budget "
                         f"of ${budget:,.2f}; raise --budget or reduce --tokens/--epochs")
     return [q for q in in_time if budget is None or q.cost <= budget]
 
@@ -114,18 +110,18 @@ def _choose(allowed: list[Quote], warnings: list[str]) -> tuple[Optional[Quote],
     chosen = next((q for q in allowed if q.launchable), None)
     cheapest = allowed[0]
     if chosen is None:
-        warnings.append(f"no offer SkyPilot can launch fits, so nothing is chosen: the cheapest, {cheapest.provider} "
-                        f"{cheapest.gpu} x{cheapest.gpu_count} (${cheapest.cost:,.2f}), is priced for comparison "
+        warnings.append(f"no offer SkyPilot can launch fits, so nothing is chosen: the cheapest, "
+                        f"{cheapest.offer.describe()} (${cheapest.cost:,.2f}), is priced for comparison "
                         f"only ({cheapest.not_launchable_why}); widen --providers / --gpu / --max-gpus")
         return None, cheapest
     if chosen is not cheapest:
         skipped = sum(1 for q in allowed[:allowed.index(chosen)] if not q.launchable)
         warnings.append(f"{skipped} cheaper offer{'s' if skipped > 1 else ''} not chosen: SkyPilot cannot launch "
-                        f"{'them' if skipped > 1 else 'it'} (the cheapest, {cheapest.provider} {cheapest.gpu} "
-                        f"x{cheapest.gpu_count} at ${cheapest.cost:,.2f}: {cheapest.not_launchable_why}); they stay "
+                        f"{'them' if skipped > 1 else 'it'} (the cheapest, {cheapest.offer.describe()} at "
+                        f"${cheapest.cost:,.2f}: {cheapest.not_launchable_why}); they stay "
                         "in the table, marked")
     if chosen.speed_assumed:
-        warnings.append(f"the chosen {chosen.gpu}'s speed is assumed, not a sourced figure: {chosen.speed_assumed}; "
+        warnings.append(f"the chosen {chosen.offer.gpu}'s speed is assumed, not a sourced figure: {chosen.speed_assumed}; "
                         "its hours and cost may be far off")
     return chosen, chosen
 
@@ -143,7 +139,8 @@ def _assumptions(spec: TrainSpec, shape_source: str, headroom: float, total_gpus
         f"fits when the memory band's upper edge per GPU <= {headroom:.0%} of the GPU's memory ('tight' when only "
         "the expected peak does)",
         multi, *model_notes,
-        "cost = billed hours x the instance's $/h (whole instance; storage and egress not included)",
+        "cost = billed hours x the instance's $/h (whole instance; storage and egress not included); billed hours "
+        "follow the provider's increment and minimum (pricing_data/providers.csv), as the bill does",
     ])
 
 
@@ -193,22 +190,24 @@ class Pricer:
 
     def _quote(self, row: Any, fitter: Fitter, nodes: int, parallelism: Parallelism, memory: MemoryEstimate) -> None:
         count, total = int(row.gpu_count), int(row.gpu_count) * nodes
-        link = lookup(str(row.provider), str(row.instance_type), str(row.gpu))
+        link = provider_of(str(row.provider)).interconnect(str(row.instance_type), str(row.gpu))
         speed = self._speed(row.gpu, total, parallelism, link, nodes)
         tokens_per_sec = speed.tokens_per_sec_per_gpu * total  # per-GPU speed includes its communication
-        price = float(row.price) * nodes
+        offer = Offer(provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
+                      gpu=row.gpu, gpu_count=count, gpu_memory_gib=float(row.gpu_memory_gib), nodes=nodes,
+                      spot=bool(row.spot), price_per_hour=float(row.price), as_of=row.as_of, source=row.source)
+        price = offer.total_per_hour
         risk = self.risk(str(row.provider), count, nodes, bool(row.spot), memory)
         hours, parts, hours_factor, worst = self.billed_hours(row.gpu, speed, tokens_per_sec, risk)
+        rule = provider_of(str(row.provider)).billing
+        hours, worst = billed(hours, parts, rule), billed(worst, {}, rule)
         applied = {"memory": fitter.memory_factor} if fitter.memory_factor != 1.0 else {}
         if hours_factor is not None:
             applied["hours"] = hours_factor
         self.quotes.append(Quote(
-            provider=row.provider, region=str(row.region), zone=row.zone, instance_type=row.instance_type,
-            gpu=row.gpu, gpu_count=count, num_nodes=nodes, spot=bool(row.spot), price_per_hour=price,
-            hours=hours, cost=hours * price, peak_gib_per_gpu=round(fitter.peak(memory), 2),
-            gpu_memory_gib=float(row.gpu_memory_gib),
+            offer=offer, hours=hours, cost=hours * price, peak_gib_per_gpu=round(fitter.peak(memory), 2),
             peak_band_gib=tuple(round(x * fitter.memory_factor, 2) for x in memory.band_gib),
-            as_of=row.as_of, source=row.source, parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
+            parallelism=parallelism.value, tokens_per_sec=tokens_per_sec,
             hours_breakdown={k: round(v, 6) for k, v in parts.items()}, corrections=applied,
             interconnect=speed.interconnect, interconnect_assumed=speed.interconnect_assumed,
             communication_hours=round(self.spec.train_tokens / tokens_per_sec / 3600 * speed.communication_share, 6),
@@ -218,7 +217,7 @@ class Pricer:
 
     def basis(self, provider: str, gpu: str, *, spot: bool, nodes: int) -> dict[str, Any]:
         """Can the pinned SkyPilot launch it (the provider table), and is the GPU's speed a sourced figure?"""
-        why = launch_problem(provider, spot=spot, nodes=nodes)
+        why = provider_of(provider).why_not(spot=spot, nodes=nodes)
         _, assumed = peak_tflops(load_gpus()[gpu], self.spec.precision.compute)
         return {"launchable": not why, "not_launchable_why": why, "speed_assumed": assumed or ""}
 
@@ -228,7 +227,7 @@ class Pricer:
         rate = run_rate(provider, gpus_per_node, nodes, spot, override=self.overheads.preemption_rate_per_hour,
                         learned=self.corrections)
         size = checkpoint_gb(self.spec, memory.trainable_params)
-        return choose_risk(rate, size, storage_for(provider).write_gb_per_s, nodes, self.overheads)
+        return choose_risk(rate, size, provider_of(provider).checkpoint_storage.write_gb_per_s, nodes, self.overheads)
 
     def billed_hours(self, gpu: str, speed: SpeedEstimate, tokens_per_sec: float,
                      risk: Risk) -> tuple[float, dict[str, float], Optional[float], float]:
@@ -324,8 +323,8 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
         kept.append(other)
 
     parallelism = Parallelism(shown.parallelism)
-    total = shown.gpu_count * shown.num_nodes
-    memory = pricer.fitter_for(shown.gpu).corrected(pricer.fitter.memory(total, parallelism))
+    total = shown.offer.gpus
+    memory = pricer.fitter_for(shown.offer.gpu).corrected(pricer.fitter.memory(total, parallelism))
     speed = pricer.speed_of[id(shown)]
     assumptions = _assumptions(spec, shape.source, headroom, total, parallelism,
                                [*memory.assumptions, *speed.assumptions, *overheads.assumptions(), *pricer.notes])
@@ -334,8 +333,8 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
                         f"{chosen.interconnect}; its communication takes {chosen.communication_hours:.2f} h, "
                         f"{chosen.hours_breakdown.get('communication', 0):.2f} h of it not overlapped with compute "
                         "(pricing_data/interconnect.csv)")
-    if chosen is not None and spec.precision.compute is Precision.bf16 and not load_gpus()[chosen.gpu].supports_bf16:
-        warnings.append(f"{chosen.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
+    if chosen is not None and spec.precision.compute is Precision.bf16 and not load_gpus()[chosen.offer.gpu].supports_bf16:
+        warnings.append(f"{chosen.offer.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")
     managed = quote_managed(spec, shape.total_params() / 1e9, managed_rows, include_closed=include_closed)
     as_of, age_warnings = prices.age_of(rows)

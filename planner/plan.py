@@ -25,8 +25,8 @@ from tunecost.planner.model.speed import SpeedEstimate
 from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import label
 
-PLAN_SCHEMA = 3  # 2: typed memory/speed, sweep in the plan; 3: the fallback order in the plan (plans saved before
-                 # 2 carry no version at all)
+PLAN_SCHEMA = 3  # 3: each quote holds its offer, the fallback order in the plan; 2: typed memory/speed, sweep in
+                 # the plan (plans saved before 2 carry no version at all)
 SweepOffers = Literal["one", "each"]
 
 
@@ -120,6 +120,15 @@ def _first_error(err: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
+def _same_schema(data: Any, path: Path, fix: str) -> None:
+    """A plan of another version is named as such before its fields are read (they differ by version)."""
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version != PLAN_SCHEMA:
+        age = "an older" if version < PLAN_SCHEMA else "a newer"
+        raise UserError(f"{path}: a plan of schema {version}, from {age} tunecost (this one reads "
+                        f"{PLAN_SCHEMA}); {fix}")
+
+
 def load_plan(path: Path) -> Plan:
     """Read a plan.json written by `tunecost plan --save`; one clear line if it is not one of this version."""
     fix = f"write it again with `tunecost plan ... --save {path}`"
@@ -130,7 +139,8 @@ def load_plan(path: Path) -> Plan:
     except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"plan file {path}: cannot read it ({err}); {fix}") from None
     try:
-        loads(text)  # JSON itself, as the standard defines it: no NaN or Infinity (pydantic's parser takes them)
+        data = loads(text)  # JSON itself, as the standard defines it: no NaN or Infinity (pydantic's parser takes them)
+        _same_schema(data, path, fix)
         plan = Plan.model_validate_json(text)
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); {fix}") from None
@@ -142,8 +152,6 @@ def load_plan(path: Path) -> Plan:
     except (ValueError, RecursionError) as err:  # NaN or Infinity (refused by loads), or nested past the stack
         reason = str(err) if not isinstance(err, RecursionError) else "nested too deeply"
         raise UserError(f"{path}: not a tunecost plan ({reason}); {fix}") from None
-    if plan.schema_version != PLAN_SCHEMA:
-        age = "an older" if plan.schema_version < PLAN_SCHEMA else "a newer"
-        raise UserError(f"{path}: a plan of schema {plan.schema_version}, from {age} tunecost (this one reads "
-                        f"{PLAN_SCHEMA}); {fix}")
+    if plan.schema_version != PLAN_SCHEMA:  # a version that is not an int was refused by the model above
+        _same_schema({"schema_version": plan.schema_version}, path, fix)
     return plan

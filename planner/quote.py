@@ -9,17 +9,20 @@ so a user who knows their setup can correct it.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunecost.job import contract
-from tunecost.job.numbers import GpuCount, NonNegative, Usd
+from tunecost.job.numbers import NonNegative, Usd
+from tunecost.planner.market.billing import SECONDS_PER_HOUR, BillingRule, billed_seconds
 from tunecost.planner.model.checkpointing import daly_interval, expected_time
+from tunecost.planner.market.offer import Offer
 from tunecost.planner.market.preemption import Rate
 from tunecost.planner.spec import TrainSpec
 
 GB = 1e9  # network and disk bandwidths are quoted in decimal GB/s
+BILLING = "billing"  # the hours part the provider's billing rule adds (or, rounding down, takes off)
 
 class Overheads(BaseModel):
     """Fixed time costs around the training loop, and the user's overrides of the interruption model; each is
@@ -67,25 +70,14 @@ class Overheads(BaseModel):
 class Quote(BaseModel):
     """One offer priced for this fine-tune. Money in USD, time in hours, memory in GiB."""
 
-    provider: str
-    region: str
-    zone: str = ""
-    instance_type: str
-    gpu: str
-    gpu_count: GpuCount = Field(description="GPUs per node (per instance)")
-    spot: bool
-    price_per_hour: Usd = Field(description="all nodes together (instance price x num_nodes)")
+    offer: Offer
     hours: NonNegative
-    cost: Usd
+    cost: Usd = Field(description="billed hours x the offer's price for all nodes")
     peak_gib_per_gpu: NonNegative
     peak_band_gib: tuple[float, float] = Field((0.0, 0.0), description="where published runs like it measured "
                                                "(planner/model/bands.py); the fit is judged by its upper edge")
-    gpu_memory_gib: NonNegative
-    as_of: str
-    source: str
     pareto: bool = False
     parallelism: str
-    num_nodes: GpuCount = 1
     tokens_per_sec: NonNegative = Field(description="total across GPUs")
     hours_breakdown: dict[str, float]
     interconnect: str = Field("", description="GPU-to-GPU link (and network across nodes) the hours assume")
@@ -117,6 +109,21 @@ class Quote(BaseModel):
     not_launchable_why: str = Field("", description="why SkyPilot cannot launch it; '' when it can")
     speed_assumed: str = Field("", description="why the GPU's peak TFLOPS is assumed (no sourced figure in "
                                "pricing_data/gpus.csv); '' when sourced")
+
+
+OFFER_FIELDS = ("provider", "region", "zone", "instance_type", "gpu", "gpu_count", "gpu_memory_gib", "spot", "as_of",
+                "source")
+
+
+def nest_offer(flat: dict[str, Any]) -> dict[str, Any]:
+    """A quote as plans before schema 3 stored it (the offer's fields flat beside the estimate, price_per_hour
+    for all nodes) -> as this version stores it. For run records, which keep the plan they ran."""
+    if "offer" in flat or "provider" not in flat:
+        return flat
+    rest = {k: v for k, v in flat.items() if k not in (*OFFER_FIELDS, "num_nodes", "price_per_hour")}
+    nodes = flat.get("num_nodes") or 1
+    offer = {k: flat[k] for k in OFFER_FIELDS if k in flat}
+    return {**rest, "offer": {**offer, "nodes": nodes, "price_per_hour": (flat.get("price_per_hour") or 0) / nodes}}
 
 
 class Infeasible(BaseModel):
@@ -186,3 +193,14 @@ def hours_breakdown(*, train_tokens: int, tokens_per_sec: float, model_gb: float
         "checkpoints": run.checkpoints,
         "rework": run.rework,
     }
+
+
+def billed(hours: float, parts: dict[str, float], rule: BillingRule) -> float:
+    """The hours the provider bills for a run of `hours` (its minimum and increment; planner/market/billing.py),
+    the difference added to `parts` as BILLING when it is a second or more: the plan's cost and the bill read one
+    rule. Below a second (per-second billing) the hours stay as modelled."""
+    extra = billed_seconds(hours * SECONDS_PER_HOUR, rule) / SECONDS_PER_HOUR - hours
+    if abs(extra) * SECONDS_PER_HOUR < 1:
+        return hours
+    parts[BILLING] = extra
+    return hours + extra

@@ -23,19 +23,9 @@ FALLBACKS = 3  # offers per point in a launch's fallback order
 ALL_QUOTES = 1_000_000  # a sweep needs every fitting offer of every point to find the ones they share
 
 
-def _key(q: Quote) -> tuple:
-    """One offer at one node count (an 8-GPU instance is quoted over 1, 2, 4 ... nodes)."""
-    return (q.provider, q.region, q.zone, q.instance_type, q.spot, q.num_nodes)
-
-
-def _name(q: Quote) -> str:
-    nodes = f" x{q.num_nodes} nodes" if q.num_nodes > 1 else ""
-    return f"{q.provider} {q.instance_type} ({q.gpu} x{q.gpu_count}{nodes}, {'spot' if q.spot else 'on-demand'})"
-
-
 def _shared(plans: list[Plan]) -> list[list[Quote]]:
     """Per point, its quotes on the offers every point fits, in the order of their summed cost."""
-    by_point = [{_key(q): q for q in p.quotes if q.launchable} for p in plans]
+    by_point = [{q.offer.key: q for q in p.quotes if q.launchable} for p in plans]
     common = set(by_point[0]).intersection(*by_point[1:])
     if not common:
         biggest = max(plans, key=lambda p: p.chosen.peak_gib_per_gpu if p.chosen else 0)
@@ -79,7 +69,7 @@ def price_sweep(points: list[tuple[dict[str, Any], TrainSpec]], prices: PriceTab
                 axes[key].append(value)
     sweep = Sweep(offers=offers, axes=axes, points=swept, total_cost=total,
                   total_hours=sum(p.quote.hours for p in swept),
-                  offer=_name(swept[0].quote) if offers == "one" else "")
+                  offer=swept[0].quote.offer.describe() if offers == "one" else "")
     # the first point's plan, on the sweep's offers, so every reader of a plan sees that point
     return first.model_copy(update={"chosen": swept[0].quote, "quotes": swept[0].quotes,
                                     "fallbacks": swept[0].fallbacks, "sweep": sweep})

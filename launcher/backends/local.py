@@ -27,7 +27,7 @@ from tunecost.launcher.backends.staging import staging
 from tunecost.launcher.ledger.liveness import Session, live_pids, proc, summary_since, write_session
 from tunecost.launcher.ledger.reconcile import checkpoint_step, reconcile, record_outcome
 from tunecost.launcher.ledger.run_folder import RunFolder
-from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.ledger.run_record import RunRecord, local_offer
 from tunecost.launcher.ledger.run_status import RunStatus
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.planner.errors import UserError
@@ -100,8 +100,8 @@ def start_local(plan: Plan, *, dataset: str, ledger: Ledger, echo: Echo, model: 
             save_probe(ledger.home, local.probe)
         write_session(folder, Session(launcher=proc(), began=time.time()))  # a launcher killed from here on is seen
         record = ledger.create(RunRecord(
-            id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag, provider="local",
-            instance_type="this machine", gpu_count=nproc, price_per_hour=price, method=config.method.value,
+            id=run_id, status=RunStatus.PENDING, backend="local", created_at=now(), tag=tag,
+            offer=local_offer(price, gpus=nproc), method=config.method.value,
             model=config.model, plan=plan, output_dir=str(folder.output), budget_usd=budget_usd,
             rate_source=rate_note(price, rate is not None), estimated_peak_gib=local.peak_gib if local else None,
             estimated_hours=hours.hours if hours else None, estimated_cost=hours.hours * price if hours else None,
@@ -152,7 +152,8 @@ def resume_local(run_id: str, *, ledger: Ledger, echo: Echo, nproc: Optional[int
         raise UserError(f"run '{run_id}' is {record.status} in the ledger, but its job still runs (pid "
                         f"{', '.join(map(str, alive))}); stop it first with `tunecost stop {run_id}`")
     changed = _override_config(run_id, folder, {k: v for k, v in (overrides or {}).items() if v is not None})
-    return _run(record, ledger, echo, nproc=nproc or max(record.gpu_count, 1), note="resumed", also=changed,
+    return _run(record, ledger, echo, nproc=nproc or (record.offer.gpu_count if record.offer else 1), note="resumed",
+                also=changed,
                 expect=(RunStatus.STOPPED, RunStatus.FAILED))
 
 

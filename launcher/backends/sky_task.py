@@ -28,7 +28,8 @@ from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.planner.errors import UserError
 from tunecost.planner.fallbacks import FALLBACKS_KEPT, Fallback
 from tunecost.planner.plan import Plan
-from tunecost.planner.market.providers import find_provider
+from tunecost.planner.market.offer import Offer
+from tunecost.planner.market.providers import provider_of
 from tunecost.job.job_config import JobConfig
 from tunecost.planner.quote import GB, Quote, checkpoint_gb
 from tunecost.planner.spec import Method, TrainSpec
@@ -97,9 +98,11 @@ def remote_output_dir(run_id: str) -> str:
     return f"{CHECKPOINT_MOUNT}/{run_id}"
 
 
-def _where(quote: Quote) -> str:
-    """'gcp/us-central1/us-central1-a': SkyPilot's infra, the parts the offer names."""
-    return "/".join(p for p in (quote.provider, quote.region, quote.zone) if p)
+def _where(offer: Offer) -> str:
+    """'gcp/us-central1/us-central1-a': SkyPilot's infra (the provider's SkyPilot cloud), the parts the offer
+    names."""
+    cloud = provider_of(offer.provider).sky_cloud or offer.provider
+    return "/".join(p for p in (cloud, offer.region, offer.zone) if p)
 
 
 OS_AND_PACKAGES_GB = 50.0  # the image plus the job's pip install (torch, CUDA libraries)
@@ -131,10 +134,7 @@ def _spec_line(spec: TrainSpec) -> str:
 
 
 def _chosen_line(quote: Quote) -> str:
-    nodes = quote.num_nodes
-    return (f"{quote.gpu} x{quote.gpu_count}{f' x {nodes} nodes' if nodes > 1 else ''} "
-            f"({quote.parallelism}) on {_where(quote)} {quote.instance_type}, "
-            f"{'spot' if quote.spot else 'on-demand'} ${quote.price_per_hour:.4f}/h, "
+    return (f"{quote.offer.describe()}, {quote.parallelism}, ${quote.offer.total_per_hour:.4f}/h, "
             f"{quote.hours:.2f} h, ${quote.cost:.2f}")
 
 
@@ -168,11 +168,12 @@ _TaskDumper.add_representer(str, _str)
 def _offer_entry(quote: Quote) -> dict[str, Any]:
     """One `ordered` entry. The instance type pins the GPUs, except on hosts the GPUs are attached to (GCP n1:
     the provider table's `attach_accelerators_on`)."""
-    entry: dict[str, Any] = {"infra": _where(quote), "instance_type": quote.instance_type}
-    row = find_provider(quote.provider)
-    if row is not None and row.attach_accelerators_on and quote.instance_type.startswith(row.attach_accelerators_on):
-        entry["accelerators"] = {quote.gpu: quote.gpu_count}
-    entry["use_spot"] = quote.spot
+    offer = quote.offer
+    entry: dict[str, Any] = {"infra": _where(offer), "instance_type": offer.instance_type}
+    attach = provider_of(offer.provider).attach_accelerators_on
+    if attach and offer.instance_type.startswith(attach):
+        entry["accelerators"] = {offer.gpu: offer.gpu_count}
+    entry["use_spot"] = offer.spot
     return entry
 
 
@@ -180,7 +181,7 @@ def build_task(plan: Plan, opts: TaskOptions, offers: list[Quote]) -> dict[str, 
     """The task as SkyPilot's YAML schema has it, keys in reading order; `offers` in the fallback order."""
     spec = plan.spec
     task: dict[str, Any] = {"name": opts.run_id}
-    num_nodes = offers[0].num_nodes
+    num_nodes = offers[0].offer.nodes
     if num_nodes > 1:
         task["num_nodes"] = num_nodes
     task["resources"] = {
@@ -208,16 +209,16 @@ def _one_line(text: str) -> str:
 
 def _header(plan: Plan, opts: TaskOptions, order: list[Fallback], guard_price: float) -> str:
     """What the plan chose and why each offer is in the order, as comments above the task."""
-    per_node = " per node" if order[0].offer.num_nodes > 1 else ""
+    per_node = " per node" if order[0].quote.offer.nodes > 1 else ""
     lines = [
         f"tunecost run {opts.run_id}: {_spec_line(plan.spec)}",
-        f"Planned: {_chosen_line(order[0].offer)}",
+        f"Planned: {_chosen_line(order[0].quote)}",
         f"Prices as of {plan.prices_as_of or 'unknown'}. Run it yourself with: sky jobs launch THIS_FILE"
         + "".join(f" --secret {s}" for s in opts.secrets),
         "",
         "resources.ordered is tried in this order (cheapest first); a capacity failure falls over to the next offer:",
-        *(f"{f.offer.gpu} x{f.offer.gpu_count}{per_node}, {'spot' if f.offer.spot else 'on-demand'} "
-          f"${f.offer.price_per_hour:.4f}/h, estimated {f.offer.hours:.2f} h = ${f.offer.cost:.2f}"
+        *(f"{f.quote.offer.gpu} x{f.quote.offer.gpu_count}{per_node}, {f.quote.offer.market} "
+          f"${f.quote.offer.total_per_hour:.4f}/h, estimated {f.quote.hours:.2f} h = ${f.quote.cost:.2f}"
           + (f": {f.reason}" if f.reason else "") for f in order),
         "",
         "job_recovery: a preempted or failed VM restarts in the next region; the job resumes from its newest",
@@ -236,8 +237,8 @@ def render_task_yaml(plan: Plan, opts: TaskOptions, guard_price: Optional[float]
     guard uses (default: the dearest offer in the fallback order)."""
     order = plan.fallback_order(opts.top_k)
     if guard_price is None:
-        guard_price = max(f.offer.price_per_hour for f in order)
-    task = build_task(plan, opts, [f.offer for f in order])
+        guard_price = max(f.quote.offer.total_per_hour for f in order)
+    task = build_task(plan, opts, [f.quote for f in order])
     # One top-level key per dump, joined by blank lines: a valid mapping, and sections a reader can tell apart.
     body = "\n".join(yaml.dump({key: value}, Dumper=_TaskDumper, sort_keys=False, allow_unicode=True,
                                default_flow_style=False, width=120) for key, value in task.items())

@@ -24,6 +24,7 @@ from tunecost.launcher.backends.staging import discard, staging
 from tunecost.launcher.ledger.run_folder import RunFolder
 from tunecost.launcher.ledger.store import Ledger, now
 from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.planner.market.providers import provider_of
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.launcher.backends.sky_task import (TaskOptions, check_bucket_name, remote_dataset_path,
                                                  remote_output_dir, render_task_yaml, secret_names, stage_workdir)
@@ -67,8 +68,8 @@ def prepare(plan: Plan, *, dataset: Path, bucket: str, ledger: Ledger, model: Op
     runs only, and the printed YAML still runs with `sky jobs launch`."""
     check_bucket_name(bucket)
     run_id = run_id or ledger.new_run_id()
-    offers = [f.offer for f in plan.fallback_order(top_k)]
-    guard_price = max(o.price_per_hour for o in offers)
+    offers = [f.quote for f in plan.fallback_order(top_k)]
+    guard_price = max(o.offer.total_per_hour for o in offers)
     dataset_local = str(dataset.expanduser().resolve())
     config = build_job_config(plan, run_id=run_id, dataset=remote_dataset_path(),
                               output_dir=remote_output_dir(run_id), price_per_hour=guard_price,
@@ -92,13 +93,10 @@ def _new_record(prep: Prepared, backend: str, tag: str) -> RunRecord:
     chosen = prep.offers[0]
     return RunRecord(
         id=prep.run_id, status=RunStatus.PENDING, backend=backend, created_at=now(), tag=tag,
-        provider=chosen.provider, region=chosen.region, zone=chosen.zone, instance_type=chosen.instance_type,
-        gpu=chosen.gpu, gpu_count=chosen.gpu_count, spot=chosen.spot, price_per_hour=chosen.price_per_hour,
-        method=prep.plan.spec.method.value, model=prep.job_model, estimated_hours=chosen.hours,
+        offer=chosen.offer, method=prep.plan.spec.method.value, model=prep.job_model, estimated_hours=chosen.hours,
         estimated_cost=chosen.cost, estimated_peak_gib=chosen.peak_gib_per_gpu, plan=prep.plan, task_yaml=prep.yaml_text,
         output_dir=f"{remote_output_dir(prep.run_id)} (bucket mount)", budget_usd=prep.budget_usd,
-        rate_source=f"plan: {chosen.provider} {chosen.region} {chosen.instance_type} "
-                    f"{'spot' if chosen.spot else 'on-demand'}, prices as of {chosen.as_of}",
+        rate_source=f"plan: {chosen.offer.describe()}, prices as of {chosen.offer.as_of or 'undated'}",
         **prep.sweep,
     )
 
@@ -161,9 +159,11 @@ def _ts(value: Optional[float]) -> Optional[datetime]:
 def _ran_on(prep: Prepared, job: dict[str, Any]) -> Quote:
     """The offer the job ran on: the first candidate in SkyPilot's cloud and region, else the chosen one."""
     cloud, region = str(job.get("cloud") or "").lower(), job.get("region")
-    for offer in prep.offers:
-        if offer.provider.lower() == cloud and (not region or offer.region == region):
-            return offer
+    for quote in prep.offers:
+        offer = quote.offer
+        if (provider_of(offer.provider).sky_cloud or offer.provider).lower() == cloud and \
+                (not region or offer.region == region):
+            return quote
     return prep.offers[0]
 
 
@@ -188,17 +188,16 @@ def _record_managed(prep: Prepared, ledger: Ledger, job_id: int, scanner: Output
     status = _FINAL.get(str(job.get("status")), RunStatus.RUNNING)
     start, end = _ts(job.get("start_at")), _ts(job.get("end_at"))
     hours = (job["end_at"] - job["start_at"]) / 3600 if start and end else (job.get("job_duration") or 0) / 3600
-    offer = _ran_on(prep, job)
-    price = offer.price_per_hour
+    ran = _ran_on(prep, job).offer
+    offer = ran.model_copy(update={"region": job.get("region") or ran.region, "zone": job.get("zone") or ran.zone})
+    price = offer.total_per_hour
     note = f"SkyPilot: {job.get('status')}"
     if job.get("failure_reason"):
         note += f" ({job['failure_reason']})"[:300]
     ledger.set_status(
-        prep.run_id, status, note, actual_hours=hours, actual_cost=hours * price, price_per_hour=price,
+        prep.run_id, status, note, actual_hours=hours, actual_cost=hours * price, offer=offer,
         recoveries=int(job.get("recovery_count") or 0), summary=scanner.summary,
-        started_at=start, provider=offer.provider, region=job.get("region") or offer.region,
-        zone=job.get("zone") or offer.zone, instance_type=offer.instance_type, gpu=offer.gpu,
-        gpu_count=offer.gpu_count, spot=offer.spot,
+        started_at=start,
         resumes=list(scanner.summary.resumed_from) if scanner.summary else [],
     )
     if end is not None and status is not RunStatus.RUNNING:
@@ -228,7 +227,7 @@ def launch_cluster(prep: Prepared, cluster: str, *, ledger: Ledger, echo: Echo, 
             sky_client.down(cluster)
         finally:
             hours = (time.monotonic() - started) / 3600
-            price = prep.offers[0].price_per_hour
+            price = prep.offers[0].offer.total_per_hour
             ledger.update(prep.run_id, actual_hours=hours, actual_cost=hours * price, summary=scanner.summary)
             if started_server:
                 sky_client.api_stop()

@@ -35,7 +35,7 @@ def _refuse_managed(plan: "Plan") -> None:
     from tunecost.planner.market.managed_prices import load_managed_prices
 
     services = {r.provider for r in load_managed_prices()} | {m.provider.lower() for m in plan.managed}
-    refuse_managed_launch(plan.chosen.provider if plan.chosen else "", services)
+    refuse_managed_launch(plan.chosen.offer.provider if plan.chosen else "", services)
 
 
 def refuse_other_framework(framework: str, source: str) -> None:

@@ -16,8 +16,10 @@ from tunecost.job.checkpoints import newest_complete
 from tunecost.job.run_summary import RunSummary, StopReason
 from tunecost.launcher.ledger.liveness import live_pids, read_session, summary_since
 from tunecost.launcher.ledger.run_folder import RunFolder
+from tunecost.launcher.ledger.run_record import local_offer
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.launcher.ledger.store import Ledger
+from tunecost.planner.market.offer import Offer
 
 
 def checkpoint_step(folder: RunFolder) -> Optional[int]:
@@ -52,6 +54,13 @@ def outcome(run_id: str, summary: Optional[RunSummary], code: Optional[int], int
     return RunStatus.FAILED, f"job exited {code}: {last_error}"
 
 
+def _ran_on(offer: Optional[Offer], summary: Optional[RunSummary]) -> Offer:
+    """This machine's offer with the device the job reports (cpu, cuda:0) once it has run."""
+    offer = offer or local_offer(0.0)
+    device = summary.device if summary else None
+    return offer.model_copy(update={"gpu": device}) if device else offer
+
+
 def record_outcome(run_id: str, ledger: Ledger, summary: Optional[RunSummary], code: Optional[int], hours: float,
                    interrupted: bool, resume_step: Optional[int], *, died: Optional[str] = None,
                    last_error: str = "", expect: Optional[tuple[RunStatus, ...]] = None) -> bool:
@@ -62,9 +71,8 @@ def record_outcome(run_id: str, ledger: Ledger, summary: Optional[RunSummary], c
     actual_hours = (current.actual_hours or 0.0) + hours
     resumes = list(current.resumes) + ([resume_step] if resume_step is not None else [])
     return ledger.set_status(run_id, status, note, expect=expect, actual_hours=actual_hours,
-                             actual_cost=actual_hours * current.price_per_hour, resumes=resumes,
-                             summary=summary or current.summary,
-                             gpu=(summary.device if summary else None) or current.gpu)
+                             actual_cost=actual_hours * current.rate, resumes=resumes,
+                             summary=summary or current.summary, offer=_ran_on(current.offer, summary))
 
 
 def last_sign_of_life(folder: RunFolder, began: float) -> float:

@@ -22,7 +22,7 @@ from tunecost.job.run_summary import read_summary
 from tunecost.launcher.ledger.liveness import live_pids, read_session
 from tunecost.launcher.ledger.run_folder import RunFolder, run_folders
 from tunecost.launcher.ledger.store import LEDGER_NAME, SET_ASIDE, Ledger
-from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.ledger.run_record import RunRecord, local_offer
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
 from tunecost.planner.home import tunecost_home
@@ -59,8 +59,8 @@ def record_from_folder(folder: RunFolder) -> Optional[RunRecord]:
     price = float(config.get("price_per_hour") or 0.0)
     return RunRecord(
         id=folder.run_id, status=status, backend="local", created_at=_created(folder),
-        provider="local", instance_type="this machine", gpu=(summary.device if summary else None) or "",
-        gpu_count=(summary.world_size if summary else None) or 1, price_per_hour=price, method=str(config.get("method", "")),
+        offer=local_offer(price, gpus=(summary.world_size if summary else None) or 1,
+                          device=(summary.device if summary else None) or ""), method=str(config.get("method", "")),
         model=str(config.get("model", "")), output_dir=str(folder.output), summary=summary,
         actual_hours=hours, actual_cost=None if hours is None else hours * price, rate_source="rebuilt: job config",
     )

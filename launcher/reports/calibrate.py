@@ -72,10 +72,11 @@ def learn_rates(records: list[RunRecord]) -> list[LearnedRate]:
     on managed spot runs: (recoveries + 0.5) / (hours x nodes) over every such run with measured hours."""
     groups: dict[tuple[str, int], list[tuple[RunRecord, float]]] = {}
     for r in records:
-        if not (r.spot and r.backend == "sky-managed" and r.actual_hours and r.provider):
+        o = r.offer
+        if not (o and o.spot and r.backend == "sky-managed" and r.actual_hours and o.provider):
             continue
-        nodes = r.plan.chosen.num_nodes if r.plan and r.plan.chosen else 1
-        groups.setdefault((r.provider, instance_class(r.gpu_count)), []).append((r, r.actual_hours * nodes))
+        nodes = r.plan.chosen.offer.nodes if r.plan and r.plan.chosen else o.nodes  # old records: flat, one node
+        groups.setdefault((o.provider, instance_class(o.gpu_count)), []).append((r, r.actual_hours * nodes))
     rates = []
     for (provider, cls), runs in sorted(groups.items()):
         recoveries, hours = sum(r.recoveries for r, _ in runs), sum(h for _, h in runs)
@@ -88,7 +89,7 @@ def learn_rates(records: list[RunRecord]) -> list[LearnedRate]:
 def _applied(plan: Optional[Plan], gpu: str) -> dict[str, float]:
     """The learned factors the plan had already applied to this GPU's quotes (the same for all of them)."""
     quotes = [*([plan.chosen] if plan and plan.chosen else []), *(plan.quotes if plan else [])]
-    return next((q.corrections for q in quotes if q.gpu == gpu), {})
+    return next((q.corrections for q in quotes if q.offer.gpu == gpu), {})
 
 
 def _unscaled(value: Optional[float], factor: Optional[float]) -> Optional[float]:
@@ -102,13 +103,13 @@ def _sample(record: RunRecord) -> tuple[Optional[Sample], str]:
         return None, f"{record.id}: {record.status}, only succeeded runs measure the plan"
     s = summarize(record)
     actual = None if s.actual_seconds is None else s.actual_seconds / 3600.0
-    applied = _applied(record.plan, s.gpu)
+    applied = _applied(record.plan, s.offer.gpu)
     estimated_peak = _unscaled(s.estimated_peak_gib, applied.get("memory"))
     if estimated_peak is not None and not s.is_local:
         # like with like: a GPU job records torch.cuda.max_memory_reserved (allocator peak + slack), which holds
         # no CUDA context; the plan's peak adds the context on top
         estimated_peak = max(estimated_peak - CUDA_CONTEXT_GIB, 0.0) or None
-    sample = Sample(run_id=record.id, gpu=s.gpu or ("cpu (local)" if s.is_local else "unknown"),
+    sample = Sample(run_id=record.id, gpu=s.offer.gpu or ("cpu (local)" if s.is_local else "unknown"),
                     method=s.method or "unknown", estimated_hours=_unscaled(s.estimated_hours, applied.get("hours")),
                     actual_hours=actual, estimated_peak_gib=estimated_peak, peak_memory_gib=s.peak_memory_gib)
     hours_pair = sample.estimated_hours and sample.actual_hours is not None

@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tunecost.job.run_summary import RunSummary
-from tunecost.launcher.reports.billing import SECONDS_PER_HOUR, billed_seconds, rule_for
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.ledger.run_status import TERMINAL
+from tunecost.planner.market.billing import SECONDS_PER_HOUR, billed_seconds
+from tunecost.planner.market.offer import Offer
+from tunecost.planner.market.providers import provider_of
 from tunecost.planner.quote import Quote
 
 LOCAL_RATE_ZERO = "rate 0 $/h: local run, no compute billed; pass --rate to price it"
@@ -43,13 +45,7 @@ class CostSummary(BaseModel):
     created_at: datetime
     started_at: Optional[datetime] = None
     ended_at: Optional[datetime] = None
-    provider: str = ""
-    region: str = ""
-    instance_type: str = ""
-    gpu: str = ""
-    gpu_count: int = 0
-    spot: bool = False
-    rate_per_hour: float = 0.0
+    offer: Offer = Field(description="where it ran; its total_per_hour is the rate billed")
     rate_source: str = ""
     actual_seconds: Optional[float] = None
     time_source: str = ""
@@ -84,15 +80,20 @@ class CostSummary(BaseModel):
 
     @property
     def is_local(self) -> bool:
-        return self.backend == "local" or self.provider in ("", "local")
+        return self.backend == "local" or self.offer.provider in ("", "local")
+
+    @property
+    def rate_per_hour(self) -> float:
+        return self.offer.total_per_hour
 
     @property
     def hardware(self) -> str:
         """'A100-80GB x 2 (a2-ultragpu-2g)', or the device of a local run."""
-        if self.gpu:
-            base = f"{self.gpu} x {self.gpu_count or 1}"
-            return f"{base} ({self.instance_type})" if self.instance_type else base
-        return self.instance_type or ("this machine" if self.is_local else "unknown instance")
+        o = self.offer
+        if o.gpu:
+            base = f"{o.gpu} x {o.gpu_count}" + (f" x {o.nodes} nodes" if o.nodes > 1 else "")
+            return f"{base} ({o.instance_type})" if o.instance_type else base
+        return o.instance_type or ("this machine" if self.is_local else "unknown instance")
 
 
 def _number(value: Any) -> Optional[float]:
@@ -130,7 +131,7 @@ def _run_quote(record: RunRecord) -> Optional[Quote]:
     """The plan's quote, when it describes where the run ran: a local run launched from a cloud plan did not run
     on the quoted GPU, so the quote's region, GPU, hours and cost are not this run's."""
     quote = record.plan.chosen if record.plan else None
-    if quote is None or record.backend == "local" and quote.provider != "local":
+    if quote is None or record.backend == "local" and quote.offer.provider != "local":
         return None
     return quote
 
@@ -143,15 +144,24 @@ def _planned_tokens(record: RunRecord) -> Optional[int]:
     return spec.train_tokens
 
 
+def _unpriced(planned: Optional[Offer], backend: str) -> Offer:
+    """Where a record that holds no offer (an old one, stored empty) ran: the plan's offer, at the rate 0 it
+    recorded, else this machine or nothing known."""
+    if planned is not None:
+        return planned.model_copy(update={"price_per_hour": 0.0})
+    return Offer(provider="local" if backend == "local" else "")
+
+
 def summarize(record: RunRecord) -> CostSummary:
     """Build the run's CostSummary from its ledger record (works for unfinished runs too, saying so)."""
     quote = _run_quote(record)
     summary = record.summary or RunSummary()  # no summary: every figure from it is unknown
-    provider = (record.provider or (quote.provider if quote else "") or ("local" if record.backend == "local" else ""))
-    rule = rule_for(provider)
+    offer = record.offer or _unpriced(quote.offer if quote else None, record.backend)
+    provider = offer.provider
+    rule = provider_of(provider).billing
     seconds, time_source = _running_time(record)
     billed = billed_seconds(seconds, rule) if seconds is not None else 0
-    rate = record.price_per_hour
+    rate = offer.total_per_hour
     cost = billed / SECONDS_PER_HOUR * rate
 
     est_hours = record.estimated_hours if record.estimated_hours is not None else quote.hours if quote else None
@@ -187,10 +197,7 @@ def summarize(record: RunRecord) -> CostSummary:
         run_id=record.id, status=record.status, backend=record.backend, tag=record.tag,
         model=record.model or summary.model or "", method=record.method or summary.method or "",
         created_at=record.created_at, started_at=record.started_at, ended_at=record.ended_at,
-        provider=provider, region=record.region or (quote.region if quote else ""),
-        instance_type=record.instance_type or (quote.instance_type if quote else ""),
-        gpu=record.gpu or (quote.gpu if quote else ""), gpu_count=record.gpu_count or (quote.gpu_count if quote else 0),
-        spot=record.spot, rate_per_hour=rate, rate_source=record.rate_source,
+        offer=offer, rate_source=record.rate_source,
         actual_seconds=seconds, time_source=time_source,
         billed_seconds=billed, billed_hours=billed / SECONDS_PER_HOUR,
         billing_rule=rule.describe(), billing_source=rule.source_url, billing_as_of=rule.as_of,

@@ -20,15 +20,14 @@ from tunecost.launcher.ledger.store import TERMINAL, now
 from tunecost.launcher.ledger.run_record import RunRecord
 from tunecost.launcher.reports.sweep_report import SweepTotal, sweep_totals
 from tunecost.planner.errors import UserError
-from tunecost.planner.market.providers import find_provider
+from tunecost.planner.market.providers import provider_of
 
 CENT = Decimal("0.01")
 
 
 def _vendor(provider: str) -> str:
     """The name on the provider's invoice (pricing_data/providers.csv), else the provider as recorded."""
-    row = find_provider(provider)
-    return row.display_name if row else provider or "unknown"
+    return provider_of(provider).display_name
 
 
 class LineItem(BaseModel):
@@ -42,7 +41,6 @@ class LineItem(BaseModel):
     amount: float
     currency: str = "USD"
     reference: str
-    provider: str
     tag: str
     status: str
     actual_cost: float
@@ -50,6 +48,11 @@ class LineItem(BaseModel):
     estimated_hours: Optional[float] = None
     actual_hours: Optional[float] = None
     summary: CostSummary
+
+    @property
+    def provider(self) -> str:
+        """The key the totals group by (the vendor column shows its display name)."""
+        return self.summary.offer.provider or "unknown"
 
 
 class Total(BaseModel):
@@ -109,8 +112,8 @@ def cents(value: float) -> Decimal:
 
 
 def _description(s: CostSummary) -> str:
-    where = " ".join(p for p in (s.provider, s.region) if p and p != "local")
-    pricing = "spot" if s.spot else "on-demand"
+    where = " ".join(p for p in (s.offer.provider, s.offer.region) if p and p != "local")
+    pricing = s.offer.market
     text = f"{s.method + ' ' if s.method else ''}fine-tune of {s.model or '?'} on {s.hardware}"
     text += f", {where} {pricing}" if where else ", local run"
     return text + (f" [tag: {s.tag}]" if s.tag else "")
@@ -121,9 +124,9 @@ def line_item(record: RunRecord) -> LineItem:
     s = summarize(record)
     when = (s.ended_at or s.started_at or s.created_at).date()
     return LineItem(
-        date=when, vendor=_vendor(s.provider), description=_description(s),
+        date=when, vendor=_vendor(s.offer.provider), description=_description(s),
         quantity=round(s.billed_hours, 4), unit_price=round(s.rate_per_hour, 4),
-        amount=float(cents(s.compute_cost)), actual_cost=s.compute_cost, reference=s.run_id, provider=s.provider or "unknown",
+        amount=float(cents(s.compute_cost)), actual_cost=s.compute_cost, reference=s.run_id,
         tag=s.tag, status=s.status, estimated_cost=s.estimated_cost, estimated_hours=s.estimated_hours,
         actual_hours=None if s.actual_seconds is None else s.actual_seconds / 3600.0, summary=s,
     )
@@ -179,8 +182,8 @@ def build_report(records: list[RunRecord], since: Optional[date] = None, until: 
     for i in items:
         s = i.summary
         source = s.billing_source or ("this machine: no provider bill" if s.is_local else "no source found")
-        rules[s.provider] = {"provider": s.provider, "rule": s.billing_rule, "source": source,
-                             "as_of": s.billing_as_of}
+        rules[s.offer.provider] = {"provider": s.offer.provider, "rule": s.billing_rule, "source": source,
+                                   "as_of": s.billing_as_of}
     not_included = sorted({text for i in items for text in i.summary.not_included})
     runs_by_note: dict[str, list[str]] = {}
     for i in items:

@@ -110,9 +110,7 @@ def _spread_labels(lanes: list[Lane], gap: float, top: float) -> None:
 
 
 def _quote_label(q: Quote) -> str:
-    kind = "spot" if q.spot else "on-demand"
-    return (f"{q.provider} {q.instance_type}: {q.gpu} x{q.gpu_count * q.num_nodes} {kind}, "
-            f"{hours_text(q.hours)}, {money(q.cost)}")
+    return f"{q.offer.describe()}: {hours_text(q.hours)}, {money(q.cost)}"
 
 
 def scatter(plan: Plan, width: int = 920, height: int = 360) -> Scatter:
@@ -122,9 +120,9 @@ def scatter(plan: Plan, width: int = 920, height: int = 360) -> Scatter:
     left, right, top, bottom = 64.0, width - 190.0, 14.0, height - 36.0
     x = _log_axis([q.hours for q in quotes], left, right, _hours_label)
     y = _log_axis([q.cost for q in quotes] + [m.cost for m in managed if m.cost > 0], bottom, top, _usd_label)
-    providers = list(dict.fromkeys(q.provider for q in quotes))
+    providers = list(dict.fromkeys(q.offer.provider for q in quotes))
     style = {p: (PALETTE[i % len(PALETTE)], SHAPES[i // len(PALETTE) % len(SHAPES)]) for i, p in enumerate(providers)}
-    marks = [Mark(x.at(q.hours), y.at(q.cost), *style[q.provider], _quote_label(q), chosen=q == plan.chosen,
+    marks = [Mark(x.at(q.hours), y.at(q.cost), *style[q.offer.provider], _quote_label(q), chosen=q == plan.chosen,
                   pareto=q.pareto) for q in quotes]
     front_points = sorted((m for m in marks if m.pareto), key=lambda m: m.x)
     path = ""
@@ -162,7 +160,7 @@ def memory_bar(plan: Plan, width: int = 920) -> MemoryBar | None:
     components = {k: v for k, v in (plan.memory.components_gib if plan.memory else {}).items() if v > 0}
     if not components or plan.chosen is None or plan.memory is None:
         return None
-    has = plan.chosen.gpu_memory_gib
+    has = plan.chosen.offer.gpu_memory_gib
     peak = plan.memory.peak_gib
     left, end = 10.0, width - 10.0
     per_gib = (end - left) / max(has, peak)
@@ -170,7 +168,7 @@ def memory_bar(plan: Plan, width: int = 920) -> MemoryBar | None:
     for i, (name, gib) in enumerate(components.items()):
         segments.append(Segment(name.replace("_", " "), gib, at, gib * per_gib, MEMORY_COLOURS[i % len(MEMORY_COLOURS)]))
         at += gib * per_gib
-    return MemoryBar(width, left, left + has * per_gib, f"{plan.chosen.gpu}", has, peak, segments)
+    return MemoryBar(width, left, left + has * per_gib, plan.chosen.offer.gpu, has, peak, segments)
 
 
 def render_plan_html(plan: Plan) -> str:

@@ -18,10 +18,10 @@ from tunecost.planner.model.fit import LEARNED_COMPONENT
 from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.money import money
 from tunecost.planner.plan import Plan
-from tunecost.planner.quote import Quote
+from tunecost.planner.quote import BILLING, Quote
 
 HOURS_ORDER = ("compute", "step_overhead", "communication", "provisioning", "setup", "model_download", "checkpoints",
-               "rework", LEARNED_COMPONENT)
+               "rework", LEARNED_COMPONENT, BILLING)
 
 
 def hours_text(h: float) -> str:
@@ -35,12 +35,12 @@ def hours_text(h: float) -> str:
 def hours_parts(breakdown: dict[str, float]) -> str:
     """'compute 3.2 h, provisioning 6 min, ...'; the learned correction shown even when it takes time off."""
     return ", ".join(f"{k.replace('_', ' ')} {hours_text(breakdown[k])}" for k in HOURS_ORDER
-                     if breakdown.get(k, 0.0) > 0 or (k == LEARNED_COMPONENT and breakdown.get(k)))
+                     if breakdown.get(k, 0.0) > 0 or (k in (LEARNED_COMPONENT, BILLING) and breakdown.get(k)))
 
 
 def interruption_line(q: Quote) -> str:
     """What interrupts the run, how often, on what basis, and the checkpoints chosen for it."""
-    what = "spot preemptions" if q.spot else "hardware failures"
+    what = "spot preemptions" if q.offer.spot else "hardware failures"
     span = ("" if q.preemption_rate_low == q.preemption_rate_high else
             f" ({q.preemption_rate_low:.3g}-{q.preemption_rate_high:.3g})")
     rate = f"{what}: {q.preemption_rate_per_hour:.3g}/h expected{span} [{q.preemption_label}]"
@@ -50,7 +50,7 @@ def interruption_line(q: Quote) -> str:
         ckpt = (f"a {q.checkpoint_gb:,.1f} GB checkpoint every {hours_text(q.checkpoint_interval_hours)} "
                 f"({hours_text(q.checkpoint_write_hours)} to write)")
     worst = ""
-    if q.spot and q.pessimistic_hours is not None:
+    if q.offer.spot and q.pessimistic_hours is not None:
         worst = f"; at the high rate {hours_text(q.pessimistic_hours)}, {money(q.pessimistic_cost or 0.0)}"
     return f"{rate}; {ckpt}{worst}"
 
@@ -87,25 +87,25 @@ def _quotes_table(quotes: list[Quote], chosen: Quote | None, title: str, width: 
     """The ranked offers. Below NARROW columns the region goes under the provider and the type under the GPU,
     and an as-of date all offers share moves into the title."""
     narrow = width < NARROW
-    dates = {q.as_of or "undated" for q in quotes}
+    dates = {q.offer.as_of or "undated" for q in quotes}
     shared = narrow and len(dates) == 1
     rows = []
     for q in quotes:
-        gpu = (f"{q.gpu} x{q.gpu_count}" + (f" x{q.num_nodes} nodes" if q.num_nodes > 1 else "")
-               + (f" {q.parallelism}" if q.gpu_count * q.num_nodes > 1 else ""))
-        kind = "spot" if q.spot else "on-demand"
-        high = money(q.pessimistic_cost) if q.spot and q.pessimistic_cost is not None else ""
+        o = q.offer
+        gpu = o.hardware + (f" {q.parallelism}" if o.gpus > 1 else "")
+        kind = o.market
+        high = money(q.pessimistic_cost) if o.spot and q.pessimistic_cost is not None else ""
         mark = ("→" if q == chosen else "✗" if not q.launchable else "") + ("?" if q.speed_assumed else "")
         row = {"": mark,
-               **({"provider": _stack(q.provider, q.region), "instance": q.instance_type, "GPU": _stack(gpu, kind)}
-                  if narrow else {"provider": q.provider, "region": q.region, "instance": q.instance_type, "GPU": gpu,
+               **({"provider": _stack(o.provider, o.region), "instance": o.instance_type, "GPU": _stack(gpu, kind)}
+                  if narrow else {"provider": o.provider, "region": o.region, "instance": o.instance_type, "GPU": gpu,
                                   "type": kind}),
-               "$/h": money(q.price_per_hour), "hours": hours_text(q.hours),
+               "$/h": money(o.total_per_hour), "hours": hours_text(q.hours),
                **({"total / high-rate": _stack(money(q.cost), high)} if narrow else
                   {"total": money(q.cost), "high-rate": high}),
                "GiB need/has": _need_has(q, narrow)}
         if not shared:
-            row["as of"] = q.as_of or "undated"
+            row["as of"] = o.as_of or "undated"
         row["P"] = "*" if q.pareto else ""
         rows.append(row)
     table = Table(title=title + (f"; prices {dates.pop()}" if shared else ""), title_justify="left",
@@ -177,12 +177,8 @@ def render_plan(plan: Plan, console: Console, top: int = 15, verbose: bool = Fal
     console.print(f"[bold]{escape(what)}[/], {spec.method.value}, {spec.train_tokens:,} training tokens "
                   f"(seq {spec.seq_len}, batch {spec.micro_batch} x accum {spec.grad_accum})")
     if chosen is not None:
-        nodes = f" x{chosen.num_nodes} nodes" if chosen.num_nodes > 1 else ""
-        where = (f"{chosen.gpu} x{chosen.gpu_count}{nodes}", "spot" if chosen.spot else "on-demand", chosen.region,
-                 chosen.zone)
         console.print(
-            f"[bold green]Chosen: {money(chosen.cost)}[/] on {escape(chosen.provider)} "
-            f"{escape(chosen.instance_type)} ({escape(', '.join(filter(None, where)))}) in about "
+            f"[bold green]Chosen: {money(chosen.cost)}[/] on {escape(chosen.offer.describe())} in about "
             f"{hours_text(chosen.hours)} at {chosen.tokens_per_sec:,.0f} tokens/s; peak "
             f"{_with_band(chosen.peak_gib_per_gpu, chosen.peak_band_gib)} GiB per GPU")
     if brief:
@@ -254,9 +250,9 @@ def _render_misfits(plan: Plan, console: Console, shown: int) -> None:
 def _need_has(q: Quote, narrow: bool) -> str:
     """'8.1 (7.2-10.6)/24'; below NARROW columns the band goes on a second line: '8.1/24' over '(7.2-10.6)'."""
     if not narrow or not q.peak_band_gib[1]:
-        return f"{_with_band(q.peak_gib_per_gpu, q.peak_band_gib)}/{q.gpu_memory_gib:.0f}"
+        return f"{_with_band(q.peak_gib_per_gpu, q.peak_band_gib)}/{q.offer.gpu_memory_gib:.0f}"
     low, high = q.peak_band_gib
-    return f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}\n({low:.1f}-{high:.1f})"
+    return f"{q.peak_gib_per_gpu:.1f}/{q.offer.gpu_memory_gib:.0f}\n({low:.1f}-{high:.1f})"
 
 
 def _with_band(peak: float, band: tuple[float, float]) -> str:

@@ -40,9 +40,10 @@ def runs_table(records: list[RunRecord], width: int) -> Table:
     style = {"succeeded": "green", "failed": "red", "stopped": "yellow", "running": "cyan"}
     rows = []
     for r in records:
-        where = "/".join(p for p in (r.provider, r.region) if p)
-        cells = {"run": r.id, "status": r.status, "hardware": f"{r.gpu or '?'} x{r.gpu_count}{' spot' if r.spot else ''} "
-                 f"{where}".strip(), "$/h": f"{r.price_per_hour:g}",
+        o = r.offer
+        where = "/".join(p for p in (o.provider, o.region) if p) if o else ""
+        hardware = f"{o.gpu or '?'} x{o.gpu_count}{' spot' if o.spot else ''}" if o else "?"
+        cells = {"run": r.id, "status": r.status, "hardware": f"{hardware} {where}".strip(), "$/h": f"{r.rate:g}",
                  "estimated": _hours_cost(r.estimated_hours, r.estimated_cost),
                  "actual": _hours_cost(r.actual_hours, r.actual_cost),
                  "recoveries": _restarts(r.recoveries, r.resumes), "tag": r.tag,

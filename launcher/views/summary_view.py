@@ -67,9 +67,9 @@ def summary_rows(s: CostSummary) -> list[tuple[str, str]]:
     rows = [
         ("dates", f"{started} -> {ended}" if s.started_at else when.strftime("%Y-%m-%d")),
         ("job", f"{s.method or '?'} fine-tune of {s.model or '?'}"),
-        ("where", "this machine (local run)" if s.is_local else f"{s.provider or '?'} {s.region}".strip()),
+        ("where", "this machine (local run)" if s.is_local else f"{s.offer.provider or '?'} {s.offer.region}".strip()),
         ("hardware", s.hardware),
-        ("pricing", f"{'local rate' if s.is_local else 'spot' if s.spot else 'on-demand'} ${s.rate_per_hour:,.4f}/h"
+        ("pricing", f"{'local rate' if s.is_local else s.offer.market} ${s.rate_per_hour:,.4f}/h"
          + (f" ({s.rate_source})" if s.rate_source and LOCAL_RATE_ZERO not in s.notes else "")),  # else the note says it
         ("ran", f"{s.actual_seconds:,.0f} s ({s.time_source})" if s.actual_seconds is not None else s.time_source),
         ("billed", f"{s.billed_hours:.4f} h = {s.billed_seconds} s, {s.billing_rule}"),

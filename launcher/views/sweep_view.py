@@ -38,10 +38,10 @@ def render_sweep(plan: Plan, console: Console) -> None:
                          else "left", no_wrap=name != "offer")
     for p in sweep.points:
         q = p.quote
-        cells = [str(p.index), p.label, f"{p.spec.train_tokens:,}", f"{q.peak_gib_per_gpu:.1f}/{q.gpu_memory_gib:.0f}",
+        cells = [str(p.index), p.label, f"{p.spec.train_tokens:,}", f"{q.peak_gib_per_gpu:.1f}/{q.offer.gpu_memory_gib:.0f}",
                  hours_text(q.hours), money(q.cost)]
         if sweep.offers == "each":
-            cells.append(f"{q.provider} {q.instance_type} ({q.gpu} x{q.gpu_count}, {'spot' if q.spot else 'on-demand'})")
+            cells.append(q.offer.describe())
         table.add_row(*map(escape, cells))
     console.print(table)
     console.print("each point's spec and offers: --json or --save",

@@ -9,17 +9,12 @@ an upper value). An on-demand failure rate is per GPU (a run stops when any GPU 
 
 from __future__ import annotations
 
-import csv
-import io
-from functools import lru_cache
-from importlib.resources import files
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunecost.planner.corrections import Corrections
-
-ANY = "*"
+from tunecost.planner.market.providers import provider_of
 
 
 class Rate(BaseModel):
@@ -39,20 +34,9 @@ class Rate(BaseModel):
                     label=f"{self.label}; {why}" if why else self.label)
 
 
-@lru_cache(maxsize=1)
-def _rows() -> list[dict[str, str]]:
-    text = files("tunecost.pricing_data").joinpath("preemption.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
-
-
 def _row(provider: str, market: str, gpus: int) -> dict[str, str]:
-    """The provider's own row for this market and the largest class (min_gpus) the instance reaches, else '*'."""
-    fits = [r for r in _rows() if r["market"] == market and int(r["min_gpus"]) <= gpus]
-    for name in (provider, ANY):
-        mine = [r for r in fits if r["provider"] == name]
-        if mine:
-            return max(mine, key=lambda r: int(r["min_gpus"]))
-    raise LookupError(f"pricing_data/preemption.csv has no {market} row for {provider}")
+    """The provider's own row (else `*`) for this market and the largest class the instance reaches."""
+    return provider_of(provider).preemption_row(market, gpus)
 
 
 def instance_class(gpus_per_node: int) -> int:

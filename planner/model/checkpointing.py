@@ -7,38 +7,14 @@ exponential model: work cut into n equal segments, each followed by a checkpoint
 arrive at `rate` per hour; each costs a restart of R hours (provisioning, setup, model download) plus the work
 since the last checkpoint. A segment of t hours then takes M e^(R/M) (e^((t+C)/M) - 1) hours on average, M = 1/rate.
 The job saves at the interval only (no extra checkpoint at the end, where it saves its outputs), so n segments
-make n - 1 writes.
+make n - 1 writes. How fast a node writes is the provider's (`Provider.checkpoint_storage`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from functools import lru_cache
-from importlib.resources import files
 
-from pydantic import BaseModel, ConfigDict
-
-ANY = "*"
-
-
-class Storage(BaseModel):
-    """How fast one node writes a checkpoint, and on what basis (pricing_data/checkpoint_storage.csv)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    write_gb_per_s: float
-    basis: str
-    source: str
-
-
-@lru_cache(maxsize=64)
-def storage_for(provider: str) -> Storage:
-    text = files("tunecost.pricing_data").joinpath("checkpoint_storage.csv").read_text(encoding="utf-8")
-    rows = {r["provider"]: r for r in csv.DictReader(io.StringIO(text))}
-    row = rows.get(provider) or rows[ANY]
-    return Storage(write_gb_per_s=float(row["write_gb_per_s"]), basis=row["basis"], source=row["source"])
+from pydantic import BaseModel
 
 
 def daly_interval(write_hours: float, rate: float) -> float:

@@ -22,12 +22,14 @@ from tunecost.planner.spec import DatasetSize, TrainSpec
 
 def quote(provider="runpod", region="US", zone="", instance_type="1x_A100-80GB_SECURE", gpu="A100-80GB",
           gpu_count=1, spot=True, price=1.19, hours=2.0, num_nodes=1, parallelism="single") -> dict:
+    """A quote as the plan file holds it; `price` is for all nodes together."""
     return {
-        "provider": provider, "region": region, "zone": zone, "instance_type": instance_type, "gpu": gpu,
-        "gpu_count": gpu_count, "spot": spot, "price_per_hour": price, "hours": hours,
-        "cost": round(price * hours, 4), "peak_gib_per_gpu": 30.0, "gpu_memory_gib": 80.0,
-        "as_of": "undated snapshot (after 2025-09-10)", "source": "test fixture", "pareto": True,
-        "parallelism": parallelism, "num_nodes": num_nodes, "tokens_per_sec": 2500.0,
+        "offer": {"provider": provider, "region": region, "zone": zone, "instance_type": instance_type, "gpu": gpu,
+                  "gpu_count": gpu_count, "gpu_memory_gib": 80.0, "nodes": num_nodes, "spot": spot,
+                  "price_per_hour": price / num_nodes, "as_of": "undated snapshot (after 2025-09-10)",
+                  "source": "test fixture"},
+        "hours": hours, "cost": round(price * hours, 4), "peak_gib_per_gpu": 30.0, "pareto": True,
+        "parallelism": parallelism, "tokens_per_sec": 2500.0,
         "hours_breakdown": {"compute": hours - 0.2, "step_overhead": 0.0, "communication": 0.0, "provisioning": 0.1,
                             "setup": 0.1, "model_download": 0.0, "checkpoints": 0.0, "rework": 0.0},
         "corrections": {}, "interconnect": "", "interconnect_assumed": False, "communication_hours": 0.0,

@@ -62,7 +62,7 @@ def test_plan_saves_the_framework_in_the_spec(tmp_path):
     assert plan["spec"]["framework"] == "torchtune"
     spec = TrainSpec(**{**plan["spec"]})
     assert plan["chosen"]["peak_gib_per_gpu"] == pytest.approx(
-        estimate_memory(spec, resolve_shape(spec), plan["chosen"]["gpu_count"],
+        estimate_memory(spec, resolve_shape(spec), plan["chosen"]["offer"]["gpu_count"],
                         plan["chosen"]["parallelism"]).peak_gib, abs=0.01)
     assert stack_name(spec.framework, spec.method) == "torchtune"
 

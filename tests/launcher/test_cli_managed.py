@@ -59,7 +59,7 @@ def test_include_closed_adds_openai_and_gemini_marked_as_another_model():
 def test_providers_filter_applies_to_services_too():
     data = json.loads(run("plan", *DONE_WHEN, "--providers", "runpod,fireworks", "--json").stdout)
     assert [m["provider"] for m in data["managed"]] == ["fireworks"]
-    assert {q["provider"] for q in data["quotes"]} == {"runpod"}
+    assert {q["offer"]["provider"] for q in data["quotes"]} == {"runpod"}
     only = run("plan", *DONE_WHEN, "--providers", "together")
     assert only.exit_code == 2 and "names only managed services" in only.stderr
 
@@ -81,7 +81,7 @@ def test_launch_refuses_a_managed_quote_in_one_line(tmp_path):
     saved = tmp_path / "plan.json"
     assert run("plan", *DONE_WHEN, "--save", str(saved), "--json").exit_code == 0
     plan = json.loads(saved.read_text())
-    plan["chosen"] = dict(plan["chosen"], provider="together")
+    plan["chosen"] = {**plan["chosen"], "offer": {**plan["chosen"]["offer"], "provider": "together"}}
     saved.write_text(json.dumps(plan))
     result = run("launch", str(saved), "--dataset", str(saved), "--dry-run")
     assert result.exit_code == 2

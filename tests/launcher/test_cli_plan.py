@@ -46,9 +46,9 @@ def test_plan_json_has_the_contract_fields():
 def test_filters_reach_the_optimizer():
     data = plan_json("--gpu", "L4", "--providers", "aws,gcp", "--on-demand", "--max-gpus", "1")
     assert data["quotes"]
-    assert {q["gpu"] for q in data["quotes"]} == {"L4"}
-    assert {q["provider"] for q in data["quotes"]} <= {"aws", "gcp"}
-    assert not any(q["spot"] for q in data["quotes"]) and {q["gpu_count"] for q in data["quotes"]} == {1}
+    assert {q["offer"]["gpu"] for q in data["quotes"]} == {"L4"}
+    assert {q["offer"]["provider"] for q in data["quotes"]} <= {"aws", "gcp"}
+    assert not any(q["offer"]["spot"] for q in data["quotes"]) and {q["offer"]["gpu_count"] for q in data["quotes"]} == {1}
 
 
 def test_preemption_rate_and_checkpoint_minutes_override_the_tables():
@@ -79,10 +79,10 @@ def test_max_gpus_is_per_node_and_max_nodes_caps_multi_node():
     args = ("--model", "meta-llama/Llama-3.1-70B", "--method", "full", "--tokens", "20000000", "--gpu", "H100",
             "--providers", "aws")
     wide = plan_json(*args)
-    assert {q["gpu_count"] for q in wide["quotes"]} == {8} and max(q["num_nodes"] for q in wide["quotes"]) > 2
-    assert all(q["gpu_count"] * q["num_nodes"] <= 64 for q in wide["quotes"])
+    assert {q["offer"]["gpu_count"] for q in wide["quotes"]} == {8} and max(q["offer"]["nodes"] for q in wide["quotes"]) > 2
+    assert all(q["offer"]["gpu_count"] * q["offer"]["nodes"] <= 64 for q in wide["quotes"])
     few = plan_json(*args, "--max-nodes", "3")
-    assert {q["num_nodes"] for q in few["quotes"]} == {3}  # the fewest that hold 70B full; 6 is past the cap
+    assert {q["offer"]["nodes"] for q in few["quotes"]} == {3}  # the fewest that hold 70B full; 6 is past the cap
     result = run("plan", *args, "--max-nodes", "2")
     assert result.exit_code == 2 and "--max-nodes" in result.stderr
 
@@ -101,7 +101,7 @@ def test_text_view_is_concise_and_verbose_carries_every_assumption():
     plan = plan_json()
     chosen = plan["chosen"]
     out = result.stdout
-    assert "Chosen:" in out and chosen["instance_type"] in out
+    assert "Chosen:" in out and chosen["offer"]["instance_type"] in out
     assert "Offers ranked by total cost (5 of" in out
     assert "Memory per GPU" in out and "Does not fit" in out
     assert "Assumptions" not in out and "preemptions per hour" not in out
@@ -119,7 +119,7 @@ def test_brief_prints_the_decision_and_counts_what_it_left_out():
     result = run("plan", *MODEL, "--brief")
     assert result.exit_code == 0, result.stderr
     out = " ".join(result.stdout.split())
-    assert f"Chosen: ${plan['chosen']['cost']:.2f}" in out and plan["chosen"]["instance_type"] in out
+    assert f"Chosen: ${plan['chosen']['cost']:.2f}" in out and plan["chosen"]["offer"]["instance_type"] in out
     assert plan["managed_verdict"] in out
     assert (f"{len(plan['quotes'])} offers, {len(plan['managed'])} managed services, {len(plan['infeasible'])} GPU "
             f"setups that do not fit, {len(plan['assumptions']) + 1} assumptions: drop --brief to see them") in out
@@ -206,7 +206,7 @@ def test_plan_and_estimate_apply_the_factors_calibrate_stored():
     est_before = json.loads(run(*est_args).stdout)
     _store_factors(hours=1.3, memory=1.05)
     after = plan_json(*l4)
-    assert after["chosen"]["instance_type"] == before["chosen"]["instance_type"]
+    assert after["chosen"]["offer"]["instance_type"] == before["chosen"]["offer"]["instance_type"]
     assert after["chosen"]["hours"] == pytest.approx(1.3 * before["chosen"]["hours"])
     assert after["chosen"]["cost"] == pytest.approx(1.3 * before["chosen"]["cost"])
     assert after["chosen"]["peak_gib_per_gpu"] == pytest.approx(1.05 * before["chosen"]["peak_gib_per_gpu"], abs=0.01)
@@ -232,10 +232,10 @@ def test_launch_from_flags_applies_the_factors_calibrate_stored_as_plan_does():
 
     workload = Workload(model="meta-llama/Llama-3.1-8B", tokens=20_000_000)
     before = _plan_from_flags(workload, local=False, budget=None)
-    _store_factors(hours=1.3, memory=1.0, gpu=before.chosen.gpu)
+    _store_factors(hours=1.3, memory=1.0, gpu=before.chosen.offer.gpu)
     after = _plan_from_flags(workload, local=False, budget=None)
-    same = next(q for q in after.quotes if q.instance_type == before.chosen.instance_type
-                and q.provider == before.chosen.provider and q.spot == before.chosen.spot)
+    same = next(q for q in after.quotes if q.offer.instance_type == before.chosen.offer.instance_type
+                and q.offer.provider == before.chosen.offer.provider and q.offer.spot == before.chosen.offer.spot)
     assert same.hours == pytest.approx(1.3 * before.chosen.hours) and same.corrections == {"hours": 1.3}
 
 
@@ -342,10 +342,10 @@ def test_at_80_columns_the_plan_fits_and_no_figure_is_cut(tmp_path):
     assert max(len(line.rstrip()) for line in text.splitlines()) <= 80, text
     cells = set(text.split())
     for q in plan["quotes"][:5]:
-        assert {money(q["cost"]), money(q["price_per_hour"])} <= cells, q
+        assert {money(q["cost"]), money(q["offer"]["total_per_hour"])} <= cells, q
         assert hours_text(q["hours"]) in text
         low, high = q["peak_band_gib"]
-        assert {f"{q['peak_gib_per_gpu']:.1f}/{q['gpu_memory_gib']:.0f}", f"({low:.1f}-{high:.1f})"} <= cells, q
+        assert {f"{q['peak_gib_per_gpu']:.1f}/{q['offer']['gpu_memory_gib']:.0f}", f"({low:.1f}-{high:.1f})"} <= cells, q
     for m in plan["managed"]:
         assert {money(m["cost"]), money(m["usd_per_million_tokens"]), f"{m['billed_tokens']:,}"} <= cells, m
 

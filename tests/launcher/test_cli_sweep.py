@@ -23,7 +23,7 @@ def test_rank_sweep_is_priced_per_point_and_in_total_and_saved(tmp_path):
     points = plan["sweep"]["points"]
     assert [p["params"] for p in points] == [{"rank": 8}, {"rank": 16}, {"rank": 32}]
     assert [p["spec"]["rank"] for p in points] == [8, 16, 32]
-    assert len({(p["quotes"][0]["provider"], p["quotes"][0]["instance_type"]) for p in points}) == 1
+    assert len({(p["quotes"][0]["offer"]["provider"], p["quotes"][0]["offer"]["instance_type"]) for p in points}) == 1
     assert plan["sweep"]["total_cost"] == pytest.approx(sum(p["quotes"][0]["cost"] for p in points))
     out = result.stdout
     assert f"Sweep total: ${plan['sweep']['total_cost']:,.2f}" in out

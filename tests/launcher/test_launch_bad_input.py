@@ -72,7 +72,7 @@ def _old_plan() -> str:
     (SINGLE.model_copy(update={"schema_version": 99}).model_dump_json(), "a plan of schema 99, from a newer"),
     ('{"model": "gpt2", "epochs": 3}', "not a tunecost plan (spec: Field required)"),
     ('[1, 2]', "not a tunecost plan (the file: Input should be an object"),
-    ('{"spec": {"model": "x"}, "chosen": {"gpu": "A100"}}', "not a tunecost plan (chosen.provider: Field required)"),
+    ('{"spec": {"model": "x"}, "chosen": {"gpu": "A100"}}', "not a tunecost plan (chosen.offer: Field required)"),
     ("model: gpt2\n", "not valid JSON"),
 ], ids=["older", "schema-2", "newer", "foreign", "list", "half", "yaml"])
 def test_a_plan_file_of_another_version_or_tool_is_one_line(tmp_path, text, says):

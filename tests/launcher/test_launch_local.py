@@ -67,7 +67,7 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
     assert (home / "cpu_probe.json").is_file()  # the probe is cached for the next local run
     s = summarize(run)
     assert s.estimated_hours == run.estimated_hours and s.hours_diff is not None
-    assert s.region == "" and s.gpu == run.gpu and s.gpu.startswith("cpu")  # not the plan's gcp us-central1 T4
+    assert s.offer.region == "" and s.offer.gpu == run.offer.gpu and s.offer.gpu.startswith("cpu")  # not the plan's gcp us-central1 T4
     assert s.estimated_peak_gib == run.estimated_peak_gib and s.peak_memory_gib > 0
     rows = dict(summary_rows(s))
     assert "where" not in rows and "this machine" in rows["hardware"]  # the title says local; where is the hardware
@@ -76,7 +76,7 @@ def test_local_tiny_run_records_actual_cost_and_job_summary(tmp_path, write_plan
     printed = result.stdout.split("its bill, estimate vs actual")[0].rsplit("\nrun ", 1)[1]  # launch's outcome lines
     assert "T4" not in printed and "gcp" not in printed and f"{run.id} succeeded: 6 steps" in printed
     assert 0 < run.actual_hours < 0.1
-    assert run.actual_cost == run.actual_hours * 1.5 and run.price_per_hour == 1.5
+    assert run.actual_cost == run.actual_hours * 1.5 and run.rate == 1.5
     assert "--rate 1.5" in run.rate_source
     assert [h.status for h in run.history] == ["pending", "running", "succeeded"]
     assert (home / "runs" / run.id / "output" / "adapter").is_dir()

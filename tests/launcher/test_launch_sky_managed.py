@@ -76,7 +76,7 @@ def test_managed_job_completion_recorded__sky_client_replaced(tmp_path, monkeypa
     assert record.recoveries == 2
     assert record.actual_hours == pytest.approx(1.5)  # SkyPilot's start..end, not the job's own clock
     # it ran on the lambda fallback (SkyPilot's cloud/region), so that offer's rate bills it
-    assert (record.provider, record.price_per_hour) == ("lambda", 1.79)
+    assert (record.offer.provider, record.rate) == ("lambda", 1.79)
     assert record.actual_cost == pytest.approx(1.5 * 1.79)
     assert (record.estimated_hours, record.estimated_cost) == (2.0, 2.38)  # what the plan said, kept
     assert record.ended_at == datetime.fromtimestamp(START + 1.5 * 3600, tz=timezone.utc)

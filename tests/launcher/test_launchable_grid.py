@@ -47,12 +47,12 @@ def _check_grid(grid, prices, tmp_path) -> tuple[int, int]:
         unlaunchable_priced += any(not q.launchable for q in plan.quotes)
         order = plan.fallback_order(3)
         for fallback in order:
-            q = fallback.offer
-            assert providers[q.provider].can_launch(spot=q.spot, nodes=q.num_nodes), (model, method, spot, q.provider)
+            q = fallback.quote
+            assert providers[q.offer.provider].can_launch(spot=q.offer.spot, nodes=q.offer.nodes), (model, method, spot, q.offer.provider)
         text = render_task_yaml(plan, TaskOptions(run_id="tc-grid", bucket="tunecost-grid", workdir=str(tmp_path),
                                                   dataset_local=str(dataset), top_k=3))
         task = sky_client.validate_task(text)
-        assert len(task.resources) == len(order) and task.num_nodes == order[0].offer.num_nodes
+        assert len(task.resources) == len(order) and task.num_nodes == order[0].quote.offer.nodes
     return planned, unlaunchable_priced
 
 

@@ -13,10 +13,11 @@ import pytest
 from tunecost.job.run_summary import RunSummary, StopReason
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.planner.market.offer import Offer
 from tunecost.launcher.ledger.run_status import STATUS_OF_STOP, RunStatus
 from tunecost.planner.errors import UserError
 
-from .conftest import SINGLE
+from .conftest import MULTI_NODE, SINGLE
 
 
 def _record(run_id: str, created: datetime | None = None, **fields) -> RunRecord:
@@ -36,12 +37,13 @@ def test_home_defaults_to_tunecost_home_env_and_the_file_is_made_on_the_first_wr
 
 def test_create_get_roundtrip_keeps_every_field(tmp_path):
     ledger = Ledger(tmp_path)
-    rec = _record("r1", gpu="A100-80GB", gpu_count=2, spot=True, price_per_hour=3.5, estimated_hours=1.25,
+    rec = _record("r1", offer=Offer(provider="runpod", gpu="A100-80GB", gpu_count=2, spot=True, price_per_hour=3.5),
+                  estimated_hours=1.25,
                   estimated_cost=4.375, plan=SINGLE, summary={"steps": 3})
     stored = ledger.create(rec)
     got = ledger.get("r1")
     assert got == stored
-    assert got.gpu_count == 2 and got.plan == SINGLE and got.plan.chosen.gpu == "A100-80GB"
+    assert got.offer.gpu_count == 2 and got.plan == SINGLE and got.plan.chosen.offer.gpu == "A100-80GB"
     assert [h.status for h in got.history] == ["pending"]
 
 
@@ -106,8 +108,8 @@ def test_update_validates_fields_and_records_status_change(tmp_path):
     with pytest.raises(ValueError, match="not RunRecord fields"):
         ledger.update("r", cost=3)
     with pytest.raises(Exception):
-        ledger.update("r", gpu_count="many")
-    assert ledger.get("r").gpu_count == 0
+        ledger.update("r", offer={"provider": "aws", "gpu_count": "many"})
+    assert ledger.get("r").offer is None
 
 
 def test_list_filters_by_time_and_tag_oldest_first(tmp_path):
@@ -255,3 +257,52 @@ def test_where_hard_links_are_refused_the_ledger_is_made_in_place(tmp_path, monk
     ledger.create(_record("r1"))
     assert [r.id for r in Ledger(tmp_path / "h").list()] == ["r1"]
     assert sorted(p.name for p in (tmp_path / "h").iterdir()) == ["ledger.sqlite"]  # no temp file left
+
+
+def test_a_record_stored_before_runs_held_an_offer_still_loads_with_its_plan(tmp_path):
+    """Records written before the Offer model kept its fields flat, and their plans (schema 2) kept each quote's
+    offer flat with price_per_hour for all nodes: both load, nested, and the bill's rate is unchanged."""
+    old_quote = {k: v for k, v in MULTI_NODE.chosen.model_dump(mode="json").items() if k != "offer"}
+    offer = MULTI_NODE.chosen.offer
+    old_quote.update(provider=offer.provider, region=offer.region, zone=offer.zone, instance_type=offer.instance_type,
+                     gpu=offer.gpu, gpu_count=offer.gpu_count, gpu_memory_gib=offer.gpu_memory_gib, spot=offer.spot,
+                     as_of=offer.as_of, source=offer.source, num_nodes=offer.nodes, price_per_hour=offer.total_per_hour)
+    old_plan = {**MULTI_NODE.model_dump(mode="json"), "schema_version": 2, "chosen": old_quote, "quotes": [old_quote]}
+    stored = {"id": "tc-old", "status": "succeeded", "backend": "sky-managed", "created_at": "2026-11-01T00:00:00Z",
+              "provider": "aws", "region": "us-west-2", "zone": "", "instance_type": "p4d.24xlarge", "gpu": "A100",
+              "gpu_count": 8, "spot": True, "price_per_hour": 19.6, "plan": old_plan, "summary": {}}
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("tc-new"))
+    with closing(sqlite3.connect(ledger.path)) as db, db:
+        db.execute("INSERT INTO runs (id, created_at, status, tag, record) VALUES (?, ?, ?, '', ?)",
+                   ("tc-old", stored["created_at"], "succeeded", json.dumps(stored)))
+    got = Ledger(tmp_path).get("tc-old")
+    assert (got.offer.provider, got.offer.gpu, got.offer.gpu_count, got.rate) == ("aws", "A100", 8, 19.6)
+    assert got.plan.chosen.offer == offer and got.plan.chosen.cost == MULTI_NODE.chosen.cost
+
+
+def _flat(quote) -> dict:
+    """A quote as plans before the Offer model stored it: the offer's fields beside the estimate."""
+    flat = {k: v for k, v in quote.model_dump(mode="json").items() if k != "offer"}
+    o = quote.offer
+    flat.update(provider=o.provider, region=o.region, zone=o.zone, instance_type=o.instance_type, gpu=o.gpu,
+                gpu_count=o.gpu_count, gpu_memory_gib=o.gpu_memory_gib, spot=o.spot, as_of=o.as_of, source=o.source,
+                num_nodes=o.nodes, price_per_hour=o.total_per_hour)
+    return flat
+
+
+def test_a_record_whose_plan_is_a_schema_3_plan_from_before_the_offer_model_still_loads(tmp_path):
+    """Schema 3 first carried the fallback order with flat quotes (each fallback's quote named `offer`); the
+    Offer model joined it in the same schema: such a record's plan loads nested, its fallback order intact."""
+    plan = json.loads(SINGLE.model_dump_json())
+    assert plan["schema_version"] == 3 and SINGLE.fallbacks
+    plan.update(chosen=_flat(SINGLE.chosen), quotes=[_flat(q) for q in SINGLE.quotes],
+                fallbacks=[{"offer": _flat(f.quote), "reason": f.reason} for f in SINGLE.fallbacks])
+    stored = {**json.loads(_record("tc-mid").model_dump_json()), "plan": plan}
+    ledger = Ledger(tmp_path)
+    ledger.create(_record("tc-new"))
+    with closing(sqlite3.connect(ledger.path)) as db, db:
+        db.execute("INSERT INTO runs (id, created_at, status, tag, record) VALUES (?, ?, ?, '', ?)",
+                   ("tc-mid", stored["created_at"], stored["status"], json.dumps(stored)))
+    got = Ledger(tmp_path).get("tc-mid").plan
+    assert got.chosen == SINGLE.chosen and got.quotes == SINGLE.quotes and got.fallbacks == SINGLE.fallbacks

@@ -45,7 +45,7 @@ def _damaged_ledger(home: Path) -> dict[str, str]:
     for run_id in (NOT_JSON, NULL_PRICE):
         ledger.create(_record(run_id, status="pending"))
     bad = {NOT_JSON: "{not json",
-           NULL_PRICE: _record(NULL_PRICE, status="stopped").model_dump_json().replace('"price_per_hour":0.0',
+           NULL_PRICE: _record(NULL_PRICE, status="stopped", provider="local").model_dump_json().replace('"price_per_hour":0.0',
                                                                                      '"price_per_hour":null')}
     with closing(sqlite3.connect(ledger.path)) as db, db:
         for run_id, text in bad.items():
@@ -98,7 +98,7 @@ def test_repair_sets_unreadable_records_aside_whole_and_rebuilds_a_local_one_fro
     assert set(runs) == {"tc-good", NULL_PRICE}  # the good one untouched, the local one back
     assert runs["tc-good"].actual_cost == 1.785 and runs["tc-good"].plan == SINGLE
     assert runs[NULL_PRICE].status == "stopped" and runs[NULL_PRICE].summary.steps == 8
-    assert runs[NULL_PRICE].price_per_hour == 0.5
+    assert runs[NULL_PRICE].rate == 0.5
     with closing(sqlite3.connect(ledger.path)) as db:
         kept = dict(db.execute(f"SELECT id, record FROM {SET_ASIDE}").fetchall())
     assert kept == bad  # never deleted: the very text, for a human to look at
@@ -120,9 +120,9 @@ def test_a_diverged_loss_is_stored_as_nan_and_reads_back(home):
 def test_a_record_that_would_not_read_back_is_never_written(home):
     ledger = Ledger(home)
     ledger.create(_record("tc-1"))
-    broken = _record("tc-2").model_copy(update={"gpu_count": "many"})  # model_copy does not validate
+    broken = _record("tc-2").model_copy(update={"recoveries": "many"})  # model_copy does not validate
     with pytest.warns(UserWarning), pytest.raises(UserError, match=r"run 'tc-2': its record would not read back "
-                                                                   r"\(gpu_count: .*\); nothing was written"):
+                                                                   r"\(recoveries: .*\); nothing was written"):
         ledger.create(broken)
     assert [r.id for r in ledger.list()] == ["tc-1"]
     with closing(sqlite3.connect(ledger.path)) as db:

@@ -37,4 +37,4 @@ def test_an_offer_that_fits_only_at_the_expected_peak_is_listed_as_tight_with_th
     item = tight[0]
     assert item["needs_gib"] <= 0.9 * item["has_gib"]
     assert re.search(r"^tight: .*; \d+% of the published runs like it went over$", item["reason"])
-    assert all(q["peak_band_gib"][1] <= 0.9 * q["gpu_memory_gib"] for q in plan["quotes"])
+    assert all(q["peak_band_gib"][1] <= 0.9 * q["offer"]["gpu_memory_gib"] for q in plan["quotes"])

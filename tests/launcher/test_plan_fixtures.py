@@ -21,7 +21,7 @@ def test_hand_written_plans_add_up_like_the_optimizers(name, tmp_path):
     assert set(plan.chosen.hours_breakdown) == set(OPTIMIZED.chosen.hours_breakdown)
     for q in plan.quotes:
         assert sum(q.hours_breakdown.values()) == pytest.approx(q.hours)
-        assert q.cost == pytest.approx(q.hours * q.price_per_hour, rel=1e-3)
+        assert q.cost == pytest.approx(q.hours * q.offer.total_per_hour, rel=1e-3)
     saved = tmp_path / "plan.json"
     saved.write_text(plan.model_dump_json())
     assert load_plan(saved) == plan
@@ -34,6 +34,6 @@ def test_the_real_plan_renders_a_task_skypilot_accepts(tmp_path):
                                                    workdir=str(tmp_path), top_k=3))
     task = sky_client.validate_task(text)
     chosen = OPTIMIZED.chosen
-    assert (task.resources[0].instance_type, task.resources[0].use_spot) == (chosen.instance_type, True)
+    assert (task.resources[0].instance_type, task.resources[0].use_spot) == (chosen.offer.instance_type, True)
     assert yaml.safe_load(text)["resources"]["ordered"][0]["accelerators"] == {"T4": 1}  # gcp n1 host + T4
-    assert [r.instance_type for r in task.resources] == [q.instance_type for q in OPTIMIZED.quotes[:3]]
+    assert [r.instance_type for r in task.resources] == [q.offer.instance_type for q in OPTIMIZED.quotes[:3]]

@@ -68,7 +68,7 @@ def hostile_plan(tmp_path):
 
 def test_user_text_is_escaped_never_markup(hostile_plan):
     html, plan = hostile_plan
-    assert plan["chosen"]["instance_type"] == HOSTILE  # the hostile row really is on the page, and chosen
+    assert plan["chosen"]["offer"]["instance_type"] == HOSTILE  # the hostile row really is on the page, and chosen
     page = Page()
     page.feed(html)
     assert not {"script", "img", "b", "i", "link", "iframe", "object"} & set(page.tags)
@@ -91,13 +91,13 @@ def test_page_is_self_contained_and_has_every_part(hostile_plan):
     assert all(" ".join(a.split()) in text for a in plan["assumptions"])
     assert plan["managed_verdict"] and plan["managed_verdict"] in text
     # the scatter: one mark with a tooltip per quote, one diamond per managed service, the Pareto staircase
-    quote_titles = [t for t in page.titles if ": " in t and (" spot, " in t or " on-demand, " in t)]
+    quote_titles = [t for t in page.titles if "): " in t and (", spot" in t or ", on-demand" in t)]
     assert len(quote_titles) == len(plan["quotes"])
     assert sum(t.startswith(m["provider"] + " $") for t in page.titles for m in plan["managed"]) == \
         len(plan["managed"])
     front = [a["d"] for tag, a in page.attrs if tag == "path" and a.get("class") == "front"]
     assert len(front) == 1 and front[0].count("H") == sum(q["pareto"] for q in plan["quotes"]) - 1
-    providers = {q["provider"] for q in plan["quotes"]}
+    providers = {q["offer"]["provider"] for q in plan["quotes"]}
     fills = {a["fill"] for tag, a in page.attrs if tag in ("circle", "rect", "path") and "fill" in a
              and a.get("fill-opacity")}
     assert len(fills) == len(providers)  # one colour per provider
@@ -105,7 +105,7 @@ def test_page_is_self_contained_and_has_every_part(hostile_plan):
     parts = {k for k, v in plan["memory"]["components_gib"].items() if v > 0}
     segments = [t for t in page.titles if t.endswith(" GiB") and t.rsplit(" ", 2)[0].replace(" ", "_") in parts]
     assert len(segments) == len(parts)
-    assert f"{plan['chosen']['gpu']}: {plan['chosen']['gpu_memory_gib']:.1f} GiB" in text
+    assert f"{plan['chosen']['offer']['gpu']}: {plan['chosen']['offer']['gpu_memory_gib']:.1f} GiB" in text
 
 
 def test_html_to_a_missing_folder_is_one_line_and_nothing_is_written(tmp_path):

@@ -7,9 +7,10 @@ from datetime import datetime, timezone
 
 from tunecost.job.job_config import JobConfig
 from tunecost.job.run_summary import RunSummary
-from tunecost.launcher.ledger.run_record import RunRecord
+from tunecost.launcher.ledger.run_record import RunRecord, local_offer
 from tunecost.launcher.reports.cost_summary import summarize
 from tunecost.launcher.views.summary_view import outcome_lines, summary_rows
+from tunecost.planner.market.offer import Offer
 from tunecost.planner.spec import DatasetSize
 
 from .conftest import SINGLE
@@ -20,8 +21,8 @@ def _record(dataset: DatasetSize, **summary) -> RunRecord:
     fields = dict(steps=72, train_tokens=11_110, final_loss=0.25, eval_loss=0.28, eval_loss_before=2.41,
                   stop_reason="completed",
                   config=JobConfig(model="tiny", dataset="demo", output_dir="o", eval_fraction=0.1))
-    return RunRecord(id="tc-x", status="succeeded", backend="local", provider="local", created_at=datetime(
-        2026, 12, 7, tzinfo=timezone.utc), price_per_hour=0.0, actual_hours=0.05, estimated_hours=0.04, plan=plan,
+    return RunRecord(id="tc-x", status="succeeded", backend="local", offer=local_offer(0.0), created_at=datetime(
+        2026, 12, 7, tzinfo=timezone.utc), actual_hours=0.05, estimated_hours=0.04, plan=plan,
         summary=RunSummary(**{**fields, **summary}))
 
 
@@ -51,5 +52,5 @@ def test_launch_says_where_a_local_run_s_adapter_is_and_not_a_cloud_vm_s_path():
                     "output/adapter")
     lines = outcome_lines(summarize(local))
     assert lines[1] == "adapter: /home/u/.tunecost/runs/tc-x/output/adapter" and lines[2].startswith("its bill")
-    cloud = local.model_copy(update={"backend": "skypilot", "provider": "aws"})
+    cloud = local.model_copy(update={"backend": "skypilot", "offer": Offer(provider="aws")})
     assert not any(line.startswith("adapter:") for line in outcome_lines(summarize(cloud)))

@@ -13,7 +13,7 @@ from tunecost.launcher.ledger.run_record import RunRecord
 
 from .conftest import SINGLE
 
-REQUIRED = {"id", "status", "backend", "gpu", "gpu_count", "spot", "price_per_hour", "estimated_hours",
+REQUIRED = {"id", "status", "backend", "offer", "estimated_hours",
             "estimated_cost", "actual_hours", "actual_cost", "recoveries", "summary"}
 
 
@@ -46,6 +46,7 @@ def test_runs_json_lists_every_run_with_the_contract_fields(tmp_path):
     assert all(REQUIRED <= set(r) for r in rows)
     a = rows[0]
     assert (a["status"], a["actual_cost"], a["recoveries"], a["summary"]) == ("succeeded", 1.785, 1, {"steps": 120})
+    assert (a["offer"]["provider"], a["offer"]["gpu"], a["offer"]["total_per_hour"]) == ("runpod", "A100-80GB", 1.19)
     assert "plan" not in a and "task_yaml" not in a  # bulky; in the ledger, not in the listing
 
 

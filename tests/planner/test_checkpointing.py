@@ -8,7 +8,8 @@ import math
 import pytest
 
 from tunecost.job import contract
-from tunecost.planner.model.checkpointing import daly_interval, expected_time, storage_for
+from tunecost.planner.market.providers import provider_of
+from tunecost.planner.model.checkpointing import daly_interval, expected_time
 from tunecost.planner.model.memory import estimate_memory
 from tunecost.planner.quote import checkpoint_gb
 from tunecost.planner.model.shapes import resolve_shape
@@ -60,8 +61,8 @@ def test_write_speed_per_provider_with_a_stated_basis():
     from sky.utils.resources_utils import DiskTier
 
     disk = AWS._get_disk_specs(DiskTier.MEDIUM)
-    aws = storage_for("aws")
+    aws = provider_of("aws").checkpoint_storage
     assert disk["disk_tier"] == "gp3" and "gp3" in aws.source
     assert aws.write_gb_per_s == pytest.approx(disk["disk_throughput"] / 1000)  # MB/s -> GB/s
-    unknown = storage_for("some-new-cloud")
+    unknown = provider_of("some-new-cloud").checkpoint_storage
     assert unknown.basis == "assumed" and unknown.write_gb_per_s == 1.0

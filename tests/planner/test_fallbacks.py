@@ -17,7 +17,7 @@ from ..launcher.conftest import plan, quote
 
 
 def _where(order) -> list[tuple]:
-    return [(f.offer.provider, f.offer.region, f.offer.instance_type) for f in order]
+    return [(f.quote.offer.provider, f.quote.offer.region, f.quote.offer.instance_type) for f in order]
 
 
 def test_one_zone_cheapest_three_still_get_another_provider_within_tolerance():
@@ -37,7 +37,7 @@ def test_another_region_of_the_same_provider_when_no_other_provider_is_close():
     quotes = [quote(region="US", instance_type="a", price=1.0), quote(region="US", instance_type="b", price=1.01),
               quote(region="EU", instance_type="c", price=1.2), quote(provider="lambda", price=2.0)]
     order = plan(quotes).fallback_order(3)
-    assert [f.offer.region for f in order] == ["US", "US", "EU"]
+    assert [f.quote.offer.region for f in order] == ["US", "US", "EU"]
     assert order[2].reason.startswith("another region")
 
 
@@ -53,8 +53,8 @@ def test_the_8b_qlora_plan_on_the_shipped_prices_spans_two_providers_or_regions(
                      dataset=DatasetSize(tokens_per_epoch=30_000_000, source="given"))
     data = optimize(spec, load_prices())
     order = data.fallback_order(3)
-    assert len({(f.offer.provider, f.offer.region) for f in order}) >= 2, _where(order)
-    assert all(f.offer.cost <= limit(order[0].offer.cost) for f in order)
+    assert len({(f.quote.offer.provider, f.quote.offer.region) for f in order}) >= 2, _where(order)
+    assert all(f.quote.cost <= limit(order[0].quote.cost) for f in order)
 
 
 def test_offers_skypilot_cannot_launch_never_enter_the_order():
@@ -62,13 +62,14 @@ def test_offers_skypilot_cannot_launch_never_enter_the_order():
               quote(provider="daytona", region="US", price=1.02), quote(provider="lambda", region="us-east-1",
                                                                         spot=False, price=1.05)]
     order = plan(quotes).fallback_order(3)
-    assert [f.offer.provider for f in order] == ["runpod", "lambda"]
+    assert [f.quote.offer.provider for f in order] == ["runpod", "lambda"]
 
 
 def test_a_plan_whose_chosen_offer_cannot_be_launched_is_one_clear_line():
     """A plan edited (or saved by an older tunecost) may have chosen lium: it carries no fallback order, and launch
     says why from the provider table."""
-    with pytest.raises(UserError, match=r"lium RTX5090 x8 cannot be launched: SkyPilot 0.14.1 has no lium cloud"):
+    with pytest.raises(UserError, match=r"Lium 1x_A100-80GB_SECURE \(RTX5090 x8, on-demand, JP\) cannot be launched: "
+                       r"SkyPilot 0.14.1 has no lium cloud"):
         plan([quote(provider="lium", region="JP", gpu="RTX5090", gpu_count=8, spot=False)]).fallback_order(3)
 
 
@@ -92,7 +93,7 @@ def test_the_saved_plan_carries_its_order_and_reading_it_plans_nothing(plan_8b):
     again = Plan.model_validate_json(plan_8b.model_dump_json())
     assert again.fallback_order(3) == plan_8b.fallback_order(3)
     cut = again.model_copy(update={"fallbacks": again.fallbacks[:1]})
-    assert [f.offer for f in cut.fallback_order(3)] == [plan_8b.chosen]
+    assert [f.quote for f in cut.fallback_order(3)] == [plan_8b.chosen]
 
 
 def test_a_plan_with_no_launchable_choice_carries_no_order():

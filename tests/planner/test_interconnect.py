@@ -48,12 +48,12 @@ def plan_8b_qlora(tmp_path_factory):
 def test_8b_qlora_plan_prices_its_multi_gpu_offers_over_their_links(plan_8b_qlora):
     """8B QLoRA fits one 16 GB GPU, so its 2-8 GPU offers run DDP: the adapter gradients' all-reduce is priced
     over the offer's PCIe link and shown (small: LoRA gradients are ~0.2 GB)."""
-    multi = [q for q in plan_8b_qlora.quotes if q.gpu_count > 1]
+    multi = [q for q in plan_8b_qlora.quotes if q.offer.gpu_count > 1]
     assert multi and any("PCIe" in q.interconnect for q in multi)
     for q in multi:
         assert q.interconnect and q.communication_hours > 0 and "communication" in q.hours_breakdown
         assert q.hours == pytest.approx(sum(q.hours_breakdown.values()), rel=1e-3)
-    singles = [q for q in plan_8b_qlora.quotes if q.gpu_count == 1]
+    singles = [q for q in plan_8b_qlora.quotes if q.offer.gpu_count == 1]
     assert all(q.interconnect == "" and q.communication_hours == 0 for q in singles)
 
 
@@ -73,7 +73,7 @@ def test_70b_qlora_prices_fsdp_over_pcie_and_its_exposed_communication_adds_hour
 def test_chosen_is_the_cheapest_of_all_feasible_offers_and_an_assumed_link_is_said(plan_8b_qlora):
     plan = plan_8b_qlora
     assert plan.chosen.cost == min(q.cost for q in plan.quotes)
-    assert len({(q.provider, q.instance_type, q.spot, q.num_nodes) for q in plan.quotes}) == len(plan.quotes)
+    assert len({(q.offer.provider, q.offer.instance_type, q.offer.spot, q.offer.nodes) for q in plan.quotes}) == len(plan.quotes)
     if plan.chosen.interconnect_assumed:
         assert any("assumed interconnect" in w and plan.chosen.interconnect in w for w in plan.warnings)
     else:

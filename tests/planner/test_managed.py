@@ -9,6 +9,7 @@ import pytest
 from tunecost.planner.errors import UserError
 from tunecost.planner.managed import break_even_tokens, quote_managed, verdict
 from tunecost.planner.market.managed_prices import ManagedPrice, load_managed_prices, read_managed_prices
+from tunecost.planner.market.offer import Offer
 from tunecost.planner.quote import Quote
 from tunecost.planner.spec import DatasetSize, Method, TrainSpec
 
@@ -128,9 +129,9 @@ def test_unknown_or_missing_column_is_refused(tmp_path):
 
 
 def _rented(cost=0.32, price=0.10, hours=3.2):
-    return Quote(provider="runpod", region="CA", instance_type="i", gpu="V100", gpu_count=2, spot=True,
-                 price_per_hour=price, hours=hours, cost=cost, peak_gib_per_gpu=12, gpu_memory_gib=16, as_of="",
-                 source="t", parallelism="fsdp", tokens_per_sec=2330,
+    offer = Offer(provider="runpod", region="CA", instance_type="i", gpu="V100", gpu_count=2, gpu_memory_gib=16,
+                  spot=True, price_per_hour=price, source="t")
+    return Quote(offer=offer, hours=hours, cost=cost, peak_gib_per_gpu=12, parallelism="fsdp", tokens_per_sec=2330,
                  hours_breakdown={"compute": 2.9, "provisioning": 0.1, "setup": 0.1, "model_download": 0.05,
                                   "checkpoints": 0.0, "rework": 0.05})
 

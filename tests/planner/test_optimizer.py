@@ -54,15 +54,15 @@ def test_every_fitting_offer_is_quoted_ranked_by_cost_and_cost_is_hours_times_pr
     assert plan.chosen == plan.quotes[0]
     # 5 on-demand + 3 spot; QLoRA 8B fits all of them, and the 8-GPU instance is priced over 2, 4 and 8 nodes too
     assert len(plan.quotes) == 11
-    assert sorted(q.num_nodes for q in plan.quotes if q.gpu == "H100") == [1, 2, 4, 8]
+    assert sorted(q.offer.nodes for q in plan.quotes if q.offer.gpu == "H100") == [1, 2, 4, 8]
     for q in plan.quotes:
-        assert q.cost == pytest.approx(q.hours * q.price_per_hour)
+        assert q.cost == pytest.approx(q.hours * q.offer.total_per_hour)
         assert q.hours == pytest.approx(sum(q.hours_breakdown.values()), rel=1e-3)
         loop = sum(q.hours_breakdown[k] for k in ("compute", "step_overhead", "communication"))
         assert loop == pytest.approx(20_000_000 / q.tokens_per_sec / 3600, rel=1e-3)
-        assert q.peak_gib_per_gpu <= 0.9 * q.gpu_memory_gib
-    h100 = next(q for q in plan.quotes if q.gpu == "H100" and q.num_nodes == 1)
-    assert (h100.gpu_count, h100.parallelism) == (8, "ddp")  # the 8B QLoRA replica fits: DDP, not FSDP
+        assert q.peak_gib_per_gpu <= 0.9 * q.offer.gpu_memory_gib
+    h100 = next(q for q in plan.quotes if q.offer.gpu == "H100" and q.offer.nodes == 1)
+    assert (h100.offer.gpu_count, h100.parallelism) == (8, "ddp")  # the 8B QLoRA replica fits: DDP, not FSDP
     assert plan.infeasible == []
 
 
@@ -71,8 +71,8 @@ def test_spot_rework_follows_the_stated_preemption_rate_and_daly_s_model():
     Young/Daly interval, twice the rate costs more than twice nothing, and on demand only failures cost time."""
     one = optimize(spec(), MIXED, gpus=["L4"], preemption_rate_per_hour=0.05)
     two = optimize(spec(), MIXED, gpus=["L4"], preemption_rate_per_hour=0.10)
-    spot1, spot2 = (next(q for q in p.quotes if q.spot) for p in (one, two))
-    on_demand = next(q for q in one.quotes if not q.spot)
+    spot1, spot2 = (next(q for q in p.quotes if q.offer.spot) for p in (one, two))
+    on_demand = next(q for q in one.quotes if not q.offer.spot)
     assert on_demand.preemption_rate_per_hour == pytest.approx(1.97e-5) and "Llama 3" in on_demand.preemption_source
     assert on_demand.hours_breakdown["rework"] < 1e-3 * on_demand.hours
     assert (spot1.preemption_rate_per_hour, spot1.preemption_source) == (0.05, "--preemption-rate")
@@ -95,15 +95,15 @@ def test_spot_rework_follows_the_stated_preemption_rate_and_daly_s_model():
 def test_spot_rates_come_from_the_table_per_instance_class_with_a_range():
     prices = tables(offer("aws", "H100", 1, 80.0, 4.0, spot=1.5), offer("aws", "H100", 8, 80.0, 30.0, spot=12.0))
     plan = optimize(spec(), prices, spot="spot", max_nodes=2)
-    one = next(q for q in plan.quotes if q.gpu_count == 1)
-    eight = next(q for q in plan.quotes if q.gpu_count == 8 and q.num_nodes == 1)
-    two_nodes = next(q for q in plan.quotes if q.num_nodes == 2)
+    one = next(q for q in plan.quotes if q.offer.gpu_count == 1)
+    eight = next(q for q in plan.quotes if q.offer.gpu_count == 8 and q.offer.nodes == 1)
+    two_nodes = next(q for q in plan.quotes if q.offer.nodes == 2)
     assert (one.preemption_rate_low, one.preemption_rate_per_hour, one.preemption_rate_high) == (0.095, 0.306, 1.39)
     assert eight.preemption_rate_per_hour == 0.962 and "8-GPU" in eight.preemption_source
     assert two_nodes.preemption_rate_per_hour == pytest.approx(2 * 0.962)  # one preemption stops both nodes
     for q in (one, eight, two_nodes):
         assert q.pessimistic_hours > q.hours and q.pessimistic_cost == pytest.approx(q.pessimistic_hours *
-                                                                                    q.price_per_hour)
+                                                                                    q.offer.total_per_hour)
     data = plan.model_dump(mode="json")["chosen"]
     assert data["preemption_rate_per_hour"] > 0 and "spot-traces" in data["preemption_source"]
 
@@ -123,16 +123,16 @@ def test_one_row_per_provider_gpu_count_spot_keeps_the_cheapest_region():
                     offer("aws", "L4", 1, 22.35, 0.85, region="us-west-2", instance="g6.2xlarge"))
     plan = optimize(spec(), prices)
     assert len(plan.quotes) == 1
-    assert (plan.chosen.region, plan.chosen.zone, plan.chosen.price_per_hour) == ("eu-west-1", "euw1-az2", 0.80)
+    assert (plan.chosen.offer.region, plan.chosen.offer.zone, plan.chosen.offer.total_per_hour) == ("eu-west-1", "euw1-az2", 0.80)
 
 
 def test_flagged_offers_are_skipped_and_filters_apply():
     prices = tables(offer("gcp", "H100", 1, 80.0, 0.10, flag="spot above on-demand"),
                     offer("gcp", "L4", 1, 22.35, 0.71, spot=0.28))
     plan = optimize(spec(), prices)
-    assert {q.gpu for q in plan.quotes} == {"L4"}
-    assert [q.spot for q in optimize(spec(), prices, spot="on-demand").quotes] == [False]
-    assert [q.spot for q in optimize(spec(), prices, spot="spot").quotes] == [True]
+    assert {q.offer.gpu for q in plan.quotes} == {"L4"}
+    assert [q.offer.spot for q in optimize(spec(), prices, spot="on-demand").quotes] == [False]
+    assert [q.offer.spot for q in optimize(spec(), prices, spot="spot").quotes] == [True]
     with pytest.raises(UserError, match="--providers: no offers for azure"):
         optimize(spec(), prices, providers=["azure"])
 
@@ -140,9 +140,9 @@ def test_flagged_offers_are_skipped_and_filters_apply():
 def test_non_nvidia_gpus_only_when_named():
     prices = tables(offer("runpod", "MI300X", 1, 192.0, 0.50), offer("gcp", "L4", 1, 22.35, 0.71))
     plan = optimize(spec(), prices)
-    assert {q.gpu for q in plan.quotes} == {"L4"}
+    assert {q.offer.gpu for q in plan.quotes} == {"L4"}
     assert any("non-NVIDIA GPUs (MI300X)" in w for w in plan.warnings)
-    assert {q.gpu for q in optimize(spec(), prices, gpus=["MI300X"]).quotes} == {"MI300X"}
+    assert {q.offer.gpu for q in optimize(spec(), prices, gpus=["MI300X"]).quotes} == {"MI300X"}
 
 
 def test_too_big_to_replicate_uses_fsdp_and_peak_matches_torchtune_TT31_07_70b_lora_8xA100():
@@ -153,7 +153,7 @@ def test_too_big_to_replicate_uses_fsdp_and_peak_matches_torchtune_TT31_07_70b_l
                   micro_batch=int(row["micro_batch_size"]), targets=row["target_modules"])
     plan = optimize(s, tables(offer("lambda", "A100-80GB", 8, 80.0, 14.32)))
     q = plan.chosen
-    assert (q.gpu_count, q.parallelism) == (8, "fsdp")  # 140 GB of bf16 weights cannot be replicated (DDP)
+    assert (q.offer.gpu_count, q.parallelism) == (8, "fsdp")  # 140 GB of bf16 weights cannot be replicated (DDP)
     assert q.peak_gib_per_gpu == pytest.approx(float(row["peak_vram_gb"]), rel=0.35)
     assert q.tokens_per_sec == pytest.approx(8 * plan.speed.tokens_per_sec_per_gpu)
     assert any("FSDP" in a for a in plan.assumptions)
@@ -207,7 +207,7 @@ def test_plan_pareto_set_is_undominated_and_covers_the_rest():
 
 def test_budget_too_small_is_one_clear_line():
     cheapest = optimize(spec(), MIXED).chosen
-    with pytest.raises(UserError, match=r"^cheapest feasible offer costs \$[\d.,]+ \(gcp L4 x1 spot\), over the "
+    with pytest.raises(UserError, match=r"^cheapest feasible offer costs \$[\d.,]+ \(Google Cloud L4x1 \(L4 x1, spot, r1\)\), over the "
                                          r"budget of \$0\.01") as info:
         optimize(spec(), MIXED, budget=0.01)
     assert f"${cheapest.cost:,.2f}" in str(info.value)
@@ -223,16 +223,16 @@ def test_deadline_keeps_only_fast_enough_quotes_or_names_the_fastest():
     quick = optimize(spec(), MIXED, deadline_hours=deadline)
     assert quick.chosen.worst_hours <= deadline and all(q.worst_hours <= deadline for q in quick.quotes)
     assert quick.chosen.cost == min(q.cost for q in plan.quotes if q.worst_hours <= deadline)
-    total = fastest.gpu_count * fastest.num_nodes
-    with pytest.raises(UserError, match=rf"fastest is lambda H100 x{total} at {fastest.worst_hours:.2f} h"):
+    total = fastest.offer.gpu_count * fastest.offer.nodes
+    with pytest.raises(UserError, match=rf"fastest is Lambda \S+ \(H100 x{fastest.offer.gpu_count}\S*( x{fastest.offer.nodes} nodes)?, \S+, \S+\) at {fastest.worst_hours:.2f} h"):
         optimize(spec(), MIXED, deadline_hours=fastest.worst_hours / 2)
 
 
 def test_spot_or_on_demand_is_chosen_by_expected_cost_not_the_pessimistic_one():
     prices = tables(offer("gcp", "L4", 1, 22.35, 0.71, spot=0.55))
     plan = optimize(spec(), prices)
-    spot = next(q for q in plan.quotes if q.spot)
-    on_demand = next(q for q in plan.quotes if not q.spot)
+    spot = next(q for q in plan.quotes if q.offer.spot)
+    on_demand = next(q for q in plan.quotes if not q.offer.spot)
     assert spot.cost < on_demand.cost < spot.pessimistic_cost  # cheaper expected, dearer at the high rate
     assert plan.chosen is spot or plan.chosen == spot
 
@@ -240,20 +240,20 @@ def test_spot_or_on_demand_is_chosen_by_expected_cost_not_the_pessimistic_one():
 def test_deadline_uses_the_pessimistic_hours_of_spot_quotes():
     """A spot quote whose expected hours meet the deadline but whose high-rate hours do not is left out."""
     prices = tables(offer("gcp", "L4", 1, 22.35, 0.71, spot=0.28))
-    spot = next(q for q in optimize(spec(), prices).quotes if q.spot)
-    on_demand = next(q for q in optimize(spec(), prices).quotes if not q.spot)
+    spot = next(q for q in optimize(spec(), prices).quotes if q.offer.spot)
+    on_demand = next(q for q in optimize(spec(), prices).quotes if not q.offer.spot)
     assert spot.cost < on_demand.cost and on_demand.hours < spot.hours < spot.pessimistic_hours
     deadline = (spot.hours + spot.pessimistic_hours) / 2  # spot's expected hours make it, its high-rate ones not
     plan = optimize(spec(), prices, deadline_hours=deadline)
-    assert not plan.chosen.spot and all(not q.spot for q in plan.quotes)
-    assert optimize(spec(), prices, deadline_hours=spot.pessimistic_hours * 1.01).chosen.spot
+    assert not plan.chosen.offer.spot and all(not q.offer.spot for q in plan.quotes)
+    assert optimize(spec(), prices, deadline_hours=spot.pessimistic_hours * 1.01).chosen.offer.spot
 
 
 def test_shipped_tables_end_to_end_and_plan_json_round_trips(tmp_path):
     plan = optimize(spec(), load_prices(home=tmp_path), top_k=10_000)
     assert plan.chosen is not None and len(plan.quotes) > 10
     assert len(optimize(spec(), load_prices(home=tmp_path), top_k=5).quotes) < len(plan.quotes)
-    providers = {q.provider for q in plan.quotes}
+    providers = {q.offer.provider for q in plan.quotes}
     assert {"aws", "gcp", "runpod", "lambda"} <= providers
     assert all(not math.isnan(q.cost) and q.cost > 0 for q in plan.quotes)
     again = Plan.model_validate_json(plan.model_dump_json())
@@ -271,15 +271,15 @@ def test_several_8_gpu_nodes_from_the_fewest_that_hold_the_job_within_max_nodes(
     with pytest.raises(UserError, match="nothing fits"):
         optimize(s, prices, max_nodes=1)  # 8 GPUs are not enough for 405B LoRA in bf16
     plan = optimize(s, prices)  # by default up to 8 nodes: 64 GPUs
-    fewest = min(q.num_nodes for q in plan.quotes)
+    fewest = min(q.offer.nodes for q in plan.quotes)
     total = 8 * fewest
     shape = resolve_shape(s)
     assert estimate_memory(s, shape, gpu_count=total, parallelism=Parallelism.fsdp).peak_gib <= 0.9 * 80
     assert estimate_memory(s, shape, gpu_count=total - 8, parallelism=Parallelism.fsdp).peak_gib > 0.9 * 80
-    assert sorted({q.num_nodes for q in plan.quotes}) == [n for n in (fewest, 2 * fewest, 4 * fewest) if n <= 8]
+    assert sorted({q.offer.nodes for q in plan.quotes}) == [n for n in (fewest, 2 * fewest, 4 * fewest) if n <= 8]
     for q in plan.quotes:
-        assert q.gpu == "H100" and q.gpu_count == 8 and q.parallelism == "fsdp"
-        assert q.price_per_hour == pytest.approx(q.num_nodes * (40.0 if q.spot else 98.32))
+        assert q.offer.gpu == "H100" and q.offer.gpu_count == 8 and q.parallelism == "fsdp"
+        assert q.offer.total_per_hour == pytest.approx(q.offer.nodes * (40.0 if q.offer.spot else 98.32))
     # 1-GPU instances are not scaled out, though 32 of them would hold it with FSDP
     assert estimate_memory(s, shape, gpu_count=32, parallelism=Parallelism.fsdp).peak_gib <= 0.9 * 80
     assert [x.gpu for x in plan.infeasible] == ["A100-80GB"]
@@ -288,10 +288,10 @@ def test_several_8_gpu_nodes_from_the_fewest_that_hold_the_job_within_max_nodes(
 def test_a_much_faster_multi_node_option_is_named_when_not_chosen():
     prices = tables(offer("lambda", "H100", 8, 80.0, 23.92))
     plan = optimize(spec(tokens_per_epoch=None, dataset=DatasetSize(tokens_per_epoch=2_000_000_000)), prices)
-    assert plan.chosen.num_nodes == 1  # one node is the cheapest ...
-    four = next(q for q in plan.quotes if q.num_nodes == 4)
+    assert plan.chosen.offer.nodes == 1  # one node is the cheapest ...
+    four = next(q for q in plan.quotes if q.offer.nodes == 4)
     assert four.hours * 2 <= plan.chosen.hours and four.cost <= 1.5 * plan.chosen.cost  # ... four much faster
-    assert plan.multi_node.startswith("multi-node option: lambda H100x8 (H100 x8 x4 nodes, on-demand)")
+    assert plan.multi_node.startswith("multi-node option: Lambda H100x8 (H100 x8 x4 nodes, on-demand, r1) in ")
     assert optimize(spec(), prices, max_nodes=1).multi_node == ""
 
 
@@ -303,12 +303,12 @@ def _learned(**factors) -> Corrections:
 def test_learned_factors_scale_the_hours_and_peak_of_that_gpu_only_and_are_stated():
     plain = optimize(spec(), MIXED)
     learned = optimize(spec(), MIXED, corrections=_learned(hours_factor=1.5, memory_factor=1.1))
-    key = lambda q: (q.provider, q.instance_type, q.spot, q.num_nodes)  # noqa: E731
+    key = lambda q: (q.offer.provider, q.offer.instance_type, q.offer.spot, q.offer.nodes)  # noqa: E731
     before = {key(q): q for q in plain.quotes}
     assert {key(q) for q in learned.quotes} == set(before)
     for q in learned.quotes:
         b = before[key(q)]
-        if q.gpu == "L4":
+        if q.offer.gpu == "L4":
             assert q.hours == pytest.approx(1.5 * b.hours) and q.cost == pytest.approx(1.5 * b.cost)
             assert q.peak_gib_per_gpu == pytest.approx(1.1 * b.peak_gib_per_gpu, abs=0.01)
             assert q.hours == pytest.approx(sum(q.hours_breakdown.values()), rel=1e-5)
@@ -328,7 +328,7 @@ def test_a_learned_memory_factor_decides_the_fit():
     peak = estimate_memory(s, resolve_shape(s)).peak_gib
     factor = 0.9 * 22.35 / peak * 1.05  # 5% past the L4's usable memory once corrected
     plan = optimize(s, MIXED, corrections=_learned(memory_factor=factor))
-    assert "L4" not in {q.gpu for q in plan.quotes}
+    assert "L4" not in {q.offer.gpu for q in plan.quotes}
     l4 = next(i for i in plan.infeasible if i.gpu == "L4")
     assert l4.needs_gib == pytest.approx(peak * factor, abs=0.01)
     assert f"x{factor:.3f} learned" in l4.reason
@@ -339,9 +339,9 @@ def test_offers_skypilot_cannot_launch_are_priced_and_marked_but_never_chosen():
     """lium is the cheapest here, but SkyPilot 0.14.1 has no lium cloud (pricing_data/providers.csv)."""
     plan = optimize(spec(method=Method.qlora), tables(offer("lium", "A100-80GB", 1, 80.0, 0.50),
                                                       offer("runpod", "A100-80GB", 1, 80.0, 1.64)))
-    lium = next(q for q in plan.quotes if q.provider == "lium")
+    lium = next(q for q in plan.quotes if q.offer.provider == "lium")
     assert plan.quotes[0] is lium and not lium.launchable and "no lium cloud" in lium.not_launchable_why
-    assert plan.chosen.provider == "runpod" and plan.chosen.launchable
+    assert plan.chosen.offer.provider == "runpod" and plan.chosen.launchable
     assert any("cheaper offer not chosen: SkyPilot cannot launch it" in w for w in plan.warnings)
 
 
@@ -355,9 +355,9 @@ def test_spot_where_skypilot_has_no_spot_is_not_launchable():
     """SkyPilot 0.14.1 launches daytona not at all and lambda on demand only: a spot price there is for comparison."""
     plan = optimize(spec(method=Method.qlora), tables(offer("lambda", "A100-80GB", 1, 80.0, 2.0, spot=0.4),
                                                       offer("aws", "A100-80GB", 8, 80.0, 40.0)), spot="any")
-    lambda_spot = next(q for q in plan.quotes if q.provider == "lambda" and q.spot)
+    lambda_spot = next(q for q in plan.quotes if q.offer.provider == "lambda" and q.offer.spot)
     assert not lambda_spot.launchable and "cannot launch spot on lambda" in lambda_spot.not_launchable_why
-    assert (plan.chosen.provider, plan.chosen.spot) == ("lambda", False)
+    assert (plan.chosen.offer.provider, plan.chosen.offer.spot) == ("lambda", False)
 
 
 def test_a_chosen_gpu_with_an_assumed_speed_gets_a_warning_line():

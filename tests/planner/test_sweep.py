@@ -84,9 +84,9 @@ def test_rank_moves_memory_learning_rate_moves_nothing_and_the_total_is_the_sum(
 def test_one_offer_fits_every_point_each_takes_the_cheapest_per_point():
     points = _points(**{"seq-len": [1024, 32768]})
     one = price_sweep(points, TABLES).sweep
-    assert {p.quote.gpu for p in one.points} == {"A100-80GB"} and "runpod" in one.offer
+    assert {p.quote.offer.gpu for p in one.points} == {"A100-80GB"} and "RunPod" in one.offer
     each = price_sweep(points, TABLES, offers="each").sweep
-    assert [p.quote.gpu for p in each.points] == ["L4", "A100-80GB"]
+    assert [p.quote.offer.gpu for p in each.points] == ["L4", "A100-80GB"]
     for p in each.points:
         assert p.quote.cost == pytest.approx(optimize(p.spec, TABLES).chosen.cost)
     assert each.total_cost < one.total_cost
@@ -99,7 +99,7 @@ def test_the_shared_offer_is_one_node_count_of_an_8_gpu_instance():
                          as_of="2026-11-01")
     one = price_sweep(_points(rank=[8, 16]), tables).sweep
     cheapest = optimize(one.points[0].spec, tables).chosen
-    assert {p.quote.num_nodes for p in one.points} == {cheapest.num_nodes} == {1}
+    assert {p.quote.offer.nodes for p in one.points} == {cheapest.offer.nodes} == {1}
     assert one.points[0].quote.cost == pytest.approx(cheapest.cost)
 
 
@@ -131,5 +131,5 @@ def test_a_sweep_never_runs_on_an_offer_skypilot_cannot_launch(offers):
                          as_of="2026-11-01")
     points = [({"rank": r}, spec(rank=r)) for r in (8, 16)]
     plan = price_sweep(points, tables, offers=offers)
-    assert all(q.provider != "lium" for p in plan.sweep.points for q in p.quotes)
-    assert plan.chosen.provider != "lium"
+    assert all(q.offer.provider != "lium" for p in plan.sweep.points for q in p.quotes)
+    assert plan.chosen.offer.provider != "lium"

@@ -39,8 +39,8 @@ def test_factor_is_the_median_ratio_of_measured_to_estimated(real_runs):
     result = calibrate(records)
     assert len(result.rows) == 1
     row = result.rows[0]
-    assert real_runs.free.gpu == real_runs.priced.gpu  # the launcher records the job's device
-    assert (row.gpu, row.method, row.runs) == (real_runs.priced.gpu or "cpu (local)", "qlora", 2)
+    assert real_runs.free.offer.gpu == real_runs.priced.offer.gpu  # the launcher records the job's device
+    assert (row.gpu, row.method, row.runs) == (real_runs.priced.offer.gpu or "cpu (local)", "qlora", 2)
     assert row.hours_factor == pytest.approx(1 / 0.8)
     peaks = [r.summary.peak_memory_gib for r in records]
     assert row.memory_factor == pytest.approx(median(p / 0.5 for p in peaks))
@@ -53,7 +53,8 @@ def test_a_factor_the_plan_already_applied_is_taken_out_so_factors_do_not_compou
     records = []
     for r in _with_estimates(real_runs):
         applied = SINGLE.model_copy(update={"chosen": SINGLE.chosen.model_copy(
-            update={"gpu": r.gpu, "corrections": {"hours": 2.0, "memory": 2.0}})})
+            update={"offer": SINGLE.chosen.offer.model_copy(update={"gpu": r.offer.gpu}),
+                    "corrections": {"hours": 2.0, "memory": 2.0}})})
         records.append(r.model_copy(update={"plan": applied, "estimated_hours": r.estimated_hours * 2.0,
                                             "estimated_peak_gib": r.estimated_peak_gib * 2.0}))
     row = calibrate(records).rows[0]
@@ -73,7 +74,7 @@ def test_apply_stores_sane_factors_and_refuses_wild_ones(real_runs, tmp_path):
     home = tmp_path / "home"
     path, stored, refused = apply(calibrate(_with_estimates(real_runs)), home=home)
     assert path == calibration_path(home) and path.is_file()
-    assert [(f.gpu, f.method) for f in stored] == [(real_runs.priced.gpu or "cpu (local)", "qlora")]
+    assert [(f.gpu, f.method) for f in stored] == [(real_runs.priced.offer.gpu or "cpu (local)", "qlora")]
     assert load_factors(home)[0].hours_factor == pytest.approx(1 / 0.8)
     assert refused == []
     wild = calibrate(_with_estimates(real_runs, hours_scale=0.001))
@@ -101,7 +102,7 @@ def test_calibrate_command_applies_and_then_shows_the_stored_factors(real_runs, 
     assert json.loads((home / "calibration.json").read_text())["factors"][0]["runs"] == 2
     shown = tunecost_cli(home, "calibrate")
     assert shown.returncode == 0, shown.stderr
-    assert "Stored correction factors" in shown.stdout and (real_runs.priced.gpu or "cpu (local)") in shown.stdout
+    assert "Stored correction factors" in shown.stdout and (real_runs.priced.offer.gpu or "cpu (local)") in shown.stdout
 
 
 def test_calibrate_command_with_nothing_to_learn_from_is_one_clear_line(real_runs, tunecost_cli):
@@ -117,7 +118,7 @@ def test_a_gpu_run_compares_reserved_memory_with_the_plan_less_its_cuda_context(
     from tunecost.planner.model.memory import CUDA_CONTEXT_GIB
 
     local = _with_estimates(real_runs, memory_gib=2.0)
-    cloud = [r.model_copy(update={"backend": "sky-managed", "provider": "runpod"}) for r in local]
+    cloud = [r.model_copy(update={"backend": "sky-managed", "offer": r.offer.model_copy(update={"provider": "runpod"})}) for r in local]
     peaks = [r.summary.peak_memory_gib for r in local]
     assert calibrate(local).rows[0].memory_factor == pytest.approx(median(p / 2.0 for p in peaks))
     row = calibrate(cloud).rows[0]

@@ -31,7 +31,7 @@ def test_priced_local_run_bills_every_started_second_at_the_rate(real_runs):
     assert s.time_source in ("launcher's measured running time", "ledger start to end")
     assert s.actual_seconds == pytest.approx(_seconds(rec))
     assert s.billed_seconds == math.ceil(_seconds(rec) - 1e-9)
-    assert s.compute_cost == pytest.approx(s.billed_seconds / 3600 * rec.price_per_hour)
+    assert s.compute_cost == pytest.approx(s.billed_seconds / 3600 * rec.rate)
     assert s.compute_cost > 0
     tokens = rec.summary.train_tokens
     assert s.train_tokens == tokens > 0
@@ -71,11 +71,11 @@ def test_estimate_is_read_from_the_plan_when_the_record_has_none(real_runs):
 
 def test_real_run_repriced_as_an_aws_spot_instance_pays_the_60_second_minimum(real_runs):
     rec = real_runs.priced
-    short = rec.model_copy(update={"provider": "aws", "backend": "sky-managed", "spot": True,
+    short = rec.model_copy(update={"offer": rec.offer.model_copy(update={"provider": "aws", "spot": True}), "backend": "sky-managed",
                                    "ended_at": rec.started_at + timedelta(seconds=7), "actual_hours": 7 / 3600})
     s = summarize(short)
     assert s.billed_seconds == 60
-    assert s.compute_cost == pytest.approx(60 / 3600 * rec.price_per_hour)
+    assert s.compute_cost == pytest.approx(60 / 3600 * rec.rate)
     assert s.billing_source.startswith("https://aws.amazon.com/")
     assert any("controller" in text for text in s.not_included)
 

@@ -42,7 +42,7 @@ def test_line_item_is_billed_hours_times_rate_rounded_to_the_cent(real_runs):
     item = build_report([real_runs.priced]).items[0]
     s = item.summary
     assert item.quantity == pytest.approx(s.billed_seconds / 3600, abs=1e-4)
-    assert item.unit_price == real_runs.priced.price_per_hour
+    assert item.unit_price == real_runs.priced.rate
     assert item.amount == round(s.compute_cost, 2)
     assert (item.currency, item.reference, item.vendor) == ("USD", real_runs.priced.id,
                                                             "local machine (no vendor bill)")

@@ -2,14 +2,13 @@
 
 WHY: providers meter differently (AWS per second with a 60 s minimum, Lambda per started minute, Azure per full
 minute), and a short run's bill is dominated by that rule. The rules live in the provider table
-(pricing_data/providers.csv, planner/market/providers.py), each with its source and the date it was read, so a summary
-can say which rule it applied and why, and plan and bill read one rule.
+(pricing_data/providers.csv; `Provider.billing` in planner/market/providers.py), each with its source and the date
+it was read, so a summary can say which rule it applied and why, and the plan's cost and the bill use one rule.
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -43,30 +42,6 @@ class BillingRule(BaseModel):
         minimum = f", {self.minimum_seconds} s minimum" if self.minimum_seconds else ""
         guess = "" if self.known else " (unknown provider: assumed)"
         return f"{unit}{minimum}{guess}"
-
-
-def _read_rules() -> dict[str, BillingRule]:
-    from tunecost.planner.market.providers import load_providers
-
-    return {name: BillingRule(provider=p.provider, granularity_seconds=p.billing_granularity_seconds,
-                              minimum_seconds=p.billing_minimum_seconds, rounding=p.billing_rounding,
-                              source_url=p.billing_source, as_of=p.billing_as_of, notes=p.billing_notes)
-            for name, p in load_providers().items()}
-
-
-@lru_cache(maxsize=1)
-def billing_rules() -> dict[str, BillingRule]:
-    """All provider rules from pricing_data/providers.csv, keyed by lower-case provider name."""
-    return _read_rules()
-
-
-def rule_for(provider: str) -> BillingRule:
-    """The provider's rule; an unlisted provider gets per-second with no minimum, marked as assumed."""
-    rule = billing_rules().get((provider or "").strip().lower())
-    if rule is not None:
-        return rule
-    return BillingRule(provider=provider or "unknown", granularity_seconds=1, minimum_seconds=0,
-                       notes="unknown: assumed per-second", known=False)
 
 
 def billed_seconds(actual_seconds: float, rule: BillingRule) -> int:

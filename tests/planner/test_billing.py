@@ -7,7 +7,16 @@ from importlib.resources import files
 
 import pytest
 
-from tunecost.launcher.reports.billing import BillingRule, billed_hours, billed_seconds, billing_rules, rule_for
+from tunecost.planner.market.billing import BillingRule, billed_hours, billed_seconds
+from tunecost.planner.market.providers import load_providers, provider_of
+
+
+def rule_for(name: str) -> BillingRule:
+    return provider_of(name).billing
+
+
+def billing_rules() -> dict[str, BillingRule]:
+    return {name: p.billing for name, p in load_providers().items()}
 
 
 def test_aws_bills_per_second_with_a_60_second_minimum():
