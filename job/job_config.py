@@ -3,7 +3,8 @@
 WHY one pydantic model: the launcher builds it from a plan (launcher/backends/job_config.py) and writes it as the
 run's JSON; the job reads that file with flags of the same names over it (`python -m tunecost.job.train --config
 FILE --max-steps 20`: the flags are generated from the fields below), and run_summary.json records the config it
-ran. A key, its type and its range are defined here once; an unknown key or a bad value is one line
+ran. A key and its type are defined here once, its range too (a setting the plan shares, such as rank or
+seq_len, takes its type from job/numbers.py, as TrainSpec does); an unknown key or a bad value is one line
 (`config key 'rank' is 'four': ...`). Defaults are the contract's (job/contract.py, which the planner reads
 too); the learning rate and alpha are filled in per method by `resolve()`.
 """
@@ -21,7 +22,8 @@ from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, ValidationError,
 from . import contract
 from .contract import DEFAULT_LR, DEFAULTS, Method, Optimizer, Parallelism, Precision
 from .errors import JobError
-from .numbers import MAX_STEPS, Fraction, LoraAlpha, NonNegative, Positive, Usd, loads
+from .numbers import (MAX_EPOCHS, MAX_STEPS, Fraction, GradAccum, LoraAlpha, MicroBatch, NonNegative, Positive,
+                      Rank, SeqLen, Usd, VirtualTokens, loads)
 
 Count = Annotated[int, Field(gt=0)]
 # auto: bf16-mixed where the GPU has bf16, fp16 mixed precision on older GPUs, fp32 on CPU (job/model.py)
@@ -42,20 +44,20 @@ class JobConfig(BaseModel):
     dataset: str = Field(min_length=1, description="JSONL file to train on, or demo")
     output_dir: str = Field(min_length=1, description="checkpoints, adapter and run_summary.json go here")
     method: Method = DEFAULTS.method
-    rank: Count = DEFAULTS.rank
+    rank: Rank = DEFAULTS.rank
     alpha: Optional[LoraAlpha] = Field(default=None, description="LoRA alpha; default alpha_per_rank x rank")
     dropout: Fraction = DEFAULTS.dropout
     target_modules: Union[str, list[str]] = Field(default=DEFAULTS.targets, description="LoRA targets: all-linear, "
                                                   "attention, mlp or names like q,v (contract.TARGET_ALIASES)")
-    virtual_tokens: Count = DEFAULTS.virtual_tokens
+    virtual_tokens: VirtualTokens = DEFAULTS.virtual_tokens
     learning_rate: Optional[NonNegative] = Field(default=None, description="default per method (contract)")
     lr_scheduler: str = "cosine"
     warmup_ratio: Fraction = 0.03
-    epochs: NonNegative = DEFAULTS.epochs
+    epochs: Annotated[float, AllowInfNan(False), Field(ge=0, le=MAX_EPOCHS)] = DEFAULTS.epochs
     max_steps: int = Field(default=-1, le=MAX_STEPS, description="> 0 overrides epochs")
-    micro_batch: Count = DEFAULTS.micro_batch
-    grad_accum: Count = DEFAULTS.grad_accum
-    seq_len: Count = DEFAULTS.seq_len
+    micro_batch: MicroBatch = DEFAULTS.micro_batch
+    grad_accum: GradAccum = DEFAULTS.grad_accum
+    seq_len: SeqLen = DEFAULTS.seq_len
     gradient_checkpointing: bool = DEFAULTS.gradient_checkpointing
     optimizer: Optimizer = DEFAULTS.optimizer
     precision: JobPrecision = Field(default="auto", description="auto: the best mixed precision of the device")

@@ -28,6 +28,13 @@ MAX_STEPS = 10_000_000  # optimizer steps: 10x the longest published pre-trainin
 Steps = Annotated[int, Field(ge=1, le=MAX_STEPS)]
 MAX_LORA_ALPHA = 65_536  # alpha / rank scales the adapter's update: 65,536 over rank 1 is already no training
 LoraAlpha = Annotated[float, AllowInfNan(False), Field(gt=0, le=MAX_LORA_ALPHA)]
+# What a run may be, for the plan (TrainSpec) and the job (JobConfig) alike: past these, surely a typo.
+Rank = Annotated[int, Field(gt=0, le=4096)]  # LoRA rank: 4096 is already the hidden size of an 8B model
+VirtualTokens = Annotated[int, Field(gt=0, le=4096)]  # prompt tuning's soft prompt
+SeqLen = Annotated[int, Field(gt=0, le=1_048_576)]  # tokens per sequence: 1M, the longest context published
+MicroBatch = Annotated[int, Field(gt=0, le=4096)]  # sequences per GPU per forward pass
+GradAccum = Annotated[int, Field(gt=0, le=65536)]  # micro batches per optimizer step
+MAX_EPOCHS = 1000  # passes over the dataset: a fine-tune runs 1-10
 MAX_COUNT = 1_000_000  # a count with no natural bound of its own (restarts, rows to show): past this, a typo
 
 

@@ -119,7 +119,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def bad_row(path: Path, err: RowError) -> JobError:
-    return JobError(f"{path}:{err.line}: {err.reason}; fix the row or set skip_bad_rows")
+    return JobError(f"{path}:{err.line}: {err.reason}; fix or delete that row")
 
 
 def iter_rows(path: Path, parse: Callable[[Any], T], skip_bad_rows: bool,

@@ -14,6 +14,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from tunecost.job.numbers import loads
+from tunecost.planner.disk import disk_gb
 from tunecost.planner.errors import UserError
 from tunecost.planner.fallbacks import Fallback, fallback_order
 from tunecost.planner.managed import ManagedQuote
@@ -22,7 +23,7 @@ from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.quote import Infeasible, Quote
 from tunecost.planner.model.shapes import ModelShape, resolve_shape
 from tunecost.planner.model.speed import SpeedEstimate
-from tunecost.planner.spec import TrainSpec
+from tunecost.planner.spec import Method, TrainSpec
 from tunecost.planner.sweep_grid import label
 
 PLAN_SCHEMA = 3  # 3: each quote holds its offer, the fallback order in the plan; 2: typed memory/speed, sweep in
@@ -101,6 +102,13 @@ class Plan(BaseModel):
     def model_shape(self) -> ModelShape:
         """The shape the plan was priced on; a plan saved before plans carried it resolves it again."""
         return self.shape if self.shape is not None else resolve_shape(self.spec)
+
+    def disk_gb(self, dataset_bytes: int = 0) -> int:
+        """The VM disk this plan's run needs (planner/disk.py), from the model it resolved, not the one typed."""
+        spec = self.spec
+        trainable = self.memory.trainable_params if self.memory is not None else \
+            (self.model_shape().total_params() if spec.method is Method.full else 0)
+        return disk_gb(spec, self.model_shape(), trainable, dataset_bytes)
 
     def point(self, point: SweepPoint) -> "Plan":
         """The plan one sweep point runs: this plan with the point's spec and offers, no sweep."""

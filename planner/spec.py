@@ -7,13 +7,14 @@ with one clear message, and the rest of the planner can trust its input.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The job's vocabulary, defined once in its contract; planner code imports it from here or from there alike.
 from tunecost.job.contract import DEFAULTS, Method, Optimizer, Parallelism, Precision
-from tunecost.job.numbers import Finite, ParamsB
+from tunecost.job.numbers import (MAX_EPOCHS, MAX_LORA_ALPHA, Finite, GradAccum, MicroBatch, ParamsB, Rank, SeqLen,
+                                  VirtualTokens)
 
 __all__ = ["DatasetSize", "Framework", "LossKernel", "Method", "Optimizer", "Parallelism", "Precision", "TrainSpec"]
 
@@ -56,18 +57,18 @@ class TrainSpec(BaseModel):
     model: Optional[str] = None
     params_b: Optional[ParamsB] = None
     method: Method = DEFAULTS.method
-    rank: int = Field(default=DEFAULTS.rank, gt=0, le=4096)
-    alpha: Optional[int] = Field(default=None, gt=0)
+    rank: Rank = DEFAULTS.rank
+    alpha: Optional[Annotated[int, Field(gt=0, le=MAX_LORA_ALPHA)]] = None
     targets: str = DEFAULTS.targets
-    virtual_tokens: int = Field(default=DEFAULTS.virtual_tokens, gt=0, le=4096)
-    seq_len: int = Field(default=DEFAULTS.seq_len, gt=0, le=1_048_576)
-    micro_batch: int = Field(default=DEFAULTS.micro_batch, gt=0, le=4096)
-    grad_accum: int = Field(default=DEFAULTS.grad_accum, gt=0, le=65536)
+    virtual_tokens: VirtualTokens = DEFAULTS.virtual_tokens
+    seq_len: SeqLen = DEFAULTS.seq_len
+    micro_batch: MicroBatch = DEFAULTS.micro_batch
+    grad_accum: GradAccum = DEFAULTS.grad_accum
     gradient_checkpointing: bool = DEFAULTS.gradient_checkpointing
     optimizer: Optimizer = DEFAULTS.optimizer
     precision: Precision = DEFAULTS.precision
     dataset: DatasetSize = DatasetSize(tokens_per_epoch=10_000_000, source="default: 10M tokens")
-    epochs: Finite = Field(default=DEFAULTS.epochs, gt=0, le=1000)
+    epochs: Finite = Field(default=DEFAULTS.epochs, gt=0, le=MAX_EPOCHS)
     packing: bool = DEFAULTS.packing
     framework: Framework = Framework.tunecost
     loss_kernel: Optional[LossKernel] = None   # None: the framework's default (planner/model/frameworks.py)

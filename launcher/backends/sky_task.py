@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import math
 import os
 import re
 import shutil
@@ -31,8 +30,8 @@ from tunecost.planner.plan import Plan
 from tunecost.planner.market.offer import Offer
 from tunecost.planner.market.providers import provider_of
 from tunecost.job.job_config import JobConfig
-from tunecost.planner.quote import GB, Quote, checkpoint_gb
-from tunecost.planner.spec import Method, TrainSpec
+from tunecost.planner.quote import Quote
+from tunecost.planner.spec import TrainSpec
 
 # Secrets the job may need on the VM; only their names go into the YAML, values come from the environment.
 SECRET_NAMES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "WANDB_API_KEY")
@@ -105,24 +104,6 @@ def _where(offer: Offer) -> str:
     return "/".join(p for p in (cloud, offer.region, offer.zone) if p)
 
 
-OS_AND_PACKAGES_GB = 50.0  # the image plus the job's pip install (torch, CUDA libraries)
-DISK_HEADROOM = 1.2  # logs, temp files, a checkpoint being written while two are kept
-
-
-def disk_size_gb(plan: Plan, dataset_bytes: int = 0) -> int:
-    """The VM's disk, from the model the plan resolved and what the job writes: the OS and packages, the bf16
-    weights downloaded from the hub, the final save (a full model, or an adapter merged into one), the
-    checkpoints the job keeps in the MOUNT_CACHED cache (`keep_checkpoints`, each the size the planner prices:
-    trainable weights + optimizer state), the dataset; times DISK_HEADROOM, in whole 10 GB."""
-    spec = plan.spec
-    weights_gb = plan.model_shape().total_params() * 2 / GB
-    trainable = plan.memory.trainable_params if plan.memory is not None else \
-        (plan.model_shape().total_params() if spec.method is Method.full else 0)
-    checkpoints_gb = JobConfig.model_fields["keep_checkpoints"].default * checkpoint_gb(spec, trainable)
-    total = OS_AND_PACKAGES_GB + 2 * weights_gb + checkpoints_gb + dataset_bytes / GB
-    return int(math.ceil(total * DISK_HEADROOM / 10) * 10)
-
-
 def _size(path: str) -> int:
     return os.path.getsize(path) if os.path.isfile(path) else 0
 
@@ -185,7 +166,7 @@ def build_task(plan: Plan, opts: TaskOptions, offers: list[Quote]) -> dict[str, 
     if num_nodes > 1:
         task["num_nodes"] = num_nodes
     task["resources"] = {
-        "disk_size": disk_size_gb(plan, _size(opts.dataset_local)),
+        "disk_size": plan.disk_gb(_size(opts.dataset_local)),
         "job_recovery": {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": opts.max_restarts_on_errors},
         "ordered": [_offer_entry(o) for o in offers],
     }

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunecost.planner.model.shapes import ModelShape
 from tunecost.planner.spec import Method, TrainSpec
-from tunecost.planner.model.speed import _flops, passes, tokens_per_micro_batch, trainable_params
+from tunecost.planner.model.speed import cached_flops_per_token, passes, tokens_per_micro_batch, trainable_params
 
 # Python-bound work is counted in probed op-times (CpuProbe.op_seconds), so it follows this machine's speed and load.
 CPU_OPS_PER_LAYER_PASS = 60      # dispatched ops per decoder layer and pass (HF Llama layer + PEFT adapters): stated
@@ -66,7 +66,7 @@ class LocalQuote(BaseModel):
 def step_seconds(spec: TrainSpec, shape: ModelShape, probe: CpuProbe) -> tuple[float, list[str]]:
     """One optimizer step on this CPU: matmuls at the probed rate + per-op dispatch + 4-bit dequantization."""
     tokens = tokens_per_micro_batch(spec)
-    fpt, _ = _flops(spec, shape, tokens / spec.micro_batch)
+    fpt, _ = cached_flops_per_token(spec, shape, tokens / spec.micro_batch)
     matmul = tokens * fpt / (probe.matmul_gflops * 1e9)
     ops = CPU_OPS_PER_LAYER_PASS * shape.num_layers * passes(spec) * probe.op_seconds
     dequant = 0.0
@@ -83,7 +83,7 @@ def step_seconds(spec: TrainSpec, shape: ModelShape, probe: CpuProbe) -> tuple[f
 
 def _forward_seconds(spec: TrainSpec, shape: ModelShape, probe: CpuProbe, tokens: float) -> float:
     """One forward pass over `tokens` tokens (eval batches, generated tokens): a third of training FLOPs."""
-    fpt, _ = _flops(spec.model_copy(update={"gradient_checkpointing": False}), shape, max(tokens, 1.0))
+    fpt, _ = cached_flops_per_token(spec.model_copy(update={"gradient_checkpointing": False}), shape, max(tokens, 1.0))
     return CPU_OPS_PER_LAYER_PASS * shape.num_layers * probe.op_seconds + tokens * fpt / 3 / (probe.matmul_gflops * 1e9)
 
 

@@ -134,7 +134,8 @@ def flops_per_token(spec: TrainSpec, shape: ModelShape, seq: Optional[float] = N
 
 
 @lru_cache(maxsize=64)
-def _flops(spec: TrainSpec, shape: ModelShape, seq: float) -> tuple[float, list[str]]:
+def cached_flops_per_token(spec: TrainSpec, shape: ModelShape, seq: float) -> tuple[float, list[str]]:
+    """flops_per_token, cached: a sweep or a plan prices the same shape for every offer."""
     fpt, notes = flops_per_token(spec, shape, seq)
     return fpt, notes
 
@@ -245,7 +246,7 @@ def estimate_speed(spec: TrainSpec, shape: ModelShape, gpu: GpuSpec, gpu_count: 
     link = interconnect or default_for(gpu.name)
     tokens = tokens_per_micro_batch(spec)
     seq = tokens / spec.micro_batch + (spec.virtual_tokens if spec.method is Method.prompt_tuning else 0)
-    fpt, notes = _flops(spec, shape, seq)
+    fpt, notes = cached_flops_per_token(spec, shape, seq)
     notes = list(notes)
     peak, note = peak_tflops(gpu, spec.precision.compute)
     notes.append(note or "")

@@ -71,6 +71,27 @@ def test_an_unknown_key_or_a_bad_value_is_one_line():
         JobConfig.checked({**BASE, "eval_fraction": 1})
 
 
+@pytest.mark.parametrize("field, largest", [("rank", 4096), ("virtual_tokens", 4096), ("seq_len", 1_048_576),
+                                            ("micro_batch", 4096), ("grad_accum", 65536), ("epochs", 1000)])
+def test_the_plan_and_the_job_take_the_same_range_of_each_setting_they_share(field, largest):
+    from pydantic import ValidationError
+
+    from tunecost.planner.spec import TrainSpec
+
+    for value, ok in ((largest, True), (largest + 1, False), (0, False)):
+        spec_ok = job_ok = True
+        try:
+            TrainSpec(params_b=1.0, **{field: value})
+        except ValidationError:
+            spec_ok = False
+        try:
+            JobConfig.checked({**BASE, field: value, **({"max_steps": 5} if field == "epochs" else {})})
+        except JobError:
+            job_ok = False
+        # the job takes epochs 0 beside max_steps (steps decide); the plan prices epochs, so it needs some
+        assert (spec_ok, job_ok) == (ok, ok or (field == "epochs" and value == 0)), (field, value)
+
+
 def test_a_sweep_value_is_checked_by_the_fields_own_type():
     assert check(1e-4, field_type("learning_rate")) == 1e-4
     with pytest.raises(ValueError, match="greater than or equal to 0"):

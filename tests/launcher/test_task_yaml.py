@@ -13,7 +13,7 @@ from tunecost.launcher.backends import sky_client
 from tunecost.launcher.ledger.run_folder import CONFIG_NAME
 from tunecost.launcher.ledger.store import Ledger
 from tunecost.launcher.backends.skypilot import prepare
-from tunecost.launcher.backends.sky_task import TaskOptions, disk_size_gb, render_task_yaml
+from tunecost.launcher.backends.sky_task import TaskOptions, render_task_yaml
 from tunecost.planner.errors import UserError
 from tunecost.planner.plan import Plan
 from tunecost.planner.quote import Quote
@@ -42,7 +42,7 @@ def test_single_gpu_plan_round_trips_with_fallback_order(tmp_path):
     assert task.num_nodes == 1
     first = task.resources[0]
     assert first.job_recovery == {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": 3}
-    assert first.disk_size == disk_size_gb(SINGLE, len('{"text": "hello"}\n')) == 70  # 135M: 50 GB + headroom
+    assert first.disk_size == SINGLE.disk_gb(len('{"text": "hello"}\n')) == 70  # 135M: 50 GB + headroom
     mount = task.storage_mounts["/checkpoints"]
     assert mount.name == "my-ckpts" and mount.mode.value == "MOUNT_CACHED"
     assert task.file_mounts["/data/train.jsonl"] == str(tmp_path / "train.jsonl")
@@ -243,10 +243,10 @@ def test_disk_is_sized_from_the_plans_model_shape_not_a_missing_params_field(tmp
 
     full = planned(Method.full)
     assert full.spec.params_b is None and full.shape.total_params() > 70e9
-    assert disk_size_gb(full) == 2440
-    assert disk_size_gb(planned(Method.qlora)) == 410
+    assert full.disk_gb() == 2440
+    assert planned(Method.qlora).disk_gb() == 410
     old = full.model_copy(update={"shape": None})  # a plan saved before plans carried the shape
-    assert disk_size_gb(old) == 2440
+    assert old.disk_gb() == 2440
 
 
 def test_a_dataset_named_like_a_shell_command_is_mounted_at_the_fixed_path(tmp_path):
