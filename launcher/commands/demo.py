@@ -96,8 +96,8 @@ def demo(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, max=MAX_STEPS, help="Stop the local run early "
                                             "[default: 2 epochs, 72 steps]"),
 ) -> None:
-    """Plan, run and report a QLoRA fine-tune of SmolLM2-135M on this machine's CPU (offline; 2-3 min on an idle
-    2-core machine, an hour or more on a busy one: the run prints its own estimate first)."""
+    """Plan, run and report a QLoRA fine-tune of SmolLM2-135M on this machine's CPU (offline; about 1 min on an
+    idle 2-core machine, an hour or more on a busy one: the run prints its own estimate first)."""
     from tunecost.planner.market.offers import tunecost_home
 
     _check_model_package()
