@@ -77,8 +77,8 @@ def quote_local(plan: Plan, probe: Probe, *, model: Optional[str] = None, max_st
     if not trained:
         return None
     try:
-        spec = plan.spec.with_model(job_model_id(model)) if model else plan.spec
-        shape = job_model_shape(plan, spec, model) if model else plan.model_shape()  # the plan's own, unless another
+        spec = plan.spec.with_model(job_model_id(trained))  # the job's built-ins by their hub id (smollm2)
+        shape = job_model_shape(plan, spec, trained)  # the plan's own, unless the job trains another
     except (UserError, ValidationError):
         return LocalQuote(model=trained)
     steps = optimizer_steps(spec, eval_fraction, max_steps)

@@ -127,6 +127,28 @@ def test_the_local_quote_probes_only_when_it_can_count_steps_and_once_for_a_swee
     assert swept.point(swept.sweep.points[1]).local == quotes[1] and quotes[0] != quotes[1]
 
 
+@pytest.mark.parametrize("model", ["tiny", "smollm2"])
+def test_a_local_run_from_flags_alone_of_the_jobs_own_model_gets_an_hours_estimate_given_a_fixed_probe(model):
+    """`launch --local --model tiny --dataset demo` (no plan file) plans a spec that names the job's model; the
+    quote resolves it as the job builds it (was: "no known shape", no estimate). The probe is a fixed CpuProbe: the
+    boundary replaced is this CPU's measurement only."""
+    from tunecost.planner.model.cpu_speed import CpuProbe
+    from tunecost.planner.plan import PLAN_SCHEMA, Plan
+    from tunecost.planner.spec import DatasetSize, TrainSpec
+
+    probe = CpuProbe(matmul_gflops=50.0, op_seconds=2e-5, copy_gb_s=5.0, import_seconds=4.0, threads=2,
+                     machine="test", measured_at="2026-12-01T00:00:00+00:00")
+    spec = TrainSpec(model=model, dataset=DatasetSize(tokens_per_epoch=6400, examples=320))
+    quote = quote_local(Plan(schema_version=PLAN_SCHEMA, spec=spec), lambda: probe, max_steps=3)
+    assert quote.model == model and quote.estimate is not None and quote.estimate.hours > 0
+    from tunecost.job.contract import TINY_CONFIG
+    from tunecost.planner.model.shapes import shape_from_config
+
+    shape = shape_from_config(TINY_CONFIG, "tiny") if model == "tiny" else \
+        resolve_shape(spec.with_model("HuggingFaceTB/SmolLM2-135M-Instruct"))
+    assert quote.peak_gib == pytest.approx(estimate_memory(spec, shape).peak_gib, abs=1e-3)  # the job's own model
+
+
 @pytest.mark.slow  # probes this CPU
 def test_a_local_run_of_the_tiny_model_gets_an_hours_estimate(tmp_path):
     from tunecost.launcher.backends.cpu_probe import cpu_probe
