@@ -62,9 +62,15 @@ def test_a_factor_the_plan_already_applied_is_taken_out_so_factors_do_not_compou
     assert row.memory_factor == pytest.approx(calibrate(_with_estimates(real_runs)).rows[0].memory_factor)
 
 
+def _unestimated(record):
+    """A run as one whose model the planner could not size records it: no plan estimate."""
+    return record.model_copy(update={"estimated_hours": None, "estimated_peak_gib": None})
+
+
 def test_runs_without_estimates_or_not_succeeded_are_skipped_with_a_reason(real_runs):
+    assert real_runs.free.estimated_hours and real_runs.free.estimated_peak_gib  # a local tiny run records both
     failed = real_runs.priced.model_copy(update={"id": "broke", "status": "failed"})
-    result = calibrate([real_runs.free, failed])
+    result = calibrate([_unestimated(real_runs.free), failed])
     assert result.rows == []
     assert any("no plan estimate" in why for why in result.skipped)
     assert any(why.startswith("broke: failed") for why in result.skipped)
@@ -105,8 +111,12 @@ def test_calibrate_command_applies_and_then_shows_the_stored_factors(real_runs, 
     assert "Stored correction factors" in shown.stdout and (real_runs.priced.offer.gpu or "cpu (local)") in shown.stdout
 
 
-def test_calibrate_command_with_nothing_to_learn_from_is_one_clear_line(real_runs, tunecost_cli):
-    done = tunecost_cli(real_runs.home, "calibrate")
+def test_calibrate_command_with_nothing_to_learn_from_is_one_clear_line(real_runs, tunecost_cli, tmp_path):
+    home = real_runs.ledger_copy(tmp_path / "home")
+    ledger = Ledger(home)
+    for r in (real_runs.free, real_runs.priced):
+        ledger.update(r.id, estimated_hours=None, estimated_peak_gib=None)
+    done = tunecost_cli(home, "calibrate")
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: nothing to calibrate from")
