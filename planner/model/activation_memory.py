@@ -35,7 +35,6 @@ class Buffers(BaseModel):
 
     previous: float          # the previous micro batch a stack's loop keeps alive
     dequant: float           # one 4-bit matrix dequantized to the compute dtype
-    biggest: int             # elements of the largest quantized matrix
 
 
 def activation_memory(spec: TrainSpec, shape: ModelShape, st: Stack, static: Static, shards: int,
@@ -102,4 +101,4 @@ def buffers(spec: TrainSpec, shape: ModelShape, st: Stack, acts: Activations, no
         dequant = float(compute_bytes(spec.precision) * biggest)
         notes.append(f"4-bit dequantization buffer: the largest quantized matrix in {spec.precision.value} "
                      f"({biggest:,} elements)")
-    return Buffers(previous=previous, dequant=dequant, biggest=biggest)
+    return Buffers(previous=previous, dequant=dequant)

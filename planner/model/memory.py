@@ -100,16 +100,30 @@ def _peak_moment(spec: TrainSpec, shape: ModelShape, st: Stack, s: Static, acts:
             "gradients": s.grads + s.ddp_buckets, "optimizer": s.optim + s.step_temp,
             "previous_batch": held.previous}
     # Loading, for a stack that quantizes each matrix on the GPU with large temporaries: the quantized model
-    # so far plus one matrix's transient (what the caching allocator then keeps reserved for training).
+    # plus the temporaries the caching allocator keeps reserved for training (reserved_transient_elements).
     load = {**{k: static[k] for k in ("weights", "quant_constants", "trainable")},
-            "quantize_transient": float(st.quantize_transient_bytes * held.biggest)}
+            "quantize_transient": float(st.quantize_transient_bytes * reserved_transient_elements(shape))}
     chosen = max((backward, step, load), key=lambda moment: sum(moment.values()))
     if chosen is step:
         notes.append("peak at the optimizer step (gradients + optimizer temporaries exceed activations)")
     elif chosen is load:
         notes.append(f"peak at model load: {st.name} quantizes each matrix with {st.quantize_transient_bytes} B of "
-                     "temporaries per element (the largest one sets it)")
+                     "temporaries per element, which the caching allocator keeps reserved for each size larger "
+                     "than the ones before it (attention, then MLP)")
     return chosen
+
+
+def reserved_transient_elements(shape: ModelShape) -> int:
+    """Elements whose quantization temporaries stay reserved after load: in load order (a layer's attention, then
+    its MLP), a matrix larger than every one before it needs new blocks, since the caching allocator serves a
+    request only from a free block at least that large and keeps the smaller ones cached; a matrix no larger
+    reuses them (PyTorch's CUDA caching allocator frees nothing back before empty_cache)."""
+    record, total = 0, 0
+    for rows, cols, _ in shape.linear_shapes().values():
+        if rows * cols > record:
+            record = rows * cols
+            total += record
+    return total
 
 
 def _calibrate(spec: TrainSpec, st: Stack, shards: int, chosen: dict[str, float], notes: list[str]) -> None:
