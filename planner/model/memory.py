@@ -101,8 +101,10 @@ def _peak_moment(spec: TrainSpec, shape: ModelShape, st: Stack, s: Static, acts:
             "previous_batch": held.previous}
     # Loading, for a stack that quantizes each matrix on the GPU with large temporaries: the quantized model
     # plus the temporaries the caching allocator keeps reserved for training (reserved_transient_elements).
+    quantizes = spec.method is Method.qlora and st.quantize_transient_bytes > 0
     load = {**{k: static[k] for k in ("weights", "quant_constants", "trainable")},
-            "quantize_transient": float(st.quantize_transient_bytes * reserved_transient_elements(shape))}
+            "quantize_transient": float(st.quantize_transient_bytes * reserved_transient_elements(shape))
+            if quantizes else 0.0}
     chosen = max((backward, step, load), key=lambda moment: sum(moment.values()))
     if chosen is step:
         notes.append("peak at the optimizer step (gradients + optimizer temporaries exceed activations)")

@@ -9,7 +9,7 @@ from validation.calibration import CASES, comparable_memory_gib, load_rows, meas
 from tunecost.planner.model.loss_memory import LIGER_BYTES_PER_HIDDEN
 from tunecost.planner.model.memory import GIB, estimate_memory
 from tunecost.planner.model.shapes import resolve_shape
-from tunecost.planner.spec import LossKernel, TrainSpec
+from tunecost.planner.spec import LossKernel, Method, TrainSpec
 
 ROWS = load_rows(Path(__file__).resolve().parents[1] / "data" / "published_runs.csv")
 BY_ID = {c.row_id: c for c in CASES}
@@ -137,6 +137,8 @@ def test_torchtune_april_2024_qlora_peaks_while_torchao_0_1_quantizes_at_load():
 
     flat = resolve_shape(case.spec).model_copy(update={"intermediate_size": 4096})
     assert reserved_transient_elements(flat) == 4096 * 4096  # every matrix reuses the first one's blocks
+    lora = case.spec.model_copy(update={"method": Method.lora})
+    assert "quantize_transient" not in estimate_memory(lora, resolve_shape(lora), stack=case.stack).components_gib
     assert "activations" not in est.components_gib or est.components_gib["activations"] == 0
     assert abs(_gap("TTM-01")) < abs(_gap("TTM-01", "torchtune")) - 0.1
 
