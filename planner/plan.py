@@ -23,7 +23,7 @@ from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.quote import Infeasible, Quote
 from tunecost.planner.model.shapes import ModelShape, resolve_shape
 from tunecost.planner.model.speed import SpeedEstimate
-from tunecost.planner.spec import Method, TrainSpec
+from tunecost.planner.spec import TrainSpec
 from tunecost.planner.sweep_grid import label
 
 PLAN_SCHEMA = 3  # 3: each quote holds its offer, the fallback order in the plan; 2: typed memory/speed, sweep in
@@ -105,10 +105,7 @@ class Plan(BaseModel):
 
     def disk_gb(self, dataset_bytes: int = 0) -> int:
         """The VM disk this plan's run needs (planner/disk.py), from the model it resolved, not the one typed."""
-        spec = self.spec
-        trainable = self.memory.trainable_params if self.memory is not None else \
-            (self.model_shape().total_params() if spec.method is Method.full else 0)
-        return disk_gb(spec, self.model_shape(), trainable, dataset_bytes)
+        return disk_gb(self.spec, self.model_shape(), dataset_bytes)
 
     def point(self, point: SweepPoint) -> "Plan":
         """The plan one sweep point runs: this plan with the point's spec and offers, no sweep."""

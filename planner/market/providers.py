@@ -142,7 +142,7 @@ class Provider(BaseModel):
 
     def can_launch(self, *, spot: bool, nodes: int) -> bool:
         """Can the pinned SkyPilot launch this offer: the cloud, and spot / several nodes where asked for?"""
-        return self.launchable and (self.sky_spot or not spot) and (self.sky_multi_node or nodes <= 1)
+        return not self.why_not(spot=spot, nodes=nodes)
 
     def why_not(self, *, spot: bool, nodes: int) -> str:
         """'' when launchable; else why not, in a few words."""
