@@ -198,6 +198,12 @@ def main() -> None:
     print("\n## Rows not compared, and why\n")
     for rows, why in EXCLUDED.items():
         print(f"- {rows}: {why}")
+    speed_only: dict[str, list[str]] = {}
+    for case in CASES:
+        if not case.memory:
+            speed_only.setdefault(case.why, []).append(case.row_id)
+    for why, ids in speed_only.items():
+        print(f"- {', '.join(ids)} (memory not compared; speed is): {why}")
 
 
 if __name__ == "__main__":

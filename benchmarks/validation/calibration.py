@@ -200,7 +200,6 @@ EXCLUDED = {
         "(BLOOM, phi-1.5, phi-2, StableLM, Falcon-40B, Gemma 1, TinyLlama)",
     "LGRT-16, LGRT-17": "litgpt FSDP peak includes gathering the full state dict for checkpoints "
         "(22 GB on 2 GPUs vs 21 GB on 1)",
-    "TTL2-06 (memory)": "per-GPU batch inconsistent with the stated peak (see Case.why)",
     "LGCH-01, LGCH-04": "low trust: full fine-tune below the weights+grads+states lower bound",
     "LGRT/LGCH wall times": "speed: calibrate the per-step terms in benchmarks/validation/speed_calibration.py",
     "PS-02..04, PS-10": "estimated times (progress-bar ETAs) / LoRA-FA",
