@@ -12,6 +12,7 @@ import pandas as pd
 
 from tunecost.planner.errors import UserError
 from tunecost.planner.market.gpus import get_gpu, load_gpus
+from tunecost.planner.spec import Precision
 
 SPOT_CHOICES = ("any", "spot", "on-demand")
 KEY = ["provider", "gpu", "gpu_count", "spot"]
@@ -34,7 +35,7 @@ def _filter(offers: pd.DataFrame, column: str, wanted: list[str], flag: str) -> 
 
 
 def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str = "any", max_gpus: int = 8,
-                  regions=None) -> tuple[pd.DataFrame, list[str]]:
+                  regions=None, precision: Optional[Precision] = None) -> tuple[pd.DataFrame, list[str]]:
     """Cheapest row per provider x GPU x count x spot, with a `price` and a `spot` column; plus warnings."""
     if spot not in SPOT_CHOICES:
         raise UserError(f"spot must be one of {', '.join(SPOT_CHOICES)} (got {spot!r})")
@@ -61,6 +62,7 @@ def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str 
                             "bitsandbytes; name them with --gpu to price them anyway")
             usable = usable[~usable["gpu"].isin(other)]
 
+    usable = _bf16_capable(usable, precision, warnings)
     frames = []
     if spot in ("any", "on-demand"):
         frames.append(usable.assign(price=usable["price_per_hour"], spot=False))
@@ -75,3 +77,27 @@ def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str 
     for column in ("zone", "as_of", "source"):
         rows[column] = rows[column].fillna("").astype(str)
     return rows, warnings
+
+
+def pure_bf16_refusal(gpus: list[str]) -> str:
+    """Why GPUs without bf16 units (V100, T4) cannot take pure bf16: it runs every matmul in bf16 with no autocast
+    to fall back on, so they would emulate it, far slower than the fp16 tensor-core speed priced there for
+    bf16-mixed (which the job turns into fp16 mixed precision on them)."""
+    names = ", ".join(gpus)
+    return (f"--precision bf16 (pure bf16) needs a GPU with bf16, and {names} {'has' if len(gpus) == 1 else 'have'} "
+            "none: use --precision bf16-mixed (fp16 mixed precision there) or an Ampere or newer GPU")
+
+
+def _bf16_capable(offers: pd.DataFrame, precision: Optional[Precision], warnings: list[str]) -> pd.DataFrame:
+    """Under pure bf16, leave out GPUs without bf16 (pure_bf16_refusal says why), or refuse when no other is left."""
+    if precision is not Precision.bf16 or offers.empty:
+        return offers
+    known = load_gpus()
+    lacking = sorted({g for g in offers["gpu"].unique() if not known[g].supports_bf16})
+    if not lacking:
+        return offers
+    if set(lacking) == set(offers["gpu"].unique()):
+        raise UserError(pure_bf16_refusal(lacking))
+    warnings.append(f"left out {', '.join(lacking)}: no bf16, so --precision bf16 (pure bf16) would run emulated "
+                    "there; --precision bf16-mixed runs fp16 mixed precision on them")
+    return offers[~offers["gpu"].isin(lacking)]

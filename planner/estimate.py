@@ -11,6 +11,7 @@ from typing import Optional
 
 from pydantic import BaseModel
 
+from tunecost.planner.candidates import pure_bf16_refusal
 from tunecost.planner.corrections import Corrections
 from tunecost.planner.errors import UserError
 from tunecost.planner.model.fit import Fitter
@@ -20,7 +21,7 @@ from tunecost.planner.quote import Overheads
 from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.model.speed import SpeedEstimate, estimate_speed
-from tunecost.planner.spec import Parallelism, TrainSpec
+from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 
 
 class Estimate(BaseModel):
@@ -76,6 +77,8 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
         return memory_only(spec, gpu_count=gpu_count, parallelism=parallelism)
     overheads = overheads or Overheads()
     gpu = get_gpu(gpu_name)
+    if spec.precision is Precision.bf16 and not gpu.supports_bf16:
+        raise UserError(pure_bf16_refusal([gpu.name]))
     shape = resolve_shape(spec)
     pricer = Pricer(spec, shape, Fitter(spec, shape, headroom, max_gpus=max(gpu_count, 8)), overheads, corrections)
     fitter = pricer.fitter_for(gpu.name)  # peak memory times the factor learned for this GPU and method
@@ -95,7 +98,7 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
         model=shape.name, framework=spec.framework.value, gpu=gpu.name, gpu_count=gpu_count, parallelism=parallelism.value,
         gpu_memory_gib=gpu.memory_gib, fits=fits, tight=fitter.tight(memory, gpu.memory_gib),
         fit_reason="" if fits else fitter.reason(gpu.name, gpu_count, gpu.memory_gib, memory, parallelism),
-        hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib, gpu.name),
+        hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib, gpu.name, has_bf16=gpu.supports_bf16),
         memory=fitter.corrected(memory), speed=speed, tokens_per_sec=tokens_per_sec,
         train_tokens=spec.train_tokens, hours=hours,
         hours_breakdown={k: round(v, 6) for k, v in parts.items()}, assumptions=assumptions)

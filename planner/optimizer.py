@@ -183,7 +183,7 @@ class Pricer:
                     gpu=row.gpu, gpu_count=count, needs_gib=round(fitter.peak(memory), 2), has_gib=round(has, 2),
                     tight=fitter.tight(memory, has),
                     reason=fitter.reason(row.gpu, count, has, memory, parallelism),
-                    hint=fitter.hint(count, has, row.gpu))
+                    hint=fitter.hint(count, has, row.gpu, has_bf16=load_gpus()[row.gpu].supports_bf16))
             return
         for nodes, parallelism, memory in topologies:
             self._quote(row, fitter, nodes, parallelism, memory)
@@ -294,7 +294,7 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
     spec, notes = _spelled_out(spec)
     providers, managed_rows = _split_providers(providers, managed_prices or [])
     rows, warnings = select_offers(prices.offers, providers=providers, gpus=gpus, spot=spot, max_gpus=max_gpus,
-                                   regions=regions)
+                                   regions=regions, precision=spec.precision)
     warnings[:0] = notes
     if rows.empty:
         raise UserError("no offers match the filters (--providers / --gpu / --region / --spot / --max-gpus); "
@@ -333,7 +333,8 @@ def optimize(spec: TrainSpec, prices: PriceTables, *, providers=None, gpus=None,
                         f"{chosen.interconnect}; its communication takes {chosen.communication_hours:.2f} h, "
                         f"{chosen.hours_breakdown.get('communication', 0):.2f} h of it not overlapped with compute "
                         "(pricing_data/interconnect.csv)")
-    if chosen is not None and spec.precision.compute is Precision.bf16 and not load_gpus()[chosen.offer.gpu].supports_bf16:
+    no_bf16 = chosen is not None and not load_gpus()[chosen.offer.gpu].supports_bf16
+    if no_bf16 and spec.precision is Precision.bf16_mixed:  # pure bf16 never gets here (candidates.py)
         warnings.append(f"{chosen.offer.gpu} has no bf16: the job runs fp16 mixed precision there (the launcher passes "
                         "precision 'auto'); the speed estimate assumes fp16")
     managed = quote_managed(spec, shape.total_params() / 1e9, managed_rows, include_closed=include_closed)

@@ -12,7 +12,7 @@ from tunecost.planner.model import bands
 from tunecost.planner.model.knobs import MAX_KNOBS, cheapest_fit
 from tunecost.planner.model.memory import MemoryEstimate, estimate_memory
 from tunecost.planner.model.shapes import ModelShape
-from tunecost.planner.spec import Parallelism, TrainSpec
+from tunecost.planner.spec import Parallelism, Precision, TrainSpec
 
 HINT_GPU_COUNTS = (2, 4, 8, 16, 32, 64)
 LEARNED_COMPONENT = "learned_correction"  # peak GiB added (or taken off) by a factor from tunecost calibrate
@@ -115,11 +115,13 @@ class Fitter:
             nodes = nodes * 2 if found else nodes + 1
         return found
 
-    def hint(self, gpu_count: int, gpu_memory_gib: float, gpu: str = "this GPU") -> str:
+    def hint(self, gpu_count: int, gpu_memory_gib: float, gpu: str = "this GPU", has_bf16: bool = True) -> str:
         """The cheapest change of the spec that fits here (planner/model/knobs.py), and the fewest GPUs of this type
-        that hold the job unchanged with FSDP; each tried for real against the memory model."""
+        that hold the job unchanged with FSDP; each tried for real against the memory model. Pure bf16 is no way
+        out on a GPU without bf16 (planner/candidates.py pure_bf16_refusal)."""
         found = []
-        change = cheapest_fit(self.spec, lambda s: self.best(gpu_count, gpu_memory_gib, s)[2])
+        change = cheapest_fit(self.spec, lambda s: (has_bf16 or s.precision is not Precision.bf16)
+                              and self.best(gpu_count, gpu_memory_gib, s)[2])
         if change is not None:
             found.append(f"fits on {gpu_count}x {gpu} with {change[0]}")
         for count in HINT_GPU_COUNTS:
