@@ -60,7 +60,7 @@ def as_the_job(workload: Workload) -> tuple[Workload, list[str]]:
         lacks.append(f"loss kernel {spec.loss_kernel.value}: the job runs its own chunked loss (job/loss.py)")
     if read.parallelism is not None:
         lacks.append(f"{read.parallelism.value} from the config: the plan chooses the GPUs and their parallelism")
-    lacks += [f"config: {w}" for w in read.warnings]
+    lacks += [f"config: {w}" for w in read.warnings_besides(workload.flagged)]
     from tunecost.planner.spec import Framework
 
     return replace(workload, framework=Framework.tunecost, flags_given=workload.flags_given | {"framework"}), lacks

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import typer
 
@@ -34,12 +34,13 @@ def _spot_choice(spot: bool, on_demand: bool, any_: bool) -> str:
     return chosen[0] if chosen else "any"
 
 
-def with_config(result, read, command: str) -> None:
-    """Add what --config said to a plan's or estimate's assumptions, and what it could not use to its warnings."""
+def with_config(result, read, command: str, flagged: Callable[[str], bool]) -> None:
+    """Add what --config said to a plan's or estimate's assumptions, and what it could not use to its warnings
+    (less the open fields a typed flag settled)."""
     if read is None:
         return
     result.assumptions[:0] = read.notes
-    lines = [f"config: {w}" for w in read.warnings]
+    lines = [f"config: {w}" for w in read.warnings_besides(flagged)]
     if command == "plan" and read.gpu_count:
         lines.append(f"config: {read.gpu_count} GPUs ({read.parallelism.value if read.parallelism else 'single'}) "
                      "in the file; plan searches GPU counts itself (up to --max-gpus)")
@@ -124,7 +125,7 @@ def plan(
         result = price_sweep(points, load_prices(user_csv=prices), offers=sweep_offers, budget=budget, **args)
     else:
         result = optimize(spec, load_prices(user_csv=prices), budget=budget, **args)
-        with_config(result, workload.config_read(), "plan")
+        with_config(result, workload.config_read(), "plan", workload.flagged)
     text = result.model_dump_json(indent=2)
     for path, flag in ((save, "--save"), (html, "--html")):
         if path is not None:
@@ -183,7 +184,7 @@ def estimate(
         parallelism = read.parallelism
     result = run_estimate(workload.to_spec(), gpu, gpu_count=gpus, parallelism=parallelism, headroom=headroom,
                           corrections=load_corrections())
-    with_config(result, read, "estimate")
+    with_config(result, read, "estimate", workload.flagged)
     _warn(result.warnings)
     if as_json:
         sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2) + "\n")

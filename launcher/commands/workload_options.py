@@ -76,6 +76,10 @@ class Workload:
         """True when the user named a model, a size or a config (launch may take a plan.json instead)."""
         return bool(self.model) or self.params is not None or self.config is not None
 
+    def flagged(self, field: str) -> bool:
+        """Whether the flag that sets this TrainSpec field was typed (it overrides --config)."""
+        return OPTION_OF_FIELD.get(field, field) in self.flags_given
+
     def config_read(self) -> Any:
         """What --config says (planner/configs), or None without --config."""
         if self.config is None:
@@ -90,7 +94,7 @@ class Workload:
         if read is None:
             return
         for field, value in read.fields.items():
-            if OPTION_OF_FIELD.get(field, field) not in self.flags_given:
+            if not self.flagged(field):
                 values[field] = value
         if "params" in self.flags_given and "model" not in self.flags_given:
             values["model"] = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,12 @@ class ConfigRead(BaseModel):
     parallelism: Optional[Parallelism] = None
     notes: list[str] = Field(default_factory=list)     # how fields were read (assumption lines)
     warnings: list[str] = Field(default_factory=list)  # fields that move memory or speed and are not modelled
+    # TrainSpec fields the file leaves open, each with why that matters: a warning unless a flag settles it
+    unset: dict[str, str] = Field(default_factory=dict)
+
+    def warnings_besides(self, flagged: Callable[[str], bool]) -> list[str]:
+        """What the estimate cannot use from the file, less the open fields a typed flag settles."""
+        return [*self.warnings, *(why for field, why in self.unset.items() if not flagged(field))]
 
     def framework(self) -> Framework:
         """The preset of this stack (HF + FSDP QLoRA is HF's FSDP preset)."""

@@ -58,8 +58,8 @@ def read(data: dict[str, Any], out: ConfigRead) -> None:
     if train.get("max_seq_length") is not None:
         f["seq_len"] = whole(train["max_seq_length"], "train.max_seq_length")
     else:
-        out.warnings.append("train.max_seq_length: not set; litgpt pads each batch to its longest sample, which "
-                            "the estimate cannot know: give --seq-len")
+        out.unset["seq_len"] = ("train.max_seq_length: not set; litgpt pads each batch to its longest sample, which "
+                                "the estimate cannot know: give --seq-len")
     if train.get("epochs") is not None:
         f["epochs"] = number(train["epochs"], "train.epochs")
     f["packing"] = False  # litgpt pads to the longest sample in the batch

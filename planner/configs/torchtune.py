@@ -53,8 +53,8 @@ def read(data: dict[str, Any], out: ConfigRead) -> None:
     if seq:
         f["seq_len"] = whole(seq, "tokenizer.max_seq_len")
     else:
-        out.warnings.append("tokenizer.max_seq_len: null (no truncation): each batch is as long as its longest "
-                            "sample, which the estimate cannot know; give --seq-len")
+        out.unset["seq_len"] = ("tokenizer.max_seq_len: null (no truncation): each batch is as long as its longest "
+                                "sample, which the estimate cannot know; give --seq-len")
     dataset = data.get("dataset") or {}
     f["packing"] = bool(dataset.get("packed")) if isinstance(dataset, dict) else False
     for key, field in (("batch_size", "micro_batch"), ("gradient_accumulation_steps", "grad_accum")):

@@ -37,7 +37,16 @@ def test_torchtune_builder_name_gives_method_and_model_and_null_seq_len_is_a_war
     assert (read.fields["method"], read.fields["model"]) == ("qlora", "meta-llama/Llama-3.1-8B")
     assert read.fields["targets"] == "q,v,o,gate,up,down" and read.fields["rank"] == 8
     assert read.fields["loss_kernel"] == "chunked" and read.fields["grad_accum"] == 8
-    assert "seq_len" not in read.fields and any("max_seq_len" in w for w in read.warnings)
+    assert "seq_len" not in read.fields and "max_seq_len" in read.unset["seq_len"]
+
+
+@pytest.mark.parametrize("flags,warned", [([], True), (["--seq-len", "1024"], False)])
+def test_an_open_seq_len_is_warned_about_until_seq_len_is_given(flags, warned):
+    path = CONFIGS / "torchtune" / "llama3_1-8B_qlora_single_device.yaml"
+    result = CliRunner().invoke(app, ["estimate", "--config", str(path), *flags, "--json"])
+    assert result.exit_code == 0, result.output
+    assert ("tokenizer.max_seq_len: null" in result.output) is warned
+    assert json.loads(result.stdout)["memory"]["peak_gib"] > 0
 
 
 def test_litgpt_precision_quantize_and_global_batch_become_method_precision_and_accumulation():
