@@ -62,7 +62,6 @@ def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str 
                             "bitsandbytes; name them with --gpu to price them anyway")
             usable = usable[~usable["gpu"].isin(other)]
 
-    usable = _bf16_capable(usable, precision, warnings)
     frames = []
     if spot in ("any", "on-demand"):
         frames.append(usable.assign(price=usable["price_per_hour"], spot=False))
@@ -71,7 +70,7 @@ def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str 
     rows = pd.concat(frames, ignore_index=True) if frames else usable.iloc[0:0]
     rows = rows[rows["price"].notna() & (rows["price"] > 0)]
     rows = rows.sort_values(["price", "provider", "region", "zone"], kind="stable")
-    rows = rows.drop_duplicates(KEY, keep="first").reset_index(drop=True)
+    rows = _bf16_capable(rows.drop_duplicates(KEY, keep="first"), precision, warnings).reset_index(drop=True)
     memory = rows["gpu"].map(lambda g: known[g].memory_gib)
     rows["gpu_memory_gib"] = rows["gpu_memory_gib"].fillna(memory)
     for column in ("zone", "as_of", "source"):
