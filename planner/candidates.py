@@ -70,7 +70,7 @@ def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str 
     rows = pd.concat(frames, ignore_index=True) if frames else usable.iloc[0:0]
     rows = rows[rows["price"].notna() & (rows["price"] > 0)]
     rows = rows.sort_values(["price", "provider", "region", "zone"], kind="stable")
-    rows = _bf16_capable(rows.drop_duplicates(KEY, keep="first"), precision, warnings).reset_index(drop=True)
+    rows = _runnable(rows.drop_duplicates(KEY, keep="first"), precision, warnings).reset_index(drop=True)
     memory = rows["gpu"].map(lambda g: known[g].memory_gib)
     rows["gpu_memory_gib"] = rows["gpu_memory_gib"].fillna(memory)
     for column in ("zone", "as_of", "source"):
@@ -79,20 +79,18 @@ def select_offers(offers: pd.DataFrame, *, providers=None, gpus=None, spot: str 
 
 
 def pure_bf16_refusal(gpus: list[str]) -> str:
-    """Why GPUs without bf16 units (V100, T4) cannot take pure bf16: it runs every matmul in bf16 with no autocast
-    to fall back on, so they would emulate it, far slower than the fp16 tensor-core speed priced there for
-    bf16-mixed (which the job turns into fp16 mixed precision on them)."""
+    """Why pure bf16 is not planned on these GPUs (GpuSpec.runs), and what to use instead."""
     names = ", ".join(gpus)
     return (f"--precision bf16 (pure bf16) needs a GPU with bf16, and {names} {'has' if len(gpus) == 1 else 'have'} "
             "none: use --precision bf16-mixed (fp16 mixed precision there) or an Ampere or newer GPU")
 
 
-def _bf16_capable(offers: pd.DataFrame, precision: Optional[Precision], warnings: list[str]) -> pd.DataFrame:
-    """Under pure bf16, leave out GPUs without bf16 (pure_bf16_refusal says why), or refuse when no other is left."""
-    if precision is not Precision.bf16 or offers.empty:
+def _runnable(offers: pd.DataFrame, precision: Optional[Precision], warnings: list[str]) -> pd.DataFrame:
+    """Leave out GPUs that cannot run the precision (GpuSpec.runs), or refuse when no other is left."""
+    if precision is None or offers.empty:
         return offers
     known = load_gpus()
-    lacking = sorted({g for g in offers["gpu"].unique() if not known[g].supports_bf16})
+    lacking = sorted({g for g in offers["gpu"].unique() if not known[g].runs(precision)})
     if not lacking:
         return offers
     if set(lacking) == set(offers["gpu"].unique()):

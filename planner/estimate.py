@@ -21,7 +21,7 @@ from tunecost.planner.quote import Overheads
 from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.model.memory import MemoryEstimate
 from tunecost.planner.model.speed import SpeedEstimate, estimate_speed
-from tunecost.planner.spec import Parallelism, Precision, TrainSpec
+from tunecost.planner.spec import Parallelism, TrainSpec
 
 
 class Estimate(BaseModel):
@@ -77,7 +77,7 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
         return memory_only(spec, gpu_count=gpu_count, parallelism=parallelism)
     overheads = overheads or Overheads()
     gpu = get_gpu(gpu_name)
-    if spec.precision is Precision.bf16 and not gpu.supports_bf16:
+    if not gpu.runs(spec.precision):
         raise UserError(pure_bf16_refusal([gpu.name]))
     shape = resolve_shape(spec)
     pricer = Pricer(spec, shape, Fitter(spec, shape, headroom, max_gpus=max(gpu_count, 8)), overheads, corrections)
@@ -98,7 +98,7 @@ def estimate(spec: TrainSpec, gpu_name: Optional[str], *, gpu_count: int = 1, pa
         model=shape.name, framework=spec.framework.value, gpu=gpu.name, gpu_count=gpu_count, parallelism=parallelism.value,
         gpu_memory_gib=gpu.memory_gib, fits=fits, tight=fitter.tight(memory, gpu.memory_gib),
         fit_reason="" if fits else fitter.reason(gpu.name, gpu_count, gpu.memory_gib, memory, parallelism),
-        hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib, gpu.name, has_bf16=gpu.supports_bf16),
+        hint="" if fits else fitter.hint(gpu_count, gpu.memory_gib, gpu.name, runs=gpu.runs),
         memory=fitter.corrected(memory), speed=speed, tokens_per_sec=tokens_per_sec,
         train_tokens=spec.train_tokens, hours=hours,
         hours_breakdown={k: round(v, 6) for k, v in parts.items()}, assumptions=assumptions)

@@ -183,7 +183,7 @@ class Pricer:
                     gpu=row.gpu, gpu_count=count, needs_gib=round(fitter.peak(memory), 2), has_gib=round(has, 2),
                     tight=fitter.tight(memory, has),
                     reason=fitter.reason(row.gpu, count, has, memory, parallelism),
-                    hint=fitter.hint(count, has, row.gpu, has_bf16=load_gpus()[row.gpu].supports_bf16))
+                    hint=fitter.hint(count, has, row.gpu, runs=load_gpus()[row.gpu].runs))
             return
         for nodes, parallelism, memory in topologies:
             self._quote(row, fitter, nodes, parallelism, memory)

@@ -34,6 +34,12 @@ class GpuSpec(BaseModel):
     source: str = ""
     notes: str = ""
 
+    def runs(self, precision: Precision) -> bool:
+        """Pure bf16 runs every matmul in bf16 with no autocast to fall back on, so a GPU without bf16 units (V100,
+        T4) would emulate it, far slower than the fp16 speed priced for bf16-mixed there (which the job runs as
+        fp16 mixed precision on it); every other precision runs."""
+        return self.supports_bf16 or precision is not Precision.bf16
+
     def peak_tflops(self, precision: Precision) -> Optional[float]:
         """Dense peak for the compute precision; bf16 falls back to fp16 on GPUs without bf16 (V100, T4)."""
         precision = precision.compute

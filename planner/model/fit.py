@@ -6,7 +6,7 @@ Memory per GPU depends on the spec, the GPU count and the parallelism, never on 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 from tunecost.planner.model import bands
 from tunecost.planner.model.knobs import MAX_KNOBS, cheapest_fit
@@ -115,13 +115,13 @@ class Fitter:
             nodes = nodes * 2 if found else nodes + 1
         return found
 
-    def hint(self, gpu_count: int, gpu_memory_gib: float, gpu: str = "this GPU", has_bf16: bool = True) -> str:
+    def hint(self, gpu_count: int, gpu_memory_gib: float, gpu: str = "this GPU",
+             runs: Callable[[Precision], bool] = lambda _: True) -> str:
         """The cheapest change of the spec that fits here (planner/model/knobs.py), and the fewest GPUs of this type
-        that hold the job unchanged with FSDP; each tried for real against the memory model. Pure bf16 is no way
-        out on a GPU without bf16 (planner/candidates.py pure_bf16_refusal)."""
+        that hold the job unchanged with FSDP; each tried for real against the memory model. A precision the GPU
+        cannot run (GpuSpec.runs) is no way out."""
         found = []
-        change = cheapest_fit(self.spec, lambda s: (has_bf16 or s.precision is not Precision.bf16)
-                              and self.best(gpu_count, gpu_memory_gib, s)[2])
+        change = cheapest_fit(self.spec, lambda s: runs(s.precision) and self.best(gpu_count, gpu_memory_gib, s)[2])
         if change is not None:
             found.append(f"fits on {gpu_count}x {gpu} with {change[0]}")
         for count in HINT_GPU_COUNTS:

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tunecost.launcher.cli import app
-from tunecost.planner.market.gpus import load_gpus
+from tunecost.planner.market.gpus import get_gpu, load_gpus
 from tunecost.planner.market.offers import load_prices
 from tunecost.planner.model.fit import Fitter
 from tunecost.planner.model.shapes import resolve_shape
@@ -47,6 +47,6 @@ def test_what_would_make_it_fit_offers_pure_bf16_only_on_a_gpu_with_bf16():
     full = TrainSpec(model="meta-llama/Llama-3.2-1B", method="full", precision="bf16-mixed", seq_len=512,
                      optimizer="adamw-8bit")
     fitter = Fitter(full, resolve_shape(full), 0.9, max_gpus=8)
-    assert "--precision bf16" in fitter.hint(1, 16.0, "RTXA4000", has_bf16=True)
-    without = fitter.hint(1, 16.0, "V100", has_bf16=False)
+    assert "--precision bf16" in fitter.hint(1, 16.0, "RTXA4000", runs=get_gpu("RTXA4000").runs)
+    without = fitter.hint(1, 16.0, "V100", runs=get_gpu("V100").runs)
     assert "fits on 1x V100 with" in without and "--precision bf16" not in without
