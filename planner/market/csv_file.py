@@ -1,9 +1,13 @@
 """Reading a user's CSV (offer prices, managed prices): the file's text and its data rows, each bad one named by
-file and line in one clear line. The columns are each table's own business."""
+file and line in one clear line; and the tables shipped in tunecost/pricing_data, read once each. The columns are
+each table's own business."""
 
 from __future__ import annotations
 
 import csv
+import io
+from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Iterator
 
@@ -44,3 +48,10 @@ def data_rows(rows: Iterator[tuple[int, list[str]]], where: str, width: int) -> 
             raise UserError(f"{where} line {line}: {len(fields)} fields but the header has {width} "
                             "(quote values that contain commas)")
         yield line, fields
+
+
+@lru_cache(maxsize=None)
+def shipped_rows(table: str) -> tuple[dict[str, str], ...]:
+    """Every row of a table shipped in tunecost/pricing_data (gpus.csv, interconnect.csv, preemption.csv, ...)."""
+    text = files("tunecost.pricing_data").joinpath(table).read_text(encoding="utf-8")
+    return tuple(csv.DictReader(io.StringIO(text)))

@@ -5,15 +5,13 @@ The speed model divides FLOPs by these peaks; the optimizer compares VRAM agains
 
 from __future__ import annotations
 
-import csv
-import io
 from functools import lru_cache
-from importlib.resources import files
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
 
 from tunecost.planner.errors import UserError
+from tunecost.planner.market.csv_file import shipped_rows
 from tunecost.planner.spec import Precision
 
 
@@ -57,9 +55,8 @@ def _num(text: str) -> Optional[float]:
 @lru_cache(maxsize=1)
 def load_gpus() -> dict[str, GpuSpec]:
     """All shipped GPU specs by normalized name (as in offers: 'A100-80GB', 'H100', 'RTX4090', ...)."""
-    text = files("tunecost.pricing_data").joinpath("gpus.csv").read_text(encoding="utf-8")
     specs = {}
-    for row in csv.DictReader(io.StringIO(text)):
+    for row in shipped_rows("gpus.csv"):
         specs[row["gpu"]] = GpuSpec(
             name=row["gpu"],
             vendor=row["vendor"],

@@ -9,14 +9,13 @@ statement count as sourced; every other answer is said to be assumed in the plan
 
 from __future__ import annotations
 
-import csv
-import io
 from fnmatch import fnmatch
 from functools import lru_cache
-from importlib.resources import files
 from typing import Optional
 
 from pydantic import BaseModel, ConfigDict
+
+from tunecost.planner.market.csv_file import shipped_rows
 
 # Collective bus bandwidth reached / nominal one-way link bandwidth (stated assumptions, not fitted):
 # NVLink/NVSwitch: NCCL all-reduce reaches ~230-240 GB/s busbw on 300 GB/s A100 links; PCIe with P2P: NCCL's
@@ -72,12 +71,6 @@ def _float(text: str) -> Optional[float]:
     return float(text) if text.strip() else None
 
 
-@lru_cache(maxsize=1)
-def _rows() -> list[dict[str, str]]:
-    text = files("tunecost.pricing_data").joinpath("interconnect.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
-
-
 def _model(row: dict[str, str]) -> Interconnect:
     return Interconnect(gpu_link=row["gpu_link"], link_gb_s=float(row["link_gb_s"]),
                         p2p=row["p2p"].strip().lower() == "yes", network=row["network"],
@@ -96,7 +89,7 @@ def lookup(provider: str, instance_type: str, gpu: str) -> Interconnect:
         if row["gpu"] and row["gpu"] != gpu:
             return None
         return 4 * bool(row["instance_type"]) + 2 * bool(row["provider"]) + bool(row["gpu"])
-    scored = [(s, i, r) for i, r in enumerate(_rows()) if (s := score(r)) is not None]
+    scored = [(s, i, r) for i, r in enumerate(shipped_rows("interconnect.csv")) if (s := score(r)) is not None]
     return _model(max(scored, key=lambda t: (t[0], -t[1]))[2])
 
 

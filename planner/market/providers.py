@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tunecost.planner.errors import UserError
 from tunecost.planner.home import tunecost_home
 from tunecost.planner.market.billing import BillingRule
+from tunecost.planner.market.csv_file import shipped_rows
 from tunecost.planner.market.interconnect import Interconnect, lookup
 
 YesNo = Literal["yes", "no"]
@@ -47,13 +48,6 @@ class Storage(BaseModel):
     write_gb_per_s: float
     basis: str
     source: str
-
-
-@lru_cache(maxsize=None)
-def quirk_rows(table: str) -> tuple[dict[str, str], ...]:
-    """Every row of a shipped quirk table (pricing_data/<table>), keyed by its `provider` column."""
-    text = files("tunecost.pricing_data").joinpath(table).read_text(encoding="utf-8")
-    return tuple(csv.DictReader(io.StringIO(text)))
 
 
 def own_or_any(rows: list[dict[str, str]], provider: str) -> list[dict[str, str]]:
@@ -123,7 +117,7 @@ class Provider(BaseModel):
     def preemption_row(self, market: str, gpus: int) -> dict[str, str]:
         """pricing_data/preemption.csv: this provider's (else `*`) row for the market and the largest instance
         class (min_gpus) that `gpus` per instance reaches."""
-        fits = [r for r in quirk_rows("preemption.csv") if r["market"] == market and int(r["min_gpus"]) <= gpus]
+        fits = [r for r in shipped_rows("preemption.csv") if r["market"] == market and int(r["min_gpus"]) <= gpus]
         mine = own_or_any(fits, self.provider)
         if not mine:
             raise LookupError(f"pricing_data/preemption.csv has no {market} row for {self.provider}")
@@ -132,7 +126,7 @@ class Provider(BaseModel):
     @property
     def checkpoint_storage(self) -> Storage:
         """pricing_data/checkpoint_storage.csv: how fast a node writes a checkpoint here (else the `*` row)."""
-        row = own_or_any(list(quirk_rows("checkpoint_storage.csv")), self.provider)[0]
+        row = own_or_any(list(shipped_rows("checkpoint_storage.csv")), self.provider)[0]
         return Storage(write_gb_per_s=float(row["write_gb_per_s"]), basis=row["basis"], source=row["source"])
 
     def interconnect(self, instance_type: str, gpu: str) -> Interconnect:
