@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from tunecost.planner.model import bands
-from validation.accuracy import ACCELERATE_RULE, band_errors, score
+from validation.accuracy import ACCELERATE_RULE, Goal, band_errors, score
 from validation.calibration import (CASES, EXCLUDED, compare, fit_overheads, leave_one_out, load_rows,
                                          measured_gib, physics_gaps)
 from tunecost.planner.model.memory import estimate_memory
@@ -29,7 +29,6 @@ FTUNE_CSV = Path(__file__).with_name("ftune_estimates.csv")
 ESTIMATORS = {"tunecost": "tunecost in sample", "tunecost_loso": "tunecost leave-one-source-out",
               "no_preset": "no preset (bundled job)", "ftune": "ftuneai 0.4.1", "accelerate": "accelerate x4 rule"}
 BANDS_CSV = Path(__file__).resolve().parents[1] / "planner" / "model" / bands.BANDS_FILE
-GOAL_MEDIAN, GOAL_P90 = 0.10, 0.25
 
 
 def peers(path: Path) -> pd.DataFrame:
@@ -75,27 +74,17 @@ def peer_summary(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
-def goal(rows: pd.DataFrame) -> tuple[float, float, bool]:
-    """Leave-one-source-out median and p90 of |error|, and whether they meet the goal: <= 10 % median, <= 25 %
-    p90, and neither worse than the bundled job's figure (no preset) on the same rows."""
-    med, p90 = rows["err_tunecost_loso"].median(), rows["err_tunecost_loso"].quantile(0.9)
-    bare = rows["err_no_preset"]
-    not_worse = med <= bare.median() and p90 <= bare.quantile(0.9)
-    return med, p90, med <= GOAL_MEDIAN and p90 <= GOAL_P90 and not_worse
-
-
 def goals(df: pd.DataFrame, by: list[str]) -> list[str]:
     """Per group: the goal met or not, beside no preset and the two peers."""
     out = []
     for key, rows in df.groupby(by):
-        med, p90, met = goal(rows)
-        beaten = [p for p in ("ftune", "accelerate") if med < rows[f"err_{p}"].median()
-                  and p90 < rows[f"err_{p}"].quantile(0.9)]
-        bare = rows["err_no_preset"]
+        goal = Goal.of(rows["err_tunecost_loso"], rows["err_no_preset"])
+        beaten = [p for p in ("ftune", "accelerate") if goal.median < rows[f"err_{p}"].median()
+                  and goal.p90 < rows[f"err_{p}"].quantile(0.9)]
         name, n = " ".join(key) if isinstance(key, tuple) else key, len(rows)
-        out.append(f"- {name} ({n} row{'s' * (n != 1)}): leave-one-source-out median {med:.1%}, p90 {p90:.1%}; "
-                   f"no preset {bare.median():.1%} / {bare.quantile(0.9):.1%}; better than "
-                   f"{' and '.join(beaten) or 'neither peer'} on both: goal {'met' if met else 'NOT met'}")
+        out.append(f"- {name} ({n} row{'s' * (n != 1)}): leave-one-source-out median {goal.median:.1%}, p90 "
+                   f"{goal.p90:.1%}; no preset {goal.bare_median:.1%} / {goal.bare_p90:.1%}; better than "
+                   f"{' and '.join(beaten) or 'neither peer'} on both: goal {'met' if goal.met else 'NOT met'}")
     return out
 
 

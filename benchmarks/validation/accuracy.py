@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
+import numpy as np
 from pydantic import BaseModel
 
 from validation.calibration import (CASES, Case, PhysicsGap, held_out_fraction, load_rows, measured_gib,
@@ -23,6 +24,7 @@ from tunecost.planner.model.static_memory import NF4_BYTES
 from tunecost.planner.model.shapes import resolve_shape
 from tunecost.planner.spec import Framework, Method
 
+GOAL_MEDIAN, GOAL_P90 = 0.10, 0.25  # issue 18: out of sample, per framework
 ACCELERATE_RULE = ("accelerate estimate-memory (1.15) 'Training using Adam': 4 x the weights in the load dtype "
                    "(bf16: 4 x 2 B/param; it has no LoRA mode and prints N/A for int4, so LoRA rows get the same "
                    "bf16 figure and QLoRA rows 4 x the 4-bit weights, 4 x 0.5 B/param)")
@@ -104,3 +106,27 @@ def score(runs_csv: Path, ftune_csv: Path) -> list[Scored]:
 def band_errors(scored: list[Scored]) -> list[tuple[str, str, str, float]]:
     """(row id, framework, method, leave-one-source-out error) per row: what planner/model/bands.py is built from."""
     return [(s.row_id, s.framework, s.method, s.tunecost_loso / s.measured - 1) for s in scored]
+
+
+class Goal(BaseModel):
+    """Issue 18's goal on one group of rows: the preset's |error| out of sample at or below 10 % median and 25 %
+    p90, and neither worse than no preset's (the bundled job's figure) on the same rows."""
+
+    median: float
+    p90: float
+    bare_median: float
+    bare_p90: float
+
+    @classmethod
+    def of(cls, loso: Sequence[float], bare: Sequence[float]) -> "Goal":
+        """From the |relative errors| of the preset (each source left out) and of no preset, row by row."""
+        return cls(median=float(np.median(loso)), p90=float(np.quantile(loso, 0.9)),
+                   bare_median=float(np.median(bare)), bare_p90=float(np.quantile(bare, 0.9)))
+
+    @property
+    def within(self) -> bool:
+        return self.median <= GOAL_MEDIAN and self.p90 <= GOAL_P90
+
+    @property
+    def met(self) -> bool:
+        return self.within and self.median <= self.bare_median and self.p90 <= self.bare_p90

@@ -4,12 +4,10 @@ source), and never worse than planning without a preset (the bundled job's figur
 table is benchmarks/estimate_accuracy.md (python benchmarks/estimate_accuracy.py)."""
 
 from pathlib import Path
-from statistics import median
 
-import numpy as np
 import pytest
 
-from validation.accuracy import score
+from validation.accuracy import Goal, score
 
 ROOT = Path(__file__).resolve().parents[2]
 SCORED = score(ROOT / "tests" / "data" / "published_runs.csv", ROOT / "benchmarks" / "ftune_estimates.csv")
@@ -23,29 +21,23 @@ WORSE_MEDIAN_THAN_NO_PRESET = {
 }
 
 
-def _errors(rows, estimator: str) -> list[float]:
-    return [abs(getattr(s, estimator) / s.measured - 1) for s in rows]
-
-
-def _median_p90(errors: list[float]) -> tuple[float, float]:
-    return median(errors), float(np.quantile(errors, 0.9))
+def _goal(rows) -> Goal:
+    return Goal.of(*([abs(getattr(s, e) / s.measured - 1) for s in rows] for e in ("tunecost_loso", "no_preset")))
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_each_frameworks_preset_meets_the_goal_out_of_sample_and_is_never_worse_than_no_preset(framework):
     rows = [s for s in SCORED if s.framework == framework]
-    med, p90 = _median_p90(_errors(rows, "tunecost_loso"))
-    bare_med, bare_p90 = _median_p90(_errors(rows, "no_preset"))
-    assert med <= 0.10 and p90 <= 0.25, f"{framework}: {med:.1%} / {p90:.1%} over {len(rows)} rows"
-    assert med <= bare_med and p90 <= bare_p90, f"{framework}: {med:.1%} / {p90:.1%} vs {bare_med:.1%} / {bare_p90:.1%}"
+    goal = _goal(rows)
+    assert goal.median <= 0.10 and goal.p90 <= 0.25, f"{framework}: {goal} over {len(rows)} rows"
+    assert goal.median <= goal.bare_median and goal.p90 <= goal.bare_p90, f"{framework}: {goal}"
 
 
 def test_per_method_too_the_preset_is_never_worse_than_no_preset_but_for_the_cells_named_with_why():
     worse = set()
     for cell in sorted({(s.framework, s.method) for s in SCORED}):
-        rows = [s for s in SCORED if (s.framework, s.method) == cell]
-        (med, p90), (bare_med, bare_p90) = (_median_p90(_errors(rows, e)) for e in ("tunecost_loso", "no_preset"))
-        assert med <= 0.10 and p90 <= 0.25 and p90 <= bare_p90, cell
-        if med > bare_med:
+        goal = _goal([s for s in SCORED if (s.framework, s.method) == cell])
+        assert goal.median <= 0.10 and goal.p90 <= 0.25 and goal.p90 <= goal.bare_p90, cell
+        if goal.median > goal.bare_median:
             worse.add(cell)
     assert worse == set(WORSE_MEDIAN_THAN_NO_PRESET)
