@@ -20,6 +20,8 @@ from pydantic import ValidationError
 
 from tunecost.job.config import base_model_id
 from tunecost.job.contract import TINY_CONFIG
+from tunecost.job.errors import JobError
+from tunecost.job.rows import eval_rows
 from tunecost.planner.errors import UserError
 from tunecost.planner.model.cpu_speed import CpuProbe, LocalQuote, local_run_hours
 from tunecost.planner.model.memory import estimate_memory
@@ -45,9 +47,15 @@ def job_model_shape(plan: Plan, spec: TrainSpec, model: str) -> ModelShape:
 
 
 def held_out(spec: TrainSpec, eval_fraction: Optional[float]) -> int:
-    """Examples the job holds out for eval (as job/data.py splits them)."""
-    fraction = eval_fraction or 0
-    return max(1, round((spec.dataset.examples or 0) * fraction)) if fraction and spec.dataset.examples else 0
+    """Examples the job holds out for eval, by the job's own rule (job/rows.py eval_rows); all of them where the
+    job would refuse a split that leaves none to train on."""
+    examples = spec.dataset.examples
+    if not (eval_fraction and examples):
+        return 0
+    try:
+        return eval_rows(examples, eval_fraction)
+    except JobError:
+        return examples
 
 
 def optimizer_steps(spec: TrainSpec, eval_fraction: Optional[float], max_steps: Optional[int]) -> Optional[int]:
